@@ -1,0 +1,1 @@
+"""Accounts: local users, roles, and the first admin."""

@@ -1,0 +1,51 @@
+"""``create_app(settings)``: the control plane as a Litestar application.
+
+Nothing is read at import time; the lifespan opens the database, connects to NATS and starts the
+edge registry inside one ``AsyncExitStack`` that closes in reverse order on shutdown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+
+from nodes.bus import Bus
+
+from .accounts.bootstrap import ensure_first_admin
+from .db import open_database
+from .edges.controllers import EdgeController
+from .edges.registry import EdgeRegistry
+from .health.controllers import healthz, readyz
+from .services import Services
+from .settings import Settings
+
+log = logging.getLogger("control_plane")
+
+
+def create_app(settings: Settings) -> Litestar:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            db = await open_database(settings.database.path)
+            stack.push_async_callback(db.close)
+            await ensure_first_admin(db, settings.bootstrap.admin_username, settings.bootstrap.admin_password_file)
+            bus = Bus(settings.nats, name="control-plane")
+            stack.push_async_callback(bus.close)
+            registry = EdgeRegistry(ttl=settings.edges.ttl, sweep_interval=settings.edges.sweep_interval)
+            registry.start()
+            stack.push_async_callback(registry.stop)
+            bus.on_connect(registry.attach)
+            app.state.services = Services(settings=settings, db=db, bus=bus, edges=registry)
+            await bus.start()
+            yield
+
+    return Litestar(
+        route_handlers=[healthz, readyz, EdgeController],
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(title="Curious Connect control plane", version="0.1.0", path="/api/docs"),
+        debug=False,
+    )

@@ -1,0 +1,118 @@
+"""SQLite through aiosqlite: WAL mode, foreign keys on, schema migrations kept in the repo.
+
+Migrations are the ``NNNN_name.sql`` files in ``migrations/``, applied in order, each in its own
+transaction, and recorded in ``schema_migrations``. A migration is never edited once released;
+changes come as a new file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from importlib import resources
+from pathlib import Path
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+
+class Database:
+    """One aiosqlite connection; writes go through :meth:`transaction`, serialised by a lock."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+        self._lock = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock, transaction(self.conn) as conn:
+            yield conn
+
+    async def fetch_one(self, sql: str, params: tuple | dict = ()) -> aiosqlite.Row | None:
+        async with self.conn.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def fetch_all(self, sql: str, params: tuple | dict = ()) -> list[aiosqlite.Row]:
+        async with self.conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def execute(self, sql: str, params: tuple | dict = ()) -> int:
+        """Run one write statement in its own transaction; returns the number of rows changed."""
+        async with self.transaction() as conn:
+            cur = await conn.execute(sql, params)
+            return cur.rowcount
+
+    async def ping(self) -> bool:
+        try:
+            await self.fetch_one("SELECT 1")
+            return True
+        except Exception:  # noqa: BLE001
+            return False
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+
+async def open_database(path: str) -> Database:
+    """Open (creating if needed) the database at *path* and bring its schema up to date."""
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = await aiosqlite.connect(path, isolation_level=None)
+    db.row_factory = aiosqlite.Row
+    await db.execute("PRAGMA journal_mode=WAL")
+    await db.execute("PRAGMA foreign_keys=ON")
+    await db.execute("PRAGMA busy_timeout=5000")
+    await db.execute("PRAGMA synchronous=NORMAL")
+    await migrate(db)
+    return Database(db)
+
+
+def migration_files() -> list[tuple[int, str, str]]:
+    out = []
+    for entry in resources.files(__package__).joinpath("migrations").iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:4].isdigit():
+            out.append((int(name[:4]), name, entry.read_text("utf-8")))
+    return sorted(out)
+
+
+async def migrate(db: aiosqlite.Connection) -> list[str]:
+    await db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+        " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))"
+    )
+    async with db.execute("SELECT version FROM schema_migrations") as cur:
+        done = {row[0] for row in await cur.fetchall()}
+    applied = []
+    for version, name, sql in migration_files():
+        if version in done:
+            continue
+        async with transaction(db):
+            for statement in _split(sql):
+                await db.execute(statement)
+            await db.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", (version, name))
+        applied.append(name)
+        log.info("migration applied", extra={"migration": name})
+    return applied
+
+
+def _split(sql: str) -> list[str]:
+    """Split a migration into statements (our migrations keep ``;`` out of literals)."""
+    return [s.strip() for s in sql.split(";") if s.strip() and not all(
+        line.strip().startswith("--") or not line.strip() for line in s.strip().splitlines())]
+
+
+@contextlib.asynccontextmanager
+async def transaction(db: aiosqlite.Connection) -> AsyncIterator[aiosqlite.Connection]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``; rolled back on any exception, so nothing is half-written."""
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        await db.execute("ROLLBACK")
+        raise
+    else:
+        await db.execute("COMMIT")

@@ -1,0 +1,1 @@
+"""The live edge registry (from heartbeats on NATS) and its HTTP view."""

@@ -1,0 +1,1 @@
+"""An edge node: WebSocket / Socket.IO signaling and an aiortc SFU that forwards media as is."""

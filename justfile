@@ -1,0 +1,20 @@
+# Recipes for Curious Connect. Run them through ./dev (it sets up .venv first), e.g. `./dev test`.
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+py := ".venv/bin/python"
+
+# list the recipes
+default:
+    @just --list
+
+# run the whole stack: nats-server, control plane on :8080, one edge on :8081
+up *ARGS:
+    {{py}} scripts/stack.py {{ARGS}}
+
+# run the whole test suite against real components
+test *ARGS:
+    {{py}} -m pytest {{ARGS}}
+
+# check the import direction between packages
+lint:
+    .venv/bin/lint-imports

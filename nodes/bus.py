@@ -1,0 +1,135 @@
+"""The NATS connection every process holds.
+
+:class:`Bus` connects in the background and keeps retrying with backoff, so a process starts and
+answers ``/healthz`` even while NATS is away; ``/readyz`` follows :attr:`Bus.connected`. Work that
+needs the connection (subscriptions, stream set-up) is registered with :meth:`Bus.on_connect` and
+runs once the first connection is made; nats-py restores subscriptions itself after a reconnect.
+:meth:`Bus.close` drains (in-flight messages are handled, then the connection closes) within
+``drain_timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from .settings import NatsSettings
+
+log = logging.getLogger(__name__)
+
+Hook = Callable[["Bus"], Awaitable[None]]
+
+
+class Bus:
+    def __init__(self, settings: NatsSettings, name: str) -> None:
+        self.settings = settings
+        self.name = name
+        self.nc: Client = nats.NATS()
+        self._hooks: list[Hook] = []
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+        self._closing = False
+        self.hooks_done = False
+
+    # -- state --------------------------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        return self.nc.is_connected
+
+    @property
+    def js(self) -> JetStreamContext:
+        return self.nc.jetstream(domain=self.settings.jetstream_domain)
+
+    def on_connect(self, hook: Hook) -> None:
+        """Run *hook* after the first connection (at once if already connected)."""
+        self._hooks.append(hook)
+        if self._ready.is_set():
+            asyncio.get_running_loop().create_task(self._run_hook(hook))
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        await asyncio.wait_for(self._ready.wait(), timeout)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Begin connecting in the background; returns at once."""
+        self._task = asyncio.get_running_loop().create_task(self._connect_loop(), name=f"bus-{self.name}")
+
+    async def _connect_loop(self) -> None:
+        delay = 0.1
+        while not self._closing:
+            try:
+                await self.nc.connect(**self._connect_options())
+                break
+            except Exception as exc:  # noqa: BLE001 - every failure means "try again"
+                log.warning("nats connect failed", extra={"error": repr(exc), "retry_in": round(delay, 2)})
+                self.nc = nats.NATS()
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 5.0)
+        if self._closing:
+            return
+        log.info("nats connected", extra={"server": str(self.nc.connected_url.netloc if self.nc.connected_url else "")})
+        self._ready.set()
+        for hook in list(self._hooks):
+            await self._run_hook(hook)
+        self.hooks_done = True
+
+    async def _run_hook(self, hook: Hook) -> None:
+        delay = 0.2
+        while not self._closing:
+            try:
+                await hook(self)
+                return
+            except Exception as exc:  # noqa: BLE001 - retried: a stream may not exist yet, etc.
+                log.warning("bus set-up step failed", extra={"hook": getattr(hook, "__qualname__", str(hook)),
+                                                              "error": repr(exc)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _connect_options(self) -> dict[str, Any]:
+        s = self.settings
+        opts: dict[str, Any] = dict(
+            servers=s.servers, name=self.name, connect_timeout=s.connect_timeout,
+            allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+            ping_interval=5, max_outstanding_pings=2, drain_timeout=s.drain_timeout,
+            error_cb=self._on_error, disconnected_cb=self._on_disconnected,
+            reconnected_cb=self._on_reconnected,
+        )
+        if s.nkey_seed_file:
+            opts["nkeys_seed"] = s.nkey_seed_file
+        elif s.user:
+            opts["user"], opts["password"] = s.user, s.password or ""
+        return opts
+
+    async def _on_error(self, exc: Exception) -> None:
+        log.warning("nats error", extra={"error": repr(exc)})
+
+    async def _on_disconnected(self) -> None:
+        if not self._closing:
+            log.warning("nats disconnected")
+
+    async def _on_reconnected(self) -> None:
+        log.info("nats reconnected")
+
+    async def close(self) -> None:
+        """Drain the connection (bounded by ``drain_timeout``) and stop retrying."""
+        self._closing = True
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self.nc.is_connected:
+            try:
+                await asyncio.wait_for(self.nc.drain(), self.settings.drain_timeout + 1)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("nats drain incomplete", extra={"error": repr(exc)})
+        if not self.nc.is_closed:
+            with contextlib.suppress(Exception):
+                await self.nc.close()

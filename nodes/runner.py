@@ -1,0 +1,104 @@
+"""The process runner shared by the control plane and the edges.
+
+``serve(app, …)`` runs an ASGI app under uvicorn on uvloop and owns the process lifecycle:
+
+1. JSON logs on stderr;
+2. the app's lifespan starts (it opens its NATS connection, database, … in an ``AsyncExitStack``);
+3. once listening: ``READY=1`` to systemd (when ``NOTIFY_SOCKET`` is set) and ``WATCHDOG=1`` at half
+   of ``WATCHDOG_USEC``;
+4. SIGTERM or SIGINT: ``STOPPING=1``, uvicorn stops accepting and gives open requests
+   ``graceful_timeout`` seconds, then the app's lifespan closes its stack in reverse order — NATS is
+   drained last-in-first-out with the rest.
+
+The exit code is 0 after an orderly stop and 1 when start-up failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import uvicorn
+
+from . import logs, sdnotify
+from .settings import HttpSettings, LogSettings
+
+log = logging.getLogger("nodes.runner")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the runner decides when to stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def serve(app: Any, *, service: str, http: HttpSettings, logging_: LogSettings | None = None) -> int:
+    lg = logging_ or LogSettings()
+    logs.configure(service, lg.level, lg.format)
+    try:
+        import uvloop
+        return uvloop.run(_serve(app, service, http))
+    except KeyboardInterrupt:  # pragma: no cover - a second Ctrl-C
+        return 130
+
+
+async def _serve(app: Any, service: str, http: HttpSettings) -> int:
+    loop = asyncio.get_running_loop()
+    notifier = sdnotify.Notifier.from_env()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    config = uvicorn.Config(
+        app, host=http.host, port=http.port, log_config=None, access_log=False, lifespan="on",
+        timeout_graceful_shutdown=http.graceful_timeout, ws_max_size=1 << 20, server_header=False,
+    )
+    server = _Server(config)
+    task = loop.create_task(server.serve(), name="http")
+    while not server.started and not task.done():
+        await asyncio.sleep(0.02)
+    if task.done() or not server.started:
+        exc = task.exception() if task.done() and not task.cancelled() else None
+        log.error("start-up failed", extra={"error": repr(exc) if exc else "server did not start"})
+        return 1
+
+    url = f"http://{http.host}:{http.port}"
+    log.info("listening", extra={"url": url})
+    notifier.ready(f"{service} listening on {url}")
+    watchdog = None
+    interval = sdnotify.watchdog_interval()
+    if interval:
+        watchdog = loop.create_task(_watchdog(notifier, interval), name="watchdog")
+
+    stopper = loop.create_task(stop.wait())
+    await asyncio.wait({stopper, task}, return_when=asyncio.FIRST_COMPLETED)
+    notifier.stopping()
+    log.info("stopping", extra={"reason": "signal" if stop.is_set() else "server exited"})
+    server.should_exit = True
+    with contextlib.suppress(Exception):
+        await task
+    stopper.cancel()
+    if watchdog:
+        watchdog.cancel()
+    notifier.close()
+    log.info("stopped")
+    return 0
+
+
+async def _watchdog(notifier: sdnotify.Notifier, interval: float) -> None:
+    while True:
+        notifier.watchdog()
+        await asyncio.sleep(interval)
+
+
+def fail(message: str, code: int = 2) -> "NoReturn":  # type: ignore[name-defined]  # noqa: F821
+    """Print a start-up error (bad config, missing file) plainly and exit."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(code)

@@ -1,0 +1,157 @@
+"""Run the whole stack on embedded defaults: ``./dev up`` (or ``just up``).
+
+Starts the bundled nats-server with JetStream under ``./var/nats``, the control plane on
+http://127.0.0.1:8080 (SQLite in ``./var``, signing keys generated in ``./var/keys``) and one edge
+on :8081. Settings are written to ``./var/*.toml`` on the first run and kept after that, so they can
+be edited. The first admin's password is printed once, when the account is created. Ctrl-C (or
+SIGTERM) stops the edge, then the control plane, then NATS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def write_once(path: Path, text: str) -> None:
+    if not path.exists():
+        path.write_text(text)
+
+
+def wait_ready(url: str, proc: subprocess.Popen, name: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{name} exited with code {proc.returncode}; see its log above")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"{name} did not become ready at {url} within {timeout:.0f}s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--var", default=str(ROOT / "var"), help="state directory (default ./var)")
+    parser.add_argument("--http-port", type=int, default=8080)
+    parser.add_argument("--edge-port", type=int, default=8081)
+    parser.add_argument("--nats-port", type=int, default=4222)
+    args = parser.parse_args()
+
+    var = Path(args.var).resolve()
+    (var / "nats").mkdir(parents=True, exist_ok=True)
+    for port, what in ((args.nats_port, "NATS"), (args.http_port, "control plane"), (args.edge_port, "edge")):
+        if not port_free(port):
+            raise SystemExit(f"port {port} ({what}) is in use: is the stack already running?")
+
+    nats_url = f"nats://127.0.0.1:{args.nats_port}"
+    write_once(var / "nats.conf", f"""# Single-node NATS for the development stack (written by scripts/stack.py).
+server_name: dev
+listen: 127.0.0.1:{args.nats_port}
+jetstream {{
+  store_dir: "{var / 'nats'}"
+  max_mem: 256MB
+  max_file: 2GB
+}}
+""")
+    write_once(var / "control_plane.toml", f"""# Control plane settings for the development stack; see configs/control_plane.toml.
+public_url = "http://127.0.0.1:{args.http_port}"
+[http]
+port = {args.http_port}
+[nats]
+servers = ["{nats_url}"]
+[database]
+path = "{var / 'control_plane.sqlite3'}"
+[keys]
+dir = "{var / 'keys'}"
+[bootstrap]
+admin_password_file = "{var / 'admin-password'}"
+[log]
+format = "text"
+""")
+    write_once(var / "edge-1.toml", f"""# Edge settings for the development stack; see configs/edge.toml.
+edge_id = "edge-1"
+region = "local"
+public_url = "ws://127.0.0.1:{args.edge_port}/ws"
+[http]
+port = {args.edge_port}
+[nats]
+servers = ["{nats_url}"]
+[log]
+format = "text"
+""")
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    procs: list[tuple[str, subprocess.Popen]] = []
+
+    def stop_all(*_: object) -> None:
+        for name, proc in reversed(procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            print(f"stopped {name}", flush=True)
+
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        nats = subprocess.Popen([str(BIN / "nats-server"), "-c", str(var / "nats.conf")], env=env,
+                                stdout=open(var / "nats.log", "ab"), stderr=subprocess.STDOUT)
+        procs.append(("nats-server", nats))
+        cp = subprocess.Popen([sys.executable, "-m", "control_plane", "--config", str(var / "control_plane.toml")],
+                              cwd=ROOT, env=env)
+        procs.append(("control plane", cp))
+        wait_ready(f"http://127.0.0.1:{args.http_port}/readyz", cp, "control plane")
+        edge = subprocess.Popen([sys.executable, "-m", "edge", "--config", str(var / "edge-1.toml")],
+                                cwd=ROOT, env=env)
+        procs.append(("edge", edge))
+        wait_ready(f"http://127.0.0.1:{args.edge_port}/readyz", edge, "edge")
+
+        url = f"http://127.0.0.1:{args.http_port}"
+        print("\n" + "=" * 64)
+        print(f"  Curious Connect is up: {url}")
+        pw_file = var / "admin-password"
+        if pw_file.exists():
+            print(f"  First admin: admin / {pw_file.read_text().strip()}   (shown once; change it)")
+            pw_file.unlink()
+        print(f"  Live edges: {url}/api/v1/edges    API docs: {url}/api/docs")
+        print("  Ctrl-C stops everything.")
+        print("=" * 64 + "\n", flush=True)
+        while all(p.poll() is None for _, p in procs):
+            time.sleep(0.5)
+        dead = [name for name, p in procs if p.poll() is not None]
+        print(f"{', '.join(dead)} exited; stopping the rest", flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping…", flush=True)
+        return 0
+    finally:
+        stop_all()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

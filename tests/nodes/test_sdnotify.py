@@ -1,0 +1,53 @@
+"""sd_notify: a real edge process tells a datagram socket READY, WATCHDOG and STOPPING."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from pathlib import Path
+
+from nodes.sdnotify import Notifier, watchdog_interval
+from tests.support import procs
+
+
+def recv_until(sock: socket.socket, wanted: str, timeout: float = 20.0) -> list[str]:
+    sock.settimeout(timeout)
+    seen: list[str] = []
+    while True:
+        data = sock.recv(4096).decode()
+        seen.extend(data.splitlines())
+        if wanted in seen:
+            return seen
+
+
+def test_notifier_is_a_no_op_without_socket() -> None:
+    n = Notifier.from_env({})
+    assert not n.enabled and n.ready() is False
+
+
+def test_watchdog_interval_is_half_the_timeout() -> None:
+    assert watchdog_interval({"WATCHDOG_USEC": "4000000"}) == 2.0
+    assert watchdog_interval({"WATCHDOG_USEC": "4000000", "WATCHDOG_PID": "1"}) is None  # not us
+    assert watchdog_interval({}) is None
+
+
+def test_edge_process_notifies_ready_watchdog_stopping(tmp_path: Path, nats_server) -> None:
+    sock_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    proc = procs.edge(tmp_path, nats_server.url, "sdn")
+    proc.env = {"NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "400000"}
+    proc.start()
+    try:
+        seen = recv_until(sock, "READY=1")
+        assert any(line.startswith("STATUS=") for line in seen)
+        recv_until(sock, "WATCHDOG=1", timeout=5)
+        recv_until(sock, "WATCHDOG=1", timeout=5)  # keeps pinging
+        proc.signal(signal.SIGTERM)
+        recv_until(sock, "STOPPING=1", timeout=10)
+        assert proc.proc.wait(15) == 0
+    finally:
+        proc.kill()
+        sock.close()
+        os.unlink(sock_path)

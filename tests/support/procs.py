@@ -1,0 +1,163 @@
+"""Run our own processes (``python -m control_plane`` / ``python -m edge``) as real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .util import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def toml_dumps(data: dict[str, Any]) -> str:
+    """Enough TOML for our settings files: nested tables of scalars and lists of scalars."""
+    def scalar(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(scalar(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k} = {scalar(x)}" for k, x in v.items()) + "}"
+        raise TypeError(type(v))
+
+    out: list[str] = []
+
+    def table(prefix: str, d: dict[str, Any]) -> None:
+        plain = {k: v for k, v in d.items() if not isinstance(v, dict)}
+        if prefix:
+            out.append(f"[{prefix}]")
+        for k, v in plain.items():
+            if v is None:
+                continue
+            out.append(f"{k} = {scalar(v)}")
+        for k, v in d.items():
+            if isinstance(v, dict):
+                table(f"{prefix}.{k}" if prefix else k, v)
+    table("", data)
+    return "\n".join(out) + "\n"
+
+
+class Proc:
+    """A control plane or edge process with its config, log and HTTP port."""
+
+    def __init__(self, module: str, workdir: Path, config: dict[str, Any], name: str,
+                 env: dict[str, str] | None = None) -> None:
+        self.module = module
+        self.workdir = Path(workdir)
+        self.config = config
+        self.name = name
+        self.port = config.setdefault("http", {}).setdefault("port", free_port())
+        config["http"].setdefault("host", "127.0.0.1")
+        self.env = env or {}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.config_path = self.workdir / f"{name}.toml"
+        self.log_path = self.workdir / f"{name}.log"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "Proc":
+        self.config_path.write_text(toml_dumps(self.config))
+        log = open(self.log_path, "ab")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
+        self.proc = subprocess.Popen([sys.executable, "-m", self.module, "--config", str(self.config_path)],
+                                     cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT, env=env)
+        return self
+
+    def wait_http(self, path: str = "/healthz", timeout: float = 20.0, status: int = 200) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
+            try:
+                if httpx.get(self.base_url + path, timeout=1).status_code == status:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} not answering {path} with {status} in {timeout}s:\n{self.log()[-3000:]}")
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def log_records(self) -> list[dict[str, Any]]:
+        out = []
+        for line in self.log().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+        return out
+
+    def signal(self, sig: int) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def control_plane(workdir: Path, nats_url: str, name: str = "control_plane", **overrides: Any) -> Proc:
+    cfg: dict[str, Any] = {
+        "public_url": "",
+        "nats": {"servers": [nats_url]},
+        "database": {"path": str(Path(workdir) / "cp.sqlite3")},
+        "keys": {"dir": str(Path(workdir) / "keys")},
+        "log": {"level": "INFO", "format": "json"},
+    }
+    _merge(cfg, overrides)
+    proc = Proc("control_plane", workdir, cfg, name=name)
+    if not cfg["public_url"]:
+        cfg["public_url"] = proc.base_url
+    return proc
+
+
+def edge(workdir: Path, nats_url: str, edge_id: str = "edge-1", **overrides: Any) -> Proc:
+    cfg: dict[str, Any] = {
+        "edge_id": edge_id,
+        "nats": {"servers": [nats_url]},
+        "log": {"level": "INFO", "format": "json"},
+    }
+    _merge(cfg, overrides)
+    proc = Proc("edge", workdir, cfg, name=f"edge-{edge_id}")
+    cfg.setdefault("public_url", f"ws://127.0.0.1:{proc.port}/ws")
+    return proc
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> None:
+    for k, v in extra.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            _merge(base[k], v)
+        else:
+            base[k] = v
