@@ -11,11 +11,18 @@ import logging
 from collections.abc import AsyncIterator
 
 from litestar import Litestar
+from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from nodes.bus import Bus
 
+from . import errors
 from .accounts.bootstrap import ensure_first_admin
+from .accounts.controllers import AccountAdminController, AuthController
+from .accounts.service import AccountService
+from .auth.principal import provide_maybe_principal, provide_principal
+from .auth.ratelimit import LoginLimiter
+from .auth.sessions import SessionStore
 from .db import open_database
 from .edges.controllers import EdgeController
 from .edges.registry import EdgeRegistry
@@ -39,13 +46,24 @@ def create_app(settings: Settings) -> Litestar:
             registry.start()
             stack.push_async_callback(registry.stop)
             bus.on_connect(registry.attach)
-            app.state.services = Services(settings=settings, db=db, bus=bus, edges=registry)
+            acc = settings.accounts
+            sessions = SessionStore(db, ttl=acc.session_ttl, idle=acc.session_idle)
+            app.state.services = Services(
+                settings=settings, db=db, bus=bus, edges=registry, sessions=sessions,
+                accounts=AccountService(db, sessions, allow_registration=acc.allow_registration,
+                                        default_role=acc.default_role),
+                limiter=LoginLimiter(per_account=acc.login_attempts_per_account,
+                                     per_address=acc.login_attempts_per_address, window=acc.login_window),
+            )
             await bus.start()
             yield
 
     return Litestar(
-        route_handlers=[healthz, readyz, EdgeController],
+        route_handlers=[healthz, readyz, EdgeController, AuthController, AccountAdminController],
         lifespan=[lifespan],
+        dependencies={"principal": Provide(provide_principal), "maybe_principal": Provide(provide_maybe_principal)},
+        exception_handlers=errors.HANDLERS,
         openapi_config=OpenAPIConfig(title="Curious Connect control plane", version="0.1.0", path="/api/docs"),
+        request_max_body_size=1 << 20,
         debug=False,
     )

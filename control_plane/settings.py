@@ -25,6 +25,20 @@ class BootstrapSettings(Base):
     admin_password_file: str = ""
 
 
+class AccountSettings(Base):
+    #: May anyone create a local account from the sign-in page?
+    allow_registration: bool = False
+    #: Role of self-registered accounts.
+    default_role: str = "member"
+    #: Session lifetime and idle timeout, seconds.
+    session_ttl: float = 12 * 3600
+    session_idle: float = 2 * 3600
+    #: Failed sign-ins allowed per account name, and per client address, in ``login_window`` s.
+    login_attempts_per_account: int = 5
+    login_attempts_per_address: int = 20
+    login_window: float = 900.0
+
+
 class EdgeRegistrySettings(Base):
     #: An edge is dropped when no heartbeat came for this many seconds (three heartbeats).
     ttl: float = 6.0
@@ -43,4 +57,5 @@ class Settings(Base):
     database: DatabaseSettings = msgspec.field(default_factory=DatabaseSettings)
     keys: KeySettings = msgspec.field(default_factory=KeySettings)
     bootstrap: BootstrapSettings = msgspec.field(default_factory=BootstrapSettings)
+    accounts: AccountSettings = msgspec.field(default_factory=AccountSettings)
     edges: EdgeRegistrySettings = msgspec.field(default_factory=EdgeRegistrySettings)

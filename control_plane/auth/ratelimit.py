@@ -1,0 +1,59 @@
+"""Sign-in attempt limits, per account name and per client address.
+
+Failed attempts are counted in a sliding window; past the limit further attempts are answered
+429 with ``Retry-After`` until the window has room again, whether or not the password is right —
+so guessing cannot continue at full speed. A success clears the account's counter. Counters live
+in memory: several control planes each apply the limit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+
+from litestar import Request
+from litestar.exceptions import TooManyRequestsException
+
+
+class LoginLimiter:
+    def __init__(self, *, per_account: int = 5, per_address: int = 20, window: float = 900.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_account = per_account
+        self.per_address = per_address
+        self.window = window
+        self._clock = clock
+        self._fails: dict[str, deque[float]] = defaultdict(deque)
+
+    def _recent(self, key: str) -> deque[float]:
+        q = self._fails[key]
+        edge = self._clock() - self.window
+        while q and q[0] < edge:
+            q.popleft()
+        if not q:
+            self._fails.pop(key, None)
+            return deque()
+        return q
+
+    @staticmethod
+    def _keys(username: str, request: Request) -> tuple[str, str]:
+        addr = request.client.host if request.client else "?"
+        return f"user:{username.lower()}", f"addr:{addr}"
+
+    async def check_login(self, username: str, request: Request) -> None:
+        user_key, addr_key = self._keys(username, request)
+        for key, limit in ((user_key, self.per_account), (addr_key, self.per_address)):
+            q = self._recent(key)
+            if len(q) >= limit:
+                retry = max(1, int(q[0] + self.window - self._clock()) + 1)
+                raise TooManyRequestsException(
+                    f"too many failed sign-in attempts for this {'account' if key == user_key else 'address'};"
+                    f" try again in {retry} s", headers={"Retry-After": str(retry)})
+
+    async def failed(self, username: str, request: Request) -> None:
+        now = self._clock()
+        for key in self._keys(username, request):
+            self._fails[key].append(now)
+
+    async def succeeded(self, username: str, request: Request) -> None:
+        self._fails.pop(self._keys(username, request)[0], None)

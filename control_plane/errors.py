@@ -1,0 +1,71 @@
+"""One JSON shape for every error answer::
+
+    {"status": 400, "error": "validation_failed", "detail": "…", "fields": [{"field": "title", "message": "…"}]}
+
+``fields`` names the offending request fields (from msgspec validation or a service's check).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+log = logging.getLogger(__name__)
+
+_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
+          405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+          422: "unprocessable", 429: "too_many_requests", 503: "unavailable", 504: "timeout"}
+_AT = re.compile(r"at `\$\.([^`]+)`")
+_MISSING = re.compile(r"missing required field `([^`]+)`")
+
+
+class FieldError(HTTPException):
+    """A 400 (or other) naming one request field."""
+
+    status_code = 400
+
+    def __init__(self, field: str, message: str, status_code: int = 400) -> None:
+        super().__init__(detail=f"{field}: {message}", status_code=status_code,
+                         extra=[{"key": field, "message": message}])
+
+
+def _fields(extra: object, detail: str) -> list[dict[str, str]]:
+    out = []
+    items = extra if isinstance(extra, list) else ([extra] if isinstance(extra, dict) else [])
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        message = str(item.get("message", ""))
+        key = item.get("key")
+        m = _AT.search(message) or _MISSING.search(message)
+        if m:
+            key = m.group(1) if key in (None, "data", "body") else f"{key}.{m.group(1)}" if key else m.group(1)
+        out.append({"field": str(key or "body"), "message": message})
+    if not out:
+        m = _AT.search(detail) or _MISSING.search(detail)
+        if m:
+            out.append({"field": m.group(1), "message": detail})
+    return out
+
+
+def http_error(request: Request, exc: HTTPException) -> Response:
+    status = exc.status_code
+    body = {"status": status, "error": "validation_failed" if isinstance(exc, ValidationException)
+            else _CODES.get(status, "error"), "detail": exc.detail}
+    fields = _fields(exc.extra, str(exc.detail))
+    if fields:
+        body["fields"] = fields
+    return Response(body, status_code=status, headers=getattr(exc, "headers", None))
+
+
+def internal_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", extra={"path": request.url.path})
+    return Response({"status": 500, "error": "internal", "detail": "internal error"},
+                    status_code=HTTP_500_INTERNAL_SERVER_ERROR)
+
+
+HANDLERS = {HTTPException: http_error, Exception: internal_error}
