@@ -39,6 +39,70 @@ class AccountSettings(Base):
     login_window: float = 900.0
 
 
+class LdapSettings(Base):
+    """LDAP / Active Directory sign-in. Absent section: LDAP sign-in is off."""
+
+    #: e.g. "ldap://dc1.example.org:389" or "ldaps://…".
+    url: str
+    #: Service account used to find the user's DN (never the user's own password).
+    bind_dn: str = ""
+    bind_password: str = ""
+    start_tls: bool = False
+    #: Where users live and how to find one; ``{username}`` is replaced by the escaped login name.
+    user_base: str
+    user_filter: str = "(uid={username})"
+    #: Where groups live and how to find the user's groups; ``{dn}`` is the escaped user DN.
+    group_base: str = ""
+    group_filter: str = "(&(objectClass=groupOfNames)(member={dn}))"
+    #: Attributes for the account.
+    id_attribute: str = "entryUUID"
+    username_attribute: str = "uid"
+    display_name_attribute: str = "cn"
+    email_attribute: str = "mail"
+    #: Group DN (case-insensitive) → role; the highest-ranking match wins.
+    role_map: dict[str, str] = msgspec.field(default_factory=dict)
+    #: Role when no group matches; "" refuses users in none of the mapped groups.
+    default_role: str = "member"
+    timeout: float = 5.0
+
+
+class OidcProviderSettings(Base):
+    """One OpenID Connect provider (Google, Keycloak, Azure AD, …): one ``[[oidc]]`` table each."""
+
+    #: Short id used in URLs: /api/v1/auth/oidc/<id>/start.
+    id: str
+    #: Button label on the sign-in page.
+    name: str
+    #: Issuer URL; its /.well-known/openid-configuration is fetched at start.
+    issuer: str
+    client_id: str
+    client_secret: str = ""
+    scopes: list[str] = msgspec.field(default_factory=lambda: ["openid", "email", "profile"])
+    #: Claim holding the user's groups (Keycloak "groups", Azure AD "groups" or "roles").
+    groups_claim: str = "groups"
+    #: Group name → role; the highest-ranking match wins.
+    role_map: dict[str, str] = msgspec.field(default_factory=dict)
+    default_role: str = "member"
+    #: Only accept e-mail addresses in these domains (empty: any).
+    allowed_domains: list[str] = msgspec.field(default_factory=list)
+
+
+class TokenSettings(Base):
+    """Join tokens (EdDSA JWTs) handed to participants."""
+
+    #: Lifetime, minutes: a token only opens the door; the meeting outlives it.
+    ttl_minutes: float = 10.0
+    #: ``iss`` claim; empty: the public URL.
+    issuer: str = ""
+
+
+class MeetingSettings(Base):
+    #: A live meeting with nobody in it ends after this many seconds.
+    empty_timeout: float = 300.0
+    #: Seconds a command (kick, mute, …) may take to be acknowledged by the edge.
+    command_timeout: float = 3.0
+
+
 class EdgeRegistrySettings(Base):
     #: An edge is dropped when no heartbeat came for this many seconds (three heartbeats).
     ttl: float = 6.0
@@ -58,4 +122,8 @@ class Settings(Base):
     keys: KeySettings = msgspec.field(default_factory=KeySettings)
     bootstrap: BootstrapSettings = msgspec.field(default_factory=BootstrapSettings)
     accounts: AccountSettings = msgspec.field(default_factory=AccountSettings)
+    ldap: LdapSettings | None = None
+    oidc: list[OidcProviderSettings] = msgspec.field(default_factory=list)
+    tokens: TokenSettings = msgspec.field(default_factory=TokenSettings)
+    meetings: MeetingSettings = msgspec.field(default_factory=MeetingSettings)
     edges: EdgeRegistrySettings = msgspec.field(default_factory=EdgeRegistrySettings)

@@ -14,6 +14,34 @@ class HeartbeatSettings(Base):
     interval: float = 2.0
 
 
+class AuthSettings(Base):
+    """Where the public keys that verify join tokens come from."""
+
+    #: A JWKS file (the control plane serves it at ``/api/v1/jwks``); empty: ask the control
+    #: plane over NATS (``cc.cp.jwks``) at start and whenever a token names an unknown key.
+    jwks_file: str = ""
+    #: Seconds of clock skew tolerated on ``exp`` / ``nbf``.
+    leeway: float = 5.0
+
+
+class SignalingSettings(Base):
+    #: Allowed ``Origin`` values for browser connections (exact match); empty list: any origin.
+    allowed_origins: list[str] = msgspec.field(default_factory=list)
+    #: Largest signaling message accepted, bytes; a larger frame gets an error reply.
+    max_message_bytes: int = 65536
+    #: Seconds a participant whose socket dropped keeps its place and may resume.
+    resume_grace: float = 30.0
+    #: Seconds without any client message (ping included) before the socket is closed.
+    idle_timeout: float = 60.0
+
+
+class SfuSettings(Base):
+    #: STUN/TURN servers for the edge's ICE agent, e.g. [{urls = "stun:stun.example.org"}].
+    ice_servers: list[dict] = msgspec.field(default_factory=list)
+    keyframe_min_interval: float = 0.5
+    subscriber_queue: int = 256
+
+
 class Settings(Base):
     #: Unique id of this edge (letters, digits, ``-`` and ``_``).
     edge_id: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
@@ -25,3 +53,6 @@ class Settings(Base):
     nats: NatsSettings = msgspec.field(default_factory=NatsSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
     heartbeat: HeartbeatSettings = msgspec.field(default_factory=HeartbeatSettings)
+    auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    signaling: SignalingSettings = msgspec.field(default_factory=SignalingSettings)
+    sfu: SfuSettings = msgspec.field(default_factory=SfuSettings)

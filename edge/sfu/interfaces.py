@@ -1,0 +1,134 @@
+"""The seam between the conference layer (who is in a meeting, what they may do, signaling) and the
+forwarding core (peer connections and media).
+
+Each participant has two peer connections: a **publish** PC (the client offers, the edge
+answers; it carries what the participant sends) and a **subscribe** PC (the edge offers, the
+client answers; it carries everything the participant receives). Two PCs mean the two sides never
+offer on the same connection at once (no glare), and tracks can come and go on the subscribe PC
+by edge-initiated renegotiation alone.
+
+The conference layer owns a :class:`ForwardingRoom` per meeting and implements
+:class:`RoomEvents` to hear from it. All calls happen on the event loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+Kind = Literal["audio", "video"]
+Source = Literal["microphone", "camera", "screen"]
+PcRole = Literal["publish", "subscribe"]
+
+
+class SdpError(ValueError):
+    """An offer or answer that cannot be used (unparsable, no usable codec, wrong direction, …)."""
+
+
+class GrantError(PermissionError):
+    """The participant tried to send something its grants do not allow."""
+
+
+@dataclass(frozen=True)
+class Grants:
+    #: Sources the participant may publish (empty: receive only).
+    publish: frozenset[str] = frozenset()
+    #: May receive the others' media.
+    subscribe: bool = True
+
+
+@dataclass(frozen=True)
+class TrackInfo:
+    #: Stable id used in the protocol and the roster.
+    track_id: str
+    participant_id: str
+    kind: Kind
+    source: Source
+    #: Negotiated codec, e.g. "opus", "VP8", "H264".
+    codec: str = ""
+    muted: bool = False
+
+
+@dataclass(frozen=True)
+class IceCandidate:
+    candidate: str
+    sdp_mid: str | None = None
+    sdp_mline_index: int | None = None
+
+
+@dataclass
+class RoomStats:
+    peers: int = 0
+    tracks: int = 0
+    #: (track, subscriber) pairs being forwarded.
+    forwarded_streams: int = 0
+    packets_forwarded: int = 0
+    bytes_forwarded: int = 0
+    packets_dropped: int = 0
+    keyframe_requests: int = 0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SfuConfig:
+    #: STUN/TURN servers for the edge's own ICE agent (RTCIceServer-like dicts). Empty: host
+    #: candidates only (never a public STUN server by default: installs may be offline).
+    ice_servers: tuple[dict, ...] = ()
+    #: At most one keyframe request per publisher track in this many seconds.
+    keyframe_min_interval: float = 0.5
+    #: Packets a subscriber may have queued before the oldest are dropped (slow subscribers).
+    subscriber_queue: int = 256
+    #: Level (0..127, -dBov) under which audio counts as silence for the active speaker.
+    speaker_threshold: int = 60
+
+
+class RoomEvents(Protocol):
+    """What a :class:`ForwardingRoom` tells the conference layer."""
+
+    def on_track_published(self, track: TrackInfo) -> None: ...
+
+    def on_track_unpublished(self, track: TrackInfo) -> None: ...
+
+    def on_active_speaker(self, participant_id: str | None) -> None: ...
+
+    def on_subscriber_offer(self, participant_id: str, sdp: str) -> None:
+        """The edge wants to (re)negotiate the participant's subscribe PC: send this offer."""
+
+    def on_peer_state(self, participant_id: str, pc: PcRole, state: str) -> None:
+        """A PC's connection state changed ("connecting", "connected", "failed", "closed")."""
+
+
+class ForwardingRoom(Protocol):
+    """One meeting's media on this edge."""
+
+    room_id: str
+
+    async def add_peer(self, participant_id: str, grants: Grants) -> None: ...
+
+    async def remove_peer(self, participant_id: str) -> None: ...
+
+    async def publisher_offer(self, participant_id: str, sdp: str, sources: dict[str, str]) -> str:
+        """Apply the client's offer on its publish PC and return the answer.
+
+        *sources* maps each sending transceiver's ``mid`` to its source ("microphone", "camera",
+        "screen"). Raises :class:`SdpError` or :class:`GrantError`; on either, nothing changes.
+        """
+
+    async def subscriber_answer(self, participant_id: str, sdp: str) -> None: ...
+
+    async def add_ice_candidate(self, participant_id: str, pc: PcRole, candidate: IceCandidate) -> None: ...
+
+    async def restart(self, participant_id: str) -> None:
+        """Media for the participant broke (resume after a network change): rebuild its PCs;
+        a fresh subscriber offer follows through :meth:`RoomEvents.on_subscriber_offer`."""
+
+    def set_track_muted(self, track_id: str, muted: bool) -> None:
+        """Stop (or resume) forwarding a track to everyone — a moderator's or the owner's mute."""
+
+    def set_grants(self, participant_id: str, grants: Grants) -> None: ...
+
+    def tracks(self) -> list[TrackInfo]: ...
+
+    def stats(self) -> RoomStats: ...
+
+    async def close(self) -> None: ...
