@@ -7,25 +7,25 @@ import msgspec
 from nodes.settings import Base, HttpSettings, LogSettings, NatsSettings
 
 
-class DatabaseSettings(Base):
+class DatabaseSettings(Base, kw_only=True):
     #: SQLite file; created with its directory if missing. WAL mode.
     path: str = "var/control_plane.sqlite3"
 
 
-class KeySettings(Base):
+class KeySettings(Base, kw_only=True):
     #: Directory of Ed25519 signing keys (PEM). The newest signs; all are published in the JWKS
     #: so tokens signed before a rotation stay valid. Generated on first start when empty.
     dir: str = "var/keys"
 
 
-class BootstrapSettings(Base):
+class BootstrapSettings(Base, kw_only=True):
     #: With an empty accounts table, create this admin and print its generated password once.
     admin_username: str = "admin"
     #: Write the generated password to this file (mode 0600) as well as printing it; "" = don't.
     admin_password_file: str = ""
 
 
-class AccountSettings(Base):
+class AccountSettings(Base, kw_only=True):
     #: May anyone create a local account from the sign-in page?
     allow_registration: bool = False
     #: Role of self-registered accounts.
@@ -39,7 +39,7 @@ class AccountSettings(Base):
     login_window: float = 900.0
 
 
-class LdapSettings(Base):
+class LdapSettings(Base, kw_only=True):
     """LDAP / Active Directory sign-in. Absent section: LDAP sign-in is off."""
 
     #: e.g. "ldap://dc1.example.org:389" or "ldaps://…".
@@ -66,7 +66,7 @@ class LdapSettings(Base):
     timeout: float = 5.0
 
 
-class OidcProviderSettings(Base):
+class OidcProviderSettings(Base, kw_only=True):
     """One OpenID Connect provider (Google, Keycloak, Azure AD, …): one ``[[oidc]]`` table each."""
 
     #: Short id used in URLs: /api/v1/auth/oidc/<id>/start.
@@ -87,7 +87,7 @@ class OidcProviderSettings(Base):
     allowed_domains: list[str] = msgspec.field(default_factory=list)
 
 
-class TokenSettings(Base):
+class TokenSettings(Base, kw_only=True):
     """Join tokens (EdDSA JWTs) handed to participants."""
 
     #: Lifetime, minutes: a token only opens the door; the meeting outlives it.
@@ -96,21 +96,21 @@ class TokenSettings(Base):
     issuer: str = ""
 
 
-class MeetingSettings(Base):
+class MeetingSettings(Base, kw_only=True):
     #: A live meeting with nobody in it ends after this many seconds.
     empty_timeout: float = 300.0
     #: Seconds a command (kick, mute, …) may take to be acknowledged by the edge.
     command_timeout: float = 3.0
 
 
-class EdgeRegistrySettings(Base):
+class EdgeRegistrySettings(Base, kw_only=True):
     #: An edge is dropped when no heartbeat came for this many seconds (three heartbeats).
     ttl: float = 6.0
     #: How often the registry sweeps expired edges.
     sweep_interval: float = 0.25
 
 
-class Settings(Base):
+class Settings(Base, kw_only=True):
     #: Public base URL of the web app and API (used in links, OIDC redirects, .ics files).
     public_url: str = "http://127.0.0.1:8080"
     #: Region assumed for a client when none can be told from the request.

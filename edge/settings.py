@@ -9,12 +9,12 @@ import msgspec
 from nodes.settings import Base, HttpSettings, LogSettings, NatsSettings
 
 
-class HeartbeatSettings(Base):
+class HeartbeatSettings(Base, kw_only=True):
     #: Seconds between heartbeats; the control plane drops an edge after three missed ones.
     interval: float = 2.0
 
 
-class AuthSettings(Base):
+class AuthSettings(Base, kw_only=True):
     """Where the public keys that verify join tokens come from."""
 
     #: A JWKS file (the control plane serves it at ``/api/v1/jwks``); empty: ask the control
@@ -24,7 +24,7 @@ class AuthSettings(Base):
     leeway: float = 5.0
 
 
-class SignalingSettings(Base):
+class SignalingSettings(Base, kw_only=True):
     #: Allowed ``Origin`` values for browser connections (exact match); empty list: any origin.
     allowed_origins: list[str] = msgspec.field(default_factory=list)
     #: Largest signaling message accepted, bytes; a larger frame gets an error reply.
@@ -35,14 +35,14 @@ class SignalingSettings(Base):
     idle_timeout: float = 60.0
 
 
-class SfuSettings(Base):
+class SfuSettings(Base, kw_only=True):
     #: STUN/TURN servers for the edge's ICE agent, e.g. [{urls = "stun:stun.example.org"}].
     ice_servers: list[dict] = msgspec.field(default_factory=list)
     keyframe_min_interval: float = 0.5
     subscriber_queue: int = 256
 
 
-class Settings(Base):
+class Settings(Base, kw_only=True):
     #: Unique id of this edge (letters, digits, ``-`` and ``_``).
     edge_id: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
     #: Region the edge serves; placement prefers edges in the participant's region.

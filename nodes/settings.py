@@ -32,7 +32,7 @@ class Base(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Base for settings sections: unknown keys are refused."""
 
 
-class NatsSettings(Base):
+class NatsSettings(Base, kw_only=True):
     """How a process reaches NATS."""
 
     servers: list[str] = msgspec.field(default_factory=lambda: ["nats://127.0.0.1:4222"])
@@ -47,7 +47,7 @@ class NatsSettings(Base):
     drain_timeout: float = 5.0
 
 
-class HttpSettings(Base):
+class HttpSettings(Base, kw_only=True):
     """Where a process listens for HTTP."""
 
     host: str = "127.0.0.1"
@@ -56,7 +56,7 @@ class HttpSettings(Base):
     graceful_timeout: float = 5.0
 
 
-class LogSettings(Base):
+class LogSettings(Base, kw_only=True):
     level: str = "INFO"
     #: "json" (one object a line, for journald and collectors) or "text".
     format: str = "json"
