@@ -20,6 +20,9 @@ from . import errors
 from .accounts.bootstrap import ensure_first_admin
 from .accounts.controllers import AccountAdminController, AuthController
 from .accounts.service import AccountService
+from .auth.controllers import OidcController
+from .auth.ldap import LdapAuthenticator
+from .auth.oidc_flow import OidcLogin
 from .auth.principal import provide_maybe_principal, provide_principal
 from .auth.ratelimit import LoginLimiter
 from .auth.sessions import SessionStore
@@ -55,11 +58,19 @@ def create_app(settings: Settings) -> Litestar:
                 limiter=LoginLimiter(per_account=acc.login_attempts_per_account,
                                      per_address=acc.login_attempts_per_address, window=acc.login_window),
             )
+            if settings.ldap:
+                app.state.services.extra["ldap"] = LdapAuthenticator(settings.ldap, app.state.services.accounts)
+            if settings.oidc:
+                oidc = OidcLogin(settings.oidc, db=db, accounts=app.state.services.accounts,
+                                 public_url=settings.public_url)
+                stack.push_async_callback(oidc.close)
+                app.state.services.extra["oidc"] = oidc
             await bus.start()
             yield
 
     return Litestar(
-        route_handlers=[healthz, readyz, EdgeController, AuthController, AccountAdminController],
+        route_handlers=[healthz, readyz, EdgeController, AuthController, AccountAdminController,
+                        OidcController],
         lifespan=[lifespan],
         dependencies={"principal": Provide(provide_principal), "maybe_principal": Provide(provide_maybe_principal)},
         exception_handlers=errors.HANDLERS,

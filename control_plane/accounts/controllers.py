@@ -25,12 +25,18 @@ def session_cookie(services: Services, token: str, max_age: int) -> Cookie:
                   max_age=max_age)
 
 
-async def sign_in(services: Services, request: Request, account: AccountRead) -> Response[SessionRead]:
-    """Open a cookie session for *account* (used by every sign-in method)."""
+async def open_session(services: Services, request: Request, account: AccountRead) -> tuple[Cookie, SessionRead]:
+    """A new cookie session for *account*: the cookie to set and what the browser may read of it."""
     addr, ua = _client(request)
     token, session = await services.sessions.create(account.id, kind="cookie", client_addr=addr, user_agent=ua)
     body = SessionRead(account=account, csrf_token=session.csrf_token, expires_at=session.expires_at)
-    return Response(body, cookies=[session_cookie(services, token, int(services.sessions.ttl))])
+    return session_cookie(services, token, int(services.sessions.ttl)), body
+
+
+async def sign_in(services: Services, request: Request, account: AccountRead) -> Response[SessionRead]:
+    """Open a cookie session for *account* (used by every sign-in method)."""
+    cookie, body = await open_session(services, request, account)
+    return Response(body, cookies=[cookie])
 
 
 async def authenticate(services: Services, request: Request, data: LoginRequest) -> AccountRead:

@@ -98,11 +98,18 @@ class AccountService:
                 await self.repo.update(conn, row["id"], display_name=display_name, email=email, role=role)
                 account_id = row["id"]
             else:
-                name = username
-                cur = await conn.execute("SELECT 1 FROM accounts WHERE username = ?", (name,))
-                if await cur.fetchone():  # a local account has that name: keep both apart
-                    name = f"{username}@{source}"
+                name = await self._free_username(conn, username, source)
                 account_id = await self.repo.insert(conn, username=name, display_name=display_name, email=email,
                                                     role=role, source=source, external_id=external_id)
         await self.repo.touch_login(account_id)
         return await self.get(account_id)
+
+    @staticmethod
+    async def _free_username(conn, username: str, source: str) -> str:  # noqa: ANN001
+        """*username*, or — when another account has it — ``name@source``, ``name@source-2``, …"""
+        for n in range(1, 20):
+            name = username if n == 1 else f"{username}@{source}" if n == 2 else f"{username}@{source}-{n - 1}"
+            cur = await conn.execute("SELECT 1 FROM accounts WHERE username = ?", (name,))
+            if await cur.fetchone() is None:
+                return name
+        raise FieldError("username", f"no free account name for {username!r}", status_code=409)

@@ -38,7 +38,7 @@ class LoginLimiter:
     @staticmethod
     def _keys(username: str, request: Request) -> tuple[str, str]:
         addr = request.client.host if request.client else "?"
-        return f"user:{username.lower()}", f"addr:{addr}"
+        return f"user:{username.strip().lower()}", f"addr:{addr}"
 
     async def check_login(self, username: str, request: Request) -> None:
         user_key, addr_key = self._keys(username, request)
