@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import ldap3
-from ldap3.core.exceptions import LDAPException, LDAPStartTLSError
+from ldap3.core.exceptions import LDAPCommunicationError, LDAPException, LDAPStartTLSError
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import parse_dn
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
@@ -53,7 +54,7 @@ class DirectoryUser:
 def normalize_dn(dn: str) -> str:
     """A DN in a form two spellings of the same DN share (case and spacing do not matter)."""
     try:
-        return ",".join(f"{attr.strip().lower()}={value.strip().lower()}" for attr, value, _ in parse_dn(dn))
+        return ",".join(f"{attr.lower()}={value.lower()}" for attr, value, _ in parse_dn(dn, strip=True))
     except Exception:  # noqa: BLE001 - not a parseable DN: compare it as typed
         return dn.strip().lower()
 
@@ -133,7 +134,8 @@ class LdapAuthenticator:
     def _connection(self, user: str | None, password: str | None) -> ldap3.Connection:
         s = self.settings
         conn = ldap3.Connection(self._server, user=user or None, password=password or None, read_only=True,
-                                receive_timeout=s.timeout, raise_exceptions=False, auto_referrals=False)
+                                receive_timeout=max(1, math.ceil(s.timeout)),  # whole seconds on Linux
+                                raise_exceptions=False, auto_referrals=False)
         conn.open()
         if s.start_tls and not conn.start_tls():
             raise LDAPStartTLSError(f"StartTLS refused: {conn.result}")
@@ -158,9 +160,12 @@ class LdapAuthenticator:
                     user_conn.unbind()
             finally:
                 service.unbind()
-        except LDAPException as exc:
+        except (LDAPCommunicationError, LDAPStartTLSError) as exc:
             log.warning("ldap unreachable", extra={"url": s.url, "error": repr(exc)})
             raise DirectoryUnavailable(f"the directory at {s.url} cannot be reached ({type(exc).__name__})") from None
+        except LDAPException as exc:  # e.g. a user_filter that is not a valid filter
+            log.error("ldap sign-in failed", extra={"url": s.url, "error": repr(exc)})
+            raise DirectoryUnavailable(f"LDAP sign-in is misconfigured here ({type(exc).__name__})") from None
         attrs = entry["attributes"]
         name = str(_first(attrs, s.username_attribute) or username)
         return DirectoryUser(

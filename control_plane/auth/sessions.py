@@ -66,7 +66,7 @@ class SessionStore:
         now = time.time()
         if row is None or row["expires_at"] < now or row["last_seen_at"] < now - self.idle:
             return None
-        if now - row["last_seen_at"] > 60:  # write at most once a minute per session
+        if now - row["last_seen_at"] > min(60.0, self.idle / 4):  # at most once a minute per session
             await self.db.execute("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?", (now, h))
         return Session(h, row["account_id"], row["csrf_token"], row["kind"], row["expires_at"])
 
