@@ -29,9 +29,14 @@ from .auth.sessions import SessionStore
 from .db import open_database
 from .edges.controllers import EdgeController
 from .edges.registry import EdgeRegistry
+from .events.controllers import RosterController
 from .health.controllers import healthz, readyz
+from .meetings.command_controllers import CommandController
+from .meetings.controllers import MeetingController
+from .meetings.wiring import start_meetings
 from .services import Services
 from .settings import Settings
+from .tokens.controllers import jwks, well_known_jwks
 
 log = logging.getLogger("control_plane")
 
@@ -65,12 +70,14 @@ def create_app(settings: Settings) -> Litestar:
                                  public_url=settings.public_url)
                 stack.push_async_callback(oidc.close)
                 app.state.services.extra["oidc"] = oidc
+            await start_meetings(stack, app.state.services)
             await bus.start()
             yield
 
     return Litestar(
         route_handlers=[healthz, readyz, EdgeController, AuthController, AccountAdminController,
-                        OidcController],
+                        OidcController, MeetingController, CommandController, RosterController, jwks,
+                        well_known_jwks],
         lifespan=[lifespan],
         dependencies={"principal": Provide(provide_principal), "maybe_principal": Provide(provide_maybe_principal)},
         exception_handlers=errors.HANDLERS,

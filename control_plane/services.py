@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nodes.bus import Bus
 
@@ -13,6 +13,14 @@ from .auth.sessions import SessionStore
 from .db import Database
 from .edges.registry import EdgeRegistry
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .events.consumer import EventConsumer
+    from .meetings.commands import CommandService
+    from .meetings.join import JoinService
+    from .meetings.service import MeetingService
+    from .placement.service import PlacementService
+    from .tokens.service import TokenService
 
 
 @dataclass
@@ -26,3 +34,10 @@ class Services:
     limiter: LoginLimiter
     #: Optional sign-in methods and later features, by name ("ldap", "oidc", …).
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Meetings, join tokens, placement, commands and events (set by the lifespan).
+    tokens: TokenService | None = None
+    meetings: MeetingService | None = None
+    placement: PlacementService | None = None
+    joins: JoinService | None = None
+    commands: CommandService | None = None
+    events: EventConsumer | None = None

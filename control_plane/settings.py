@@ -101,6 +101,28 @@ class MeetingSettings(Base, kw_only=True):
     empty_timeout: float = 300.0
     #: Seconds a command (kick, mute, …) may take to be acknowledged by the edge.
     command_timeout: float = 3.0
+    #: How often live meetings are checked for being empty, seconds.
+    sweep_interval: float = 5.0
+    #: ``max_participants`` of a new meeting when the request gives none, and the most allowed.
+    default_max_participants: int = 100
+    max_participants_limit: int = 1000
+
+
+class PlacementSettings(Base, kw_only=True):
+    """Which region a participant is in, for choosing a new meeting's home edge."""
+
+    #: Client network (CIDR) → region, e.g. {"10.1.0.0/16" = "eu-1"}; the most specific match
+    #: wins. A region named in the join request takes precedence; no match: ``default_region``.
+    regions: dict[str, str] = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        import ipaddress
+
+        for cidr in self.regions:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"placement.regions: {cidr!r} is not a network (CIDR)") from None
 
 
 class EdgeRegistrySettings(Base, kw_only=True):
@@ -126,4 +148,5 @@ class Settings(Base, kw_only=True):
     oidc: list[OidcProviderSettings] = msgspec.field(default_factory=list)
     tokens: TokenSettings = msgspec.field(default_factory=TokenSettings)
     meetings: MeetingSettings = msgspec.field(default_factory=MeetingSettings)
+    placement: PlacementSettings = msgspec.field(default_factory=PlacementSettings)
     edges: EdgeRegistrySettings = msgspec.field(default_factory=EdgeRegistrySettings)

@@ -1,0 +1,1 @@
+"""Events from the edges (JetStream ``CC_EVENTS``) turned into the roster, attendance and meeting state."""

@@ -1,0 +1,113 @@
+"""Reading the events stream through the durable pull consumer ``control-plane``.
+
+At connect the stream ``CC_EVENTS`` is declared (idempotent) and the consumer is created or
+bound. Messages are fetched in batches and acknowledged explicitly, one by one, after their event
+is applied; a failure to apply is answered with a delayed ``nak`` (the event comes back), and a
+message that is not an event at all is terminated (it would never apply). Because the consumer is
+durable, events published while the control plane was down are read when it comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+import msgspec
+import nats.errors
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from nodes import streams, subjects, wire
+from nodes.bus import Bus
+
+from ..db import Database
+from .apply import apply_event
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[wire.Event], Awaitable[None]]
+
+
+class EventConsumer:
+    def __init__(self, db: Database, *, batch: int = 64, ack_wait: float = 30.0) -> None:
+        self.db = db
+        self.batch = batch
+        self.ack_wait = ack_wait
+        self.applied = 0
+        self.duplicates = 0
+        self._task: asyncio.Task[None] | None = None
+        self._listeners: list[Listener] = []
+
+    def on_applied(self, listener: Listener) -> None:
+        """Call *listener* after each newly applied event (not for duplicates)."""
+        self._listeners.append(listener)
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def attach(self, bus: Bus) -> None:
+        """Declare the stream, bind the durable consumer and start reading (a Bus.on_connect hook)."""
+        if self.running:
+            return
+        js = bus.js
+        await streams.ensure_events_stream(js)
+        config = ConsumerConfig(durable_name=subjects.EVENTS_CONSUMER, ack_policy=AckPolicy.EXPLICIT,
+                                deliver_policy=DeliverPolicy.ALL, ack_wait=self.ack_wait, max_ack_pending=1024,
+                                filter_subject=subjects.ALL_EVENTS)
+        psub = await js.pull_subscribe(subjects.ALL_EVENTS, durable=subjects.EVENTS_CONSUMER,
+                                       stream=subjects.EVENTS_STREAM, config=config)
+        self._task = asyncio.get_running_loop().create_task(self._run(psub), name="event-consumer")
+
+    async def _run(self, psub) -> None:  # noqa: ANN001 - nats PullSubscription
+        delay = 0.2
+        while True:
+            try:
+                msgs = await psub.fetch(batch=self.batch, timeout=1.0)
+            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - disconnected, JetStream restarting: retry
+                log.warning("event fetch failed", extra={"error": repr(exc), "retry_in": delay})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            delay = 0.2
+            for msg in msgs:
+                await self._handle(msg)
+
+    async def _handle(self, msg) -> None:  # noqa: ANN001 - nats Msg
+        try:
+            event = wire.event_decoder.decode(msg.data)
+        except msgspec.DecodeError as exc:
+            log.warning("not an event: dropped", extra={"subject": msg.subject, "error": str(exc)})
+            with contextlib.suppress(Exception):
+                await msg.term()
+            return
+        try:
+            fresh = await apply_event(self.db, event)
+        except Exception:  # noqa: BLE001 - try again later; the event is not lost
+            log.exception("event not applied", extra={"event_id": event.event_id, "subject": msg.subject})
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=1.0)
+            return
+        with contextlib.suppress(Exception):
+            await msg.ack()
+        if not fresh:
+            self.duplicates += 1
+            return
+        self.applied += 1
+        for listener in list(self._listeners):
+            try:
+                await listener(event)
+            except Exception:  # noqa: BLE001
+                log.exception("event listener failed")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None

@@ -1,0 +1,118 @@
+"""SQL for the roster (who is in a meeting now), their tracks, attendance and applied events.
+
+Every function takes the connection of the caller's transaction, so an event is applied whole.
+"""
+
+from __future__ import annotations
+
+import aiosqlite
+
+from ..db import Database
+
+ROSTER_COLUMNS = ("participant_id, account_id, display_name, role, edge_id, lobby, audio_muted, video_muted,"
+                  " screen_muted, waiting_since, joined_at")
+
+
+async def mark_applied(conn: aiosqlite.Connection, event_id: str, meeting_id: str, kind: str, at: float) -> bool:
+    """Record *event_id*; False if it was applied before (the caller then changes nothing)."""
+    cur = await conn.execute("INSERT OR IGNORE INTO applied_events (event_id, meeting_id, kind, applied_at)"
+                             " VALUES (?, ?, ?, ?)", (event_id, meeting_id, kind, at))
+    return cur.rowcount == 1
+
+
+async def meeting_state(conn: aiosqlite.Connection, meeting_id: str) -> str | None:
+    cur = await conn.execute("SELECT state FROM meetings WHERE id = ?", (meeting_id,))
+    row = await cur.fetchone()
+    return row[0] if row else None
+
+
+async def upsert_waiting(conn: aiosqlite.Connection, meeting_id: str, pid: str, *, account_id: str,
+                         display_name: str, edge_id: str, at: float) -> None:
+    await conn.execute(
+        "INSERT INTO roster (meeting_id, participant_id, account_id, display_name, role, edge_id, lobby,"
+        " waiting_since) VALUES (?, ?, ?, ?, 'guest', ?, 1, ?) ON CONFLICT (meeting_id, participant_id) DO NOTHING",
+        (meeting_id, pid, account_id, display_name, edge_id, at))
+
+
+async def upsert_joined(conn: aiosqlite.Connection, meeting_id: str, pid: str, *, account_id: str,
+                        display_name: str, role: str, edge_id: str, at: float) -> None:
+    await conn.execute(
+        "INSERT INTO roster (meeting_id, participant_id, account_id, display_name, role, edge_id, lobby, joined_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, 0, ?) ON CONFLICT (meeting_id, participant_id) DO UPDATE SET"
+        " account_id = excluded.account_id, display_name = excluded.display_name, role = excluded.role,"
+        " edge_id = excluded.edge_id, lobby = 0, joined_at = excluded.joined_at",
+        (meeting_id, pid, account_id, display_name, role, edge_id, at))
+    await conn.execute(
+        "INSERT INTO attendance (meeting_id, participant_id, account_id, display_name, role, edge_id, joined_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (meeting_id, pid, account_id, display_name, role, edge_id, at))
+
+
+async def remove(conn: aiosqlite.Connection, meeting_id: str, pid: str, *, at: float, reason: str) -> None:
+    await conn.execute("DELETE FROM roster WHERE meeting_id = ? AND participant_id = ?", (meeting_id, pid))
+    await conn.execute("UPDATE attendance SET left_at = ?, left_reason = ? WHERE meeting_id = ?"
+                       " AND participant_id = ? AND left_at IS NULL", (at, reason, meeting_id, pid))
+
+
+async def close_roster(conn: aiosqlite.Connection, meeting_id: str, at: float, reason: str) -> None:
+    """Everyone leaves (the meeting ended): the roster empties and open attendance closes."""
+    await conn.execute("DELETE FROM roster WHERE meeting_id = ?", (meeting_id,))
+    await conn.execute("UPDATE attendance SET left_at = ?, left_reason = ? WHERE meeting_id = ? AND left_at IS NULL",
+                       (at, reason, meeting_id))
+
+
+async def present_count(conn: aiosqlite.Connection, meeting_id: str) -> int:
+    cur = await conn.execute("SELECT COUNT(*) FROM roster WHERE meeting_id = ? AND lobby = 0", (meeting_id,))
+    return (await cur.fetchone())[0]
+
+
+async def set_muted(conn: aiosqlite.Connection, meeting_id: str, pid: str, kind: str, muted: bool) -> None:
+    column = {"audio": "audio_muted", "video": "video_muted", "screen": "screen_muted"}.get(kind)
+    if column is None:
+        return
+    await conn.execute(f"UPDATE roster SET {column} = ? WHERE meeting_id = ? AND participant_id = ?",
+                       (int(muted), meeting_id, pid))
+
+
+async def add_track(conn: aiosqlite.Connection, meeting_id: str, pid: str, track_id: str, kind: str, source: str,
+                    at: float) -> None:
+    await conn.execute(
+        "INSERT OR REPLACE INTO roster_tracks (meeting_id, participant_id, track_id, kind, source, published_at)"
+        " SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM roster WHERE meeting_id = ? AND participant_id = ?)",
+        (meeting_id, pid, track_id, kind, source, at, meeting_id, pid))
+
+
+async def remove_track(conn: aiosqlite.Connection, meeting_id: str, pid: str, track_id: str) -> None:
+    await conn.execute("DELETE FROM roster_tracks WHERE meeting_id = ? AND participant_id = ? AND track_id = ?",
+                       (meeting_id, pid, track_id))
+
+
+async def prune_applied(db: Database, before: float) -> int:
+    return await db.execute("DELETE FROM applied_events WHERE applied_at < ?", (before,))
+
+
+# -- reading ------------------------------------------------------------------------------------
+async def roster(db: Database, meeting_id: str) -> list[aiosqlite.Row]:
+    return await db.fetch_all(f"SELECT {ROSTER_COLUMNS} FROM roster WHERE meeting_id = ?"
+                              " ORDER BY lobby, COALESCE(joined_at, waiting_since), participant_id", (meeting_id,))
+
+
+async def tracks(db: Database, meeting_id: str) -> list[aiosqlite.Row]:
+    return await db.fetch_all("SELECT participant_id, track_id, kind, source FROM roster_tracks WHERE meeting_id = ?"
+                              " ORDER BY published_at, track_id", (meeting_id,))
+
+
+async def participant(db: Database, meeting_id: str, pid: str) -> aiosqlite.Row | None:
+    return await db.fetch_one(f"SELECT {ROSTER_COLUMNS} FROM roster WHERE meeting_id = ? AND participant_id = ?",
+                              (meeting_id, pid))
+
+
+async def count_in(db: Database, meeting_id: str) -> int:
+    row = await db.fetch_one("SELECT COUNT(*) AS n FROM roster WHERE meeting_id = ?", (meeting_id,))
+    return row["n"] if row else 0
+
+
+async def attendance(db: Database, meeting_id: str) -> list[aiosqlite.Row]:
+    return await db.fetch_all(
+        "SELECT participant_id, account_id, display_name, role, edge_id, joined_at, left_at, left_reason"
+        " FROM attendance WHERE meeting_id = ? ORDER BY joined_at, id", (meeting_id,))

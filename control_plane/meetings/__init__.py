@@ -1,0 +1,1 @@
+"""Meetings: schedules and recurrence, settings, co-hosts, lifecycle, joining and commands."""

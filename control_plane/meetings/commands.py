@@ -1,0 +1,126 @@
+"""Commands to the edge hosting a meeting: kick, mute, admit, deny, promote, end for all.
+
+A command goes as NATS request/reply to ``cc.cmd.<meeting>.<verb>`` carrying the placement epoch,
+and waits ``meetings.command_timeout`` for the edge's :class:`nodes.wire.CommandReply`. No
+responder: 503 ("no edge hosts this meeting"); no reply in time: 504; the edge refused: 409 with
+its message.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import msgspec
+import nats.errors
+from litestar.exceptions import HTTPException, ServiceUnavailableException
+
+from nodes import subjects, wire
+from nodes.bus import Bus
+
+from ..auth.principal import Principal
+from ..errors import FieldError
+from ..events import repository as roster
+from ..placement.service import PlacementService, PlacementUnavailable
+from .schemas import CommandRead
+from .service import MeetingService
+
+log = logging.getLogger(__name__)
+
+VERBS = {wire.Kick: "kick", wire.Mute: "mute", wire.Admit: "admit", wire.Deny: "deny", wire.Promote: "promote",
+         wire.EndMeeting: "end"}
+
+
+class NoEdge(ServiceUnavailableException):
+    def __init__(self) -> None:
+        super().__init__("no edge hosts this meeting")
+
+
+class CommandService:
+    def __init__(self, bus: Bus, placement: PlacementService, meetings: MeetingService, *, timeout: float) -> None:
+        self.bus = bus
+        self.placement = placement
+        self.meetings = meetings
+        self.timeout = timeout
+
+    async def _epoch(self, meeting_id: str) -> int:
+        try:
+            found = await self.placement.current(meeting_id)
+        except PlacementUnavailable as exc:
+            raise ServiceUnavailableException(f"placement is unavailable: {exc}") from None
+        if found is None:
+            raise NoEdge()
+        return found[0].epoch
+
+    async def request(self, command: wire._Cmd) -> wire.CommandReply:
+        """Send *command*; return the edge's successful reply or raise the HTTP error it maps to."""
+        subject = subjects.command(command.meeting_id, VERBS[type(command)])
+        try:
+            msg = await self.bus.nc.request(subject, wire.encode(command), timeout=self.timeout)
+        except nats.errors.NoRespondersError:
+            raise NoEdge() from None
+        except (nats.errors.TimeoutError, TimeoutError):
+            raise HTTPException(status_code=504, detail=f"the edge did not confirm within {self.timeout:g} s") from None
+        except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError,
+                nats.errors.StaleConnectionError, nats.errors.NoServersError):
+            raise ServiceUnavailableException("not connected to NATS") from None
+        try:
+            reply = wire.reply_decoder.decode(msg.data)
+        except msgspec.DecodeError:
+            raise HTTPException(status_code=502, detail="the edge sent an unreadable reply") from None
+        match reply:
+            case wire.ErrorReply():
+                raise FieldError("command", f"the edge refused: {reply.detail or reply.error}", status_code=409)
+            case wire.CommandReply(ok=False):
+                raise FieldError("command", f"the edge refused: {reply.error or 'no reason given'}", status_code=409)
+        log.info("command carried out", extra={"meeting_id": command.meeting_id, "command": VERBS[type(command)],
+                                               "command_id": command.command_id, "edge_id": reply.edge_id})
+        return reply
+
+    async def participant_command(self, principal: Principal, meeting_id: str, verb: str, participant_id: str,
+                                  **fields: str) -> CommandRead:
+        await self.meetings.managed_row(principal, meeting_id, f"{verb} participants")
+        promoted_account = ""
+        if verb == "promote":
+            who = await roster.participant(self.meetings.db, meeting_id, participant_id)
+            if who is None:
+                raise FieldError("participant_id", "is not in this meeting", status_code=404)
+            if not who["account_id"] or who["account_id"].startswith("guest:") or who["role"] == "guest":
+                raise FieldError("participant_id", "a guest cannot be promoted (guests may not moderate)",
+                                 status_code=409)
+            promoted_account = who["account_id"]
+        epoch = await self._epoch(meeting_id)
+        cls = {"kick": wire.Kick, "mute": wire.Mute, "admit": wire.Admit, "deny": wire.Deny,
+               "promote": wire.Promote}[verb]
+        command = cls(meeting_id=meeting_id, epoch=epoch, by=principal.account_id, participant_id=participant_id,
+                      **fields)
+        reply = await self.request(command)
+        if promoted_account:
+            await self.meetings.repo.add_moderator(meeting_id, promoted_account, principal.account_id, time.time())
+        return CommandRead(command_id=command.command_id, ok=True, edge_id=reply.edge_id, epoch=epoch)
+
+    async def end(self, principal: Principal, meeting_id: str, reason: str) -> CommandRead:
+        """End for all: the edge disconnects everyone and the meeting is marked ended."""
+        row = await self.meetings.managed_row(principal, meeting_id, "end it")
+        if row["state"] == "ended":
+            raise FieldError("state", "the meeting has already ended", status_code=409)
+        command = wire.EndMeeting(meeting_id=meeting_id, by=principal.account_id, reason=reason)
+        edge_id = ""
+        try:
+            command.epoch = await self._epoch(meeting_id)
+            edge_id = (await self.request(command)).edge_id
+        except NoEdge:
+            pass  # nobody is connected anywhere: ending is only a state change
+        await self.meetings.mark_ended(meeting_id, reason="ended")
+        return CommandRead(command_id=command.command_id, ok=True, edge_id=edge_id, epoch=command.epoch,
+                           state="ended")
+
+    async def end_quietly(self, meeting_id: str, reason: str) -> None:
+        """Best effort EndMeeting (the empty-meeting sweeper): failures are logged, not raised."""
+        try:
+            epoch = await self._epoch(meeting_id)
+            await self.request(wire.EndMeeting(meeting_id=meeting_id, epoch=epoch, reason=reason))
+        except NoEdge:
+            return
+        except Exception as exc:  # noqa: BLE001
+            log.warning("end command not confirmed", extra={"meeting_id": meeting_id, "error": repr(exc)})

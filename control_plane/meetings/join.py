@@ -1,0 +1,97 @@
+"""Joining a meeting: the checks, the placement, and the join token.
+
+Checks, in order: a guest (no session) needs a meeting that allows guests (401) and a name (400);
+an ended meeting cannot be joined (409); a locked meeting admits only its hosts and moderators
+(403); a password, when set, must be given and right (403 naming ``password``; the meeting's
+hosts need none); a full meeting refuses (409). Then the meeting is placed (503 when no edge is
+live) and a token is signed with the permissions :mod:`control_plane.tokens.permissions` derives.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+import aiosqlite
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException, ServiceUnavailableException
+
+from ..accounts.passwords import verify_password_async
+from ..auth.principal import Principal
+from ..errors import FieldError
+from ..events import repository as roster
+from ..placement.regions import RegionMap
+from ..placement.service import NoEdgeError, PlacementService, PlacementUnavailable
+from ..tokens.permissions import derive
+from ..tokens.service import TokenService
+from .schemas import JoinRead, JoinRequest
+from .service import MeetingService
+
+log = logging.getLogger(__name__)
+
+
+class JoinService:
+    def __init__(self, meetings: MeetingService, tokens: TokenService, placement: PlacementService,
+                 regions: RegionMap) -> None:
+        self.meetings = meetings
+        self.tokens = tokens
+        self.placement = placement
+        self.regions = regions
+
+    async def meeting_role(self, principal: Principal, row: aiosqlite.Row) -> str:
+        if await self.meetings.can_manage(principal, row):
+            return "host"
+        if principal.role == "guest":
+            return "guest"
+        if await self.meetings.repo.is_moderator(row["id"], principal.account_id):
+            return "moderator"
+        return "member"
+
+    async def join(self, principal: Principal | None, meeting_id: str, data: JoinRequest,
+                   client_addr: str | None) -> JoinRead:
+        row = await self.meetings.row(meeting_id)
+        if principal is None or principal.role == "guest":
+            if not row["allow_guests"]:
+                raise NotAuthorizedException("sign in to join: this meeting does not allow guests")
+        if principal is None:
+            name = (data.display_name or "").strip()
+            if not name:
+                raise FieldError("display_name", "a guest must give a name to join")
+            account_role, sub, meeting_role = "guest", f"guest:{secrets.token_urlsafe(12)}", "guest"
+        else:
+            account_role, sub, name = principal.role, principal.account_id, principal.display_name
+            meeting_role = await self.meeting_role(principal, row)
+
+        if row["state"] == "ended":
+            raise FieldError("state", "the meeting has ended; its owner or a co-host may restart it", status_code=409)
+        if row["locked"] and meeting_role not in ("host", "moderator"):
+            raise PermissionDeniedException("the meeting is locked: only its hosts and moderators may join")
+        if row["password_hash"] is not None and meeting_role != "host":
+            if not data.password:
+                raise FieldError("password", "this meeting needs a password", status_code=403)
+            if not await verify_password_async(row["password_hash"], data.password):
+                raise FieldError("password", "is wrong", status_code=403)
+        count = await roster.count_in(self.meetings.db, meeting_id)
+        if count >= row["max_participants"]:
+            raise FieldError("max_participants", f"the meeting is full ({count} of {row['max_participants']})",
+                             status_code=409)
+
+        region = self.regions.region_for(data.region, client_addr)
+        try:
+            placed = await self.placement.place(meeting_id, region)
+        except NoEdgeError:
+            raise ServiceUnavailableException("no live edge can host this meeting; try again shortly") from None
+        except PlacementUnavailable as exc:
+            raise ServiceUnavailableException(f"placement is unavailable: {exc}") from None
+
+        perms = derive(account_role=account_role, meeting_role=meeting_role, publish_policy=row["publish_policy"])
+        lobby = bool(row["lobby"]) and meeting_role == "guest"
+        hb = placed.edge.heartbeat
+        issued = self.tokens.issue(account_role=account_role, sub=sub, name=name, meeting_id=meeting_id,
+                                   edge_id=hb.edge_id, role=meeting_role, perms=perms, alt=placed.alt,
+                                   epoch=placed.placement.epoch, lobby=lobby)
+        log.info("join token issued", extra={"meeting_id": meeting_id, "sub": sub, "edge_id": hb.edge_id,
+                                             "role": meeting_role, "epoch": placed.placement.epoch})
+        return JoinRead(token=issued.token, edge_url=hb.public_url, edge_id=hb.edge_id,
+                        expires_at=issued.claims.exp, meeting_id=meeting_id, role=meeting_role,
+                        permissions={k: getattr(perms, k) for k in perms.__struct_fields__}, lobby=lobby,
+                        epoch=placed.placement.epoch, alt=placed.alt)

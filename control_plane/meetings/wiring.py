@@ -1,0 +1,47 @@
+"""Builds the meetings, tokens, placement, commands and events services inside the app's lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+
+from ..events.consumer import EventConsumer
+from ..placement.regions import RegionMap
+from ..placement.service import PlacementService
+from ..services import Services
+from ..tokens.bus import JwksResponder
+from ..tokens.keys import KeyStore
+from ..tokens.service import TokenService
+from .commands import CommandService
+from .join import JoinService
+from .lifecycle import Lifecycle
+from .service import MeetingService
+
+
+async def start_meetings(stack: contextlib.AsyncExitStack, services: Services) -> None:
+    """Fill in *services* and register what must stop on shutdown (before the bus closes)."""
+    settings, bus, db = services.settings, services.bus, services.db
+    keys = KeyStore(settings.keys.dir)
+    services.tokens = TokenService(keys, issuer=settings.tokens.issuer or settings.public_url,
+                                   ttl_minutes=settings.tokens.ttl_minutes)
+    jwks = JwksResponder(keys)
+    bus.on_connect(jwks.attach)
+    stack.push_async_callback(jwks.stop)
+
+    services.placement = PlacementService(services.edges)
+    bus.on_connect(services.placement.attach)
+    services.meetings = MeetingService(db, settings.meetings, public_url=settings.public_url)
+    services.joins = JoinService(services.meetings, services.tokens, services.placement,
+                                 RegionMap(settings.placement.regions, settings.default_region))
+    services.commands = CommandService(bus, services.placement, services.meetings,
+                                       timeout=settings.meetings.command_timeout)
+
+    services.events = EventConsumer(db)
+    bus.on_connect(services.events.attach)
+    stack.push_async_callback(services.events.stop)
+
+    lifecycle = Lifecycle(db, services.meetings, services.commands, empty_timeout=settings.meetings.empty_timeout,
+                          interval=settings.meetings.sweep_interval)
+    services.edges.on_edge_left(lifecycle.edge_left)
+    lifecycle.start()
+    stack.push_async_callback(lifecycle.stop)
+    services.extra["lifecycle"] = lifecycle
