@@ -157,3 +157,25 @@ def test_domain_rules_need_a_verified_address() -> None:
                     {"sub": "s", "email": "a@example.org", "email_verified": False}):
         with pytest.raises(PermissionDeniedException):
             account_from_claims(limited, refused)
+
+
+def test_sign_in_examples_in_the_config_load_when_uncommented(tmp_path) -> None:
+    """configs/control_plane.toml's commented LDAP and OIDC examples are valid settings."""
+    from pathlib import Path
+
+    from control_plane.auth.ldap import LdapAuthenticator
+    from control_plane.auth.oidc import OidcClient
+    from control_plane.settings import Settings
+    from nodes.settings import load
+
+    text = (Path(__file__).resolve().parents[2] / "configs" / "control_plane.toml").read_text()
+    block = text.split("# >>> sign-in examples", 1)[1].split("# <<< sign-in examples", 1)[0]
+    lines = [line[2:] for line in block.splitlines()[1:] if line.startswith("# ")]
+    path = tmp_path / "cp.toml"
+    path.write_text(text + "\n" + "\n".join(lines) + "\n")
+    s = load(path, Settings)
+    assert s.ldap is not None and s.ldap.role_map["cn=teachers,ou=groups,dc=example,dc=org"] == "host"
+    assert [p.id for p in s.oidc] == ["keycloak", "google", "azure"]
+    LdapAuthenticator(s.ldap, None)  # type: ignore[arg-type] - roles are checked at construction
+    for p in s.oidc:
+        OidcClient(p, None)  # type: ignore[arg-type]
