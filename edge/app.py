@@ -1,23 +1,42 @@
 """``create_app(settings)``: the edge as a Litestar application.
 
-The lifespan connects to NATS and starts the heartbeat inside one ``AsyncExitStack``; on
-shutdown the edge stops heartbeating and says goodbye, then drains NATS.
+The lifespan opens, inside one ``AsyncExitStack``: the NATS bus, the join-token keys, the event
+outbox, the conference (meetings and their forwarding rooms), the command endpoint and the
+heartbeat (whose load figures come from the conference). Signaling is served at ``/ws``
+(WebSocket) and ``/socket.io`` (Socket.IO).
+
+On shutdown the edge first drains — refuses new joins, tells connected clients, and says so in a
+last heartbeat — then closes its meetings (participants leave with reason ``edge_stopped``),
+stops taking commands, says goodbye, publishes the events still queued, and drains NATS last.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from litestar import Litestar
+from litestar import Litestar, asgi
+from litestar.types import Receive, Scope, Send
 
 from nodes import subjects
 from nodes.bus import Bus
 
+from .commands import CommandEndpoint
+from .conference.conference import Conference
+from .conference.rooms import room_factory
+from .events import EventOutbox
 from .health import healthz, readyz
-from .heartbeat import Heartbeat
+from .heartbeat import Heartbeat, LoadSnapshot
+from .keys import Keys
 from .settings import Settings
+from .sfu.interfaces import SfuConfig
+from .signaling import sio
+from .signaling.session import Signaling
+from .signaling.websocket import signaling_socket
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -25,23 +44,79 @@ class Node:
     settings: Settings
     bus: Bus
     heartbeat: Heartbeat
+    keys: Keys
+    outbox: EventOutbox
+    conference: Conference
+    commands: CommandEndpoint
+    signaling: Signaling
+
+
+def sfu_config(settings: Settings) -> SfuConfig:
+    s = settings.sfu
+    return SfuConfig(ice_servers=tuple(s.ice_servers), keyframe_min_interval=s.keyframe_min_interval,
+                     subscriber_queue=s.subscriber_queue)
 
 
 def create_app(settings: Settings) -> Litestar:
     subjects.token(settings.edge_id)
+    sig = settings.signaling
+    holder: dict[str, Signaling] = {}
+    sio_server = sio.create_server(lambda: holder.get("signaling"), allowed_origins=sig.allowed_origins,
+                                   max_message_bytes=sig.max_message_bytes)
+    sio_asgi = sio.asgi_app(sio_server)
+
+    @asgi("/socket.io", is_mount=True, copy_scope=True)
+    async def socketio_mount(scope: Scope, receive: Receive, send: Send) -> None:
+        await sio_asgi(scope, receive, send)  # type: ignore[arg-type]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             bus = Bus(settings.nats, name=f"edge-{settings.edge_id}")
-            stack.push_async_callback(bus.close)
+            stack.push_async_callback(bus.close)                        # last: drain NATS
+            outbox = EventOutbox(bus, settings.events)
+            stack.push_async_callback(outbox.close)                     # publish what is queued
+            keys = Keys(settings.auth, edge_id=settings.edge_id, bus=bus)
+            await keys.start()
+            stack.push_async_callback(keys.stop)
+            conference = Conference(
+                edge_id=settings.edge_id, make_room=room_factory(sfu_config(settings)), emit=outbox.put,
+                resume_grace=sig.resume_grace, replay=sig.replay_messages, chat_max_chars=sig.chat_max_chars,
+                ice_servers=settings.sfu.ice_servers)
             hb = Heartbeat(bus, edge_id=settings.edge_id, region=settings.region,
-                           public_url=settings.public_url, interval=settings.heartbeat.interval)
-            stack.push_async_callback(hb.stop)
-            app.state.node = Node(settings=settings, bus=bus, heartbeat=hb)
+                           public_url=settings.public_url, interval=settings.heartbeat.interval,
+                           load=lambda: LoadSnapshot(*conference.counts()))
+            stack.push_async_callback(hb.stop)                          # goodbye
+            commands = CommandEndpoint(bus, conference, edge_id=settings.edge_id, settings=settings.commands)
+            stack.push_async_callback(commands.close)
+            stack.push_async_callback(conference.close)                 # everyone leaves
+            signaling = Signaling(entry=conference, verifier=keys, max_message_bytes=sig.max_message_bytes,
+                                  join_timeout=sig.join_timeout, idle_timeout=sig.idle_timeout,
+                                  send_queue=sig.send_queue, allowed_origins=sig.allowed_origins)
+            node = Node(settings=settings, bus=bus, heartbeat=hb, keys=keys, outbox=outbox, conference=conference,
+                        commands=commands, signaling=signaling)
+            app.state.node = node
+            app.state.signaling = signaling
+            holder["signaling"] = signaling
+            stack.push_async_callback(_drain, node)                     # first: stop taking joins
             bus.on_connect(lambda _bus: hb.beat())  # announce at once, not one interval later
+            outbox.start()
+            commands.start()
             await bus.start()
             hb.start()
             yield
 
-    return Litestar(route_handlers=[healthz, readyz], lifespan=[lifespan], openapi_config=None)
+    return Litestar(route_handlers=[healthz, readyz, signaling_socket, socketio_mount], lifespan=[lifespan],
+                    openapi_config=None)
+
+
+async def _drain(node: Node) -> None:
+    """Stop taking joins, tell the clients, and tell the control plane (a draining heartbeat)."""
+    node.heartbeat.draining = True
+    node.conference.drain()
+    with contextlib.suppress(Exception):
+        await node.heartbeat.beat()
+    log.info("draining", extra={"meetings": len(node.conference.meetings)})
+
+
+__all__ = ["Node", "create_app"]

@@ -22,6 +22,8 @@ class AuthSettings(Base, kw_only=True):
     jwks_file: str = ""
     #: Seconds of clock skew tolerated on ``exp`` / ``nbf``.
     leeway: float = 5.0
+    #: A token naming an unknown key makes the edge reload its keys, at most once per this many seconds.
+    refresh_interval: float = 10.0
 
 
 class SignalingSettings(Base, kw_only=True):
@@ -33,6 +35,35 @@ class SignalingSettings(Base, kw_only=True):
     resume_grace: float = 30.0
     #: Seconds without any client message (ping included) before the socket is closed.
     idle_timeout: float = 60.0
+    #: Seconds a new socket has to send its ``join``.
+    join_timeout: float = 10.0
+    #: Messages queued for one client before it counts as too slow and is disconnected.
+    send_queue: int = 256
+    #: Messages kept per participant for replay on resume (older ones: a full ``joined`` instead).
+    replay_messages: int = 512
+    #: Longest chat message, characters.
+    chat_max_chars: int = 2000
+
+
+class EventsSettings(Base, kw_only=True):
+    """The outbox through which events reach JetStream."""
+
+    #: Events held while JetStream is unreachable; beyond this the oldest are dropped (and logged).
+    outbox_limit: int = 10000
+    #: Seconds to wait for JetStream's ack of one event before retrying it.
+    publish_timeout: float = 2.0
+    #: Seconds an orderly stop spends publishing what is still queued.
+    flush_timeout: float = 5.0
+
+
+class CommandsSettings(Base, kw_only=True):
+    """Commands from the control plane (``cc.cmd.<meeting>.*``)."""
+
+    #: Seconds before answering "not here" for a participant this edge does not host, so the
+    #: reply of the edge that does host it arrives first.
+    not_here_delay: float = 0.25
+    #: Command ids remembered, so a repeated command is carried out once.
+    remember: int = 4096
 
 
 class SfuSettings(Base, kw_only=True):
@@ -56,3 +87,5 @@ class Settings(Base, kw_only=True):
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     signaling: SignalingSettings = msgspec.field(default_factory=SignalingSettings)
     sfu: SfuSettings = msgspec.field(default_factory=SfuSettings)
+    events: EventsSettings = msgspec.field(default_factory=EventsSettings)
+    commands: CommandsSettings = msgspec.field(default_factory=CommandsSettings)

@@ -1,0 +1,180 @@
+"""Commands from the control plane: ``cc.cmd.<meeting>.<verb>`` while this edge hosts the meeting.
+
+The edge subscribes to ``cc.cmd.<meeting>.*`` for every meeting it hosts (and drops the
+subscription when the meeting closes), carries out :data:`nodes.wire.Command` and answers with
+:class:`nodes.wire.CommandReply`. Rules:
+
+* a repeated ``command_id`` is carried out once; the repeat gets the first reply again;
+* a command whose ``epoch`` is older than the meeting's is refused (``stale epoch``);
+* ``EndMeeting`` is carried out by every edge of the meeting;
+* a participant command for someone this edge does not host is answered ``not here`` only after
+  ``commands.not_here_delay``, so that when a meeting spans several edges the reply of the edge
+  that hosts the participant arrives first (request/reply keeps the first answer).
+
+Messages are handed from the NATS callback to one worker task, so dropping a subscription (the
+meeting ended) never cancels a command half-way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from typing import Any
+
+import msgspec
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from nodes import subjects, wire
+from nodes.bus import Bus
+
+from .conference import actions
+from .conference.conference import Conference
+from .conference.interfaces import Refusal
+from .conference.participant import SOURCE_OF_KIND
+from .settings import CommandsSettings
+
+log = logging.getLogger(__name__)
+
+VERB: dict[type, str] = {wire.Kick: "kick", wire.Mute: "mute", wire.Admit: "admit", wire.Deny: "deny",
+                         wire.Promote: "promote", wire.EndMeeting: "end"}
+NOT_HERE = "not here"
+
+
+class CommandEndpoint:
+    def __init__(self, bus: Bus, conference: Conference, *, edge_id: str, settings: CommandsSettings) -> None:
+        self.bus, self.conference, self.edge_id, self.settings = bus, conference, edge_id, settings
+        self._subs: dict[str, Subscription] = {}
+        self._replies: OrderedDict[str, asyncio.Future[wire.CommandReply | None]] = OrderedDict()
+        self._inbox: asyncio.Queue[Msg] = asyncio.Queue()
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._worker: asyncio.Task[None] | None = None
+        self.executed = 0
+
+    def start(self) -> None:
+        self._worker = asyncio.get_running_loop().create_task(self._work(), name="commands")
+        self.conference.on_meeting_opened(lambda _mt: self._spawn(self.sync()))
+        self.conference.on_meeting_closed(lambda _mt: self._spawn(self.sync()))
+        self.bus.on_connect(lambda _bus: self.sync())
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- subscriptions ----------------------------------------------------------------------------
+    async def sync(self) -> None:
+        """Subscribe to the meetings hosted here and drop the subscriptions of the others."""
+        async with self._lock:
+            if not self.bus.connected:
+                return  # the on_connect hook syncs again
+            hosted = set(self.conference.meetings)
+            for mid in hosted - set(self._subs):
+                self._subs[mid] = await self.bus.nc.subscribe(subjects.meeting_commands(mid), cb=self._on_msg)
+            for mid in set(self._subs) - hosted:
+                sub = self._subs.pop(mid)
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+
+    async def _on_msg(self, msg: Msg) -> None:
+        self._inbox.put_nowait(msg)
+
+    async def _work(self) -> None:
+        while True:
+            msg = await self._inbox.get()
+            try:
+                await self._handle(msg)
+            except Exception:  # noqa: BLE001 - one bad command must not stop the others
+                log.exception("command failed", extra={"subject": msg.subject})
+
+    async def close(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        for sub in self._subs.values():
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        self._subs.clear()
+
+    # -- handling ---------------------------------------------------------------------------------
+    async def _respond(self, msg: Msg, reply: wire.CommandReply | None, delay: float = 0.0) -> None:
+        if reply is None or not msg.reply:
+            return
+        if delay > 0:
+            await asyncio.sleep(delay)
+        with contextlib.suppress(Exception):
+            await msg.respond(wire.encode(reply))
+
+    def _fail(self, command_id: str, error: str) -> wire.CommandReply:
+        return wire.CommandReply(command_id=command_id, ok=False, edge_id=self.edge_id, error=error)
+
+    async def _handle(self, msg: Msg) -> None:
+        try:
+            cmd = wire.command_decoder.decode(msg.data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            await self._respond(msg, self._fail("", f"bad command: {exc}"))
+            return
+        parts = msg.subject.split(".")
+        if len(parts) != 4 or parts[2] != cmd.meeting_id or parts[3] != VERB[type(cmd)]:
+            await self._respond(msg, self._fail(cmd.command_id, f"{type(cmd).__name__} for meeting "
+                                                               f"{cmd.meeting_id!r} does not belong on {msg.subject}"))
+            return
+        seen = self._replies.get(cmd.command_id)
+        if seen is not None:
+            reply = await asyncio.shield(seen)
+            await self._respond(msg, reply, self._delay(reply))
+            return
+        future: asyncio.Future[wire.CommandReply | None] = asyncio.get_running_loop().create_future()
+        self._replies[cmd.command_id] = future
+        while len(self._replies) > self.settings.remember:
+            self._replies.popitem(last=False)
+        try:
+            reply = await self._execute(cmd)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("command failed", extra={"command_id": cmd.command_id})
+            reply = self._fail(cmd.command_id, f"failed: {exc!r}")
+        future.set_result(reply)
+        self.executed += 1
+        log.info("command", extra={"type": type(cmd).__name__, "command_id": cmd.command_id,
+                                   "meeting": cmd.meeting_id, "ok": bool(reply and reply.ok),
+                                   "error": reply.error if reply else "silent"})
+        self._spawn(self._respond(msg, reply, self._delay(reply)))
+
+    def _delay(self, reply: wire.CommandReply | None) -> float:
+        return self.settings.not_here_delay if reply is not None and reply.error == NOT_HERE else 0.0
+
+    async def _execute(self, cmd: Any) -> wire.CommandReply | None:
+        mt = self.conference.meeting(cmd.meeting_id)
+        if mt is None:
+            return None  # not hosted here (any more): the edges that host it answer
+        if cmd.epoch and cmd.epoch < mt.epoch:
+            return self._fail(cmd.command_id, f"stale epoch {cmd.epoch} (the meeting is at {mt.epoch})")
+        by = cmd.by or actions.CONTROL_PLANE
+        try:
+            if isinstance(cmd, wire.EndMeeting):
+                await mt.end(by=by, reason=cmd.reason)
+                return wire.CommandReply(command_id=cmd.command_id, ok=True, edge_id=self.edge_id)
+            target = mt.participants.get(cmd.participant_id)
+            if target is None:
+                return self._fail(cmd.command_id, NOT_HERE)
+            match cmd:
+                case wire.Kick(reason=reason):
+                    await actions.kick(mt, target, by=by, reason=reason)
+                case wire.Mute(kind=kind):
+                    source = SOURCE_OF_KIND.get(kind)
+                    if source is None:
+                        return self._fail(cmd.command_id, f"unknown kind {kind!r} (audio, video or screen)")
+                    actions.mute(mt, target, source, True, by=by)
+                case wire.Admit():
+                    await actions.admit(mt, target, by=by)
+                case wire.Deny():
+                    await actions.deny(mt, target, by=by)
+                case wire.Promote():
+                    actions.promote(mt, target, by=by)
+        except Refusal as r:
+            return self._fail(cmd.command_id, r.message)
+        return wire.CommandReply(command_id=cmd.command_id, ok=True, edge_id=self.edge_id)

@@ -1,0 +1,155 @@
+"""What can be done in a meeting: chat, mute, media negotiation, and the moderator's actions.
+
+These functions change a :class:`~.meeting.Meeting` and tell everyone concerned. They do not check
+who asks: a participant's requests are checked against its grants in :mod:`.seat`; the control
+plane's commands (:mod:`edge.commands`) are trusted. A refusal raises :class:`Refusal`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from nodes import wire
+
+from ..sfu.interfaces import GrantError, IceCandidate, SdpError
+from ..signaling import messages as m
+from .interfaces import CLOSE_DENIED, CLOSE_KICKED, Refusal
+from .meeting import Meeting
+from .participant import KIND_OF_SOURCE, Participant
+from .sdp import check_publish
+
+#: ``by`` of what the control plane asks for over NATS.
+CONTROL_PLANE = "control-plane"
+
+
+def ack(p: Participant, re: m.RequestId) -> None:
+    """Confirm a request that has no reply of its own, when the client gave it an id."""
+    if re is not None:
+        p.reply(m.Ok(), re)
+
+
+# -- chat -------------------------------------------------------------------------------------
+def chat(meeting: Meeting, sender: Participant, text: str, to: str, *, max_chars: int,
+         re: m.RequestId = None) -> None:
+    if not text.strip():
+        raise Refusal("invalid", "a chat message cannot be empty", "text")
+    if len(text) > max_chars:
+        raise Refusal("too_long", f"a chat message has at most {max_chars} characters ({len(text)} sent)", "text")
+    msg = m.ChatMessage(message_id=secrets.token_urlsafe(9), sender=sender.id, sender_name=sender.name,
+                        text=text, to=to, at=time.time())
+    if not to:
+        meeting.broadcast(msg, requester=sender, re=re)
+        return
+    target = meeting.participants.get(to)
+    if target is None or target.state != "in":
+        raise Refusal("not_found", f"no participant {to!r} in this meeting", "to")
+    target.send(msg, re=re if target is sender else None)
+    if target is not sender:
+        sender.send(msg, re=re)
+
+
+# -- mute -------------------------------------------------------------------------------------
+def mute(meeting: Meeting, target: Participant, source: str, muted: bool, *, by: str,
+         requester: Participant | None = None, re: m.RequestId = None) -> bool:
+    """Set *target*'s mute state for *source*; the forwarding room stops (or resumes) its tracks.
+
+    Returns False when nothing changed (then only the requester hears back).
+    """
+    if (source in target.muted) == muted:
+        if requester is not None:
+            ack(requester, re)
+        return False
+    if muted:
+        target.muted.add(source)
+    else:
+        target.muted.discard(source)
+    if meeting.room is not None:
+        for t in target.tracks.values():
+            if t.source == source:
+                meeting.room.set_track_muted(t.track_id, muted)
+    notice = m.Muted(participant_id=target.id, source=source, muted=muted, by=by)  # type: ignore[arg-type]
+    if target.state == "in":
+        meeting.broadcast(notice, requester=requester, re=re)
+    else:
+        target.send(notice)
+        if requester is not None and requester is not target:
+            ack(requester, re)
+    meeting.event(wire.ParticipantMuted, participant_id=target.id, kind=KIND_OF_SOURCE[source], muted=muted,
+                  by=by)
+    return True
+
+
+# -- moderation -------------------------------------------------------------------------------
+async def kick(meeting: Meeting, target: Participant, *, by: str, reason: str = "") -> None:
+    target.send(m.Kicked(by=by, reason=reason))
+    await meeting.leave(target, "kicked", code=CLOSE_KICKED, close_reason=reason or "kicked")
+
+
+async def admit(meeting: Meeting, target: Participant, *, by: str) -> None:
+    if target.state != "lobby":
+        raise Refusal("invalid", f"participant {target.id!r} is not waiting in the lobby", "participant_id")
+    target.send(m.Admitted(by=by))
+    await meeting.enter(target)
+
+
+async def deny(meeting: Meeting, target: Participant, *, by: str, reason: str = "") -> None:
+    if target.state != "lobby":
+        raise Refusal("invalid", f"participant {target.id!r} is not waiting in the lobby", "participant_id")
+    target.send(m.Denied(reason=reason))
+    await meeting.leave(target, "denied", code=CLOSE_DENIED, close_reason=reason or "denied")
+
+
+def promote(meeting: Meeting, target: Participant, *, by: str) -> bool:
+    """Give *target* the moderate grant; False if it already had it."""
+    if target.moderator:
+        return False
+    target.moderator = True
+    if target.state == "in":
+        meeting.broadcast(m.ParticipantUpdated(participant=target.out()))
+        target.send(m.LobbyList(waiting=[p.lobby_entry() for p in meeting.waiting()]))
+    return True
+
+
+# -- media ------------------------------------------------------------------------------------
+def _room(meeting: Meeting, p: Participant):  # noqa: ANN202
+    if meeting.room is None or not p.has_peer:
+        raise Refusal("media_unavailable", "media forwarding is not available for you on this edge")
+    return meeting.room
+
+
+async def publish(meeting: Meeting, p: Participant, offer: m.Offer) -> None:
+    if offer.pc != "publish":
+        raise Refusal("invalid", "clients offer only on the publish PC (answer the edge's subscribe offer)", "pc")
+    check_publish(offer.sdp, dict(offer.sources), p.publish)
+    room = _room(meeting, p)
+    try:
+        answer = await room.publisher_offer(p.id, offer.sdp, dict(offer.sources))
+    except SdpError as exc:
+        raise Refusal("bad_sdp", f"offer refused: {exc}", "sdp") from None
+    except GrantError as exc:
+        raise Refusal("forbidden", str(exc), "sources") from None
+    p.send(m.ServerAnswer(pc="publish", sdp=answer), re=offer.id)
+
+
+async def subscribe_answer(meeting: Meeting, p: Participant, answer: m.Answer) -> None:
+    if answer.pc != "subscribe":
+        raise Refusal("invalid", "clients answer only on the subscribe PC (the edge answers publish offers)", "pc")
+    room = _room(meeting, p)
+    try:
+        await room.subscriber_answer(p.id, answer.sdp)
+    except SdpError as exc:
+        raise Refusal("bad_sdp", f"answer refused: {exc}", "sdp") from None
+    ack(p, answer.id)
+
+
+async def ice(meeting: Meeting, p: Participant, msg: m.Ice) -> None:
+    room = _room(meeting, p)
+    if msg.candidate is not None:
+        c = msg.candidate
+        try:
+            await room.add_ice_candidate(p.id, msg.pc, IceCandidate(candidate=c.candidate, sdp_mid=c.sdp_mid,
+                                                                    sdp_mline_index=c.sdp_mline_index))
+        except (ValueError, SdpError) as exc:
+            raise Refusal("bad_candidate", f"candidate refused: {exc}", "candidate") from None
+    ack(p, msg.id)

@@ -1,0 +1,125 @@
+"""All meetings on this edge: the :class:`~.interfaces.Entry` signaling sessions join through.
+
+A meeting is opened by its first participant and closed when its last one has left. Meetings
+that a moderator (or the control plane) ended are remembered for a while so that tokens issued
+before the end cannot open them again. While the edge drains, new joins are refused; resumes
+still work.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from nodes.claims import JoinClaims
+
+from ..signaling import messages as m
+from .interfaces import CLOSE_EDGE_STOPPING, Link, Refusal
+from .meeting import Meeting, RoomMaker
+from .participant import Participant
+from .seat import ParticipantSeat
+
+log = logging.getLogger(__name__)
+
+#: Seconds an ended meeting is remembered (tokens issued before its end are refused meanwhile).
+ENDED_MEMORY = 6 * 3600.0
+
+
+class Conference:
+    def __init__(self, *, edge_id: str, make_room: RoomMaker, emit: Callable[[Any], None],
+                 resume_grace: float = 30.0, replay: int = 512, chat_max_chars: int = 2000,
+                 ice_servers: list[dict] | None = None) -> None:
+        self.edge_id = edge_id
+        self.make_room = make_room
+        self.emit = emit
+        self.resume_grace, self.replay, self.chat_max_chars = resume_grace, replay, chat_max_chars
+        self.ice_servers = list(ice_servers or [])
+        self.meetings: dict[str, Meeting] = {}
+        self.draining = False
+        self._resume: dict[str, tuple[Meeting, Participant]] = {}
+        self._ended: dict[str, float] = {}
+        self._opened: list[Callable[[Meeting], None]] = []
+        self._closed: list[Callable[[Meeting], None]] = []
+
+    # -- hooks for the NATS endpoints ---------------------------------------------------------------
+    def on_meeting_opened(self, fn: Callable[[Meeting], None]) -> None:
+        self._opened.append(fn)
+
+    def on_meeting_closed(self, fn: Callable[[Meeting], None]) -> None:
+        self._closed.append(fn)
+
+    def meeting(self, meeting_id: str) -> Meeting | None:
+        return self.meetings.get(meeting_id)
+
+    def counts(self) -> tuple[int, int, int]:
+        """(meetings, participants, tracks) for the heartbeat."""
+        ms = list(self.meetings.values())
+        return len(ms), sum(len(mt.participants) for mt in ms), sum(mt.track_count() for mt in ms)
+
+    # -- Entry ------------------------------------------------------------------------------------
+    async def join(self, claims: JoinClaims, request: m.Join, link: Link) -> ParticipantSeat:
+        if self.draining:
+            raise Refusal("draining", "this edge is stopping: ask for a new token to be placed elsewhere")
+        ended_at = self._ended.get(claims.mid)
+        if ended_at is not None and claims.iat < ended_at:
+            raise Refusal("meeting_ended", "this meeting has ended")
+        mt = self.meetings.get(claims.mid) or self._open(claims)
+        p = await mt.add(claims, link, request.id)
+        if p.state != "left":
+            self._resume[p.resume_token] = (mt, p)
+        return ParticipantSeat(mt, p, chat_max_chars=self.chat_max_chars)
+
+    async def resume(self, request: m.Join, link: Link) -> ParticipantSeat:
+        found = self._resume.get(request.resume_token)
+        if found is None:
+            raise Refusal("resume_failed", "nothing to resume (the grace period is over or the token is "
+                                           "unknown): join again with a join token", "resume_token")
+        mt, p = found
+        if request.meeting_id and request.meeting_id != mt.id:
+            raise Refusal("resume_failed", "the resume token belongs to another meeting", "meeting_id")
+        await mt.attach(p, link, request)
+        return ParticipantSeat(mt, p, chat_max_chars=self.chat_max_chars)
+
+    # -- meetings ---------------------------------------------------------------------------------
+    def _open(self, claims: JoinClaims) -> Meeting:
+        mt = Meeting(claims.mid, edge_id=self.edge_id, epoch=claims.ep, make_room=self.make_room, emit=self.emit,
+                     resume_grace=self.resume_grace, replay=self.replay, ice_servers=self.ice_servers,
+                     on_left=self._forget, on_closed=self._meeting_closed)
+        self.meetings[mt.id] = mt
+        log.info("meeting opened", extra={"meeting": mt.id})
+        for fn in self._opened:
+            fn(mt)
+        return mt
+
+    def _forget(self, p: Participant) -> None:
+        self._resume.pop(p.resume_token, None)
+
+    def _meeting_closed(self, mt: Meeting) -> None:
+        if self.meetings.get(mt.id) is mt:
+            del self.meetings[mt.id]
+        if mt.ended:
+            now = time.time()
+            self._ended = {k: v for k, v in self._ended.items() if now - v < ENDED_MEMORY}
+            self._ended[mt.id] = now
+        log.info("meeting closed", extra={"meeting": mt.id, "reason": mt.closed_reason})
+        for fn in self._closed:
+            fn(mt)
+
+    # -- stopping ---------------------------------------------------------------------------------
+    def drain(self, reason: str = "edge stopping") -> None:
+        """Refuse new joins and tell everyone connected that the edge is going away."""
+        if self.draining:
+            return
+        self.draining = True
+        for mt in self.meetings.values():
+            for p in mt.participants.values():
+                p.send(m.Draining(reason=reason))
+
+    async def close(self) -> None:
+        """Everyone leaves (reason ``edge_stopped``) and every meeting closes on this edge."""
+        self.draining = True
+        for mt in list(self.meetings.values()):
+            await mt.end(by="", reason="edge_stopped", code=CLOSE_EDGE_STOPPING, leave_reason="edge_stopped",
+                         notice=m.Draining(reason="edge stopped"))

@@ -1,0 +1,280 @@
+"""One meeting on this edge: who is in it, who waits in the lobby, and its forwarding room.
+
+The meeting is the room's :class:`~edge.sfu.interfaces.RoomEvents`: it turns what the forwarding
+core reports (tracks, active speaker, subscriber offers, PC states) into protocol messages for
+the participants and bus events for the control plane. Membership changes live here; what a
+participant or the control plane may ask for (chat, mute, kick, …) is in :mod:`.actions`.
+
+Participants whose socket dropped keep their place for ``resume_grace`` seconds; the meeting
+closes on this edge when its last participant has left (or a moderator ends it). Only an end for
+all publishes ``MeetingEnded``: an emptied meeting may be joined again, which the control plane
+(with its own empty-meeting timer) decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from nodes import wire
+from nodes.claims import JoinClaims
+
+from ..sfu.interfaces import ForwardingRoom, RoomEvents, TrackInfo
+from ..signaling import messages as m
+from .interfaces import CLOSE_ENDED, CLOSE_NORMAL, CLOSE_REPLACED, Link, Refusal
+from .participant import Participant
+
+log = logging.getLogger(__name__)
+
+RoomMaker = Callable[[str, RoomEvents], ForwardingRoom]
+
+
+class MediaUnavailable(RuntimeError):
+    """This edge cannot host media (no forwarding core could be created)."""
+
+
+class Meeting:
+    def __init__(self, meeting_id: str, *, edge_id: str, epoch: int, make_room: RoomMaker,
+                 emit: Callable[[Any], None], resume_grace: float, replay: int,
+                 ice_servers: list[dict], on_left: Callable[[Participant], None],
+                 on_closed: Callable[["Meeting"], None]) -> None:
+        self.id, self.edge_id, self.epoch = meeting_id, edge_id, epoch
+        self.emit_event = emit
+        self.resume_grace, self.replay, self.ice_servers = resume_grace, replay, ice_servers
+        self._on_left, self._on_closed = on_left, on_closed
+        self.participants: dict[str, Participant] = {}
+        self.started_at = time.time()
+        self.active_speaker: str | None = None
+        self.closed = False
+        #: Ended on purpose (a moderator or the control plane), not just emptied or stopped.
+        self.ended = False
+        self.closed_reason = ""
+        self._ending = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.room: ForwardingRoom | None
+        try:
+            self.room = make_room(meeting_id, self)
+        except MediaUnavailable as exc:
+            log.warning("meeting without media", extra={"meeting": meeting_id, "error": str(exc)})
+            self.room = None
+        self.event(wire.MeetingStarted)
+
+    # -- lookups --------------------------------------------------------------------------------
+    def inside(self) -> list[Participant]:
+        return [p for p in self.participants.values() if p.state == "in"]
+
+    def waiting(self) -> list[Participant]:
+        return [p for p in self.participants.values() if p.state == "lobby"]
+
+    def moderators(self) -> list[Participant]:
+        return [p for p in self.inside() if p.moderator]
+
+    def target(self, participant_id: str, field: str = "participant_id") -> Participant:
+        p = self.participants.get(participant_id)
+        if p is None:
+            raise Refusal("not_found", f"no participant {participant_id!r} in this meeting", field)
+        return p
+
+    def track_count(self) -> int:
+        return sum(len(p.tracks) for p in self.participants.values())
+
+    # -- sending --------------------------------------------------------------------------------
+    def broadcast(self, msg: m._Out, *, skip: Participant | None = None, requester: Participant | None = None,
+                  re: m.RequestId = None) -> None:
+        for p in self.inside():
+            if p is not skip:
+                p.send(msg, re=re if p is requester else None)
+
+    def lobby_changed(self) -> None:
+        waiting = m.LobbyList(waiting=[p.lobby_entry() for p in self.waiting()])
+        for p in self.moderators():
+            p.send(waiting)
+
+    def event(self, cls: type, **fields: Any) -> None:
+        self.emit_event(cls(meeting_id=self.id, edge_id=self.edge_id, epoch=self.epoch, **fields))
+
+    def joined_message(self, p: Participant) -> m.Joined:
+        return m.Joined(
+            participant_id=p.id, name=p.name, role=p.role, grants=p.grants_out(),
+            meeting=m.MeetingOut(meeting_id=self.id, edge_id=self.edge_id, started_at=self.started_at,
+                                 active_speaker=self.active_speaker),
+            roster=[q.out() for q in self.inside()],
+            lobby=[q.lobby_entry() for q in self.waiting()] if p.moderator else [],
+            resume_token=p.resume_token, resume_grace=self.resume_grace, ice_servers=self.ice_servers,
+        )
+
+    def waiting_message(self, p: Participant) -> m.Waiting:
+        return m.Waiting(participant_id=p.id, name=p.name, resume_token=p.resume_token,
+                         resume_grace=self.resume_grace)
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- membership -----------------------------------------------------------------------------
+    async def add(self, claims: JoinClaims, link: Link, re: m.RequestId) -> Participant:
+        """A participant arrives with a verified token: into the lobby or straight in."""
+        self.epoch = max(self.epoch, claims.ep)
+        p = Participant(claims, replay=self.replay)
+        p.link = link
+        self.participants[p.id] = p
+        if p.state == "lobby":
+            p.send(self.waiting_message(p), re=re)
+            self.event(wire.LobbyWaiting, participant_id=p.id, account_id=p.account_id, display_name=p.name)
+            self.lobby_changed()
+        else:
+            await self.enter(p, re)
+        return p
+
+    async def enter(self, p: Participant, re: m.RequestId = None) -> None:
+        from_lobby = p.state == "lobby"
+        p.state = "in"
+        p.send(self.joined_message(p), re=re)
+        self.broadcast(m.ParticipantJoined(participant=p.out()), skip=p)
+        self.event(wire.ParticipantJoined, participant_id=p.id, account_id=p.account_id, display_name=p.name,
+                   role=p.role)
+        if from_lobby:
+            self.lobby_changed()
+        if self.room is None:
+            return
+        try:
+            await self.room.add_peer(p.id, p.grants())
+            p.has_peer = True
+        except Exception as exc:  # noqa: BLE001 - the participant stays, without media
+            log.exception("add_peer failed", extra={"meeting": self.id, "participant": p.id})
+            p.reply(m.Error(code="media_failed", message=f"media could not be set up: {exc}"))
+        if p.state == "left" and p.has_peer:  # left while the peer was being added
+            await self._remove_peer(p)
+
+    async def _remove_peer(self, p: Participant) -> None:
+        if self.room is not None and p.has_peer:
+            p.has_peer = False
+            try:
+                await self.room.remove_peer(p.id)
+            except Exception:  # noqa: BLE001
+                log.exception("remove_peer failed", extra={"meeting": self.id, "participant": p.id})
+
+    def detach(self, p: Participant, link: Link) -> None:
+        """The participant's socket is gone: keep its place for the grace period."""
+        if p.link is not link or p.state == "left":
+            return
+        p.link = None
+        p.cancel_grace()
+        p.grace = asyncio.get_running_loop().call_later(
+            self.resume_grace, lambda: self.spawn(self.leave(p, "timeout")))
+
+    async def attach(self, p: Participant, link: Link, request: m.Join) -> None:
+        """A resuming socket takes the participant over: replay what it missed."""
+        if request.last_seq > p.seq:
+            raise Refusal("invalid", f"last_seq {request.last_seq} is ahead of the edge ({p.seq})", "last_seq")
+        old, p.link = p.link, link
+        p.cancel_grace()
+        if old is not None and old is not link:
+            old.close(CLOSE_REPLACED, "replaced by a resumed connection")
+        missed, complete = p.missed(request.last_seq)
+        broken = any(s in ("failed", "closed") for s in p.pc_state.values())
+        restart = (request.restart_media or broken) and p.state == "in" and p.has_peer and self.room is not None
+        p.reply(m.Resumed(participant_id=p.id, replayed=len(missed) if complete else 0, complete=complete,
+                          media_restarted=restart), re=request.id)
+        if complete:
+            for msg in missed:
+                link.send(msg)
+        else:
+            p.send(self.joined_message(p) if p.state == "in" else self.waiting_message(p))
+        if restart:
+            p.pc_state.clear()
+            await self.room.restart(p.id)  # type: ignore[union-attr]
+
+    async def leave(self, p: Participant, reason: str, *, code: int = CLOSE_NORMAL, close_reason: str = "",
+                    announce: bool = True) -> None:
+        if p.state == "left":
+            return
+        was = p.state
+        p.state = "left"
+        p.cancel_grace()
+        self.participants.pop(p.id, None)
+        self._on_left(p)
+        if was == "in":
+            await self._remove_peer(p)
+            for t in list(p.tracks.values()):
+                if announce:
+                    self.broadcast(m.TrackUnpublished(participant_id=p.id, track_id=t.track_id))
+                self.event(wire.TrackUnpublished, participant_id=p.id, track_id=t.track_id)
+            p.tracks.clear()
+            if announce:
+                self.broadcast(m.ParticipantLeft(participant_id=p.id, reason=reason))
+        elif announce:
+            self.lobby_changed()
+        self.event(wire.ParticipantLeft, participant_id=p.id, reason=reason)
+        if p.link is not None:
+            p.link.close(code, close_reason or reason)
+            p.link = None
+        if not self.participants and not self._ending:
+            await self.close("empty")
+
+    async def end(self, *, by: str, reason: str, code: int = CLOSE_ENDED, leave_reason: str = "ended",
+                  notice: m._Out | None = None) -> None:
+        """Everyone is told and disconnected; the meeting closes."""
+        if self.closed or self._ending:
+            return
+        self._ending = True
+        self.ended = leave_reason == "ended"
+        notice = notice or m.MeetingEnded(by=by, reason=reason)
+        for p in list(self.participants.values()):
+            p.send(notice)
+            await self.leave(p, leave_reason, code=code, close_reason=reason or leave_reason, announce=False)
+        await self.close(reason or leave_reason)
+
+    async def close(self, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.closed_reason = reason
+        if self.room is not None:
+            try:
+                await self.room.close()
+            except Exception:  # noqa: BLE001
+                log.exception("room close failed", extra={"meeting": self.id})
+        if self.ended:  # emptied or stopped here is not the end of the meeting: the control plane decides
+            self.event(wire.MeetingEnded, reason=reason)
+        self._on_closed(self)
+
+    # -- RoomEvents -----------------------------------------------------------------------------
+    def on_track_published(self, track: TrackInfo) -> None:
+        p = self.participants.get(track.participant_id)
+        if p is None or p.state != "in":
+            return
+        p.tracks[track.track_id] = track
+        if track.source in p.muted and self.room is not None:
+            self.room.set_track_muted(track.track_id, True)
+        self.broadcast(m.TrackPublished(track=p.track_out(track)))
+        self.event(wire.TrackPublished, participant_id=p.id, track_id=track.track_id, kind=track.kind,
+                   source=track.source)
+
+    def on_track_unpublished(self, track: TrackInfo) -> None:
+        p = self.participants.get(track.participant_id)
+        if p is None or p.tracks.pop(track.track_id, None) is None:
+            return
+        self.broadcast(m.TrackUnpublished(participant_id=p.id, track_id=track.track_id))
+        self.event(wire.TrackUnpublished, participant_id=p.id, track_id=track.track_id)
+
+    def on_active_speaker(self, participant_id: str | None) -> None:
+        if participant_id == self.active_speaker:
+            return
+        self.active_speaker = participant_id
+        self.broadcast(m.ActiveSpeaker(participant_id=participant_id))
+
+    def on_subscriber_offer(self, participant_id: str, sdp: str) -> None:
+        p = self.participants.get(participant_id)
+        if p is not None and p.state == "in":
+            p.send(m.ServerOffer(pc="subscribe", sdp=sdp))
+
+    def on_peer_state(self, participant_id: str, pc: str, state: str) -> None:
+        p = self.participants.get(participant_id)
+        if p is not None and p.state == "in":
+            p.pc_state[pc] = state
+            p.send(m.PeerState(pc=pc, state=state))  # type: ignore[arg-type]

@@ -1,0 +1,346 @@
+"""The signaling protocol: client ↔ edge messages as msgspec tagged unions (``docs/protocol.md``).
+
+Two unions, one per direction — :data:`ClientMessage` (decoded once by :data:`client_decoder`)
+and :data:`ServerMessage` (encoded by :data:`encoder`). Every message is a JSON object with a
+``type`` tag. Client requests may carry an ``id``; the reply echoes it as ``re``. Server messages
+about the meeting carry a per-participant ``seq`` (1, 2, …) so a resuming client can say what it
+saw last; ``error``, ``pong``, ``ok`` and ``resumed`` are replies and carry ``seq`` 0.
+
+New fields always get defaults; unknown fields are ignored, so newer clients keep working.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Union
+
+import msgspec
+from msgspec import Struct
+
+Source = Literal["microphone", "camera", "screen"]
+Pc = Literal["publish", "subscribe"]
+RequestId = Union[str, int, None]
+
+
+class Candidate(Struct, kw_only=True):
+    """An ICE candidate as the browser's ``RTCIceCandidate.toJSON()`` gives it."""
+
+    candidate: str
+    sdp_mid: str | None = msgspec.field(default=None, name="sdpMid")
+    sdp_mline_index: int | None = msgspec.field(default=None, name="sdpMLineIndex")
+    username_fragment: str | None = msgspec.field(default=None, name="usernameFragment")
+
+
+# --- client → edge ---------------------------------------------------------------------------
+class _In(Struct, tag_field="type", kw_only=True):
+    #: Echoed as ``re`` by the reply (and by an ``error`` about this request).
+    id: RequestId = None
+
+
+class Join(_In, kw_only=True, tag="join"):
+    """First message on a socket: enter a meeting (``token``) or take back a place (``resume_token``)."""
+
+    token: str = ""
+    #: Must equal the token's meeting; may instead be given in the URL (``?meeting=``).
+    meeting_id: str = ""
+    resume_token: str = ""
+    #: The highest ``seq`` the client saw before its socket dropped.
+    last_seq: int = 0
+    #: Rebuild both peer connections on resume (the client knows its media broke).
+    restart_media: bool = False
+
+
+class Offer(_In, kw_only=True, tag="offer"):
+    """The client's offer for its publish PC."""
+
+    pc: Pc = "publish"
+    sdp: str
+    #: mid → source, for every transceiver that sends.
+    sources: dict[str, Source] = msgspec.field(default_factory=dict)
+
+
+class Answer(_In, kw_only=True, tag="answer"):
+    """The client's answer to the edge's subscribe offer."""
+
+    pc: Pc = "subscribe"
+    sdp: str
+
+
+class Ice(_In, kw_only=True, tag="ice"):
+    pc: Pc
+    #: ``null``: end of candidates.
+    candidate: Candidate | None = None
+
+
+class Mute(_In, kw_only=True, tag="mute"):
+    """Mute (or unmute) one's own source; moderators may mute (not unmute) someone else's."""
+
+    source: Source
+    muted: bool = True
+    #: Empty: oneself.
+    participant_id: str = ""
+
+
+class Chat(_In, kw_only=True, tag="chat"):
+    text: str
+    #: Empty: everyone in the meeting; else a private message to that participant.
+    to: str = ""
+
+
+class Admit(_In, kw_only=True, tag="admit"):
+    participant_id: str
+
+
+class Deny(_In, kw_only=True, tag="deny"):
+    participant_id: str
+    reason: str = ""
+
+
+class Kick(_In, kw_only=True, tag="kick"):
+    participant_id: str
+    reason: str = ""
+
+
+class Promote(_In, kw_only=True, tag="promote"):
+    """Give a participant the moderate grant."""
+
+    participant_id: str
+
+
+class EndMeeting(_In, kw_only=True, tag="end_meeting"):
+    reason: str = ""
+
+
+class Leave(_In, kw_only=True, tag="leave"):
+    pass
+
+
+class Ping(_In, kw_only=True, tag="ping"):
+    #: Any number; echoed in the pong (round-trip measurement).
+    t: float = 0.0
+
+
+ClientMessage = Union[Join, Offer, Answer, Ice, Mute, Chat, Admit, Deny, Kick, Promote, EndMeeting,
+                      Leave, Ping]
+
+
+# --- edge → client: the shapes inside messages -------------------------------------------------
+class TrackOut(Struct, kw_only=True):
+    track_id: str
+    participant_id: str
+    kind: Literal["audio", "video"]
+    source: Source
+    codec: str = ""
+    muted: bool = False
+
+
+class ParticipantOut(Struct, kw_only=True):
+    participant_id: str
+    name: str
+    role: str
+    #: May moderate (kick, mute others, admit, end, promote).
+    moderator: bool = False
+    #: Sources the participant has muted (or has been muted on).
+    muted: list[Source] = msgspec.field(default_factory=list)
+    tracks: list[TrackOut] = msgspec.field(default_factory=list)
+
+
+class LobbyEntry(Struct, kw_only=True):
+    participant_id: str
+    name: str
+    since: float = 0.0
+
+
+class GrantsOut(Struct, kw_only=True):
+    publish: list[Source] = msgspec.field(default_factory=list)
+    subscribe: bool = True
+    chat: bool = False
+    moderate: bool = False
+
+
+class MeetingOut(Struct, kw_only=True):
+    meeting_id: str
+    edge_id: str
+    started_at: float
+    active_speaker: str | None = None
+
+
+# --- edge → client ---------------------------------------------------------------------------
+class _Out(Struct, tag_field="type", kw_only=True):
+    seq: int = 0
+    re: RequestId = None
+
+
+class Joined(_Out, kw_only=True, tag="joined"):
+    participant_id: str
+    name: str
+    role: str
+    grants: GrantsOut
+    meeting: MeetingOut
+    #: Everyone in the meeting (oneself included).
+    roster: list[ParticipantOut] = msgspec.field(default_factory=list)
+    #: Moderators only: who waits in the lobby.
+    lobby: list[LobbyEntry] = msgspec.field(default_factory=list)
+    #: Present in a later ``join`` to take this place back after a dropped socket.
+    resume_token: str = ""
+    resume_grace: float = 0.0
+    #: RTCIceServer dicts for the client's peer connections.
+    ice_servers: list[dict] = msgspec.field(default_factory=list)
+
+
+class Resumed(_Out, kw_only=True, tag="resumed"):
+    participant_id: str
+    #: Messages replayed after this one (those with ``seq`` > ``last_seq``).
+    replayed: int = 0
+    #: False when the edge no longer holds every missed message: a full ``joined`` follows.
+    complete: bool = True
+    #: The peer connections were rebuilt: send a new publish offer; a subscribe offer follows.
+    media_restarted: bool = False
+
+
+class Waiting(_Out, kw_only=True, tag="lobby_waiting"):
+    participant_id: str
+    name: str
+    resume_token: str = ""
+    resume_grace: float = 0.0
+
+
+class LobbyList(_Out, kw_only=True, tag="lobby"):
+    waiting: list[LobbyEntry] = msgspec.field(default_factory=list)
+
+
+class Admitted(_Out, kw_only=True, tag="admitted"):
+    by: str = ""
+
+
+class Denied(_Out, kw_only=True, tag="denied"):
+    reason: str = ""
+
+
+class ServerOffer(_Out, kw_only=True, tag="offer"):
+    pc: Pc = "subscribe"
+    sdp: str
+
+
+class ServerAnswer(_Out, kw_only=True, tag="answer"):
+    pc: Pc = "publish"
+    sdp: str
+
+
+class ServerIce(_Out, kw_only=True, tag="ice"):
+    pc: Pc
+    candidate: Candidate | None = None
+
+
+class TrackPublished(_Out, kw_only=True, tag="track_published"):
+    track: TrackOut
+
+
+class TrackUnpublished(_Out, kw_only=True, tag="track_unpublished"):
+    participant_id: str
+    track_id: str
+
+
+class Muted(_Out, kw_only=True, tag="muted"):
+    participant_id: str
+    source: Source
+    muted: bool
+    #: Who muted: the participant itself, a moderator's id, or ``control-plane``.
+    by: str = ""
+
+
+class ChatMessage(_Out, kw_only=True, tag="chat"):
+    message_id: str
+    #: Sender's participant id and name.
+    sender: str
+    sender_name: str
+    text: str
+    #: Empty: to everyone; else the private recipient.
+    to: str = ""
+    at: float = 0.0
+
+
+class ActiveSpeaker(_Out, kw_only=True, tag="active_speaker"):
+    participant_id: str | None = None
+
+
+class ParticipantJoined(_Out, kw_only=True, tag="participant_joined"):
+    participant: ParticipantOut
+
+
+class ParticipantUpdated(_Out, kw_only=True, tag="participant_updated"):
+    participant: ParticipantOut
+
+
+class ParticipantLeft(_Out, kw_only=True, tag="participant_left"):
+    participant_id: str
+    #: "left", "kicked", "timeout", "denied", "edge_stopped".
+    reason: str = "left"
+
+
+class PeerState(_Out, kw_only=True, tag="peer_state"):
+    pc: Pc
+    state: str
+
+
+class Kicked(_Out, kw_only=True, tag="kicked"):
+    by: str = ""
+    reason: str = ""
+
+
+class MeetingEnded(_Out, kw_only=True, tag="meeting_ended"):
+    by: str = ""
+    reason: str = ""
+
+
+class Draining(_Out, kw_only=True, tag="draining"):
+    """The edge is stopping: join again (with a fresh token) to move elsewhere."""
+
+    reason: str = ""
+
+
+class Ok(_Out, kw_only=True, tag="ok"):
+    pass
+
+
+class Pong(_Out, kw_only=True, tag="pong"):
+    t: float = 0.0
+
+
+class Error(_Out, kw_only=True, tag="error"):
+    #: Machine-readable, e.g. ``bad_json``, ``forbidden`` (the full list: ``docs/protocol.md``).
+    code: str
+    message: str
+    #: The offending field of the request, when one is to blame.
+    field: str = ""
+
+
+ServerMessage = Union[Joined, Resumed, Waiting, LobbyList, Admitted, Denied, ServerOffer, ServerAnswer,
+                      ServerIce, TrackPublished, TrackUnpublished, Muted, ChatMessage, ActiveSpeaker,
+                      ParticipantJoined, ParticipantUpdated, ParticipantLeft, PeerState, Kicked,
+                      MeetingEnded, Draining, Ok, Pong, Error]
+
+# --- one decoder, one encoder ------------------------------------------------------------------
+client_decoder = msgspec.json.Decoder(ClientMessage)
+server_decoder = msgspec.json.Decoder(ServerMessage)
+encoder = msgspec.json.Encoder()
+
+
+class _Envelope(Struct):
+    """Just enough of a bad message to name its request id in the error."""
+
+    id: RequestId = None
+
+
+_envelope_decoder = msgspec.json.Decoder(_Envelope)
+
+
+def request_id_of(data: bytes | str) -> RequestId:
+    """The ``id`` of a message that failed to decode, when it can still be read."""
+    try:
+        return _envelope_decoder.decode(data).id
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
+def encode(msg: Struct) -> bytes:
+    return encoder.encode(msg)

@@ -1,0 +1,207 @@
+"""Helpers for edge tests: join tokens signed with a key made here, the real edge app served by
+uvicorn on a free port, and a WebSocket client that speaks the signaling protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jwt
+import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from edge.app import create_app
+from edge.settings import Settings
+from nodes.settings import convert
+from tests.support.util import eventually, free_port
+
+MEETING = "meet-1"
+EDGE = "edge-t"
+
+FULL = {"publish_audio": True, "publish_video": True, "publish_screen": True, "chat": True, "subscribe": True}
+MODERATOR = {**FULL, "moderate": True}
+VIEWER = {"subscribe": True}
+
+
+class TokenKit:
+    """An Ed25519 key pair that signs join tokens like the control plane does."""
+
+    def __init__(self, kid: str | None = None) -> None:
+        self.kid = kid or uuid.uuid4().hex[:12]
+        self.key = Ed25519PrivateKey.generate()
+
+    def jwk(self) -> dict[str, Any]:
+        jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(self.key.public_key()))
+        return {**jwk, "kid": self.kid, "use": "sig", "alg": "EdDSA"}
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [self.jwk()]}
+
+    def write(self, path: Path) -> Path:
+        path.write_text(json.dumps(self.jwks()))
+        return path
+
+    def claims(self, **over: Any) -> dict[str, Any]:
+        now = int(time.time())
+        base = {"iss": "cc-test", "aud": "cc-edge", "sub": f"acct-{uuid.uuid4().hex[:6]}", "jti": uuid.uuid4().hex,
+                "iat": now, "exp": now + 300, "name": "Alice", "mid": MEETING, "eid": EDGE, "role": "member",
+                "perms": FULL, "lobby": False}
+        base.update(over)
+        return base
+
+    def sign(self, **over: Any) -> str:
+        return jwt.encode(self.claims(**over), self.key, algorithm="EdDSA", headers={"kid": self.kid})
+
+
+def edge_settings(nats_url: str, *, jwks_file: str = "", edge_id: str = EDGE, **sections: Any) -> Settings:
+    data: dict[str, Any] = {"edge_id": edge_id, "nats": {"servers": [nats_url], "drain_timeout": 2.0},
+                            "auth": {"jwks_file": jwks_file}, "heartbeat": {"interval": 0.5},
+                            "http": {"port": free_port()}}
+    for name, values in sections.items():
+        data.setdefault(name, {}).update(values)
+    return convert(data, Settings)
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class EdgeServer:
+    """``create_app(settings)`` served by uvicorn in this event loop, configured like the runner."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.port = settings.http.port
+        self.app = create_app(settings)
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, lifespan="on", log_config=None,
+                                access_log=False, ws_max_size=1 << 20, timeout_graceful_shutdown=2)
+        self.server = _Server(config)
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def node(self) -> Any:
+        return self.app.state.node
+
+    def ws_url(self, meeting: str | None = None) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws" + (f"?meeting={meeting}" if meeting else "")
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def __aenter__(self) -> "EdgeServer":
+        self.task = asyncio.get_running_loop().create_task(self.server.serve())
+        await eventually(lambda: self.server.started or self.task.done(), timeout=10, what="edge listening")
+        if self.task.done():
+            self.task.result()
+            raise RuntimeError("edge did not start")
+        return self
+
+    async def stop(self) -> None:
+        if self.task is not None and not self.task.done():
+            self.server.should_exit = True
+            await asyncio.wait_for(self.task, 30)
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.stop()
+
+
+class Client:
+    """A WebSocket signaling client that keeps messages it was not waiting for."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.seen: list[dict[str, Any]] = []
+        self._next = 0
+        self.last_seq = 0
+        self.joined: dict[str, Any] = {}
+
+    @classmethod
+    async def open(cls, url: str, **kw: Any) -> "Client":
+        return cls(await connect(url, open_timeout=5, max_size=None, **kw))
+
+    async def send(self, msg: dict[str, Any] | str | bytes) -> None:
+        await self.ws.send(msg if isinstance(msg, (str, bytes)) else json.dumps(msg))
+
+    async def _read(self, timeout: float) -> dict[str, Any]:
+        raw = await asyncio.wait_for(self.ws.recv(), timeout)
+        msg = json.loads(raw)
+        self.last_seq = max(self.last_seq, msg.get("seq", 0))
+        self.seen.append(msg)
+        return msg
+
+    async def expect(self, type_: str, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
+        """The next message (in arrival order, including ones read earlier but not taken) of *type_*."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            while self._next < len(self.seen):
+                msg = self.seen[self._next]
+                self._next += 1
+                if msg["type"] == type_ and all(msg.get(k) == v for k, v in match.items()):
+                    return msg
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise AssertionError(f"no {type_} {match or ''} within {timeout}s; saw {[m['type'] for m in self.seen]}")
+            await self._read(left)
+
+    def rewind(self) -> None:
+        """Look at every message again from the start."""
+        self._next = 0
+
+    async def error(self, code: str, timeout: float = 5.0) -> dict[str, Any]:
+        msg = await self.expect("error", timeout)
+        assert msg["code"] == code, msg
+        return msg
+
+    async def join(self, token: str, meeting: str = MEETING, **extra: Any) -> dict[str, Any]:
+        await self.send({"type": "join", "id": "j", "token": token, "meeting_id": meeting, **extra})
+        first = await self.expect_any(("joined", "lobby_waiting", "error"))
+        if first["type"] == "joined":
+            self.joined = first
+        return first
+
+    async def expect_any(self, types: tuple[str, ...], timeout: float = 5.0) -> dict[str, Any]:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            while self._next < len(self.seen):
+                msg = self.seen[self._next]
+                self._next += 1
+                if msg["type"] in types:
+                    return msg
+            await self._read(max(deadline - asyncio.get_running_loop().time(), 0.001))
+
+    async def closed(self, timeout: float = 5.0) -> tuple[int, str]:
+        """Read until the edge closes the socket; the close code and reason."""
+        try:
+            while True:
+                await self._read(timeout)
+        except ConnectionClosed as exc:
+            assert exc.rcvd is not None, "closed without a close frame"
+            return exc.rcvd.code, exc.rcvd.reason
+
+    async def is_open(self) -> bool:
+        """The socket still answers a ping (at the protocol level)."""
+        await self.send({"type": "ping", "id": "alive", "t": 1})
+        await self.expect("pong", re="alive")
+        return True
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.ws.close()
+
+
+async def joined_client(server: EdgeServer, token: str, meeting: str = MEETING) -> Client:
+    c = await Client.open(server.ws_url())
+    first = await c.join(token, meeting)
+    assert first["type"] in ("joined", "lobby_waiting"), first
+    return c
