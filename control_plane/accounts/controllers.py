@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import Cookie
-from litestar.exceptions import ClientException
+from litestar.exceptions import ClientException, NotAuthorizedException
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -53,7 +53,7 @@ async def authenticate(services: Services, request: Request, data: LoginRequest)
             account = await ldap.authenticate(data.username, data.password)
         else:
             account = await services.accounts.authenticate_local(data.username, data.password)
-    except Exception:
+    except NotAuthorizedException:  # a wrong name or password; not an outage or a refused account
         await services.limiter.failed(data.username, request)
         raise
     await services.limiter.succeeded(data.username, request)
@@ -88,7 +88,7 @@ class AuthController(Controller):
     async def me(self, request: Request, principal: Principal) -> SessionRead:
         services: Services = request.app.state.services
         account = await services.accounts.get(principal.account_id)
-        return SessionRead(account=account, csrf_token=principal.csrf_token, expires_at=0.0)
+        return SessionRead(account=account, csrf_token=principal.csrf_token, expires_at=principal.expires_at)
 
     @post("/register", summary="Create a local account (when registration is on) and sign in",
           status_code=HTTP_201_CREATED)

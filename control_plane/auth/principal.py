@@ -29,6 +29,8 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     session_hash: str
     csrf_token: str
     via: str  # "cookie" or "bearer"
+    #: When the session ends at the latest (Unix time).
+    expires_at: float = 0.0
 
     def at_least(self, role: str) -> bool:
         return ROLE_RANK[self.role] >= ROLE_RANK[role]
@@ -59,7 +61,8 @@ async def resolve_principal(request: Request) -> Principal | None:
             if row is not None and not row["disabled"]:
                 principal = Principal(account_id=row["id"], username=row["username"],
                                       display_name=row["display_name"], role=row["role"], source=row["source"],
-                                      session_hash=session.token_hash, csrf_token=session.csrf_token, via=via)
+                                      session_hash=session.token_hash, csrf_token=session.csrf_token, via=via,
+                                      expires_at=session.expires_at)
     if principal is not None and via == "cookie" and request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent.encode(), principal.csrf_token.encode()):

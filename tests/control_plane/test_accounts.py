@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from tests.control_plane.conftest import login, signed_in
 
 WRONG = "wrong user name or password"
@@ -17,6 +19,7 @@ async def test_first_admin_is_created_once(control_plane, tmp_path) -> None:
         me = (await cp.client.get("/api/v1/auth/me")).json()
         assert me["account"]["role"] == "admin" and me["account"]["source"] == "local"
         assert me["csrf_token"] == headers["x-csrf-token"]
+        assert me["expires_at"] > time.time() + 3600  # the 12 h session lifetime
     first = cp.admin_password
     async with control_plane() as cp2:  # same database: no second admin, no new password
         assert cp2.admin_password == first

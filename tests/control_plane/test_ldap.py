@@ -133,6 +133,14 @@ async def test_directory_password_is_not_stored(control_plane, slapd) -> None:
     assert b"alice-pw-1" not in data
 
 
+async def test_outages_do_not_count_towards_the_rate_limit(control_plane, slapd) -> None:
+    closed = free_port()
+    async with control_plane(ldap=ldap_settings(slapd, url=f"ldap://127.0.0.1:{closed}"),
+                             accounts={"login_attempts_per_account": 2}) as cp:
+        for _ in range(4):
+            assert (await login(cp.browser(), "alice", "alice-pw-1")).status_code == 503
+
+
 async def test_directory_down_is_503(control_plane, slapd) -> None:
     closed = free_port()
     async with control_plane(ldap=ldap_settings(slapd, url=f"ldap://127.0.0.1:{closed}")) as cp:
