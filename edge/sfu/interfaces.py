@@ -29,6 +29,14 @@ class GrantError(PermissionError):
     """The participant tried to send something its grants do not allow."""
 
 
+class UnknownPeerError(LookupError):
+    """The room has no participant with that id (never added, or already removed)."""
+
+
+class UnknownTrackError(LookupError):
+    """The room has no track with that id."""
+
+
 @dataclass(frozen=True)
 class Grants:
     #: Sources the participant may publish (empty: receive only).
@@ -78,8 +86,11 @@ class SfuConfig:
     keyframe_min_interval: float = 0.5
     #: Packets a subscriber may have queued before the oldest are dropped (slow subscribers).
     subscriber_queue: int = 256
-    #: Level (0..127, -dBov) under which audio counts as silence for the active speaker.
+    #: Audio level (RFC 6464: 0..127, in -dBov, 127 is silence) above which audio counts as
+    #: silence for the active speaker: a level of 60 or less (louder than -60 dBov) is speech.
     speaker_threshold: int = 60
+    #: Seconds between active-speaker decisions.
+    speaker_interval: float = 0.2
 
 
 class RoomEvents(Protocol):
@@ -125,7 +136,18 @@ class ForwardingRoom(Protocol):
     def set_track_muted(self, track_id: str, muted: bool) -> None:
         """Stop (or resume) forwarding a track to everyone — a moderator's or the owner's mute."""
 
-    def set_grants(self, participant_id: str, grants: Grants) -> None: ...
+    def set_grants(self, participant_id: str, grants: Grants) -> None:
+        """Replace the participant's grants. Tracks it may no longer publish are unpublished; if
+        it may no longer subscribe, its subscriptions are dropped (a new offer follows)."""
+
+    def set_subscriber_bitrate(self, participant_id: str, bits_per_second: int | None) -> None:
+        """Cap what the edge sends the participant (None: no cap). Packets over the cap wait
+        in the participant's bounded queue; when it overflows, the oldest are dropped (video
+        then waits for the next keyframe)."""
+
+    def subscriptions(self, participant_id: str) -> dict[str, str]:
+        """The participant's subscribe PC as last negotiated: ``mid`` → ``track_id``. The SDP
+        says the same in each m-section's ``a=msid:<publisher id> <track id>``."""
 
     def tracks(self) -> list[TrackInfo]: ...
 

@@ -1,0 +1,238 @@
+"""Every use of aiortc's (and aioice's) private state, in one place.
+
+The forwarding core moves RTP packets between peer connections without depacketizing,
+decoding or encoding them. aiortc has no public API for that, so this module reaches into
+its internals — and nothing else in ``edge.sfu`` does. aiortc is pinned to 1.16.x; :func:`check`
+verifies that everything used here still exists and is called when a room is created, and
+``tests/edge/sfu/test_aiortc_hooks.py`` exercises each hook against real peer connections.
+
+What is hooked, and why:
+
+* **Receiver tap** (publish PC): the receiver's ``_handle_rtp_packet`` is wrapped so each
+  parsed :class:`~aiortc.rtp.RtpPacket` reaches the forwarder first; the original then still
+  runs for its RTCP duties (receiver reports, NACK, REMB towards the publisher). Its decoder
+  thread is stopped as soon as ``receive()`` has started it, and its queue discards frames
+  until then, so no decoder is ever created on the edge.
+* **Sender RTCP tap** (subscribe PC): the sender's ``_handle_rtcp_packet`` is wrapped so
+  PLI/FIR (RFC 4585 §6.3.1, RFC 5104 §4.3.1) and generic NACK (RFC 4585 §6.2.1) from the
+  subscriber reach the forwarder instead of an encoder that does not exist.
+* **Sender report counters**: the sender's own RTCP loop keeps sending SR + SDES (RFC 3550
+  §6.4.1); the forwarder writes the packet/octet counts and the NTP/RTP timestamp pair it
+  should report into the sender's name-mangled fields.
+* **Raw send path**: forwarded packets are SRTP-protected with the DTLS transport's session and
+  written with ``sendto`` on the nominated ICE pair's UDP socket — no per-packet coroutine.
+* **msid / negotiated parameters**: a sender's stream and track ids (``a=msid``) and a
+  transceiver's negotiated codecs and header extensions.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiortc
+from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcrtpparameters import (
+    RTCRtpCodecParameters,
+    RTCRtpHeaderExtensionParameters,
+    RTCRtpReceiveParameters,
+)
+from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRtpfbPacket, RtpPacket
+
+SUPPORTED_AIORTC = "1.16."
+
+_RECEIVER = "_RTCRtpReceiver__"
+_SENDER = "_RTCRtpSender__"
+
+#: Attributes of a fresh ``RTCRtpReceiver`` this module uses.
+RECEIVER_ATTRS = (f"{_RECEIVER}started", f"{_RECEIVER}decoder_queue", f"{_RECEIVER}decoder_thread",
+                  f"{_RECEIVER}stop_decoder", "_handle_rtp_packet", "_send_rtcp_pli", "receive")
+#: Attributes of a fresh ``RTCRtpSender`` this module uses.
+SENDER_ATTRS = (f"{_SENDER}ntp_timestamp", f"{_SENDER}rtp_timestamp", f"{_SENDER}packet_count",
+                f"{_SENDER}octet_count", "_handle_rtcp_packet", "_ssrc", "_stream_id", "_track_id")
+#: Attributes of a fresh ``RTCRtpTransceiver`` this module uses.
+TRANSCEIVER_ATTRS = ("_codecs", "_headerExtensions")
+#: Attributes of a fresh ``RTCPeerConnection`` this module uses.
+PC_ATTRS = ("_RTCPeerConnection__createTransceiver",)
+#: Attributes of a fresh ``RTCDtlsTransport`` this module uses.
+DTLS_ATTRS = ("_tx_srtp", "transport")
+#: Attributes of aioice's ICE connection this module uses (checked on a live one by the tests).
+ICE_ATTRS = ("_connection",)
+
+
+class HookError(RuntimeError):
+    """aiortc's internals are not what this module was written against."""
+
+
+def check(receiver: Any = None, sender: Any = None, transceiver: Any = None, dtls: Any = None,
+          pc: Any = None) -> None:
+    """Raise :class:`HookError` naming every private attribute that is missing.
+
+    Without arguments, builds throwaway objects from a fresh peer connection's pieces (needs a
+    running event loop). Called once per :class:`~edge.sfu.room.Room`.
+    """
+    if not aiortc.__version__.startswith(SUPPORTED_AIORTC):
+        raise HookError(f"edge.sfu was written against aiortc {SUPPORTED_AIORTC}x, found {aiortc.__version__}")
+    if receiver is None or sender is None or transceiver is None or dtls is None or pc is None:
+        pc = aiortc.RTCPeerConnection(aiortc.RTCConfiguration(iceServers=[]))
+        t = pc.addTransceiver("video", direction="sendonly")
+        receiver, sender, transceiver, dtls = t.receiver, t.sender, t, t.sender.transport
+    missing = [f"RTCPeerConnection.{a}" for a in PC_ATTRS if not hasattr(pc, a)]
+    missing += [f"RTCRtpReceiver.{a}" for a in RECEIVER_ATTRS if not hasattr(receiver, a)]
+    missing += [f"RTCRtpSender.{a}" for a in SENDER_ATTRS if not hasattr(sender, a)]
+    missing += [f"RTCRtpTransceiver.{a}" for a in TRANSCEIVER_ATTRS if not hasattr(transceiver, a)]
+    missing += [f"RTCDtlsTransport.{a}" for a in DTLS_ATTRS if not hasattr(dtls, a)]
+    missing += [f"RTCIceTransport.{a}" for a in ICE_ATTRS if not hasattr(dtls.transport, a)]
+    if not hasattr(getattr(dtls.transport, "_connection", None), "_nominated"):
+        missing.append("aioice.Connection._nominated")
+    if missing:
+        raise HookError("aiortc internals changed; missing: " + ", ".join(missing))
+
+
+# --- publish side: the receiver tap ------------------------------------------------------------
+
+def on_new_transceiver(pc: aiortc.RTCPeerConnection, callback: Callable[[RTCRtpTransceiver], None]) -> None:
+    """Call *callback* with every transceiver *pc* creates, as soon as it exists (before any
+    task of the peer connection can start its receiver)."""
+    name = "_RTCPeerConnection__createTransceiver"
+    original = getattr(pc, name)
+
+    def create(*args: Any, **kwargs: Any) -> RTCRtpTransceiver:
+        transceiver = original(*args, **kwargs)
+        callback(transceiver)
+        return transceiver
+
+    setattr(pc, name, create)
+
+
+class _DiscardFrames(queue.Queue):
+    """A decoder queue that drops encoded frames and lets only the stop signal (None) through."""
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        if item is None:
+            super().put(item, block, timeout)
+
+
+def tap_receiver(receiver: RTCRtpReceiver, on_packet: Callable[[RtpPacket], None],
+                 on_start: Callable[[RTCRtpReceiveParameters], None]) -> None:
+    """Route the receiver's RTP packets to *on_packet* and never decode them.
+
+    Must be called before the receiver starts (right after ``setRemoteDescription`` created its
+    transceiver). *on_start* gets the receive parameters (codecs, RTX SSRCs) once it starts.
+    """
+    if getattr(receiver, f"{_RECEIVER}started"):
+        raise HookError("tap_receiver: the receiver has already started")
+    setattr(receiver, f"{_RECEIVER}decoder_queue", _DiscardFrames())
+    original_receive = receiver.receive
+    original_handle = receiver._handle_rtp_packet
+
+    async def receive(parameters: RTCRtpReceiveParameters) -> None:
+        started = getattr(receiver, f"{_RECEIVER}started")
+        await original_receive(parameters)
+        if not started:
+            # receive() started a decoder thread: stop it; nothing will be decoded.
+            getattr(receiver, f"{_RECEIVER}stop_decoder")()
+            on_start(parameters)
+
+    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
+        on_packet(packet)
+        await original_handle(packet, arrival_time_ms)
+
+    receiver.receive = receive  # type: ignore[method-assign]
+    receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
+
+
+def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> Awaitable[None]:
+    """Send a Picture Loss Indication (RFC 4585 §6.3.1) for *media_ssrc* to the publisher."""
+    return receiver._send_rtcp_pli(media_ssrc)
+
+
+# --- subscribe side: the sender ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SenderFeedback:
+    """What a subscriber asked of a forwarded stream, through RTCP feedback."""
+    on_keyframe: Callable[[], None]
+    on_nack: Callable[[list[int]], None]
+
+
+def tap_sender(sender: RTCRtpSender, feedback: SenderFeedback) -> None:
+    """Send PLI/FIR and NACK for the sender's SSRC to *feedback*; other RTCP (receiver
+    reports, REMB) still reaches the sender for its statistics."""
+    original = sender._handle_rtcp_packet
+
+    async def handle_rtcp_packet(packet: Any) -> None:
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
+            feedback.on_keyframe()
+        elif isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+            feedback.on_nack(list(packet.lost))
+        else:
+            await original(packet)
+
+    sender._handle_rtcp_packet = handle_rtcp_packet  # type: ignore[method-assign]
+
+
+def sender_ssrc(sender: RTCRtpSender) -> int:
+    """The SSRC the sender announced in SDP (``a=ssrc``)."""
+    return sender._ssrc
+
+
+def report_sent(sender: RTCRtpSender, ntp_timestamp: int, rtp_timestamp: int, packets: int,
+                octets: int) -> None:
+    """Set what the sender's next RTCP Sender Report (RFC 3550 §6.4.1) says."""
+    d = sender.__dict__
+    d[f"{_SENDER}ntp_timestamp"] = ntp_timestamp
+    d[f"{_SENDER}rtp_timestamp"] = rtp_timestamp
+    d[f"{_SENDER}packet_count"] = packets
+    d[f"{_SENDER}octet_count"] = octets
+
+
+def sender_report_fields(sender: RTCRtpSender) -> tuple[int, int, int, int]:
+    """(ntp, rtp, packets, octets) as the sender's next SR will say them."""
+    d = sender.__dict__
+    return (d[f"{_SENDER}ntp_timestamp"], d[f"{_SENDER}rtp_timestamp"], d[f"{_SENDER}packet_count"],
+            d[f"{_SENDER}octet_count"])
+
+
+def set_msid(sender: RTCRtpSender, stream_id: str, track_id: str) -> None:
+    """What the next offer says in the m-section's ``a=msid:<stream id> <track id>``."""
+    sender._stream_id = stream_id
+    sender._track_id = track_id
+
+
+def negotiated(transceiver: RTCRtpTransceiver) -> tuple[list[RTCRtpCodecParameters],
+                                                        list[RTCRtpHeaderExtensionParameters]]:
+    """The codecs (first one is what is sent) and header extensions last negotiated."""
+    return transceiver._codecs, transceiver._headerExtensions
+
+
+# --- the raw send path -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SendPath:
+    """SRTP-protect and write one RTP packet, synchronously."""
+    protect: Callable[[bytes], bytes]
+    sendto: Callable[[bytes, Any], None]
+    addr: tuple[str, int]
+    #: Bytes the socket's transport could not hand to the kernel yet (backpressure).
+    backlog: Callable[[], int]
+
+
+def send_path(dtls: RTCDtlsTransport) -> SendPath | None:
+    """The DTLS transport's SRTP session and nominated UDP pair, or None until both exist."""
+    if dtls.state != "connected":
+        return None
+    srtp = getattr(dtls, "_tx_srtp", None)
+    connection = getattr(dtls.transport, "_connection", None)
+    pair = getattr(connection, "_nominated", {}).get(1) if connection is not None else None
+    if srtp is None or pair is None:
+        return None
+    udp = pair.protocol.transport
+    if udp is None or udp.is_closing():
+        return None
+    return SendPath(protect=srtp.protect, sendto=udp.sendto, addr=pair.remote_addr,
+                    backlog=udp.get_write_buffer_size)
+

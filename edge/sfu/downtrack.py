@@ -1,0 +1,210 @@
+"""One published track as one subscriber receives it: the RTP header rewriting.
+
+The edge is an RTP translator that owns the subscriber-facing streams (RFC 3550 §7.2 / RFC 7667
+§3.7 "selective forwarding middlebox"): each down track sends under the SSRC its RTP sender
+announced in the subscriber's SDP, with its own sequence numbers and timestamps:
+
+    out_seq = (in_seq + seq_offset) mod 2^16,   out_ts = (in_ts + ts_offset) mod 2^32
+
+The offsets are chosen when the down track *anchors* on a packet:
+
+* first packet: random starting points (RFC 3550 §5.1);
+* a new epoch of its source (another origin took over): the sequence continues at
+  ``last + 1`` and the timestamp advances by the wall-clock time since the last packet, so
+  the subscriber's decoder and jitter buffer see one continuous stream;
+* after dropping video (a slow subscriber, see :mod:`edge.sfu.egress`): the sequence
+  continues at ``last + 1`` (no gap to NACK) and the timestamp keeps its offset.
+
+Video anchors only on a packet that starts a keyframe; until then its packets are held back
+(dropped) and a keyframe is requested from the source (rate-limited there).
+
+The payload type is the one the subscriber negotiated; the one-byte header extensions
+(RFC 8285) carry the subscriber's own ``mid`` (RFC 8843) and, for audio, the publisher's
+audio level (RFC 6464) under the subscriber's extension ids. Sent video packets are kept in a
+small history so generic NACKs (RFC 4585 §6.2.1) from the subscriber are answered locally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import struct
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from aiortc.clock import current_ntp_time
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+if TYPE_CHECKING:
+    from .egress import Egress
+    from .forwarder import Media, TrackSource
+
+_HEADER = struct.Struct("!BBHII")
+HISTORY = 512  # sent video packets kept for NACK (a power of two)
+
+
+def one_byte_extensions(elements: list[tuple[int, bytes]]) -> bytes:
+    """An RTP header extension block in the one-byte form (RFC 8285 §4.2), padded to 32 bits."""
+    body = b"".join(bytes([(ident << 4) | (len(value) - 1)]) + value for ident, value in elements)
+    body += b"\x00" * (-len(body) % 4)
+    return struct.pack("!HH", 0xBEDE, len(body) // 4) + body if body else b""
+
+
+class DownTrack:
+    """The (track, subscriber) pair: rewrites and sends one source's packets."""
+
+    def __init__(self, source: TrackSource, egress: Egress) -> None:
+        self.source = source
+        self.egress = egress
+        self.kind = source.kind
+        self.video = source.kind == "video"
+        self.clock_rate = source.clock_rate
+        self.ssrc = 0
+        self.mid = ""
+        self.ready = False
+        self._mpt = (0, 0x80)
+        self._b0 = 0x80
+        self._ext = b""
+        self._ext_levels: list[bytes] | None = None
+        self._report: Callable[[int, int, int, int], None] | None = None
+        # rewriting state
+        self.epoch = -1
+        self.waiting_key = self.video
+        self.seq_offset = 0
+        self.ts_offset = 0
+        self.anchor: int | None = None
+        self.anchor_time = 0.0
+        self.started = False
+        self.last_seq = random.getrandbits(15)  # lower half avoids early SRTP rollover trouble
+        self.last_ts = random.getrandbits(32)
+        self.last_time = 0.0
+        self.history: list[bytes | None] | None = [None] * HISTORY if self.video else None
+        # counters
+        self.packets = 0
+        self.octets = 0
+        self.held = 0
+        self.retransmitted = 0
+
+    def configure(self, *, ssrc: int, payload_type: int, mid: str, mid_ext: int | None,
+                  level_ext: int | None, report: Callable[[int, int, int, int], None] | None = None) -> None:
+        """Apply what the subscriber's answer negotiated; forwarding starts when :attr:`ready`."""
+        self.ssrc = ssrc
+        self.mid = mid
+        self._mpt = (payload_type, payload_type | 0x80)
+        base = [(mid_ext, mid.encode())] if mid_ext else []
+        self._ext = one_byte_extensions(base)
+        self._ext_levels = ([one_byte_extensions(base + [(level_ext, bytes([v]))]) for v in range(256)]
+                            if level_ext and not self.video else None)
+        self._b0 = 0x90 if (self._ext or self._ext_levels) else 0x80
+        self._report = report
+        self.ready = True
+
+    def continue_after(self, previous: DownTrack) -> None:
+        """Send on an SSRC *previous* sent on before (a reused transceiver): its sequence
+        numbers and timestamps go on from where *previous* stopped."""
+        if previous.started:
+            self.started = True
+            self.last_seq, self.last_ts, self.last_time = previous.last_seq, previous.last_ts, previous.last_time
+            self.epoch = -1
+
+    def wait_for_keyframe(self) -> None:
+        """Hold video until the next keyframe (after drops, or when unmuted)."""
+        if self.video:
+            self.waiting_key = True
+
+    # --- the hot path ---
+
+    def emit(self, m: Media) -> bytes | None:
+        """The packet as this subscriber receives it, or None when it is held back."""
+        if m.epoch != self.epoch or self.waiting_key:
+            if not self._anchor(m):
+                return None
+        elif m.late and self.anchor is not None and (m.seq - self.anchor) & 0xFFFF >= 0x8000:
+            return None  # from before the keyframe this down track started at
+        seq = (m.seq + self.seq_offset) & 0xFFFF
+        ts = (m.ts + self.ts_offset) & 0xFFFFFFFF
+        levels = self._ext_levels
+        ext = self._ext if levels is None or m.level < 0 else levels[m.level]
+        data = _HEADER.pack(self._b0, self._mpt[m.marker], seq, ts, self.ssrc) + ext + m.payload
+        if not m.late:
+            self.last_seq = seq
+            self.last_ts = ts
+            self.last_time = m.time
+        self.packets += 1
+        self.octets += len(m.payload)
+        if self.history is not None:
+            self.history[seq & (HISTORY - 1)] = data
+        return data
+
+    def _anchor(self, m: Media) -> bool:
+        if self.video and not m.key:
+            self.held += 1
+            self.source.keyframes.request()
+            return False
+        if m.late:
+            return False
+        same_epoch = m.epoch == self.epoch
+        self.seq_offset = (self.last_seq + 1 - m.seq) & 0xFFFF
+        if not self.started:
+            self.ts_offset = (self.last_ts - m.ts) & 0xFFFFFFFF
+        elif not same_epoch:
+            step = max(int((m.time - self.last_time) * self.clock_rate), 1)
+            self.ts_offset = (self.last_ts + step - m.ts) & 0xFFFFFFFF
+        self.started = True
+        self.epoch = m.epoch
+        self.waiting_key = False
+        self.anchor = m.seq
+        self.anchor_time = m.time
+        return True
+
+    # --- feedback from the subscriber ---
+
+    def on_keyframe_request(self) -> None:
+        if self.video:
+            self.source.keyframes.request()
+
+    def on_nack(self, lost: list[int]) -> None:
+        if self.history is None:
+            return
+        for seq in lost:
+            data = self.history[seq & (HISTORY - 1)]
+            if data is not None and (data[2] << 8 | data[3]) == seq:
+                self.retransmitted += 1
+                self.egress.send_now(data)
+
+    # --- housekeeping (a few times a second) ---
+
+    def report(self, now: float) -> None:
+        """Refresh what the RTP sender's next Sender Report says (RFC 3550 §6.4.1): the NTP
+        time now and the RTP timestamp that corresponds to it, and the counts."""
+        if self.anchor is not None and now - self.anchor_time > 2.0:
+            self.anchor = None  # far past the anchor: late packets need no check against it
+        if self._report is None or not self.started:
+            return
+        rtp_now = (self.last_ts + int((now - self.last_time) * self.clock_rate)) & 0xFFFFFFFF
+        self._report(current_ntp_time(), rtp_now, self.packets & 0xFFFFFFFF, self.octets & 0xFFFFFFFF)
+
+
+class ForwardedTrack(MediaStreamTrack):
+    """The track an edge RTP sender is given: it never yields a frame (packets are sent by the
+    :class:`DownTrack`), so the sender never creates an encoder. Ends when stopped."""
+
+    def __init__(self, kind: str, track_id: str | None = None) -> None:
+        super().__init__()
+        self.kind = kind
+        if track_id is not None:
+            self._id = track_id
+        self._ended: asyncio.Future[None] | None = None
+
+    async def recv(self):  # type: ignore[override]
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._ended is None:
+            self._ended = asyncio.get_running_loop().create_future()
+        await self._ended
+        raise MediaStreamError
+
+    def stop(self) -> None:
+        super().stop()
+        if self._ended is not None and not self._ended.done():
+            self._ended.set_result(None)

@@ -1,0 +1,189 @@
+"""A participant's two peer connections: publish (the client offers) and subscribe (the edge offers).
+
+The publish PC receives what the participant sends. Each of its receivers is tapped the moment
+aiortc creates it (:func:`~edge.sfu.aiortc_hooks.on_new_transceiver`): a
+:class:`~edge.sfu.forwarder.ReceiverFeed` takes its packets before any decoding could happen and
+feeds the published :class:`~edge.sfu.forwarder.TrackSource` once the offer is accepted.
+
+The subscribe side lives in :mod:`edge.sfu.subscriber`; both PCs report their connection state
+to the room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+from aiortc.rtcconfiguration import RTCBundlePolicy
+from aiortc.sdp import candidate_from_sdp
+
+from . import aiortc_hooks as hooks
+from . import sdp
+from .egress import Egress
+from .forwarder import ReceiverFeed, TrackSource
+from .interfaces import Grants, IceCandidate, PcRole, SdpError, SfuConfig
+from .subscriber import SubscribeSide
+
+if TYPE_CHECKING:
+    from .room import Room
+
+log = logging.getLogger(__name__)
+
+
+def rtc_configuration(config: SfuConfig) -> RTCConfiguration:
+    servers = []
+    for server in config.ice_servers:
+        try:
+            servers.append(RTCIceServer(urls=server["urls"], username=server.get("username"),
+                                        credential=server.get("credential")))
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"ice server {server!r} needs 'urls' (and optionally username, credential)") from exc
+    return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+
+
+@dataclass
+class Publication:
+    mid: str
+    source_name: str
+    feed: ReceiverFeed
+    source: TrackSource | None = None
+
+
+class Peer:
+    def __init__(self, room: Room, participant_id: str, grants: Grants) -> None:
+        self.room = room
+        self.id = participant_id
+        self.grants = grants
+        self.publish_pc: RTCPeerConnection | None = None
+        self.publications: dict[str, Publication] = {}  # publish PC mid → publication
+        self._feeds: dict[RTCRtpTransceiver, ReceiverFeed] = {}
+        self._publish_lock = asyncio.Lock()
+        self.egress = Egress(room.config.subscriber_queue)
+        self.subscriber = SubscribeSide(participant_id, self.egress, self._new_pc,
+                                        lambda offer: room.emit("on_subscriber_offer", participant_id, offer))
+        self.closed = False
+
+    # --- peer connections ---
+
+    def _new_pc(self, role: PcRole) -> RTCPeerConnection:
+        pc = RTCPeerConnection(rtc_configuration(self.room.config))
+        if role == "publish":
+            hooks.on_new_transceiver(pc, self._tap)
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            self._on_state(role, pc)
+
+        return pc
+
+    def _tap(self, transceiver: RTCRtpTransceiver) -> None:
+        self._feeds[transceiver] = ReceiverFeed(transceiver.receiver)
+
+    def _on_state(self, role: PcRole, pc: RTCPeerConnection) -> None:
+        current = self.publish_pc if role == "publish" else self.subscriber.pc
+        if pc is not current or self.closed:
+            return
+        state = pc.connectionState
+        if role == "subscribe":
+            if state == "connected":
+                transceivers = pc.getTransceivers()
+                path = hooks.send_path(transceivers[0].sender.transport) if transceivers else None
+                if path is not None:
+                    self.egress.open(path)
+            else:
+                self.egress.shut()
+        self.room.emit("on_peer_state", self.id, role, state)
+
+    # --- publishing ---
+
+    async def publish(self, text: str, sources: dict[str, str]) -> str:
+        async with self._publish_lock:
+            current = {mid: p.source_name for mid, p in self.publications.items() if p.source is not None}
+            plan = sdp.plan_publish(text, sources, self.grants, current)
+            fresh = self.publish_pc is None
+            pc = self.publish_pc if not fresh else self._new_pc("publish")
+            try:
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=plan.sdp, type="offer"))
+                await pc.setLocalDescription(await pc.createAnswer())
+            except Exception as exc:  # noqa: BLE001
+                if fresh:
+                    await pc.close()
+                    self._feeds.clear()
+                raise SdpError(f"the offer was refused: {exc}") from exc
+            if fresh:
+                self.publish_pc = pc
+            by_mid = {t.mid: t for t in pc.getTransceivers()}
+            for mid in plan.stopped:
+                self.room.unpublish(self, self.publications.pop(mid))
+            for item in plan.sending:
+                if item.mid in self.publications:
+                    continue  # already published
+                feed = self._feeds.get(by_mid[item.mid])
+                if feed is None:
+                    raise SdpError(f"mid {item.mid} has no receiver")  # cannot happen with aiortc 1.16
+                feed.payload_type = item.codec.payloadType
+                publication = Publication(item.mid, item.source, feed)
+                self.publications[item.mid] = publication
+                self.room.publish(self, publication, item)
+            self.room.drop_orphans(self)
+            return pc.localDescription.sdp
+
+    def unpublish_source(self, source_name: str) -> None:
+        for mid, publication in list(self.publications.items()):
+            if publication.source_name == source_name:
+                self.room.unpublish(self, self.publications.pop(mid))
+
+    # --- ICE ---
+
+    async def add_ice_candidate(self, role: PcRole, candidate: IceCandidate) -> None:
+        pc = self.publish_pc if role == "publish" else self.subscriber.pc
+        if pc is None:
+            raise SdpError(f"no {role} connection for {self.id} yet")
+        text = candidate.candidate.strip()
+        if not text:
+            await pc.addIceCandidate(None)  # end of candidates
+            return
+        if candidate.sdp_mid is None and candidate.sdp_mline_index is None:
+            raise SdpError("an ICE candidate needs sdp_mid or sdp_mline_index")
+        try:
+            parsed = candidate_from_sdp(text.removeprefix("a=").removeprefix("candidate:"))
+        except Exception as exc:  # noqa: BLE001
+            raise SdpError(f"unparsable ICE candidate {text!r}: {exc}") from exc
+        parsed.sdpMid = candidate.sdp_mid
+        parsed.sdpMLineIndex = candidate.sdp_mline_index
+        await pc.addIceCandidate(parsed)
+
+    # --- lifecycle ---
+
+    async def restart(self) -> None:
+        """Rebuild both PCs; published tracks wait for the next publish offer to be fed again."""
+        await self._close_publish()
+        await self.subscriber.reset()
+
+    async def _close_publish(self) -> None:
+        for publication in self.publications.values():
+            publication.feed.feed(None)
+        self.publications.clear()
+        self._feeds.clear()
+        pc, self.publish_pc = self.publish_pc, None
+        if pc is not None:
+            await pc.close()
+
+    async def close(self) -> None:
+        self.closed = True
+        await self._close_publish()
+        await self.subscriber.close()
+
+    def connection_states(self) -> dict[str, str]:
+        return {"publish": self.publish_pc.connectionState if self.publish_pc else "new",
+                "subscribe": self.subscriber.pc.connectionState if self.subscriber.pc else "new"}
+

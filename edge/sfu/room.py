@@ -1,0 +1,231 @@
+"""One meeting's media on this edge: the concrete :class:`~edge.sfu.interfaces.ForwardingRoom`.
+
+The room knows the participants (:class:`~edge.sfu.peer.Peer`) and the published tracks
+(:class:`~edge.sfu.forwarder.TrackSource`); every participant allowed to subscribe receives every
+other participant's tracks. When a track is published or unpublished, every subscriber's
+subscribe PC is renegotiated. Events go to the conference layer through
+:class:`~edge.sfu.interfaces.RoomEvents`; an exception raised by a handler is logged, never
+propagated into the media path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import secrets
+
+from . import aiortc_hooks as hooks
+from .forwarder import TrackSource
+from .interfaces import (
+    Grants,
+    IceCandidate,
+    PcRole,
+    RoomEvents,
+    RoomStats,
+    SfuConfig,
+    TrackInfo,
+    UnknownPeerError,
+    UnknownTrackError,
+)
+from .peer import Peer, Publication, rtc_configuration
+from .sdp import Published, codec_key
+from .speaker import ActiveSpeaker
+
+log = logging.getLogger(__name__)
+
+_hooks_checked = False
+
+
+def _check_hooks() -> None:
+    global _hooks_checked
+    if not _hooks_checked:
+        hooks.check()
+        _hooks_checked = True
+
+
+class Room:
+    """Forwards every published track to every other participant allowed to subscribe."""
+
+    def __init__(self, room_id: str, events: RoomEvents, config: SfuConfig | None = None) -> None:
+        config = config or SfuConfig()
+        if config.keyframe_min_interval < 0:
+            raise ValueError("keyframe_min_interval must not be negative")
+        if config.subscriber_queue < 1:
+            raise ValueError("subscriber_queue must be at least 1")
+        rtc_configuration(config)  # refuses malformed ice_servers now rather than at the first join
+        _check_hooks()
+        self.room_id = room_id
+        self.events = events
+        self.config = config
+        self.peers: dict[str, Peer] = {}
+        self.sources: dict[str, TrackSource] = {}
+        self.speaker = ActiveSpeaker(config.speaker_threshold, config.speaker_interval,
+                                     lambda pid: self.emit("on_active_speaker", pid))
+        self._totals = RoomStats()
+        self.closed = False
+
+    def emit(self, name: str, *args: object) -> None:
+        try:
+            getattr(self.events, name)(*args)
+        except Exception:  # noqa: BLE001 — the conference layer's bug must not stop the media
+            log.exception("RoomEvents.%s raised", name)
+
+    def _peer(self, participant_id: str) -> Peer:
+        peer = self.peers.get(participant_id)
+        if peer is None:
+            raise UnknownPeerError(f"no participant {participant_id!r} in room {self.room_id!r}")
+        return peer
+
+    # --- the ForwardingRoom interface ---
+
+    async def add_peer(self, participant_id: str, grants: Grants) -> None:
+        if self.closed:
+            raise RuntimeError(f"room {self.room_id!r} is closed")
+        if not isinstance(participant_id, str) or not participant_id:
+            raise ValueError("a participant id must be a non-empty string")
+        if participant_id in self.peers:
+            raise ValueError(f"participant {participant_id!r} is already in room {self.room_id!r}")
+        peer = Peer(self, participant_id, grants)
+        self.peers[participant_id] = peer
+        self._sync(peer)
+
+    async def remove_peer(self, participant_id: str) -> None:
+        peer = self._peer(participant_id)
+        del self.peers[participant_id]
+        for source in [s for s in self.sources.values() if s.info.participant_id == participant_id]:
+            self._remove_source(source)
+        self.speaker.forget(participant_id)
+        await peer.close()
+        self._add_totals(peer)
+
+    async def publisher_offer(self, participant_id: str, sdp: str, sources: dict[str, str]) -> str:
+        return await self._peer(participant_id).publish(sdp, sources)
+
+    async def subscriber_answer(self, participant_id: str, sdp: str) -> None:
+        await self._peer(participant_id).subscriber.answer(sdp)
+
+    async def add_ice_candidate(self, participant_id: str, pc: PcRole, candidate: IceCandidate) -> None:
+        if pc not in ("publish", "subscribe"):
+            raise ValueError(f"pc must be 'publish' or 'subscribe', not {pc!r}")
+        await self._peer(participant_id).add_ice_candidate(pc, candidate)
+
+    async def restart(self, participant_id: str) -> None:
+        await self._peer(participant_id).restart()
+
+    def set_track_muted(self, track_id: str, muted: bool) -> None:
+        source = self.sources.get(track_id)
+        if source is None:
+            raise UnknownTrackError(f"no track {track_id!r} in room {self.room_id!r}")
+        source.info = dataclasses.replace(source.info, muted=muted)
+        source.set_muted(muted)
+        if muted and source.kind == "audio":
+            self.speaker.forget(source.info.participant_id)
+
+    def set_grants(self, participant_id: str, grants: Grants) -> None:
+        peer = self._peer(participant_id)
+        peer.grants = grants
+        for publication in list(peer.publications.values()):
+            if publication.source_name not in grants.publish:
+                peer.unpublish_source(publication.source_name)
+        self._sync(peer)
+
+    def set_subscriber_bitrate(self, participant_id: str, bits_per_second: int | None) -> None:
+        self._peer(participant_id).egress.set_rate(bits_per_second)
+
+    def subscriptions(self, participant_id: str) -> dict[str, str]:
+        return self._peer(participant_id).subscriber.mids()
+
+    def tracks(self) -> list[TrackInfo]:
+        return [s.info for s in self.sources.values()]
+
+    def stats(self) -> RoomStats:
+        t = self._totals
+        stats = RoomStats(peers=len(self.peers), tracks=len(self.sources),
+                          forwarded_streams=sum(len(s.downtracks) for s in self.sources.values()),
+                          packets_forwarded=t.packets_forwarded, bytes_forwarded=t.bytes_forwarded,
+                          packets_dropped=t.packets_dropped, keyframe_requests=t.keyframe_requests,
+                          extra=dict(t.extra))
+        for peer in self.peers.values():
+            self._add_egress(stats, peer)
+        for source in self.sources.values():
+            stats.keyframe_requests += source.keyframes.sent
+            stats.extra["keyframe_requests_received"] = (stats.extra.get("keyframe_requests_received", 0)
+                                                         + source.keyframes.requested)
+            stats.extra["packets_received"] = stats.extra.get("packets_received", 0) + source.packets_in
+        return stats
+
+    async def close(self) -> None:
+        self.closed = True
+        for peer in self.peers.values():
+            peer.subscriber.closed = True  # no renegotiation while everyone leaves
+        for participant_id in list(self.peers):
+            await self.remove_peer(participant_id)
+        self.speaker.close()
+
+    # --- called by peers ---
+
+    def publish(self, peer: Peer, publication: Publication, item: Published) -> None:
+        """A publish offer was accepted: feed an existing (orphaned) track or publish a new one."""
+        source = next((s for s in self.sources.values()
+                       if s.origin is None and s.info.participant_id == peer.id and s.info.source == item.source
+                       and codec_key(s.codec) == codec_key(item.codec)), None)
+        new = source is None
+        if source is None:
+            info = TrackInfo(track_id="TR_" + secrets.token_hex(6), participant_id=peer.id, kind=item.kind,  # type: ignore[arg-type]
+                             source=item.source, codec=item.codec.name)  # type: ignore[arg-type]
+            source = TrackSource(info, item.codec, self.config.keyframe_min_interval,
+                                 on_level=self.speaker.observe if item.kind == "audio" else None)
+            self.sources[info.track_id] = source
+        publication.source = source
+        publication.feed.feed(source)
+        if new:
+            self.emit("on_track_published", source.info)
+            self._sync_all()
+
+    def unpublish(self, peer: Peer, publication: Publication) -> None:
+        publication.feed.feed(None)
+        if publication.source is not None and publication.source.track_id in self.sources:
+            self._remove_source(publication.source)
+
+    def drop_orphans(self, peer: Peer) -> None:
+        """After a restart, tracks the participant did not publish again are gone."""
+        fed = {p.source for p in peer.publications.values()}
+        for source in [s for s in self.sources.values()
+                       if s.info.participant_id == peer.id and s.origin is None and s not in fed]:
+            self._remove_source(source)
+
+    def _remove_source(self, source: TrackSource) -> None:
+        del self.sources[source.track_id]
+        self._totals.keyframe_requests += source.keyframes.sent
+        self._sync_all()
+        source.close()
+        if source.kind == "audio":
+            self.speaker.forget(source.info.participant_id)
+        self.emit("on_track_unpublished", source.info)
+
+    def _sync(self, peer: Peer) -> None:
+        if peer.closed:
+            return
+        wanted = ([s for s in self.sources.values() if s.info.participant_id != peer.id]
+                  if peer.grants.subscribe else [])
+        peer.subscriber.want(wanted)
+
+    def _sync_all(self) -> None:
+        for peer in self.peers.values():
+            self._sync(peer)
+
+    @staticmethod
+    def _add_egress(stats: RoomStats, peer: Peer) -> None:
+        e = peer.egress
+        stats.packets_forwarded += e.sent_packets
+        stats.bytes_forwarded += e.sent_bytes
+        stats.packets_dropped += e.dropped
+        x = stats.extra
+        x["packets_unsent"] = x.get("packets_unsent", 0) + e.unsent
+        x["max_queue_depth"] = max(x.get("max_queue_depth", 0), e.max_depth)
+        for dt in e.downtracks:
+            x["video_packets_held"] = x.get("video_packets_held", 0) + dt.held
+            x["packets_retransmitted"] = x.get("packets_retransmitted", 0) + dt.retransmitted
+
+    def _add_totals(self, peer: Peer) -> None:
+        self._add_egress(self._totals, peer)
