@@ -102,6 +102,8 @@ class Bus:
             error_cb=self._on_error, disconnected_cb=self._on_disconnected,
             reconnected_cb=self._on_reconnected,
         )
+        if s.inbox_prefix:
+            opts["inbox_prefix"] = s.inbox_prefix
         if s.nkey_seed_file:
             opts["nkeys_seed"] = s.nkey_seed_file
         elif s.user:

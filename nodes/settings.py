@@ -42,6 +42,9 @@ class NatsSettings(Base, kw_only=True):
     password: str | None = None
     #: Path to an nkey seed file (``SU…``); takes precedence over user/password.
     nkey_seed_file: str | None = None
+    #: Prefix of this process's reply subjects (e.g. "_INBOX.edge-eu-1"), so NATS permissions can
+    #: give each node its own inbox. Empty: the library default "_INBOX".
+    inbox_prefix: str = ""
     connect_timeout: float = 2.0
     #: Seconds a SIGTERM drain may take before the connection is closed anyway.
     drain_timeout: float = 5.0

@@ -29,3 +29,23 @@ def test_nats_configs_are_valid() -> None:
     for conf in sorted(CONFIGS.glob("nats-*.conf")):
         run = subprocess.run([nats_server_path(), "-c", str(conf), "-t"], capture_output=True, text=True)
         assert run.returncode == 0 and "is valid" in run.stderr + run.stdout, (conf, run.stderr)
+
+
+def test_example_nats_permissions_match_the_tested_ones() -> None:
+    """The permissions shipped in configs/ are the ones tests/system/test_nats_security.py proves."""
+    import re
+
+    from tests.support.topology import CONTROL_PLANE_PERMISSIONS, edge_permissions
+
+    def lists(text: str) -> list[list[str]]:
+        return [re.findall(r'"([^"]+)"', m) for m in re.findall(r"\[([^\]]*)\]", text)]
+
+    leaf = (CONFIGS / "nats-leaf-eu.conf").read_text()
+    block = leaf[leaf.index('user: "edge-eu-1"'):leaf.index('user: "edge-eu-2"')]
+    assert lists(block) == lists(edge_permissions("eu-1"))
+    hub = (CONFIGS / "nats-hub.conf").read_text()
+    block = hub[hub.index('user: "control-plane"'):hub.index("leafnodes {")]
+    assert lists(block)[:2] == lists(CONTROL_PLANE_PERMISSIONS)[:2]
+    for region in ("eu", "us", "ap"):
+        text = (CONFIGS / f"nats-leaf-{region}.conf").read_text()
+        assert f"domain: {region}" in text and 'deny_exports: ["cc.evt.>"]' in text

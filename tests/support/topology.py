@@ -1,0 +1,111 @@
+"""A NATS hub and regional leaf nodes with per-node users and subject permissions — the layout
+of ``configs/nats-hub.conf`` and ``configs/nats-leaf-*.conf``, on free loopback ports.
+
+Each leaf connects to the hub through a :class:`tests.support.netcut.Link`, so a test can cut a
+region off and heal it. Edges connect to their region's leaf as ``edge-<id>``; the control plane
+connects to the hub as ``control-plane``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .nats import NatsServer
+from .netcut import Link
+from .util import free_port
+
+PASSWORD = "s3cret-for-tests"
+
+
+def edge_permissions(edge_id: str) -> str:
+    """What an edge may do (same text as the example configs)."""
+    return f"""{{
+        publish: {{
+          allow: ["cc.edge.{edge_id}.>", "cc.evt.>", "cc.relay.>", "cc.cp.jwks"]
+          deny: ["cc.cmd.>"]
+        }}
+        subscribe: {{
+          allow: ["cc.cmd.>", "cc.relay.>", "_INBOX.{edge_id}.>"]
+        }}
+        allow_responses: true
+      }}"""
+
+
+CONTROL_PLANE_PERMISSIONS = """{
+        publish: { allow: ["cc.cmd.>", "cc.cp.>", "$JS.>", "$KV.>", "$SRV.>", "_INBOX.control-plane.>"] }
+        subscribe: { allow: ["cc.>", "$JS.>", "$KV.>", "$SRV.>", "_INBOX.control-plane.>"] }
+        allow_responses: true
+      }"""
+
+
+def users_block(users: dict[str, str]) -> str:
+    entries = "\n".join(f'    {{ user: "{name}", password: "{PASSWORD}", permissions: {perms} }}'
+                        for name, perms in users.items())
+    return f"authorization {{\n  users: [\n{entries}\n  ]\n}}"
+
+
+@dataclass
+class Region:
+    name: str
+    leaf: NatsServer
+    link: Link
+    edges: list[str] = field(default_factory=list)
+
+
+class Topology:
+    def __init__(self, workdir: Path, regions: dict[str, list[str]], *, hub_edges: list[str] | None = None) -> None:
+        """*regions*: region → edge ids on its leaf; *hub_edges*: edges connected to the hub itself."""
+        self.workdir = Path(workdir)
+        self.leaf_port = free_port()
+        hub_users = {"control-plane": CONTROL_PLANE_PERMISSIONS,
+                     **{f"edge-{e}": edge_permissions(e) for e in (hub_edges or [])}}
+        self.hub = NatsServer(self.workdir, name="hub", domain="hub", config=users_block(hub_users) + f"""
+leafnodes {{
+  listen: 127.0.0.1:{self.leaf_port}
+  no_advertise: true
+  authorization {{ user: leaf, password: "{PASSWORD}" }}
+}}
+""")
+        self.regions: dict[str, Region] = {}
+        for name, edges in regions.items():
+            link = Link(self.leaf_port)
+            leaf_users = {f"edge-{e}": edge_permissions(e) for e in edges}
+            leaf = NatsServer(self.workdir, name=f"leaf-{name}", domain=name, config=users_block(leaf_users) + f"""
+leafnodes {{
+  remotes: [
+    {{
+      url: "nats-leaf://leaf:{PASSWORD}@127.0.0.1:{link.port}"
+      deny_exports: ["cc.evt.>"]
+      deny_imports: ["cc.evt.>"]
+    }}
+  ]
+}}
+""")
+            self.regions[name] = Region(name, leaf, link, list(edges))
+
+    def start(self) -> "Topology":
+        self.hub.start()
+        for region in self.regions.values():
+            region.link.start()
+            region.leaf.start()
+        return self
+
+    def stop(self) -> None:
+        for region in self.regions.values():
+            region.leaf.stop()
+            region.link.close()
+        self.hub.stop()
+
+    # -- connection settings for our processes ---------------------------------------------------
+    def control_plane_nats(self) -> dict:
+        return {"servers": [self.hub.url], "user": "control-plane", "password": PASSWORD,
+                "inbox_prefix": "_INBOX.control-plane", "jetstream_domain": "hub"}
+
+    def edge_nats(self, edge_id: str) -> dict:
+        for region in self.regions.values():
+            if edge_id in region.edges:
+                return {"servers": [region.leaf.url], "user": f"edge-{edge_id}", "password": PASSWORD,
+                        "inbox_prefix": f"_INBOX.{edge_id}"}
+        return {"servers": [self.hub.url], "user": f"edge-{edge_id}", "password": PASSWORD,
+                "inbox_prefix": f"_INBOX.{edge_id}"}
