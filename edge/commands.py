@@ -69,11 +69,20 @@ class CommandEndpoint:
     async def sync(self) -> None:
         """Subscribe to the meetings hosted here and drop the subscriptions of the others."""
         async with self._lock:
-            if not self.bus.connected:
-                return  # the on_connect hook syncs again
+            nc = self.bus.nc
+            if not (nc.is_connected or nc.is_reconnecting):
+                return  # not connected yet: the on_connect hook syncs (nats-py restores subscriptions later)
             hosted = set(self.conference.meetings)
             for mid in hosted - set(self._subs):
-                self._subs[mid] = await self.bus.nc.subscribe(subjects.meeting_commands(mid), cb=self._on_msg)
+                try:
+                    sub = await nc.subscribe(subjects.meeting_commands(mid), cb=self._on_msg)
+                except Exception as exc:  # noqa: BLE001 - the next sync (a meeting opens or closes) retries
+                    log.warning("cannot subscribe to commands", extra={"meeting": mid, "error": repr(exc)})
+                    continue
+                if nc.is_connected:
+                    with contextlib.suppress(Exception):
+                        await nc.flush(timeout=2)  # the server knows before we count it as subscribed
+                self._subs[mid] = sub
             for mid in set(self._subs) - hosted:
                 sub = self._subs.pop(mid)
                 with contextlib.suppress(Exception):

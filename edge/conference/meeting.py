@@ -53,6 +53,7 @@ class Meeting:
         self.ended = False
         self.closed_reason = ""
         self._ending = False
+        self._entered = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self.room: ForwardingRoom | None
         try:
@@ -64,7 +65,8 @@ class Meeting:
 
     # -- lookups --------------------------------------------------------------------------------
     def inside(self) -> list[Participant]:
-        return [p for p in self.participants.values() if p.state == "in"]
+        """Participants in the meeting, in the order they entered it."""
+        return sorted((p for p in self.participants.values() if p.state == "in"), key=lambda p: p.entered)
 
     def waiting(self) -> list[Participant]:
         return [p for p in self.participants.values() if p.state == "lobby"]
@@ -133,6 +135,8 @@ class Meeting:
     async def enter(self, p: Participant, re: m.RequestId = None) -> None:
         from_lobby = p.state == "lobby"
         p.state = "in"
+        self._entered += 1
+        p.entered = self._entered
         p.send(self.joined_message(p), re=re)
         self.broadcast(m.ParticipantJoined(participant=p.out()), skip=p)
         self.event(wire.ParticipantJoined, participant_id=p.id, account_id=p.account_id, display_name=p.name,

@@ -61,6 +61,8 @@ class Participant:
         self.link: Link | None = None
         self.grace: asyncio.TimerHandle | None = None
         self.since = time.time()
+        #: Order of entry into the meeting (the roster's order).
+        self.entered = 0
         self.has_peer = False
         self._seq = 0
         self._buffer: deque[m._Out] = deque(maxlen=max(replay, 1))

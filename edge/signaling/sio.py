@@ -37,6 +37,11 @@ class SocketIOTransport:
         await self.sio.disconnect(self.sid)
 
 
+def refused(code: str, message: str) -> socketio.exceptions.ConnectionRefusedError:
+    """A refused connection: the client's ``connect_error`` has ``message`` and ``data: {code, message}``."""
+    return socketio.exceptions.ConnectionRefusedError(message, {"code": code, "message": message})
+
+
 def create_server(get_signaling: Callable[[], Signaling | None], *, allowed_origins: list[str],
                   max_message_bytes: int) -> socketio.AsyncServer:
     """A Socket.IO server whose sessions come from ``get_signaling()`` (filled in by the app's lifespan)."""
@@ -51,8 +56,7 @@ def create_server(get_signaling: Callable[[], Signaling | None], *, allowed_orig
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         signaling = get_signaling()
         if signaling is None:
-            raise socketio.exceptions.ConnectionRefusedError({"code": "unavailable",
-                                                               "message": "the edge is starting"})
+            raise refused("unavailable", "the edge is starting")
         query = parse_qs(environ.get("QUERY_STRING", ""))
         auth = auth if isinstance(auth, dict) else {}
         meeting = str(auth.get("meeting_id") or (query.get("meeting") or [""])[0])
@@ -62,10 +66,9 @@ def create_server(get_signaling: Callable[[], Signaling | None], *, allowed_orig
             try:
                 claims = await signaling.verifier.verify(str(token))
             except TokenError as exc:
-                raise socketio.exceptions.ConnectionRefusedError({"code": exc.code, "message": str(exc)}) from None
+                raise refused(exc.code, str(exc)) from None
             if meeting and meeting != claims.mid:
-                raise socketio.exceptions.ConnectionRefusedError(
-                    {"code": "wrong_meeting", "message": "the token is for another meeting"})
+                raise refused("wrong_meeting", "the token is for another meeting")
         sessions[sid] = signaling.session(SocketIOTransport(sio, sid), url_meeting=meeting, claims=claims)
 
     @sio.on("message")

@@ -8,7 +8,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +122,7 @@ class Client:
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
         self.seen: list[dict[str, Any]] = []
-        self._next = 0
+        self._taken: set[int] = set()
         self.last_seq = 0
         self.joined: dict[str, Any] = {}
 
@@ -140,23 +140,35 @@ class Client:
         self.seen.append(msg)
         return msg
 
-    async def expect(self, type_: str, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
-        """The next message (in arrival order, including ones read earlier but not taken) of *type_*."""
+    def _take(self, ok: Callable[[dict], bool]) -> dict[str, Any] | None:
+        for i, msg in enumerate(self.seen):
+            if i not in self._taken and ok(msg):
+                self._taken.add(i)
+                return msg
+        return None
+
+    async def expect(self, type_: str, timeout: float = 5.0, where: Callable[[dict], bool] | None = None,
+                     **match: Any) -> dict[str, Any]:
+        """The first message not taken yet (in arrival order) of *type_* whose fields equal *match*
+        (and for which *where* is true); messages it passes over stay for later calls."""
+        def ok(msg: dict) -> bool:
+            return msg["type"] == type_ and all(msg.get(k) == v for k, v in match.items()) and \
+                (where is None or where(msg))
+        return await self._wait(ok, timeout, f"{type_} {match or ''}")
+
+    async def _wait(self, ok: Callable[[dict], bool], timeout: float, what: str) -> dict[str, Any]:
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
-            while self._next < len(self.seen):
-                msg = self.seen[self._next]
-                self._next += 1
-                if msg["type"] == type_ and all(msg.get(k) == v for k, v in match.items()):
-                    return msg
+            found = self._take(ok)
+            if found is not None:
+                return found
             left = deadline - asyncio.get_running_loop().time()
             if left <= 0:
-                raise AssertionError(f"no {type_} {match or ''} within {timeout}s; saw {[m['type'] for m in self.seen]}")
-            await self._read(left)
-
-    def rewind(self) -> None:
-        """Look at every message again from the start."""
-        self._next = 0
+                raise AssertionError(f"no {what} within {timeout}s; saw {[m['type'] for m in self.seen]}")
+            try:
+                await self._read(left)
+            except TimeoutError:
+                continue
 
     async def error(self, code: str, timeout: float = 5.0) -> dict[str, Any]:
         msg = await self.expect("error", timeout)
@@ -171,14 +183,7 @@ class Client:
         return first
 
     async def expect_any(self, types: tuple[str, ...], timeout: float = 5.0) -> dict[str, Any]:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            while self._next < len(self.seen):
-                msg = self.seen[self._next]
-                self._next += 1
-                if msg["type"] in types:
-                    return msg
-            await self._read(max(deadline - asyncio.get_running_loop().time(), 0.001))
+        return await self._wait(lambda msg: msg["type"] in types, timeout, " or ".join(types))
 
     async def closed(self, timeout: float = 5.0) -> tuple[int, str]:
         """Read until the edge closes the socket; the close code and reason."""
