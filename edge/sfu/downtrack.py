@@ -108,8 +108,15 @@ class DownTrack:
             self.epoch = -1
 
     def wait_for_keyframe(self) -> None:
-        """Hold video until the next keyframe (after drops, or when unmuted)."""
+        """Hold video until the next keyframe (when its connection opens, or it is unmuted)."""
         if self.video:
+            self.waiting_key = True
+
+    def lost(self) -> None:
+        """A packet of this stream was dropped: video resumes at a keyframe, asked for now."""
+        if self.video:
+            if not self.waiting_key:
+                self.source.keyframes.request()
             self.waiting_key = True
 
     # --- the hot path ---

@@ -133,7 +133,7 @@ class Egress:
         if len(q) > self.limit:
             old, _ = q.popleft()
             self.dropped += 1
-            old.wait_for_keyframe()
+            old.lost()
         if len(q) > self.max_depth:
             self.max_depth = len(q)
         if self._timer is None:

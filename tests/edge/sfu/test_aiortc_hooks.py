@@ -1,0 +1,91 @@
+"""The hooks into aiortc's private state: they fail loudly when aiortc's internals change, and each
+one does what the forwarder relies on, against real peer connections."""
+
+from __future__ import annotations
+
+import aiortc
+import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection
+
+from edge.sfu import aiortc_hooks as hooks
+from tests.edge.sfu.client import Meeting
+from tests.support.util import eventually
+
+
+async def test_the_installed_aiortc_has_everything_the_hooks_use() -> None:
+    assert aiortc.__version__.startswith("1.16.")
+    hooks.check()
+
+
+async def test_missing_internals_are_named() -> None:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    t = pc.addTransceiver("audio")
+    with pytest.raises(hooks.HookError) as refused:
+        hooks.check(receiver=object(), sender=t.sender, transceiver=t, dtls=t.sender.transport, pc=pc)
+    message = str(refused.value)
+    assert "RTCRtpReceiver._RTCRtpReceiver__decoder_queue" in message
+    assert "RTCRtpReceiver._handle_rtp_packet" in message and "RTCRtpSender" not in message
+
+
+async def test_another_aiortc_version_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(aiortc, "__version__", "1.17.0")
+    with pytest.raises(hooks.HookError, match=r"written against aiortc 1\.16\.x, found 1\.17\.0"):
+        hooks.check()
+
+
+async def test_a_started_receiver_cannot_be_tapped(meeting: Meeting) -> None:
+    alice = await meeting.join("alice")
+    await alice.publish()
+    edge = meeting.room.peers["alice"].publish_pc.getTransceivers()[0].receiver
+    await eventually(lambda: getattr(edge, "_RTCRtpReceiver__started"), what="the edge receiver started")
+    with pytest.raises(hooks.HookError, match="already started"):
+        hooks.tap_receiver(edge, lambda p: None, lambda p: None)
+
+
+async def test_edge_receivers_have_no_decoder_thread(meeting: Meeting) -> None:
+    alice, bob = await meeting.join("alice"), await meeting.join("bob")
+    await alice.publish()
+    await eventually(lambda: bob.decoded("video") >= 5, timeout=10, what="video at bob")
+    edge = meeting.room.peers["alice"].publish_pc.getTransceivers()
+    assert [getattr(t.receiver, "_RTCRtpReceiver__decoder_thread") for t in edge] == [None, None]
+    clients = bob.subscribe_pc.getTransceivers()  # a plain aiortc receiver does have one
+    assert all(getattr(t.receiver, "_RTCRtpReceiver__decoder_thread") is not None for t in clients)
+
+
+async def test_send_path_and_sender_reports(meeting: Meeting) -> None:
+    alice, bob = await meeting.join("alice"), await meeting.join("bob")
+    unconnected = RTCPeerConnection(RTCConfiguration(iceServers=[])).addTransceiver("video").sender.transport
+    assert hooks.send_path(unconnected) is None
+
+    await alice.publish()
+    await eventually(lambda: bob.decoded("video") >= 30, timeout=10, what="video at bob")
+    edge_pc = meeting.room.peers["bob"].subscriber.pc
+    path = hooks.send_path(edge_pc.getTransceivers()[0].sender.transport)
+    assert path is not None and path.backlog() == 0
+    client_ice = bob.subscribe_pc.getTransceivers()[0].receiver.transport.transport
+    assert path.addr in {(c.ip, c.port) for c in client_ice.iceGatherer.getLocalCandidates()}
+
+    # the sender reports what the down track sent; bob's receiver gets those reports
+    sender = edge_pc.getTransceivers()[1].sender
+    dt = next(d for d in meeting.room.peers["bob"].egress.downtracks if d.ssrc == hooks.sender_ssrc(sender))
+    await eventually(lambda: hooks.sender_report_fields(sender)[2] > 0, what="a refreshed sender report")
+    ntp, rtp, packets, octets = hooks.sender_report_fields(sender)
+    assert 0 < packets <= dt.packets and 0 < octets <= dt.octets and ntp > 0
+
+    async def reported() -> int:
+        stats = await bob.subscribe_pc.getTransceivers()[1].receiver.getStats()
+        return sum(s.packetsSent for s in stats.values() if s.type == "remote-outbound-rtp")
+
+    await eventually(reported, timeout=5, what="bob received a sender report with packet counts")
+
+
+async def test_msid_and_negotiated_parameters(meeting: Meeting) -> None:
+    alice, bob = await meeting.join("alice"), await meeting.join("bob")
+    await alice.publish()
+    await eventually(lambda: bob.answers >= 1, what="bob answered")
+    for t in meeting.room.peers["bob"].subscriber.pc.getTransceivers():
+        codecs, extensions = hooks.negotiated(t)
+        assert codecs[0].name in ("opus", "VP8")
+        assert "urn:ietf:params:rtp-hdrext:sdes:mid" in {e.uri for e in extensions}
+        assert t.sender._stream_id == "alice"
+        assert t.sender._track_id in {x.track_id for x in meeting.room.tracks()}
