@@ -95,6 +95,20 @@ def _first(attributes: Any, name: str) -> Any:
     return value if value not in ("", b"") else None
 
 
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return text.strip() or None
+
+
+def _close(conn: ldap3.Connection) -> None:
+    try:
+        conn.unbind()
+    except Exception:  # noqa: BLE001 - the connection is being dropped anyway
+        pass
+
+
 def _external_id(value: Any, dn: str) -> str:
     if value is None:
         return dn
@@ -157,9 +171,9 @@ class LdapAuthenticator:
                         self._refused(user_conn.result)
                     groups = self._groups(service if s.bind_dn else user_conn, entry["dn"])
                 finally:
-                    user_conn.unbind()
+                    _close(user_conn)
             finally:
-                service.unbind()
+                _close(service)
         except (LDAPCommunicationError, LDAPStartTLSError) as exc:
             log.warning("ldap unreachable", extra={"url": s.url, "error": repr(exc)})
             raise DirectoryUnavailable(f"the directory at {s.url} cannot be reached ({type(exc).__name__})") from None
@@ -167,12 +181,11 @@ class LdapAuthenticator:
             log.error("ldap sign-in failed", extra={"url": s.url, "error": repr(exc)})
             raise DirectoryUnavailable(f"LDAP sign-in is misconfigured here ({type(exc).__name__})") from None
         attrs = entry["attributes"]
-        name = str(_first(attrs, s.username_attribute) or username)
+        name = _text(_first(attrs, s.username_attribute)) or username
         return DirectoryUser(
             dn=entry["dn"], external_id=_external_id(_first(attrs, s.id_attribute), entry["dn"]), username=name,
-            display_name=str(_first(attrs, s.display_name_attribute) or name),
-            email=(str(_first(attrs, s.email_attribute)) if _first(attrs, s.email_attribute) else None),
-            groups=tuple(groups))
+            display_name=_text(_first(attrs, s.display_name_attribute)) or name,
+            email=_text(_first(attrs, s.email_attribute)), groups=tuple(groups))
 
     def _find_user(self, conn: ldap3.Connection, username: str) -> dict[str, Any]:
         s = self.settings
