@@ -241,3 +241,17 @@ async def test_signing_keys_are_fetched_again_for_an_unknown_key_id(control_plan
         browser = cp.browser()
         assert (await sign_in(browser, "harry")).status_code == 302
         assert [k["kid"] for k in client._keys] == ["test-key-1"]
+
+
+async def test_state_for_another_provider_and_missing_code_are_refused(control_plane, oidc_provider) -> None:
+    second = oidc_settings(oidc_provider, id="second", name="Second IdP")
+    async with control_plane(oidc=[oidc_settings(oidc_provider), second]) as cp:
+        assert [p["id"] for p in (await cp.client.get("/api/v1/auth/providers")).json()["oidc"]] == ["test", "second"]
+        browser = cp.browser()
+        state = parse_qs(urlsplit(await start(browser)).query)["state"][0]
+        r = await browser.get("/api/v1/auth/oidc/second/callback", params={"code": "x", "state": state})
+        assert r.status_code == 400
+        assert _fields(r) == [{"field": "state", "message": "belongs to a sign-in with another provider"}]
+        state = parse_qs(urlsplit(await start(browser)).query)["state"][0]
+        r = await browser.get("/api/v1/auth/oidc/test/callback", params={"state": state})
+        assert r.status_code == 400 and _fields(r) == [{"field": "code", "message": "is missing"}]
