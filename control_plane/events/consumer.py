@@ -37,6 +37,7 @@ class EventConsumer:
         self.applied = 0
         self.duplicates = 0
         self._task: asyncio.Task[None] | None = None
+        self._psub = None
         self._listeners: list[Listener] = []
 
     def on_applied(self, listener: Listener) -> None:
@@ -58,6 +59,7 @@ class EventConsumer:
                                 filter_subject=subjects.ALL_EVENTS)
         psub = await js.pull_subscribe(subjects.ALL_EVENTS, durable=subjects.EVENTS_CONSUMER,
                                        stream=subjects.EVENTS_STREAM, config=config)
+        self._psub = psub
         self._task = asyncio.get_running_loop().create_task(self._run(psub), name="event-consumer")
 
     async def _run(self, psub) -> None:  # noqa: ANN001 - nats PullSubscription
@@ -111,3 +113,9 @@ class EventConsumer:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
+        if self._psub is not None:
+            # Unsubscribe (the durable consumer stays): a fetch reply that arrived after the
+            # cancel would otherwise hold up the connection's drain until its timeout.
+            with contextlib.suppress(Exception):
+                await self._psub.unsubscribe()
+            self._psub = None

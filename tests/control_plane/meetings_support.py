@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import httpx
 import nats
+import pytest_asyncio
+from litestar.testing.transport import TestClientTransport
 from nats.aio.client import Client
 
 from nodes import subjects, wire
 from nodes.claims import KeySet
-from tests.control_plane.conftest import ControlPlane
+from tests.control_plane.conftest import BASE_URL, ControlPlane
 from tests.support.util import eventually
 
 PASSWORD = "a-long-test-password"
@@ -47,6 +50,33 @@ async def create_meeting(cp: ControlPlane, headers: dict[str, str], **body: Any)
     return r.json()
 
 
+class _FromAddress(TestClientTransport):
+    """The test client's transport (requests run on the app's own loop), from another client address."""
+
+    def __init__(self, client: Any, address: str) -> None:
+        super().__init__(client=client, raise_server_exceptions=True)
+        self.address = address
+
+    def parse_request(self, request: httpx.Request) -> dict[str, Any]:
+        scope = super().parse_request(request)
+        scope["client"] = (self.address, 50000)
+        return scope
+
+    async def __aenter__(self) -> "_FromAddress":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+def client_at(cp: ControlPlane, address: str) -> httpx.AsyncClient:
+    """A client without a session whose requests come from *address* (use ``async with``)."""
+    return httpx.AsyncClient(base_url=BASE_URL, transport=_FromAddress(cp.client, address))
+
+
 def keyset(cp: ControlPlane) -> KeySet:
     return KeySet.from_jwks(cp.services.tokens.keys.jwks())
 
@@ -71,55 +101,87 @@ async def nats_client(url: str) -> AsyncIterator[Client]:
         await nc.drain()
 
 
-@dataclass
 class FakeEdge:
     """An edge as the control plane sees it over NATS: heartbeats, command replies, events.
 
-    It publishes real :class:`nodes.wire.EdgeHeartbeat` messages and answers real commands; the
-    media side is not involved.
+    It runs on its own thread and event loop with its own NATS connection, like a separate
+    process: the in-process test client blocks the test's loop while a request is handled, and
+    an edge must keep heartbeating and answering meanwhile. It publishes real
+    :class:`nodes.wire.EdgeHeartbeat` messages, answers real commands and publishes real events
+    to the stream; the media side is not involved.
     """
 
-    nc: Client
-    edge_id: str
-    region: str = "local"
-    cpu_pct: float = 0.0
-    interval: float = 0.2
-    #: Commands received, decoded.
-    commands: list[wire.Command] = field(default_factory=list)
-    #: Reply to give: a function of the command (default: ok).
-    answer: Callable[[Any], wire.CommandReply | None] | None = None
-    _task: asyncio.Task[None] | None = None
-    _subs: list[Any] = field(default_factory=list)
+    def __init__(self, url: str, edge_id: str, *, region: str = "local", cpu_pct: float = 0.0,
+                 interval: float = 0.2) -> None:
+        self.nats_url, self.edge_id, self.region, self.cpu_pct, self.interval = url, edge_id, region, cpu_pct, interval
+        #: Commands received, decoded.
+        self.commands: list[Any] = []
+        #: The reply to give, as a function of the command: None means ok, False means no reply.
+        self.answer: Callable[[Any], wire.CommandReply | None | bool] | None = None
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name=f"edge-{edge_id}", daemon=True)
+        self._thread.start()
+        self._nc: Client | None = None
+        self._beat: asyncio.Task[None] | None = None
+        self._subs: list[Any] = []
 
     @property
     def url(self) -> str:
         return f"ws://{self.edge_id}.test/ws"
 
+    async def _run(self, coro: Any) -> Any:
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
+
     def heartbeat(self) -> wire.EdgeHeartbeat:
         return wire.EdgeHeartbeat(edge_id=self.edge_id, region=self.region, public_url=self.url,
                                   cpu_pct=self.cpu_pct, interval=self.interval)
 
+    async def connect(self) -> "FakeEdge":
+        async def go() -> None:
+            self._nc = await nats.connect(self.nats_url, name=f"edge-{self.edge_id}")
+        await self._run(go())
+        return self
+
     async def start(self) -> "FakeEdge":
-        await self.nc.publish(subjects.edge_heartbeat(self.edge_id), wire.encode(self.heartbeat()))
+        """Connect and heartbeat every ``interval`` seconds."""
+        if self._nc is None:
+            await self.connect()
 
         async def beat() -> None:
             while True:
+                await self._nc.publish(subjects.edge_heartbeat(self.edge_id), wire.encode(self.heartbeat()))
                 await asyncio.sleep(self.interval)
-                await self.nc.publish(subjects.edge_heartbeat(self.edge_id), wire.encode(self.heartbeat()))
 
-        self._task = asyncio.get_running_loop().create_task(beat())
+        async def go() -> None:
+            self._beat = asyncio.get_running_loop().create_task(beat())
+        await self._run(go())
         return self
 
     async def stop(self) -> None:
-        """Stop heartbeating (like a crashed edge: no goodbye)."""
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        for sub in self._subs:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
-        self._subs.clear()
+        """Stop heartbeating and answering (like a crashed edge: no goodbye)."""
+        async def go() -> None:
+            if self._beat is not None:
+                self._beat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._beat
+                self._beat = None
+            for sub in self._subs:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+            self._subs.clear()
+            if self._nc is not None:
+                await self._nc.flush()
+        await self._run(go())
+
+    async def close(self) -> None:
+        await self.stop()
+
+        async def go() -> None:
+            if self._nc is not None:
+                await self._nc.close()
+        await self._run(go())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
 
     async def host(self, meeting_id: str) -> None:
         """Answer commands for *meeting_id*, as an edge hosting it does."""
@@ -128,19 +190,47 @@ class FakeEdge:
             cmd = wire.command_decoder.decode(msg.data)
             self.commands.append(cmd)
             reply = self.answer(cmd) if self.answer else None
+            if reply is False:
+                return
             if reply is None:
                 reply = wire.CommandReply(command_id=cmd.command_id, ok=True, edge_id=self.edge_id)
-            if reply is not False:
-                await msg.respond(wire.encode(reply))
+            await msg.respond(wire.encode(reply))
 
-        self._subs.append(await self.nc.subscribe(subjects.meeting_commands(meeting_id), cb=on_command))
-        await self.nc.flush()
+        async def go() -> None:
+            self._subs.append(await self._nc.subscribe(subjects.meeting_commands(meeting_id), cb=on_command))
+            await self._nc.flush()
+        await self._run(go())
 
     async def publish(self, event: wire.Event, *, msg_id: str | None = None) -> None:
-        """Publish *event* to the events stream, with ``Nats-Msg-Id`` (default: its event id)."""
-        js = self.nc.jetstream()
+        """Publish *event* to the events stream with ``Nats-Msg-Id`` (default: its event id)."""
         subject = subjects.event(event.meeting_id, wire.EVENT_KIND[type(event)])
-        await js.publish(subject, wire.encode(event), headers={"Nats-Msg-Id": msg_id or event.event_id})
+
+        async def go() -> None:
+            await self._nc.jetstream().publish(subject, wire.encode(event),
+                                               headers={"Nats-Msg-Id": msg_id or event.event_id})
+        await self._run(go())
+
+    async def publish_raw(self, subject: str, data: bytes) -> None:
+        async def go() -> None:
+            await self._nc.publish(subject, data)
+            await self._nc.flush()
+        await self._run(go())
+
+
+@pytest_asyncio.fixture
+async def edges(nats_server) -> AsyncIterator[Callable[..., Awaitable[FakeEdge]]]:  # noqa: ANN001
+    """``edge = await edges("edge-a", region="eu")``: a heartbeating :class:`FakeEdge`, closed after the test.
+    ``heartbeat=False`` only connects (to publish events or answer commands)."""
+    made: list[FakeEdge] = []
+
+    async def make(edge_id: str, *, heartbeat: bool = True, **kw: Any) -> FakeEdge:
+        edge = FakeEdge(nats_server.url, edge_id, **kw)
+        made.append(edge)
+        return await (edge.start() if heartbeat else edge.connect())
+
+    yield make
+    for edge in made:
+        await edge.close()
 
 
 async def wait_edges(cp: ControlPlane, *edge_ids: str) -> None:

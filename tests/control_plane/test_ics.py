@@ -114,5 +114,5 @@ async def test_ics_download(control_plane) -> None:
         assert r.status_code == 409 and r.json()["fields"][0]["field"] == "schedule"
         assert "no schedule" in r.json()["detail"]
         # Without a session, a meeting that does not allow guests is not shown.
-        r = await cp.browser().get(f"/api/v1/meetings/{series['id']}/ics")
+        r = await cp.client.get(f"/api/v1/meetings/{series['id']}/ics")  # no credentials
         assert r.status_code == 401 and r.json()["detail"] == "sign in to see this meeting"

@@ -156,7 +156,7 @@ async def test_guests_see_only_meetings_that_allow_them(control_plane) -> None:
         host = await user(cp, "hanna", "host")
         open_m = await create_meeting(cp, host, title="Open", allow_guests=True, cohosts=[])
         closed = await create_meeting(cp, host, title="Closed")
-        anon = cp.browser()
+        anon = cp.client  # no credentials sent
         r = await anon.get(f"/api/v1/meetings/{open_m['id']}")
         assert r.status_code == 200
         body = r.json()

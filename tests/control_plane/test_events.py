@@ -1,0 +1,184 @@
+"""Events from edges through JetStream: roster, attendance and meeting state, applied once each
+(a real nats-server; events are published to the real CC_EVENTS stream)."""
+
+from __future__ import annotations
+
+from nodes import subjects, wire
+from tests.control_plane.meetings_support import (admin, create_meeting, edges, nats_client, nats_overrides, user,
+                                                  wait_edges, wait_ready)
+from tests.support.util import eventually
+
+
+async def roster(cp, meeting_id: str, headers: dict) -> dict:  # noqa: ANN001
+    r = await cp.client.get(f"/api/v1/meetings/{meeting_id}/participants", headers=headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def attendance(cp, meeting_id: str, headers: dict) -> list[dict]:  # noqa: ANN001
+    r = await cp.client.get(f"/api/v1/meetings/{meeting_id}/attendance", headers=headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def state(cp, meeting_id: str, headers: dict) -> str:  # noqa: ANN001
+    return (await cp.client.get(f"/api/v1/meetings/{meeting_id}", headers=headers)).json()["state"]
+
+
+async def test_events_build_the_roster_attendance_and_state(control_plane, nats_server, edges) -> None:
+    async with control_plane(**nats_overrides(nats_server.url)) as cp:
+        await wait_ready(cp)
+        host = await user(cp, "hanna", "host")
+        member = await user(cp, "mia", "member")
+        m = await create_meeting(cp, host, allow_guests=True, lobby=True)
+        mid = m["id"]
+        edge = await edges("edge-a", heartbeat=False)
+        consumer = cp.services.events
+
+        async def send(event: wire.Event) -> None:
+            before = consumer.applied
+            await edge.publish(event)
+            await eventually(lambda: consumer.applied > before, what=f"{type(event).__name__} applied")
+
+        await send(wire.MeetingStarted(meeting_id=mid, edge_id="edge-a", epoch=1))
+        assert await state(cp, mid, host) == "live"
+        await send(wire.ParticipantJoined(meeting_id=mid, edge_id="edge-a", participant_id="p-host",
+                                          account_id="acc-h", display_name="Hanna", role="host"))
+        await send(wire.LobbyWaiting(meeting_id=mid, edge_id="edge-a", participant_id="p-guest",
+                                     account_id="guest:abc", display_name="Gary"))
+        r = await roster(cp, mid, host)
+        assert (r["state"], r["present"], r["waiting"]) == ("live", 1, 1)
+        waiting = next(p for p in r["participants"] if p["participant_id"] == "p-guest")
+        assert waiting["lobby"] is True and waiting["joined_at"] is None and waiting["waiting_since"]
+
+        # Admitted: the same participant joins from the lobby.
+        await send(wire.ParticipantJoined(meeting_id=mid, edge_id="edge-a", participant_id="p-guest",
+                                          account_id="guest:abc", display_name="Gary", role="guest"))
+        await send(wire.TrackPublished(meeting_id=mid, edge_id="edge-a", participant_id="p-guest", track_id="t1",
+                                       kind="audio", source="microphone"))
+        await send(wire.ParticipantMuted(meeting_id=mid, edge_id="edge-a", participant_id="p-guest", kind="audio",
+                                         by="acc-h"))
+        r = await roster(cp, mid, host)
+        assert (r["present"], r["waiting"]) == (2, 0)
+        gary = next(p for p in r["participants"] if p["participant_id"] == "p-guest")
+        assert gary["lobby"] is False and gary["role"] == "guest" and gary["edge_id"] == "edge-a"
+        assert gary["muted"] == {"audio": True, "video": False, "screen": False}
+        assert gary["tracks"] == [{"track_id": "t1", "kind": "audio", "source": "microphone"}]
+        await send(wire.TrackUnpublished(meeting_id=mid, edge_id="edge-a", participant_id="p-guest", track_id="t1"))
+        assert next(p for p in (await roster(cp, mid, host))["participants"]
+                    if p["participant_id"] == "p-guest")["tracks"] == []
+
+        await send(wire.ParticipantLeft(meeting_id=mid, edge_id="edge-a", participant_id="p-guest", reason="kicked"))
+        r = await roster(cp, mid, host)
+        assert [p["participant_id"] for p in r["participants"]] == ["p-host"]
+        await send(wire.MeetingEnded(meeting_id=mid, edge_id="edge-a", reason="ended by host"))
+        assert await state(cp, mid, host) == "ended"
+        assert (await roster(cp, mid, host))["participants"] == []
+
+        rows = await attendance(cp, mid, host)
+        assert [(a["participant_id"], a["left_reason"]) for a in rows] == [("p-host", "ended"), ("p-guest", "kicked")]
+        assert all(a["left_at"] and a["duration_s"] >= 0 for a in rows)
+        assert rows[1]["display_name"] == "Gary" and rows[1]["account_id"] == "guest:abc"
+
+        # Only those who manage the meeting see who is in it.
+        for path in ("participants", "attendance"):
+            r = await cp.client.get(f"/api/v1/meetings/{mid}/{path}", headers=member)
+            assert r.status_code == 403 and "owner, its co-hosts and admins" in r.json()["detail"]
+
+
+async def test_an_event_delivered_twice_is_applied_once(control_plane, nats_server, edges) -> None:
+    async with control_plane(**nats_overrides(nats_server.url)) as cp:
+        await wait_ready(cp)
+        host = await user(cp, "hanna", "host")
+        mid = (await create_meeting(cp, host))["id"]
+        edge = await edges("edge-a", heartbeat=False)
+        consumer = cp.services.events
+        joined = wire.ParticipantJoined(meeting_id=mid, edge_id="edge-a", participant_id="p1", display_name="P")
+        left = wire.ParticipantLeft(meeting_id=mid, edge_id="edge-a", participant_id="p1")
+        # The same events stored twice in the stream (different message ids defeat JetStream's own
+        # duplicate window, as a retry after that window would): the control plane applies each once.
+        for event in (joined, joined, left, joined, left):
+            await edge.publish(event, msg_id=wire.new_id())
+        await eventually(lambda: consumer.applied + consumer.duplicates == 5, what="five deliveries handled")
+        assert (consumer.applied, consumer.duplicates) == (2, 3)
+        rows = await attendance(cp, mid, host)
+        assert len(rows) == 1 and rows[0]["left_reason"] == "left"
+        assert (await roster(cp, mid, host))["participants"] == []
+        async with nats_client(nats_server.url) as nc:
+            info = await nc.jetstream().consumer_info(subjects.EVENTS_STREAM, subjects.EVENTS_CONSUMER)
+        assert info.num_ack_pending == 0 and info.num_pending == 0  # every delivery acknowledged
+
+
+async def test_events_published_while_the_control_plane_is_down_are_read_later(control_plane, nats_server, edges) -> None:
+    overrides = nats_overrides(nats_server.url)
+    async with control_plane(**overrides) as cp:
+        await wait_ready(cp)
+        host = await user(cp, "hanna", "host")
+        mid = (await create_meeting(cp, host))["id"]
+    # While the control plane is stopped:
+    edge = await edges("edge-a", heartbeat=False)
+    await edge.publish(wire.ParticipantJoined(meeting_id=mid, edge_id="edge-a", participant_id="p1"))
+    await edge.publish_raw(subjects.event(mid, "joined"), b"not an event")  # dropped, not retried forever
+    await edge.publish(wire.ParticipantJoined(meeting_id=mid, edge_id="edge-a", participant_id="p2"))
+    async with control_plane(**overrides) as cp:  # same database, same durable consumer
+        await wait_ready(cp)
+        await eventually(lambda: cp.services.events.applied == 2, what="both joins applied after restart")
+        r = await roster(cp, mid, await admin(cp))
+        assert sorted(p["participant_id"] for p in r["participants"]) == ["p1", "p2"]
+        assert r["state"] == "live"
+
+
+async def test_an_empty_meeting_ends_after_the_timeout(control_plane, nats_server, edges) -> None:
+    overrides = nats_overrides(nats_server.url, meetings={"empty_timeout": 0.5, "sweep_interval": 0.1})
+    async with control_plane(**overrides) as cp:
+        await wait_ready(cp)
+        host = await user(cp, "hanna", "host")
+        edge = await edges("edge-a")
+        await wait_edges(cp, "edge-a")
+        mid = (await create_meeting(cp, host))["id"]
+        assert (await cp.client.post(f"/api/v1/meetings/{mid}/join", json={}, headers=host)).status_code == 200
+        await edge.host(mid)
+        await edge.publish(wire.ParticipantJoined(meeting_id=mid, edge_id="edge-a", participant_id="p1"))
+        await eventually(_is(cp, mid, host, "live"), what="meeting live")
+        await edge.publish(wire.ParticipantLeft(meeting_id=mid, edge_id="edge-a", participant_id="p1"))
+        await eventually(_is(cp, mid, host, "ended"), timeout=5, what="empty meeting ended")
+        ends = [c for c in edge.commands if isinstance(c, wire.EndMeeting)]
+        assert len(ends) == 1 and ends[0].epoch == 1 and ends[0].reason == "the meeting was empty"
+        [row] = await attendance(cp, mid, host)
+        assert row["left_reason"] == "left"
+        await edge.stop()
+
+
+def _is(cp, mid: str, headers: dict, wanted: str):  # noqa: ANN001, ANN202
+    async def check() -> bool:
+        return await state(cp, mid, headers) == wanted
+    return check
+
+
+async def test_participants_of_a_lost_edge_leave_the_roster(control_plane, nats_server, edges) -> None:
+    async with control_plane(**nats_overrides(nats_server.url)) as cp:
+        await wait_ready(cp)
+        host = await user(cp, "hanna", "host")
+        mid = (await create_meeting(cp, host))["id"]
+        a = await edges("edge-a")
+        await wait_edges(cp, "edge-a")
+        await a.publish(wire.ParticipantJoined(meeting_id=mid, edge_id="edge-a", participant_id="p1"))
+        await eventually(lambda: cp.services.events.applied == 1, what="join applied")
+        await a.stop()  # crashes: no more heartbeats, no "left" events
+        async def gone() -> bool:
+            return (await roster(cp, mid, host))["participants"] == []
+        await eventually(gone, timeout=5, what="participants of the lost edge removed")
+        [row] = await attendance(cp, mid, host)
+        assert row["left_reason"] == "edge_lost"
+        row = await cp.services.db.fetch_one("SELECT empty_since FROM meetings WHERE id = ?", (mid,))
+        assert row["empty_since"] is not None  # the empty-meeting timer runs
+
+
+async def test_events_for_unknown_meetings_are_acknowledged_and_ignored(control_plane, nats_server, edges) -> None:
+    async with control_plane(**nats_overrides(nats_server.url)) as cp:
+        await wait_ready(cp)
+        await (await edges("edge-a", heartbeat=False)).publish(wire.ParticipantJoined(meeting_id="f" * 32, edge_id="edge-a",
+                                                                    participant_id="p1"))
+        await eventually(lambda: cp.services.events.applied == 1, what="event handled")
+        row = await cp.services.db.fetch_one("SELECT COUNT(*) AS n FROM roster")
+        assert row["n"] == 0
