@@ -18,3 +18,7 @@ test *ARGS:
 # check the import direction between packages
 lint:
     .venv/bin/lint-imports
+
+# join-token issues per second against a trivial endpoint (JSON; `--out bench/results/tokens.json` keeps a copy)
+bench-tokens *ARGS:
+    {{py}} bench/tokens.py {{ARGS}}
