@@ -43,6 +43,9 @@ class MeetingController(Controller):
     @delete("/{meeting_id:str}", summary="Delete a meeting (owner, co-hosts, admins)", status_code=HTTP_204_NO_CONTENT)
     async def delete_meeting(self, request: Request, principal: Principal, meeting_id: str) -> None:
         services = _services(request)
+        row = await services.meetings.managed_row(principal, meeting_id, "delete it")
+        if row["state"] == "live":  # whoever is still connected is told and disconnected
+            await services.commands.end_quietly(meeting_id, "the meeting was deleted")
         await services.meetings.delete(principal, meeting_id)
         await services.placement.forget(meeting_id)
 

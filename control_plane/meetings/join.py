@@ -1,6 +1,7 @@
 """Joining a meeting: the checks, the placement, and the join token.
 
-Checks, in order: a guest (no session) needs a meeting that allows guests (401) and a name (400);
+Checks, in order: a guest needs a meeting that allows guests (401 without a session, 403 for a
+guest account) and, without a session, a name (400);
 an ended meeting cannot be joined (409); a locked meeting admits only its hosts and moderators
 (403); a password, when set, must be given and right (403 naming ``password``; the meeting's
 hosts need none); a full meeting refuses (409). Then the meeting is placed (503 when no edge is
@@ -49,9 +50,11 @@ class JoinService:
     async def join(self, principal: Principal | None, meeting_id: str, data: JoinRequest,
                    client_addr: str | None) -> JoinRead:
         row = await self.meetings.row(meeting_id)
-        if principal is None or principal.role == "guest":
-            if not row["allow_guests"]:
+        if not row["allow_guests"]:
+            if principal is None:
                 raise NotAuthorizedException("sign in to join: this meeting does not allow guests")
+            if principal.role == "guest":
+                raise PermissionDeniedException("this meeting does not allow guests (your account is a guest account)")
         if principal is None:
             name = (data.display_name or "").strip()
             if not name:

@@ -153,3 +153,18 @@ async def test_end_for_all(control_plane, nats_server, edges) -> None:
         r = await cp.client.post(f"/api/v1/meetings/{idle['id']}/end", headers=host)
         assert r.status_code == 200 and r.json()["edge_id"] == "" and r.json()["state"] == "ended"
         await edge.stop()
+
+
+async def test_deleting_a_live_meeting_ends_it_on_its_edge(control_plane, nats_server, edges) -> None:
+    async with control_plane(**nats_overrides(nats_server.url)) as cp:
+        await wait_ready(cp)
+        host = await user(cp, "hanna", "host")
+        m, edge = await placed_meeting(cp, edges, host)
+        await edge.publish(wire.ParticipantJoined(meeting_id=m["id"], edge_id="edge-a", participant_id="p1"))
+        await eventually(lambda: cp.services.events.applied == 1, what="join applied")
+        assert (await cp.client.delete(f"/api/v1/meetings/{m['id']}", headers=host)).status_code == 204
+        [end] = edge.commands
+        assert isinstance(end, wire.EndMeeting) and end.reason == "the meeting was deleted"
+        assert (await cp.client.get(f"/api/v1/meetings/{m['id']}", headers=host)).status_code == 404
+        r = await cp.client.post(f"/api/v1/meetings/{m['id']}/participants/p1/kick", headers=host)
+        assert r.status_code == 404  # the meeting, its roster and its placement are gone

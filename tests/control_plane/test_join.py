@@ -80,6 +80,13 @@ async def test_guests_join_by_name_and_wait_in_the_lobby(control_plane, nats_ser
         # A signed-in member does not wait in the lobby.
         member = await user(cp, "mia", "member")
         assert (await join(cp, open_m["id"], member)).json()["lobby"] is False
+        # A guest account is a guest: admitted only where guests are, and to the lobby.
+        guest_account = await user(cp, "gina", "guest")
+        r = await join(cp, closed["id"], guest_account)
+        assert r.status_code == 403
+        assert r.json()["detail"] == "this meeting does not allow guests (your account is a guest account)"
+        r = (await join(cp, open_m["id"], guest_account)).json()
+        assert (r["role"], r["lobby"], r["permissions"]["publish_screen"]) == ("guest", True, False)
         await edge.stop()
 
 
