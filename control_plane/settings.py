@@ -125,6 +125,15 @@ class PlacementSettings(Base, kw_only=True):
                 raise ValueError(f"placement.regions: {cidr!r} is not a network (CIDR)") from None
 
 
+class EventSettings(Base, kw_only=True):
+    """Where edges' events are stored before the control plane reads them."""
+
+    #: JetStream domains of the regional leaf nodes (e.g. ["eu", "us", "ap"]). The control plane
+    #: declares ``CC_EVENTS`` in each and makes its own ``CC_EVENTS`` source them. Empty: one
+    #: NATS server (or edges all on the hub).
+    region_domains: list[str] = msgspec.field(default_factory=list)
+
+
 class EdgeRegistrySettings(Base, kw_only=True):
     #: An edge is dropped when no heartbeat came for this many seconds (three heartbeats).
     ttl: float = 6.0
@@ -149,4 +158,5 @@ class Settings(Base, kw_only=True):
     tokens: TokenSettings = msgspec.field(default_factory=TokenSettings)
     meetings: MeetingSettings = msgspec.field(default_factory=MeetingSettings)
     placement: PlacementSettings = msgspec.field(default_factory=PlacementSettings)
+    events: EventSettings = msgspec.field(default_factory=EventSettings)
     edges: EdgeRegistrySettings = msgspec.field(default_factory=EdgeRegistrySettings)

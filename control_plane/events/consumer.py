@@ -1,7 +1,7 @@
 """Reading the events stream through the durable pull consumer ``control-plane``.
 
-At connect the stream ``CC_EVENTS`` is declared (idempotent) and the consumer is created or
-bound. Messages are fetched in batches and acknowledged explicitly, one by one, after their event
+At connect the stream ``CC_EVENTS`` is declared (idempotent; with regional leaf domains, as a
+stream sourcing theirs: :mod:`.streams`) and the consumer is created or bound. Messages are fetched in batches and acknowledged explicitly, one by one, after their event
 is applied; a failure to apply is answered with a delayed ``nak`` (the event comes back), and a
 message that is not an event at all is terminated (it would never apply). Because the consumer is
 durable, events published while the control plane was down are read when it comes back.
@@ -18,11 +18,12 @@ import msgspec
 import nats.errors
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from nodes import streams, subjects, wire
+from nodes import subjects, wire
 from nodes.bus import Bus
 
 from ..db import Database
 from .apply import apply_event
+from .streams import RegionStreams, ensure_hub_stream
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +31,10 @@ Listener = Callable[[wire.Event], Awaitable[None]]
 
 
 class EventConsumer:
-    def __init__(self, db: Database, *, batch: int = 64, ack_wait: float = 30.0) -> None:
+    def __init__(self, db: Database, *, region_domains: list[str] | None = None, batch: int = 64,
+                 ack_wait: float = 30.0) -> None:
         self.db = db
+        self.regions = RegionStreams(region_domains or [])
         self.batch = batch
         self.ack_wait = ack_wait
         self.applied = 0
@@ -53,7 +56,8 @@ class EventConsumer:
         if self.running:
             return
         js = bus.js
-        await streams.ensure_events_stream(js)
+        await ensure_hub_stream(js, self.regions.domains)
+        self.regions.start(bus)
         config = ConsumerConfig(durable_name=subjects.EVENTS_CONSUMER, ack_policy=AckPolicy.EXPLICIT,
                                 deliver_policy=DeliverPolicy.ALL, ack_wait=self.ack_wait, max_ack_pending=1024,
                                 filter_subject=subjects.ALL_EVENTS)
@@ -108,6 +112,7 @@ class EventConsumer:
                 log.exception("event listener failed")
 
     async def stop(self) -> None:
+        await self.regions.stop()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

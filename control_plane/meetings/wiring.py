@@ -35,7 +35,7 @@ async def start_meetings(stack: contextlib.AsyncExitStack, services: Services) -
     services.commands = CommandService(bus, services.placement, services.meetings,
                                        timeout=settings.meetings.command_timeout)
 
-    services.events = EventConsumer(db)
+    services.events = EventConsumer(db, region_domains=settings.events.region_domains)
     bus.on_connect(services.events.attach)
     stack.push_async_callback(services.events.stop)
 

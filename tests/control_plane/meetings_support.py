@@ -112,8 +112,10 @@ class FakeEdge:
     """
 
     def __init__(self, url: str, edge_id: str, *, region: str = "local", cpu_pct: float = 0.0,
-                 interval: float = 0.2) -> None:
+                 interval: float = 0.2, **connect: Any) -> None:
         self.nats_url, self.edge_id, self.region, self.cpu_pct, self.interval = url, edge_id, region, cpu_pct, interval
+        #: Extra ``nats.connect`` options (user, password, inbox_prefix, …).
+        self.connect_options = connect
         #: Commands received, decoded.
         self.commands: list[Any] = []
         #: The reply to give, as a function of the command: None means ok, False means no reply.
@@ -138,7 +140,7 @@ class FakeEdge:
 
     async def connect(self) -> "FakeEdge":
         async def go() -> None:
-            self._nc = await nats.connect(self.nats_url, name=f"edge-{self.edge_id}")
+            self._nc = await nats.connect(self.nats_url, name=f"edge-{self.edge_id}", **self.connect_options)
         await self._run(go())
         return self
 

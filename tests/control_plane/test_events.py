@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from nodes import subjects, wire
-from tests.control_plane.meetings_support import (admin, create_meeting, edges, nats_client, nats_overrides, user,
+from tests.control_plane.meetings_support import (FakeEdge, admin, create_meeting, edges, nats_client, nats_overrides, user,
                                                   wait_edges, wait_ready)
 from tests.support.util import eventually
 
@@ -182,3 +182,55 @@ async def test_events_for_unknown_meetings_are_acknowledged_and_ignored(control_
         await eventually(lambda: cp.services.events.applied == 1, what="event handled")
         row = await cp.services.db.fetch_one("SELECT COUNT(*) AS n FROM roster")
         assert row["n"] == 0
+
+
+async def test_region_events_reach_the_control_plane_through_the_hub_also_after_a_cut(control_plane, tmp_path) -> None:
+    """The production layout: a hub (domain "hub") and regional leaves with their own JetStream,
+    per-node users and permissions. Events stay in the region while its link is cut, and arrive
+    once the link heals; heartbeats, placement and commands cross the link."""
+    from tests.support.nats import nats_server_path
+    from tests.support.topology import Topology
+    from tests.support.util import require
+
+    require(nats_server_path() is not None, "nats-server")
+    (tmp_path / "nats").mkdir()
+    topo = Topology(tmp_path / "nats", {"eu": ["eu-1"], "us": ["us-1"]}).start()
+    opts = topo.edge_nats("eu-1")
+    edge = FakeEdge(opts["servers"][0], "eu-1", region="eu", user=opts["user"], password=opts["password"],
+                    inbox_prefix=opts["inbox_prefix"])
+    try:
+        async with control_plane(nats=topo.control_plane_nats(), events={"region_domains": ["eu", "us"]},
+                                 edges={"ttl": 2.0, "sweep_interval": 0.1}) as cp:
+            await wait_ready(cp)
+            await eventually(lambda: cp.services.events.regions.declared == {"eu", "us"}, timeout=15,
+                             what="both regions' event streams declared")
+            host = await user(cp, "hanna", "host")
+            mid = (await create_meeting(cp, host))["id"]
+            await edge.start()
+            await wait_edges(cp, "eu-1")
+            r = await cp.client.post(f"/api/v1/meetings/{mid}/join", json={}, headers=host)
+            assert r.status_code == 200 and r.json()["edge_id"] == "eu-1", r.text
+
+            await edge.publish(wire.ParticipantJoined(meeting_id=mid, edge_id="eu-1", participant_id="p1"))
+            await eventually(lambda: cp.services.events.applied == 1, timeout=10, what="region event applied")
+
+            topo.regions["eu"].link.cut()
+            # The region's own stream takes the event while the hub is unreachable.
+            await edge.publish(wire.ParticipantJoined(meeting_id=mid, edge_id="eu-1", participant_id="p2"))
+            topo.regions["eu"].link.heal()
+            await eventually(lambda: cp.services.events.applied == 2, timeout=20,
+                             what="event stored during the cut applied after the heal")
+            people = (await roster(cp, mid, host))["participants"]
+            assert sorted(p["participant_id"] for p in people) == ["p1", "p2"]
+
+            # Commands reach the edge on its leaf, under the per-node permissions.
+            await edge.host(mid)
+
+            async def kicked() -> bool:
+                r = await cp.client.post(f"/api/v1/meetings/{mid}/participants/p2/kick", headers=host)
+                return r.status_code == 200
+            await eventually(kicked, timeout=10, what="command answered across the leaf link")
+            assert isinstance(edge.commands[-1], wire.Kick)
+    finally:
+        await edge.close()
+        topo.stop()

@@ -21,6 +21,7 @@ def test_the_commented_example_loads_when_uncommented() -> None:
     s = convert(tomllib.loads("\n".join(lines)), Settings, source=EXAMPLE)
     assert s.tokens.ttl_minutes == 10.0 and s.meetings.empty_timeout == 300.0
     assert s.placement.regions == {"10.1.0.0/16": "eu", "10.2.0.0/16": "us"}
+    assert s.events.region_domains == ["eu", "us", "ap"]
 
 
 def test_a_region_map_entry_that_is_not_a_network_is_refused() -> None:
