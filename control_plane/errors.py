@@ -20,7 +20,14 @@ _CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "
           405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
           422: "unprocessable", 429: "too_many_requests", 503: "unavailable", 504: "timeout"}
 _AT = re.compile(r"at `\$\.([^`]+)`")
-_MISSING = re.compile(r"missing required field `([^`]+)`")
+_MISSING = re.compile(r"(?:missing required|contains unknown) field `([^`]+)`")
+
+
+def _field_path(message: str) -> str | None:
+    """``settings.role`` from "Object contains unknown field `role` - at `$.settings`"."""
+    at, named = _AT.search(message), _MISSING.search(message)
+    parts = [m.group(1) for m in (at, named) if m]
+    return ".".join(parts) if parts else None
 
 
 class FieldError(HTTPException):
@@ -41,14 +48,12 @@ def _fields(extra: object, detail: str) -> list[dict[str, str]]:
             continue
         message = str(item.get("message", ""))
         key = item.get("key")
-        m = _AT.search(message) or _MISSING.search(message)
-        if m:
-            key = m.group(1) if key in (None, "data", "body") else f"{key}.{m.group(1)}" if key else m.group(1)
+        path = _field_path(message)
+        if path:
+            key = path if key in (None, "data", "body") else f"{key}.{path}"
         out.append({"field": str(key or "body"), "message": message})
-    if not out:
-        m = _AT.search(detail) or _MISSING.search(detail)
-        if m:
-            out.append({"field": m.group(1), "message": detail})
+    if not out and (path := _field_path(detail)):
+        out.append({"field": path, "message": detail})
     return out
 
 
