@@ -22,3 +22,7 @@ lint:
 # join-token issues per second against a trivial endpoint (JSON; `--out bench/results/tokens.json` keeps a copy)
 bench-tokens *ARGS:
     {{py}} bench/tokens.py {{ARGS}}
+
+# benchmark the edge's forwarding against aiortc's MediaRelay (JSON; --quick for a smoke run)
+bench-sfu *ARGS:
+    {{py}} bench/sfu.py {{ARGS}}

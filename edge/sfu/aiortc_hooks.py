@@ -21,6 +21,8 @@ What is hooked, and why:
   should report into the sender's name-mangled fields.
 * **Raw send path**: forwarded packets are SRTP-protected with the DTLS transport's session and
   written with ``sendto`` on the nominated ICE pair's UDP socket — no per-packet coroutine.
+  Protection calls libsrtp through pylibsrtp's binding with the session's own buffer, skipping
+  the per-call allocations of ``Session.protect`` (a quarter of its cost).
 * **msid / negotiated parameters**: a sender's stream and track ids (``a=msid``) and a
   transceiver's negotiated codecs and header extensions.
 """
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiortc
+import pylibsrtp
 from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcrtpparameters import (
@@ -61,6 +64,8 @@ PC_ATTRS = ("_RTCPeerConnection__createTransceiver",)
 DTLS_ATTRS = ("_tx_srtp", "transport")
 #: Attributes of aioice's ICE connection this module uses (checked on a live one by the tests).
 ICE_ATTRS = ("_connection",)
+#: Attributes of a pylibsrtp ``Session`` this module uses.
+SRTP_ATTRS = ("_srtp", "_cdata", "_buffer")
 
 
 class HookError(RuntimeError):
@@ -88,6 +93,12 @@ def check(receiver: Any = None, sender: Any = None, transceiver: Any = None, dtl
     missing += [f"RTCIceTransport.{a}" for a in ICE_ATTRS if not hasattr(dtls.transport, a)]
     if not hasattr(getattr(dtls.transport, "_connection", None), "_nominated"):
         missing.append("aioice.Connection._nominated")
+    session = pylibsrtp.Session(pylibsrtp.Policy(key=bytes(30), ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND))
+    missing += [f"pylibsrtp.Session.{a}" for a in SRTP_ATTRS if not hasattr(session, a)]
+    binding = _binding()
+    missing += [f"pylibsrtp._binding.{a}" for a in ("ffi", "lib") if not hasattr(binding, a)]
+    if not hasattr(getattr(binding, "lib", None), "srtp_protect"):
+        missing.append("pylibsrtp._binding.lib.srtp_protect")
     if missing:
         raise HookError("aiortc internals changed; missing: " + ", ".join(missing))
 
@@ -211,6 +222,34 @@ def negotiated(transceiver: RTCRtpTransceiver) -> tuple[list[RTCRtpCodecParamete
 
 # --- the raw send path -------------------------------------------------------------------------
 
+def _binding() -> Any:
+    from pylibsrtp import _binding
+
+    return _binding
+
+
+def srtp_protector(session: pylibsrtp.Session) -> Callable[[bytes], bytes]:
+    """``session.protect`` (RFC 3711) without its per-packet allocations and checks."""
+    binding = _binding()
+    srtp, cdata, buffer = session._srtp[0], session._cdata, session._buffer
+    length = binding.ffi.new("int *")
+    protect = binding.lib.srtp_protect
+    room = len(cdata) - pylibsrtp.SRTP_MAX_TRAILER_LEN
+
+    def protect_packet(data: bytes, _keep: pylibsrtp.Session = session) -> bytes:
+        n = len(data)
+        if n > room:
+            raise ValueError(f"packet of {n} bytes is too long for SRTP")
+        length[0] = n
+        buffer[0:n] = data
+        rc = protect(srtp, cdata, length)
+        if rc:
+            raise pylibsrtp.Error(f"srtp_protect failed with error {rc}")
+        return buffer[0:length[0]]
+
+    return protect_packet
+
+
 @dataclass(frozen=True)
 class SendPath:
     """SRTP-protect and write one RTP packet, synchronously."""
@@ -233,6 +272,6 @@ def send_path(dtls: RTCDtlsTransport) -> SendPath | None:
     udp = pair.protocol.transport
     if udp is None or udp.is_closing():
         return None
-    return SendPath(protect=srtp.protect, sendto=udp.sendto, addr=pair.remote_addr,
+    return SendPath(protect=srtp_protector(srtp), sendto=udp.sendto, addr=pair.remote_addr,
                     backlog=udp.get_write_buffer_size)
 

@@ -152,6 +152,7 @@ class Room:
             stats.extra["keyframe_requests_received"] = (stats.extra.get("keyframe_requests_received", 0)
                                                          + source.keyframes.requested)
             stats.extra["packets_received"] = stats.extra.get("packets_received", 0) + source.packets_in
+            stats.extra["bytes_received"] = stats.extra.get("bytes_received", 0) + source.bytes_in
         return stats
 
     async def close(self) -> None:

@@ -89,3 +89,18 @@ async def test_msid_and_negotiated_parameters(meeting: Meeting) -> None:
         assert "urn:ietf:params:rtp-hdrext:sdes:mid" in {e.uri for e in extensions}
         assert t.sender._stream_id == "alice"
         assert t.sender._track_id in {x.track_id for x in meeting.room.tracks()}
+
+
+def test_the_lean_srtp_protector_matches_pylibsrtp() -> None:
+    import os
+
+    from pylibsrtp import Policy, Session
+
+    key = os.urandom(30)
+    ours = hooks.srtp_protector(Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND)))
+    theirs = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND))
+    for seq in range(3):
+        packet = bytes([0x80, 96, 0, seq]) + bytes(8) + os.urandom(1000)
+        assert ours(packet) == theirs.protect(packet)
+    with pytest.raises(ValueError, match="too long for SRTP"):
+        ours(bytes(1400))

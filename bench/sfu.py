@@ -1,0 +1,282 @@
+"""SFU benchmark: what forwarding one publisher to N subscribers costs the edge, against aiortc's
+MediaRelay (decode once, re-encode per subscriber) measured in the same run.
+
+One publisher sends 640×480@30 VP8 (pinned at 1 Mb/s) and Opus over loopback; N subscribers run
+in worker processes (the first three decode and count frames, the rest count RTP packets and
+complete frames); the server — ``edge.sfu.room.Room`` (``forward``) or ``MediaRelay``
+(``relay``) — runs alone in its own process (``bench/sfu_server.py``) and its CPU (user + sys,
+all threads) is read from /proc over fixed windows. Each N is measured over several windows and
+the median is reported. The relay baseline stops at the first N where it saturates (the worst
+subscriber below 80 % of 30 fps).
+
+    .venv/bin/python bench/sfu.py [--quick] [--out bench/results/sfu.json]
+
+Prints JSON. ``cpu_per_stream_*`` are slopes of a least-squares line through (N, edge CPU %);
+``ratio`` = relay / forward; ``streams_per_core`` = 100 / the forward slope.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.sfu_wire import BITRATE, cpu_seconds, machine_busy  # noqa: E402
+
+PY = sys.executable
+DECODING = 3  # subscribers that decode (each in its own process)
+PER_WORKER = 8  # counting subscribers per worker process
+SATURATED_FPS = 0.8 * 30
+
+
+def log(*args: object) -> None:
+    print(*args, file=sys.stderr, flush=True)
+
+
+class Proc:
+    """A child process spoken to in JSON lines on stdin/stdout."""
+
+    def __init__(self, *args: str) -> None:
+        self.p = subprocess.Popen([PY, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+
+    def read(self, timeout: float = 60) -> dict[str, Any]:
+        line = self.p.stdout.readline()
+        if not line:
+            raise RuntimeError(f"{self.p.args[1:3]} exited with {self.p.wait(timeout)}")
+        return json.loads(line)
+
+    def ask(self, message: dict[str, Any]) -> dict[str, Any]:
+        self.p.stdin.write(json.dumps(message) + "\n")
+        self.p.stdin.flush()
+        return self.read()
+
+    def stop(self) -> None:
+        try:
+            self.p.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.p.wait(10)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+
+
+class Control:
+    """The controller's own connection to the server, for stats."""
+
+    def __init__(self, path: str) -> None:
+        self.s = socket.socket(socket.AF_UNIX)
+        self.s.connect(path)
+        self.f = self.s.makefile("rw")
+
+    def stats(self) -> dict[str, Any]:
+        self.f.write(json.dumps({"op": "stats", "id": 1}) + "\n")
+        self.f.flush()
+        return json.loads(self.f.readline())
+
+
+def machine() -> dict[str, Any]:
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "")
+    import aiortc
+    import av
+
+    return {"cpu_model": model, "cores": os.cpu_count(), "python": platform.python_version(),
+            "aiortc": aiortc.__version__, "av": av.__version__, "load_average_start": list(os.getloadavg())}
+
+
+def fit(points: list[tuple[int, float]]) -> tuple[float, float] | None:
+    """Least-squares (slope, intercept) of CPU % against N."""
+    if len(points) < 2:
+        return None
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    return slope, my - slope * mx
+
+
+class Run:
+    def __init__(self, mode: str, tmp: str, window: float, repeats: int, settle: float) -> None:
+        self.mode, self.window, self.repeats, self.settle = mode, window, repeats, settle
+        self.path = os.path.join(tmp, f"{mode}.sock")
+        self.server = Proc("bench/sfu_server.py", "--mode", mode, "--socket", self.path)
+        self.pid = self.server.read()["ready"]
+        self.control = Control(self.path)
+        self.publisher = Proc("bench/sfu_client.py", "--role", "publisher", "--socket", self.path)
+        self.publisher.read()
+        self.workers: list[tuple[Proc, bool, list[str]]] = []
+        self.subs = 0
+        if mode == "forward":
+            deadline = time.monotonic() + 20
+            while self.control.stats().get("packets_received", 0) < 100 and time.monotonic() < deadline:
+                time.sleep(0.2)
+        time.sleep(1.0)
+
+    def grow(self, n: int) -> list[str]:
+        """Add subscribers up to *n*; returns the new ones."""
+        new = []
+        while self.subs < n:
+            pid = f"sub{self.subs}"
+            decode = self.subs < DECODING
+            worker = next((w for w in self.workers if not w[1] and not decode and len(w[2]) < PER_WORKER), None)
+            if worker is None:
+                worker = (Proc("bench/sfu_client.py", "--role", "subscribers", "--socket", self.path), decode, [])
+                self.workers.append(worker)
+            worker[0].ask({"cmd": "join", "pids": [pid], "decode": decode})
+            worker[2].append(pid)
+            new.append(pid)
+            self.subs += 1
+        return new
+
+    def counters(self) -> dict[str, tuple[float, dict[str, Any]]]:
+        out = {}
+        for proc, _, _ in self.workers:
+            reply = proc.ask({"cmd": "counters"})
+            out.update({pid: (reply["t"], c) for pid, c in reply["subs"].items()})
+        return out
+
+    def measure(self, n: int) -> dict[str, Any]:
+        new = self.grow(n)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            c = self.counters()
+            if all(c[pid][1]["first_frame_ms"] is not None for pid in new):
+                break
+            time.sleep(0.25)
+        joins = [c[pid][1]["first_frame_ms"] for pid in new if c[pid][1]["first_frame_ms"] is not None]
+        time.sleep(self.settle)
+        windows = []
+        for _ in range(self.repeats):
+            c0, cpu0, m0, s0, t0 = self.counters(), cpu_seconds(self.pid), machine_busy(), self.control.stats(), time.monotonic()
+            time.sleep(self.window)
+            c1, cpu1, m1, s1, t1 = self.counters(), cpu_seconds(self.pid), machine_busy(), self.control.stats(), time.monotonic()
+            fps = {pid: (c1[pid][1]["video_frames"] - c0[pid][1]["video_frames"]) / (c1[pid][0] - c0[pid][0]) for pid in c1}
+            counted = [pid for pid in c1 if not c1[pid][1]["decode"]]
+            windows.append({
+                "edge_cpu_pct": 100 * (cpu1 - cpu0) / (t1 - t0),
+                "fps_min": min(fps.values()),
+                "decoded_fps_min": min(fps[p] for p in c1 if c1[p][1]["decode"]),
+                "machine_busy_pct": 100 * (m1[0] - m0[0]) / max(1, m1[1] - m0[1]),
+                "pps_per_subscriber": (statistics.fmean((c1[p][1]["packets"] - c0[p][1]["packets"]) / (c1[p][0] - c0[p][0])
+                                                        for p in counted) if counted else None),
+                "forwarded_pps": ((s1["packets_forwarded"] - s0["packets_forwarded"]) / (t1 - t0)
+                                  if "packets_forwarded" in s1 else None),
+            })
+        cpu = [w["edge_cpu_pct"] for w in windows]
+        result = {
+            "edge_cpu_pct": round(statistics.median(cpu), 2),
+            "edge_cpu_pct_windows": [round(x, 2) for x in cpu],
+            "sub_video_fps_min": round(statistics.median(w["fps_min"] for w in windows), 1),
+            "decoded_video_fps_min": round(statistics.median(w["decoded_fps_min"] for w in windows), 1),
+            "join_to_first_frame_ms_p50": round(statistics.median(joins), 1) if joins else None,
+            "joined": len(new), "joined_with_video": len(joins),
+            "machine_busy_pct": round(statistics.median(w["machine_busy_pct"] for w in windows), 1),
+        }
+        if windows[0]["forwarded_pps"] is not None:
+            result["forwarded_pps"] = round(statistics.median(w["forwarded_pps"] for w in windows))
+        if windows[0]["pps_per_subscriber"] is not None:
+            result["received_pps_per_counting_subscriber"] = round(statistics.median(w["pps_per_subscriber"] for w in windows), 1)
+        result["saturated"] = result["sub_video_fps_min"] < SATURATED_FPS
+        return result
+
+    def stop(self) -> None:
+        for proc, _, _ in self.workers:
+            try:
+                proc.p.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
+                proc.p.stdin.flush()
+            except OSError:
+                pass
+            proc.stop()
+        self.publisher.stop()
+        self.server.stop()
+
+
+def sweep(mode: str, ns: list[int], tmp: str, args: argparse.Namespace) -> tuple[dict[str, Any], dict | None]:
+    run = Run(mode, tmp, args.window, args.repeats, args.settle)
+    results: dict[str, Any] = {}
+    stopped = None
+    try:
+        for n in ns:
+            results[str(n)] = r = run.measure(n)
+            log(f"{mode} N={n}: cpu {r['edge_cpu_pct']}% fps_min {r['sub_video_fps_min']} "
+                f"join p50 {r['join_to_first_frame_ms_p50']} ms, machine {r['machine_busy_pct']}%")
+            if mode == "relay" and r["saturated"]:
+                stopped = {"n": n, "reason": f"worst subscriber at {r['sub_video_fps_min']} fps (< {SATURATED_FPS:.0f})"}
+                break
+    finally:
+        run.stop()
+    return results, stopped
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a smoke run: N ≤ 2, short windows")
+    parser.add_argument("--out", help="also write the JSON here")
+    parser.add_argument("--window", type=float, default=5.0, help="seconds per measurement window")
+    parser.add_argument("--repeats", type=int, default=3, help="windows per N (the median is reported)")
+    parser.add_argument("--settle", type=float, default=2.0, help="seconds between joining and measuring")
+    args = parser.parse_args()
+    forward_ns, relay_ns = [1, 2, 4, 8, 16, 32, 48], [1, 2, 4, 8]
+    if args.quick:
+        forward_ns, relay_ns, args.window, args.repeats, args.settle = [1, 2], [1], 1.5, 1, 0.5
+
+    started = time.monotonic()
+    out: dict[str, Any] = {"benchmark": "sfu", "machine": machine(), "config": {
+        "video": f"640x480@30 VP8 pinned at {BITRATE // 1000} kb/s", "audio": "Opus, 20 ms", "window_s": args.window,
+        "repeats": args.repeats, "settle_s": args.settle, "decoding_subscribers": DECODING,
+        "counting_subscribers_per_process": PER_WORKER, "quick": args.quick}}
+    tmp = tempfile.mkdtemp(prefix="sfu-bench-")
+    try:
+        out["forward"], _ = sweep("forward", forward_ns, tmp, args)
+        out["relay"], out["relay_stopped_at"] = sweep("relay", relay_ns, tmp, args)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    # points where the media degraded (the machine, not only the server, ran out of CPU) are not fitted
+    forward_points = [(int(n), r["edge_cpu_pct"]) for n, r in out["forward"].items() if not r["saturated"]]
+    forward = fit(forward_points)
+    relay_points = [(int(n), r["edge_cpu_pct"]) for n, r in out["relay"].items() if not r["saturated"]]
+    relay = fit(relay_points)
+    out["fitted_n"] = {"forward": [n for n, _ in forward_points], "relay": [n for n, _ in relay_points]}
+    per_forward = forward[0] if forward else None
+    per_relay = relay[0] if relay else (relay_points[0][1] / relay_points[0][0] if relay_points else None)
+    out["cpu_per_stream_forward"] = round(per_forward, 3) if per_forward else None
+    out["cpu_per_stream_relay"] = round(per_relay, 3) if per_relay else None
+    out["ratio"] = round(per_relay / per_forward, 1) if per_forward and per_relay and per_forward > 0 else None
+    out["streams_per_core"] = round(100 / per_forward) if per_forward and per_forward > 0 else None
+    pps = [r.get("forwarded_pps", 0) / int(n) for n, r in out["forward"].items() if not r["saturated"]]
+    if per_forward and pps:
+        out["us_per_forwarded_packet"] = round(per_forward / 100 * 1e6 / statistics.median(pps), 1)
+    out["forward_fit_intercept_pct"] = round(forward[1], 2) if forward else None
+    out["definitions"] = {
+        "edge_cpu_pct": "server process user+sys CPU, % of one core, median over the windows",
+        "cpu_per_stream_*": "slope of the least-squares line through (N, edge_cpu_pct) over fitted_n "
+                            "(N where the worst subscriber kept >= 24 fps); relay with one such N: its CPU / N",
+        "saturated": "the worst subscriber's video fell below 24 fps during the windows",
+        "streams_per_core": "100 / cpu_per_stream_forward: subscriber A/V streams one core forwards",
+        "sub_video_fps_min": "worst subscriber's video frames per second (decoded, or complete frames counted)",
+        "join_to_first_frame_ms_p50": "median, over the subscribers added at that N, of join request → first video frame",
+        "machine_busy_pct": "all cores of the machine during the windows (benchmark processes included)",
+    }
+    out["duration_s"] = round(time.monotonic() - started, 1)
+    text = json.dumps(out, indent=2)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

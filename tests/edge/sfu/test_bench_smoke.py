@@ -1,0 +1,31 @@
+"""``bench/sfu.py --quick`` runs end to end and its JSON says media flowed (speed is not checked)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_quick_sfu_benchmark_runs_and_media_flows() -> None:
+    run = subprocess.run([sys.executable, "bench/sfu.py", "--quick"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=200)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout)
+    for key in ("cpu_per_stream_forward", "cpu_per_stream_relay", "ratio", "streams_per_core", "machine"):
+        assert key in result
+    assert set(result["machine"]) >= {"cpu_model", "cores", "python", "aiortc", "load_average_start"}
+    assert list(result["forward"]) == ["1", "2"] and list(result["relay"]) == ["1"]
+    for mode in ("forward", "relay"):
+        for n, r in result[mode].items():
+            assert r["edge_cpu_pct"] > 0, (mode, n)
+            assert r["sub_video_fps_min"] > 0 and r["decoded_video_fps_min"] > 0, (mode, n, r)
+            assert r["join_to_first_frame_ms_p50"] is not None and r["joined_with_video"] == r["joined"], (mode, n, r)
+    assert result["forward"]["2"]["forwarded_pps"] > 0
