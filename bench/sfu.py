@@ -159,10 +159,13 @@ class Run:
         joins = [c[pid][1]["first_frame_ms"] for pid in new if c[pid][1]["first_frame_ms"] is not None]
         time.sleep(self.settle)
         windows = []
+        clients = [self.publisher.p.pid] + [proc.p.pid for proc, _, _ in self.workers]
         for _ in range(self.repeats):
             c0, cpu0, m0, s0, t0 = self.counters(), cpu_seconds(self.pid), machine_busy(), self.control.stats(), time.monotonic()
+            k0 = sum(cpu_seconds(pid) for pid in clients)
             time.sleep(self.window)
             c1, cpu1, m1, s1, t1 = self.counters(), cpu_seconds(self.pid), machine_busy(), self.control.stats(), time.monotonic()
+            k1 = sum(cpu_seconds(pid) for pid in clients)
             fps = {pid: (c1[pid][1]["video_frames"] - c0[pid][1]["video_frames"]) / (c1[pid][0] - c0[pid][0]) for pid in c1}
             counted = [pid for pid in c1 if not c1[pid][1]["decode"]]
             windows.append({
@@ -170,6 +173,7 @@ class Run:
                 "fps_min": min(fps.values()),
                 "decoded_fps_min": min(fps[p] for p in c1 if c1[p][1]["decode"]),
                 "machine_busy_pct": 100 * (m1[0] - m0[0]) / max(1, m1[1] - m0[1]),
+                "clients_cpu_pct": 100 * (k1 - k0) / (t1 - t0),
                 "pps_per_subscriber": (statistics.fmean((c1[p][1]["packets"] - c0[p][1]["packets"]) / (c1[p][0] - c0[p][0])
                                                         for p in counted) if counted else None),
                 "forwarded_pps": ((s1["packets_forwarded"] - s0["packets_forwarded"]) / (t1 - t0)
@@ -184,7 +188,11 @@ class Run:
             "join_to_first_frame_ms_p50": round(statistics.median(joins), 1) if joins else None,
             "joined": len(new), "joined_with_video": len(joins),
             "machine_busy_pct": round(statistics.median(w["machine_busy_pct"] for w in windows), 1),
+            "bench_clients_cpu_pct": round(statistics.median(w["clients_cpu_pct"] for w in windows), 1),
         }
+        # what the rest of the machine (other processes) used, in % of one core
+        result["others_cpu_pct"] = round(max(0.0, result["machine_busy_pct"] * (os.cpu_count() or 1)
+                                             - result["edge_cpu_pct"] - result["bench_clients_cpu_pct"]), 1)
         if windows[0]["forwarded_pps"] is not None:
             result["forwarded_pps"] = round(statistics.median(w["forwarded_pps"] for w in windows))
         if windows[0]["pps_per_subscriber"] is not None:
@@ -269,7 +277,9 @@ def main() -> None:
         "streams_per_core": "100 / cpu_per_stream_forward: subscriber A/V streams one core forwards",
         "sub_video_fps_min": "worst subscriber's video frames per second (decoded, or complete frames counted)",
         "join_to_first_frame_ms_p50": "median, over the subscribers added at that N, of join request → first video frame",
-        "machine_busy_pct": "all cores of the machine during the windows (benchmark processes included)",
+        "machine_busy_pct": "all cores of the machine during the windows (benchmark processes included), % of all cores",
+        "bench_clients_cpu_pct": "the publisher and subscriber processes, % of one core",
+        "others_cpu_pct": "everything else running on the machine meanwhile, % of one core",
     }
     out["duration_s"] = round(time.monotonic() - started, 1)
     text = json.dumps(out, indent=2)

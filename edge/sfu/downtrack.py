@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from .forwarder import Media, TrackSource
 
 _HEADER = struct.Struct("!BBHII")
-HISTORY = 512  # sent video packets kept for NACK (a power of two)
+HISTORY = 512  # sent video packets remembered for NACK (a power of two)
 
 
 def one_byte_extensions(elements: list[tuple[int, bytes]]) -> bytes:
@@ -78,7 +78,9 @@ class DownTrack:
         self.last_seq = random.getrandbits(15)  # lower half avoids early SRTP rollover trouble
         self.last_ts = random.getrandbits(32)
         self.last_time = 0.0
-        self.history: list[bytes | None] | None = [None] * HISTORY if self.video else None
+        # (out seq, out timestamp, packet) of sent video: the payload is shared with the other
+        # subscribers, so remembering costs a tuple per packet, not a copy
+        self.history: list[tuple[int, int, Media] | None] | None = [None] * HISTORY if self.video else None
         # counters
         self.packets = 0
         self.octets = 0
@@ -140,7 +142,7 @@ class DownTrack:
         self.packets += 1
         self.octets += len(m.payload)
         if self.history is not None:
-            self.history[seq & (HISTORY - 1)] = data
+            self.history[seq & (HISTORY - 1)] = (seq, ts, m)
         return data
 
     def _anchor(self, m: Media) -> bool:
@@ -174,10 +176,12 @@ class DownTrack:
         if self.history is None:
             return
         for seq in lost:
-            data = self.history[seq & (HISTORY - 1)]
-            if data is not None and (data[2] << 8 | data[3]) == seq:
+            sent = self.history[seq & (HISTORY - 1)]
+            if sent is not None and sent[0] == seq:
+                _, ts, m = sent
                 self.retransmitted += 1
-                self.egress.send_now(data)
+                self.egress.send_now(_HEADER.pack(self._b0, self._mpt[m.marker], seq, ts, self.ssrc) + self._ext
+                                     + m.payload)
 
     # --- housekeeping (a few times a second) ---
 

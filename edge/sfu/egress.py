@@ -205,6 +205,11 @@ class Egress:
             if self._timer is None:
                 self._timer = asyncio.get_running_loop().call_later(RETRY, self._flush)
 
+    def forget(self, dt: DownTrack) -> None:
+        """*dt* stops: drop what it still has queued."""
+        if any(queued is dt for queued, _ in self.queue):
+            self.queue = deque(item for item in self.queue if item[0] is not dt)
+
     def close(self) -> None:
         self.shut()
         self.downtracks.clear()
