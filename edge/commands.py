@@ -80,8 +80,11 @@ class CommandEndpoint:
                     log.warning("cannot subscribe to commands", extra={"meeting": mid, "error": repr(exc)})
                     continue
                 if nc.is_connected:
+                    # The server knows before we count it as subscribed. nats-py writes a flush's
+                    # PING ahead of commands still pending, so one round trip may overtake the SUB.
                     with contextlib.suppress(Exception):
-                        await nc.flush(timeout=2)  # the server knows before we count it as subscribed
+                        await nc.flush(timeout=2)
+                        await nc.flush(timeout=2)
                 self._subs[mid] = sub
             for mid in set(self._subs) - hosted:
                 sub = self._subs.pop(mid)

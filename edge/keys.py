@@ -90,13 +90,15 @@ class Keys:
             delay = min(delay * 2, 5.0)
 
     async def refresh(self, *, force: bool = False) -> bool:
-        """Reload the keys (at most once per ``refresh_interval`` unless *force*); True if it worked."""
+        """Reload the keys; True if it worked. Unless *force* (the fetch at start), at most once per
+        ``refresh_interval``."""
         if self._inflight is not None:
             return await asyncio.shield(self._inflight)
         now = time.monotonic()
-        if not force and now - self._last_attempt < self.settings.refresh_interval:
-            return False
-        self._last_attempt = now
+        if not force:
+            if now - self._last_attempt < self.settings.refresh_interval:
+                return False
+            self._last_attempt = now
         self._inflight = asyncio.get_running_loop().create_future()
         ok = False
         try:

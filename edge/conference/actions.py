@@ -7,12 +7,13 @@ plane's commands (:mod:`edge.commands`) are trusted. A refusal raises :class:`Re
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 
 from nodes import wire
 
-from ..sfu.interfaces import GrantError, IceCandidate, SdpError
+from ..sfu.interfaces import ForwardingRoom, GrantError, IceCandidate, SdpError
 from ..signaling import messages as m
 from .interfaces import CLOSE_DENIED, CLOSE_KICKED, Refusal
 from .meeting import Meeting
@@ -65,9 +66,10 @@ def mute(meeting: Meeting, target: Participant, source: str, muted: bool, *, by:
     else:
         target.muted.discard(source)
     if meeting.room is not None:
-        for t in target.tracks.values():
+        for t in list(target.tracks.values()):
             if t.source == source:
-                meeting.room.set_track_muted(t.track_id, muted)
+                with contextlib.suppress(LookupError):  # unpublished meanwhile: nothing to stop
+                    meeting.room.set_track_muted(t.track_id, muted)
     notice = m.Muted(participant_id=target.id, source=source, muted=muted, by=by)  # type: ignore[arg-type]
     if target.state == "in":
         meeting.broadcast(notice, requester=requester, re=re)
@@ -112,9 +114,11 @@ def promote(meeting: Meeting, target: Participant, *, by: str) -> bool:
 
 
 # -- media ------------------------------------------------------------------------------------
-def _room(meeting: Meeting, p: Participant):  # noqa: ANN202
-    if meeting.room is None or not p.has_peer:
-        raise Refusal("media_unavailable", "media forwarding is not available for you on this edge")
+def _room(meeting: Meeting, p: Participant) -> ForwardingRoom:
+    if meeting.room is None:
+        raise Refusal("media_unavailable", f"this meeting has no media on this edge: {meeting.media_error}")
+    if not p.has_peer:
+        raise Refusal("media_unavailable", "your media is not set up (yet)")
     return meeting.room
 
 
@@ -145,11 +149,12 @@ async def subscribe_answer(meeting: Meeting, p: Participant, answer: m.Answer) -
 
 async def ice(meeting: Meeting, p: Participant, msg: m.Ice) -> None:
     room = _room(meeting, p)
-    if msg.candidate is not None:
-        c = msg.candidate
-        try:
-            await room.add_ice_candidate(p.id, msg.pc, IceCandidate(candidate=c.candidate, sdp_mid=c.sdp_mid,
-                                                                    sdp_mline_index=c.sdp_mline_index))
-        except (ValueError, SdpError) as exc:
-            raise Refusal("bad_candidate", f"candidate refused: {exc}", "candidate") from None
+    c = msg.candidate
+    # ``null`` (end of candidates) is an empty candidate for the forwarding room.
+    candidate = IceCandidate(candidate="") if c is None else \
+        IceCandidate(candidate=c.candidate, sdp_mid=c.sdp_mid, sdp_mline_index=c.sdp_mline_index)
+    try:
+        await room.add_ice_candidate(p.id, msg.pc, candidate)
+    except (ValueError, SdpError) as exc:
+        raise Refusal("bad_candidate", f"candidate refused: {exc}", "candidate") from None
     ack(p, msg.id)

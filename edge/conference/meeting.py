@@ -32,10 +32,6 @@ log = logging.getLogger(__name__)
 RoomMaker = Callable[[str, RoomEvents], ForwardingRoom]
 
 
-class MediaUnavailable(RuntimeError):
-    """This edge cannot host media (no forwarding core could be created)."""
-
-
 class Meeting:
     def __init__(self, meeting_id: str, *, edge_id: str, epoch: int, make_room: RoomMaker,
                  emit: Callable[[Any], None], resume_grace: float, replay: int,
@@ -55,12 +51,14 @@ class Meeting:
         self._ending = False
         self._entered = 0
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.media_error = ""
         self.room: ForwardingRoom | None
         try:
             self.room = make_room(meeting_id, self)
-        except MediaUnavailable as exc:
-            log.warning("meeting without media", extra={"meeting": meeting_id, "error": str(exc)})
+        except Exception as exc:  # noqa: BLE001 - chat and moderation still work; media requests are refused
+            log.exception("no forwarding room: the meeting runs without media", extra={"meeting": meeting_id})
             self.room = None
+            self.media_error = str(exc)
         self.event(wire.MeetingStarted)
 
     # -- lookups --------------------------------------------------------------------------------

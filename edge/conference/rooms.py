@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from ..sfu.interfaces import ForwardingRoom, RoomEvents, SfuConfig
-from .meeting import MediaUnavailable, RoomMaker
+from ..sfu.room import Room
+from .meeting import RoomMaker
 
 
 def room_factory(config: SfuConfig) -> RoomMaker:
     """A function that creates the :class:`~edge.sfu.interfaces.ForwardingRoom` of a meeting."""
 
     def make(room_id: str, events: RoomEvents) -> ForwardingRoom:
-        try:
-            from ..sfu.room import Room  # type: ignore[import-not-found]
-        except ImportError as exc:
-            raise MediaUnavailable(f"no forwarding core: {exc}") from None
         return Room(room_id, events, config)
 
     return make

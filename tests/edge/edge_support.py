@@ -117,7 +117,7 @@ class EdgeServer:
 
 
 class Client:
-    """A WebSocket signaling client that keeps messages it was not waiting for."""
+    """A WebSocket signaling client: one reader task keeps every message; ``expect`` takes them."""
 
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
@@ -125,6 +125,9 @@ class Client:
         self._taken: set[int] = set()
         self.last_seq = 0
         self.joined: dict[str, Any] = {}
+        self.ended = False
+        self._changed = asyncio.Event()
+        self._reader = asyncio.get_running_loop().create_task(self._read_all())
 
     @classmethod
     async def open(cls, url: str, **kw: Any) -> "Client":
@@ -133,12 +136,18 @@ class Client:
     async def send(self, msg: dict[str, Any] | str | bytes) -> None:
         await self.ws.send(msg if isinstance(msg, (str, bytes)) else json.dumps(msg))
 
-    async def _read(self, timeout: float) -> dict[str, Any]:
-        raw = await asyncio.wait_for(self.ws.recv(), timeout)
-        msg = json.loads(raw)
-        self.last_seq = max(self.last_seq, msg.get("seq", 0))
-        self.seen.append(msg)
-        return msg
+    async def _read_all(self) -> None:
+        try:
+            async for raw in self.ws:
+                msg = json.loads(raw)
+                self.last_seq = max(self.last_seq, msg.get("seq", 0))
+                self.seen.append(msg)
+                self._changed.set()
+        except ConnectionClosed:
+            pass
+        finally:
+            self.ended = True
+            self._changed.set()
 
     def _take(self, ok: Callable[[dict], bool]) -> dict[str, Any] | None:
         for i, msg in enumerate(self.seen):
@@ -156,19 +165,25 @@ class Client:
                 (where is None or where(msg))
         return await self._wait(ok, timeout, f"{type_} {match or ''}")
 
+    async def expect_any(self, types: tuple[str, ...], timeout: float = 5.0) -> dict[str, Any]:
+        return await self._wait(lambda msg: msg["type"] in types, timeout, " or ".join(types))
+
     async def _wait(self, ok: Callable[[dict], bool], timeout: float, what: str) -> dict[str, Any]:
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             found = self._take(ok)
             if found is not None:
                 return found
+            if self.ended:
+                raise AssertionError(f"socket closed {self.close_frame()} before {what}; "
+                                     f"saw {[m['type'] for m in self.seen]}")
             left = deadline - asyncio.get_running_loop().time()
             if left <= 0:
                 raise AssertionError(f"no {what} within {timeout}s; saw {[m['type'] for m in self.seen]}")
-            try:
-                await self._read(left)
-            except TimeoutError:
-                continue
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(left):   # (3.11's wait_for can swallow a cancellation)
+                    await self._changed.wait()
 
     async def error(self, code: str, timeout: float = 5.0) -> dict[str, Any]:
         msg = await self.expect("error", timeout)
@@ -182,17 +197,16 @@ class Client:
             self.joined = first
         return first
 
-    async def expect_any(self, types: tuple[str, ...], timeout: float = 5.0) -> dict[str, Any]:
-        return await self._wait(lambda msg: msg["type"] in types, timeout, " or ".join(types))
+    def close_frame(self) -> tuple[int, str] | None:
+        rcvd = self.ws.protocol.close_rcvd
+        return (rcvd.code, rcvd.reason) if rcvd is not None else None
 
     async def closed(self, timeout: float = 5.0) -> tuple[int, str]:
-        """Read until the edge closes the socket; the close code and reason."""
-        try:
-            while True:
-                await self._read(timeout)
-        except ConnectionClosed as exc:
-            assert exc.rcvd is not None, "closed without a close frame"
-            return exc.rcvd.code, exc.rcvd.reason
+        """Wait until the edge has closed the socket; its close code and reason."""
+        await asyncio.wait_for(asyncio.shield(self._reader), timeout)
+        frame = self.close_frame()
+        assert frame is not None, "closed without a close frame"
+        return frame
 
     async def is_open(self) -> bool:
         """The socket still answers a ping (at the protocol level)."""
@@ -203,6 +217,7 @@ class Client:
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self.ws.close()
+        self._reader.cancel()
 
 
 async def joined_client(server: EdgeServer, token: str, meeting: str = MEETING) -> Client:

@@ -124,7 +124,9 @@ async def test_no_responders_for_a_meeting_not_hosted(edge: EdgeServer, nc: nats
 async def test_with_two_edges_the_hosting_edge_answers(make_edge, nc: nats.NATS, tokens: TokenKit) -> None:
     """A meeting spread over two edges: the edge with the participant answers first; EndMeeting
     reaches both."""
-    async with make_edge() as one, make_edge(edge_id="edge-two") as two:
+    # Both edges share this test's event loop: a generous delay keeps the order independent of its load.
+    slow = {"not_here_delay": 1.0}
+    async with make_edge(commands=slow) as one, make_edge(edge_id="edge-two", commands=slow) as two:
         a = await joined_client(one, tokens.sign(name="Ada"))
         b = await joined_client(two, tokens.sign(name="Bob", eid="edge-two"))
         await eventually(lambda: subscribed(one) and subscribed(two), what="both subscribed")
