@@ -27,14 +27,14 @@ class RosterController(Controller):
                 TrackRead(track_id=t["track_id"], kind=t["kind"], source=t["source"]))
         people = [ParticipantRead(
             participant_id=r["participant_id"], account_id=r["account_id"], display_name=r["display_name"],
-            role=r["role"], edge_id=r["edge_id"], lobby=bool(r["lobby"]),
+            role=r["role"], edge_id=r["edge_id"], lobby=bool(r["lobby"]), lost=r["lost_at"] is not None,
             muted={"audio": bool(r["audio_muted"]), "video": bool(r["video_muted"]),
                    "screen": bool(r["screen_muted"])},
             tracks=tracks.get(r["participant_id"], []), joined_at=iso_utc(r["joined_at"]),
             waiting_since=iso_utc(r["waiting_since"])) for r in await repo.roster(services.db, meeting_id)]
-        waiting = sum(p.lobby for p in people)
-        return RosterRead(meeting_id=meeting_id, state=row["state"], present=len(people) - waiting,
-                          waiting=waiting, participants=people)
+        return RosterRead(meeting_id=meeting_id, state=row["state"],
+                          present=sum(not p.lobby and not p.lost for p in people),
+                          waiting=sum(p.lobby for p in people), participants=people)
 
     @get("/{meeting_id:str}/attendance", summary="Who attended, when they joined and left")
     async def attendance(self, request: Request, principal: Principal, meeting_id: str) -> list[AttendanceRead]:

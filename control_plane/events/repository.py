@@ -10,7 +10,7 @@ import aiosqlite
 from ..db import Database
 
 ROSTER_COLUMNS = ("participant_id, account_id, display_name, role, edge_id, lobby, audio_muted, video_muted,"
-                  " screen_muted, waiting_since, joined_at")
+                  " screen_muted, waiting_since, joined_at, lost_at")
 
 
 async def mark_applied(conn: aiosqlite.Connection, event_id: str, meeting_id: str, kind: str, at: float) -> bool:
@@ -40,7 +40,8 @@ async def upsert_joined(conn: aiosqlite.Connection, meeting_id: str, pid: str, *
         "INSERT INTO roster (meeting_id, participant_id, account_id, display_name, role, edge_id, lobby, joined_at)"
         " VALUES (?, ?, ?, ?, ?, ?, 0, ?) ON CONFLICT (meeting_id, participant_id) DO UPDATE SET"
         " account_id = excluded.account_id, display_name = excluded.display_name, role = excluded.role,"
-        " edge_id = excluded.edge_id, lobby = 0, joined_at = excluded.joined_at",
+        " edge_id = excluded.edge_id, lobby = 0, joined_at = excluded.joined_at, lost_at = NULL,"
+        " lost_edge_started = NULL",
         (meeting_id, pid, account_id, display_name, role, edge_id, at))
     await conn.execute(
         "INSERT INTO attendance (meeting_id, participant_id, account_id, display_name, role, edge_id, joined_at)"
@@ -62,8 +63,43 @@ async def close_roster(conn: aiosqlite.Connection, meeting_id: str, at: float, r
 
 
 async def present_count(conn: aiosqlite.Connection, meeting_id: str) -> int:
-    cur = await conn.execute("SELECT COUNT(*) FROM roster WHERE meeting_id = ? AND lobby = 0", (meeting_id,))
+    """Participants in the meeting: not in the lobby, not lost with their edge."""
+    cur = await conn.execute("SELECT COUNT(*) FROM roster WHERE meeting_id = ? AND lobby = 0 AND lost_at IS NULL",
+                             (meeting_id,))
     return (await cur.fetchone())[0]
+
+
+async def mark_lost(conn: aiosqlite.Connection, edge_id: str, at: float, edge_started: float | None) -> list[str]:
+    """Mark the participants on *edge_id* lost; returns the meetings left with nobody present."""
+    cur = await conn.execute("SELECT DISTINCT meeting_id FROM roster WHERE edge_id = ? AND lost_at IS NULL",
+                             (edge_id,))
+    meetings = [r[0] for r in await cur.fetchall()]
+    await conn.execute("UPDATE roster SET lost_at = ?, lost_edge_started = ? WHERE edge_id = ? AND lost_at IS NULL",
+                       (at, edge_started, edge_id))
+    emptied = []
+    for meeting_id in meetings:
+        if await present_count(conn, meeting_id) == 0:
+            await conn.execute("UPDATE meetings SET empty_since = ? WHERE id = ? AND state = 'live'"
+                               " AND empty_since IS NULL", (at, meeting_id))
+            emptied.append(meeting_id)
+    return emptied
+
+
+async def lost(conn: aiosqlite.Connection) -> list[aiosqlite.Row]:
+    cur = await conn.execute("SELECT meeting_id, participant_id, edge_id, lost_at, lost_edge_started FROM roster"
+                             " WHERE lost_at IS NOT NULL")
+    return list(await cur.fetchall())
+
+
+async def restore(conn: aiosqlite.Connection, meeting_id: str, pid: str) -> None:
+    await conn.execute("UPDATE roster SET lost_at = NULL, lost_edge_started = NULL WHERE meeting_id = ?"
+                       " AND participant_id = ?", (meeting_id, pid))
+    await conn.execute("UPDATE meetings SET empty_since = NULL WHERE id = ?", (meeting_id,))
+
+
+async def edges_in_use(conn: aiosqlite.Connection) -> set[str]:
+    cur = await conn.execute("SELECT DISTINCT edge_id FROM roster WHERE lost_at IS NULL")
+    return {r[0] for r in await cur.fetchall()}
 
 
 async def set_muted(conn: aiosqlite.Connection, meeting_id: str, pid: str, kind: str, muted: bool) -> None:

@@ -20,6 +20,8 @@ class ParticipantRead(msgspec.Struct, kw_only=True):
     edge_id: str
     #: True while waiting in the lobby to be admitted.
     lobby: bool
+    #: True while the participant's edge is out of the registry (back when the edge is).
+    lost: bool
     muted: dict[str, bool]
     tracks: list[TrackRead]
     joined_at: str | None
@@ -29,7 +31,7 @@ class ParticipantRead(msgspec.Struct, kw_only=True):
 class RosterRead(msgspec.Struct, kw_only=True):
     meeting_id: str
     state: str
-    #: Participants in the meeting (not counting the lobby).
+    #: Participants in the meeting (not counting the lobby, nor those lost with their edge).
     present: int
     waiting: int
     participants: list[ParticipantRead]

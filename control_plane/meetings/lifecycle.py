@@ -1,11 +1,19 @@
-"""The empty-meeting sweeper and what happens when an edge is lost.
+"""The meeting sweeper: empty meetings end; participants of a lost edge are lost, then gone.
 
-Every ``meetings.sweep_interval`` seconds, a live meeting that has had nobody in it (the lobby
-does not count) for ``meetings.empty_timeout`` seconds is ended: its home edge is told
-(:class:`nodes.wire.EndMeeting`, best effort) and the meeting is marked ended. When an edge leaves
-the registry (it stopped, or missed three heartbeats), its participants are taken off the
-rosters (``left_reason`` "edge_lost"), so their meetings can become empty and end.
-Applied-event ids older than the events stream keeps them are pruned once an hour.
+Every ``meetings.sweep_interval`` seconds, while the control plane is connected to NATS:
+
+1. Participants whose edge left the registry are **lost** (shown as such in the roster, not
+   counted as present). When the same edge instance (same ``started_at``) heartbeats again they
+   are restored; when the edge restarted, or stayed away longer than ``meetings.empty_timeout``,
+   they are removed and their attendance closes at the time of the loss (``edge_lost``). An edge
+   leaving the registry marks its participants lost at once; the sweeper also catches edges that
+   died while this control plane was not watching (after a grace of two registry TTLs).
+2. A live meeting with nobody present for ``meetings.empty_timeout`` seconds is ended: its home
+   edge is told (:class:`nodes.wire.EndMeeting`, best effort) and the meeting is marked ended.
+
+While NATS is unreachable the control plane sees no heartbeats and no events, so it changes
+nothing: an outage on its side never ends meetings. Applied-event ids older than the events
+stream keeps them are pruned once an hour.
 """
 
 from __future__ import annotations
@@ -15,9 +23,11 @@ import contextlib
 import logging
 import time
 
+from nodes.bus import Bus
 from nodes.streams import EVENTS_MAX_AGE
 
 from ..db import Database
+from ..edges.registry import EdgeRegistry
 from ..events import repository as roster
 from .commands import CommandService
 from .service import MeetingService
@@ -26,13 +36,14 @@ log = logging.getLogger(__name__)
 
 
 class Lifecycle:
-    def __init__(self, db: Database, meetings: MeetingService, commands: CommandService, *,
-                 empty_timeout: float, interval: float) -> None:
-        self.db = db
-        self.meetings = meetings
-        self.commands = commands
+    def __init__(self, db: Database, meetings: MeetingService, commands: CommandService, bus: Bus,
+                 edges: EdgeRegistry, *, empty_timeout: float, interval: float) -> None:
+        self.db, self.meetings, self.commands, self.bus, self.edges = db, meetings, commands, bus, edges
         self.empty_timeout = empty_timeout
         self.interval = interval
+        self.grace = 2 * edges.ttl
+        self._connected_since: float | None = None
+        self._started: dict[str, float] = {}  # edge id -> started_at of the instance last seen
         self._task: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[None]] = set()
         self._last_prune = 0.0
@@ -56,9 +67,27 @@ class Lifecycle:
             except Exception:  # noqa: BLE001 - keep sweeping
                 log.exception("meeting sweep failed")
 
+    def _watching(self, now: float) -> bool:
+        if not self.bus.connected:
+            self._connected_since = None
+            return False
+        if self._connected_since is None:
+            self._connected_since = now
+        return True
+
     async def sweep(self, now: float | None = None) -> list[str]:
-        """End the meetings that stayed empty too long; returns their ids."""
+        """One pass (see the module docstring); returns the ids of the meetings it ended."""
         now = now if now is not None else time.time()
+        if not self._watching(now):
+            return []
+        live = {e.heartbeat.edge_id: e.heartbeat.started_at for e in self.edges.live()}
+        self._started.update(live)
+        await self._settle_lost(live, now)
+        if now - (self._connected_since or now) >= self.grace:
+            async with self.db.transaction() as conn:
+                missing = await roster.edges_in_use(conn) - set(live)
+            for edge_id in missing:
+                await self._mark_lost(edge_id, now)
         rows = await self.db.fetch_all(
             "SELECT id FROM meetings WHERE state = 'live' AND empty_since IS NOT NULL AND empty_since <= ?",
             (now - self.empty_timeout,))
@@ -72,22 +101,27 @@ class Lifecycle:
             await roster.prune_applied(self.db, now - EVENTS_MAX_AGE - 86400)
         return ended
 
+    async def _settle_lost(self, live: dict[str, float], now: float) -> None:
+        async with self.db.transaction() as conn:
+            for r in await roster.lost(conn):
+                started = live.get(r["edge_id"])
+                same = started is not None and (not r["lost_edge_started"] or not started
+                                                or started == r["lost_edge_started"])
+                if same:
+                    await roster.restore(conn, r["meeting_id"], r["participant_id"])
+                elif started is not None or now - r["lost_at"] > self.empty_timeout:
+                    await roster.remove(conn, r["meeting_id"], r["participant_id"], at=r["lost_at"],
+                                        reason="edge_lost")
+
     def edge_left(self, edge_id: str, why: str) -> None:
-        """Registry listener: take the lost edge's participants off the rosters."""
-        task = asyncio.get_running_loop().create_task(self._edge_lost(edge_id))
+        """Registry listener: the edge's participants are lost (unless we are the ones cut off)."""
+        if not self.bus.connected:
+            return
+        task = asyncio.get_running_loop().create_task(self._mark_lost(edge_id, time.time()))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def _edge_lost(self, edge_id: str) -> None:
-        now = time.time()
+    async def _mark_lost(self, edge_id: str, now: float) -> None:
         async with self.db.transaction() as conn:
-            cur = await conn.execute("SELECT meeting_id, participant_id FROM roster WHERE edge_id = ?", (edge_id,))
-            people = list(await cur.fetchall())
-            for meeting_id, pid in people:
-                await roster.remove(conn, meeting_id, pid, at=now, reason="edge_lost")
-            for meeting_id in {m for m, _ in people}:
-                if await roster.present_count(conn, meeting_id) == 0:
-                    await conn.execute("UPDATE meetings SET empty_since = ? WHERE id = ? AND state = 'live'"
-                                       " AND empty_since IS NULL", (now, meeting_id))
-        if people:
-            log.info("participants of a lost edge removed", extra={"edge_id": edge_id, "count": len(people)})
+            emptied = await roster.mark_lost(conn, edge_id, now, self._started.get(edge_id))
+        log.info("participants of a lost edge marked lost", extra={"edge_id": edge_id, "emptied": emptied})

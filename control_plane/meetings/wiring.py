@@ -39,8 +39,8 @@ async def start_meetings(stack: contextlib.AsyncExitStack, services: Services) -
     bus.on_connect(services.events.attach)
     stack.push_async_callback(services.events.stop)
 
-    lifecycle = Lifecycle(db, services.meetings, services.commands, empty_timeout=settings.meetings.empty_timeout,
-                          interval=settings.meetings.sweep_interval)
+    lifecycle = Lifecycle(db, services.meetings, services.commands, bus, services.edges,
+                          empty_timeout=settings.meetings.empty_timeout, interval=settings.meetings.sweep_interval)
     services.edges.on_edge_left(lifecycle.edge_left)
     lifecycle.start()
     stack.push_async_callback(lifecycle.stop)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -115,7 +116,9 @@ class FakeEdge:
                  interval: float = 0.2, **connect: Any) -> None:
         self.nats_url, self.edge_id, self.region, self.cpu_pct, self.interval = url, edge_id, region, cpu_pct, interval
         #: Extra ``nats.connect`` options (user, password, inbox_prefix, …).
-        self.connect_options = connect
+        self.connect_options = {"reconnect_time_wait": 0.1, **connect}
+        #: Start time of this edge instance, as its heartbeats report it.
+        self.started_at = time.time()
         #: Commands received, decoded.
         self.commands: list[Any] = []
         #: The reply to give, as a function of the command: None means ok, False means no reply.
@@ -136,7 +139,7 @@ class FakeEdge:
 
     def heartbeat(self) -> wire.EdgeHeartbeat:
         return wire.EdgeHeartbeat(edge_id=self.edge_id, region=self.region, public_url=self.url,
-                                  cpu_pct=self.cpu_pct, interval=self.interval)
+                                  cpu_pct=self.cpu_pct, interval=self.interval, started_at=self.started_at)
 
     async def connect(self) -> "FakeEdge":
         async def go() -> None:

@@ -155,8 +155,9 @@ def _is(cp, mid: str, headers: dict, wanted: str):  # noqa: ANN001, ANN202
     return check
 
 
-async def test_participants_of_a_lost_edge_leave_the_roster(control_plane, nats_server, edges) -> None:
-    async with control_plane(**nats_overrides(nats_server.url)) as cp:
+async def test_participants_of_a_lost_edge_are_lost_then_restored_or_removed(control_plane, nats_server,
+                                                                             edges) -> None:
+    async with control_plane(**nats_overrides(nats_server.url, meetings={"sweep_interval": 0.1})) as cp:
         await wait_ready(cp)
         host = await user(cp, "hanna", "host")
         mid = (await create_meeting(cp, host))["id"]
@@ -164,14 +165,76 @@ async def test_participants_of_a_lost_edge_leave_the_roster(control_plane, nats_
         await wait_edges(cp, "edge-a")
         await a.publish(wire.ParticipantJoined(meeting_id=mid, edge_id="edge-a", participant_id="p1"))
         await eventually(lambda: cp.services.events.applied == 1, what="join applied")
-        await a.stop()  # crashes: no more heartbeats, no "left" events
+
+        async def p1(lost: bool) -> bool:
+            r = await roster(cp, mid, host)
+            return [(p["participant_id"], p["lost"]) for p in r["participants"]] == [("p1", lost)] and (
+                r["present"] == (0 if lost else 1))
+
+        async def empty_since() -> float | None:
+            row = await cp.services.db.fetch_one("SELECT empty_since FROM meetings WHERE id = ?", (mid,))
+            return row["empty_since"]
+
+        await a.stop()  # missed heartbeats: out of the registry, its participants lost
+        await eventually(lambda: p1(lost=True), timeout=5, what="p1 lost with its edge")
+        assert await empty_since() is not None  # the empty-meeting timer runs
+        await a.start()  # the same edge instance is back (a network blip): p1 is restored
+        await eventually(lambda: p1(lost=False), timeout=5, what="p1 restored")
+        assert await empty_since() is None
+
+        await a.stop()
+        await eventually(lambda: p1(lost=True), timeout=5, what="p1 lost again")
+        await edges("edge-a")  # the edge restarted: a new instance knows nothing of p1
+
         async def gone() -> bool:
             return (await roster(cp, mid, host))["participants"] == []
-        await eventually(gone, timeout=5, what="participants of the lost edge removed")
+        await eventually(gone, timeout=5, what="p1 removed after the edge restarted")
         [row] = await attendance(cp, mid, host)
         assert row["left_reason"] == "edge_lost"
-        row = await cp.services.db.fetch_one("SELECT empty_since FROM meetings WHERE id = ?", (mid,))
-        assert row["empty_since"] is not None  # the empty-meeting timer runs
+        assert (await state(cp, mid, host)) == "live"
+
+
+async def test_lost_participants_are_removed_after_the_timeout_and_the_meeting_ends(control_plane, nats_server,
+                                                                                  edges) -> None:
+    overrides = nats_overrides(nats_server.url, meetings={"sweep_interval": 0.1, "empty_timeout": 1.0})
+    async with control_plane(**overrides) as cp:
+        await wait_ready(cp)
+        host = await user(cp, "hanna", "host")
+        mid = (await create_meeting(cp, host))["id"]
+        a = await edges("edge-a")
+        await wait_edges(cp, "edge-a")
+        await a.publish(wire.ParticipantJoined(meeting_id=mid, edge_id="edge-a", participant_id="p1"))
+        await eventually(lambda: cp.services.events.applied == 1, what="join applied")
+        await a.stop()  # gone for good
+        await eventually(_is(cp, mid, host, "ended"), timeout=8, what="meeting ended")
+        [row] = await attendance(cp, mid, host)
+        assert row["left_reason"] == "edge_lost"
+
+
+async def test_a_control_plane_cut_off_from_nats_ends_nothing(control_plane, nats_server, edges) -> None:
+    import asyncio
+
+    overrides = nats_overrides(nats_server.url, meetings={"sweep_interval": 0.1, "empty_timeout": 1.0})
+    async with control_plane(**overrides) as cp:
+        await wait_ready(cp)
+        host = await user(cp, "hanna", "host")
+        mid = (await create_meeting(cp, host))["id"]
+        a = await edges("edge-a")
+        await wait_edges(cp, "edge-a")
+        await a.publish(wire.ParticipantJoined(meeting_id=mid, edge_id="edge-a", participant_id="p1"))
+        await eventually(lambda: cp.services.events.applied == 1, what="join applied")
+
+        nats_server.stop()  # the control plane sees no heartbeats: every edge leaves its registry
+        await eventually(lambda: not cp.services.bus.connected and not cp.services.edges.live(), timeout=5,
+                         what="cut off, registry empty")
+        await asyncio.sleep(2.0)  # longer than empty_timeout: nothing may end meanwhile
+        assert (await state(cp, mid, host)) == "live"
+        nats_server.start()
+        await eventually(lambda: cp.services.bus.connected and cp.services.edges.get("edge-a") is not None,
+                         timeout=10, what="reconnected, edge back")
+        await asyncio.sleep(2 * 1.0 + 0.5)  # past the grace after reconnecting
+        r = await roster(cp, mid, host)
+        assert r["state"] == "live" and [(p["participant_id"], p["lost"]) for p in r["participants"]] == [("p1", False)]
 
 
 async def test_events_for_unknown_meetings_are_acknowledged_and_ignored(control_plane, nats_server, edges) -> None:
