@@ -29,7 +29,7 @@ class MeetingController(Controller):
     async def list_meetings(self, request: Request, principal: Principal,
                             which: str = Parameter(query="scope", default="mine", max_length=16)
                             ) -> list[MeetingRead]:
-        return await _services(request).meetings.list(principal, which)
+        return await _services(request).meetings.list_meetings(principal, which)
 
     @get("/{meeting_id:str}", summary="One meeting")
     async def get_meeting(self, request: Request, maybe_principal: Principal | None, meeting_id: str) -> MeetingRead:

@@ -136,7 +136,7 @@ class MeetingService:
     async def read(self, principal: Principal | None, meeting_id: str) -> MeetingRead:
         return await self.to_read(await self.readable_row(principal, meeting_id), principal)
 
-    async def list(self, principal: Principal, scope: str) -> list[MeetingRead]:
+    async def list_meetings(self, principal: Principal, scope: str) -> list[MeetingRead]:
         if scope not in SCOPES:
             raise FieldError("scope", f"must be one of {', '.join(SCOPES)}")
         now = datetime.now(UTC)

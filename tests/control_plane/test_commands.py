@@ -3,6 +3,9 @@ promote, end for all; and what happens when no edge answers, or answers late, or
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from nodes import wire
 from tests.control_plane.meetings_support import (create_meeting, edges, field_names, nats_overrides,
                                                   user, wait_edges, wait_ready)
@@ -168,3 +171,93 @@ async def test_deleting_a_live_meeting_ends_it_on_its_edge(control_plane, nats_s
         assert (await cp.client.get(f"/api/v1/meetings/{m['id']}", headers=host)).status_code == 404
         r = await cp.client.post(f"/api/v1/meetings/{m['id']}/participants/p1/kick", headers=host)
         assert r.status_code == 404  # the meeting, its roster and its placement are gone
+
+
+async def test_end_to_end_with_a_real_control_plane_and_edge(nats_server, tmp_path) -> None:
+    """Both as real processes on one nats-server: the edge verifies our token with keys it got
+    over ``cc.cp.jwks``, its events build our roster, and our commands act on its sockets."""
+    import json
+
+    import httpx
+    import websockets
+
+    from tests.support import procs
+
+    cp = procs.control_plane(tmp_path, nats_server.url,
+                             bootstrap={"admin_password_file": str(tmp_path / "admin-password")})
+    edge = procs.edge(tmp_path, nats_server.url, "edge-e2e", region="local")
+    cp.start()
+    edge.start()
+    sockets: list = []
+
+    async def ws_join(url: str, token: str, mid: str, first: str) -> tuple:  # noqa: ANN001
+        ws = await websockets.connect(f"{url}?meeting={mid}")
+        sockets.append(ws)
+        await ws.send(json.dumps({"type": "join", "id": 1, "token": token, "meeting_id": mid}))
+        return ws, await expect(ws, first)
+
+    async def expect(ws, kind: str) -> dict:  # noqa: ANN001
+        while True:
+            msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert msg["type"] != "error", msg
+            if msg["type"] == kind:
+                return msg
+
+    try:
+        cp.wait_http("/readyz")
+        edge.wait_http("/readyz")
+        async with httpx.AsyncClient(base_url=cp.base_url, timeout=10) as http:
+            password = (tmp_path / "admin-password").read_text().strip()
+            token = (await http.post("/api/v1/auth/token", json={"username": "admin", "password": password})
+                     ).json()["token"]
+            admin_h = {"Authorization": f"Bearer {token}"}
+
+            async def edges_listed() -> bool:
+                return any(e["edge_id"] == "edge-e2e" for e in (await http.get("/api/v1/edges")).json())
+            await eventually(edges_listed, timeout=15, what="edge in the registry")
+            m = (await http.post("/api/v1/meetings", headers=admin_h,
+                                 json={"title": "E2E", "lobby": True, "allow_guests": True})).json()
+            mid = m["id"]
+
+            host_join = (await http.post(f"/api/v1/meetings/{mid}/join", json={}, headers=admin_h)).json()
+            assert host_join["edge_url"] == f"ws://127.0.0.1:{edge.port}/ws"
+            host_ws, joined = await ws_join(host_join["edge_url"], host_join["token"], mid, "joined")
+            assert joined["role"] == "host" and joined["grants"]["moderate"] is True
+
+            guest_join = (await http.post(f"/api/v1/meetings/{mid}/join", json={"display_name": "Gary"})).json()
+            assert guest_join["lobby"] is True
+            guest_ws, waiting = await ws_join(guest_join["edge_url"], guest_join["token"], mid, "lobby_waiting")
+            gid = waiting["participant_id"]
+
+            async def in_roster(pid: str, lobby: bool) -> bool:
+                r = (await http.get(f"/api/v1/meetings/{mid}/participants", headers=admin_h)).json()
+                return any(p["participant_id"] == pid and p["lobby"] is lobby for p in r["participants"])
+            await eventually(lambda: in_roster(gid, True), timeout=10, what="guest waiting in our roster")
+            assert (await http.get(f"/api/v1/meetings/{mid}", headers=admin_h)).json()["state"] == "live"
+
+            r = await http.post(f"/api/v1/meetings/{mid}/participants/{gid}/admit", headers=admin_h)
+            assert r.status_code == 200 and r.json()["edge_id"] == "edge-e2e", r.text
+            await expect(guest_ws, "admitted")
+            await eventually(lambda: in_roster(gid, False), timeout=10, what="guest admitted in our roster")
+
+            r = await http.post(f"/api/v1/meetings/{mid}/participants/{gid}/kick", json={"reason": "test"},
+                                headers=admin_h)
+            assert r.status_code == 200, r.text
+            assert (await expect(guest_ws, "kicked"))["reason"] == "test"
+
+            async def kicked_in_attendance() -> bool:
+                rows = (await http.get(f"/api/v1/meetings/{mid}/attendance", headers=admin_h)).json()
+                return any(a["participant_id"] == gid and a["left_reason"] == "kicked" for a in rows)
+            await eventually(kicked_in_attendance, timeout=10, what="kick in our attendance")
+
+            r = await http.post(f"/api/v1/meetings/{mid}/end", headers=admin_h)
+            assert r.status_code == 200 and r.json()["edge_id"] == "edge-e2e", r.text
+            await expect(host_ws, "meeting_ended")
+            r = await http.post(f"/api/v1/meetings/{mid}/join", json={}, headers=admin_h)
+            assert r.status_code == 409
+    finally:
+        for ws in sockets:
+            with contextlib.suppress(Exception):
+                await ws.close()
+        edge.stop()
+        cp.stop()
