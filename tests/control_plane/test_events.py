@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from nodes import subjects, wire
-from tests.control_plane.meetings_support import (FakeEdge, admin, create_meeting, edges, nats_client, nats_overrides, user,
+from tests.control_plane.meetings_support import (FakeEdge, admin, create_meeting, nats_client, nats_overrides, user,
                                                   wait_edges, wait_ready)
+from tests.control_plane.meetings_support import edges  # noqa: F401 - the fixture
 from tests.support.util import eventually
 
 

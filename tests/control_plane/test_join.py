@@ -11,8 +11,9 @@ import msgspec
 
 from nodes import subjects, wire
 from nodes.claims import verify_join_token
-from tests.control_plane.meetings_support import (admin, client_at, create_meeting, edges, field_names, keyset, nats_client,
+from tests.control_plane.meetings_support import (admin, client_at, create_meeting, field_names, keyset, nats_client,
                                                   nats_overrides, user, wait_edges, wait_ready)
+from tests.control_plane.meetings_support import edges  # noqa: F401 - the fixture
 from tests.support import procs
 from tests.support.util import eventually
 
