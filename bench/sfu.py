@@ -40,6 +40,7 @@ PY = sys.executable
 DECODING = 3  # subscribers that decode (each in its own process)
 PER_WORKER = 8  # counting subscribers per worker process
 SATURATED_FPS = 0.8 * 30
+JOIN_GAP = 0.5  # seconds between one subscriber's first frame and the next join (the keyframe interval)
 
 
 def log(*args: object) -> None:
@@ -126,9 +127,13 @@ class Run:
         time.sleep(1.0)
 
     def grow(self, n: int) -> list[str]:
-        """Add subscribers up to *n*; returns the new ones."""
+        """Add subscribers up to *n*, one at a time: each joins once the previous one has video and
+        JOIN_GAP has passed (so every join gets its own keyframe request); returns the new ones."""
         new = []
         while self.subs < n:
+            if new:
+                self.wait_for_video(new[-1:])
+                time.sleep(JOIN_GAP)
             pid = f"sub{self.subs}"
             decode = self.subs < DECODING
             worker = next((w for w in self.workers if not w[1] and not decode and len(w[2]) < PER_WORKER), None)
@@ -148,14 +153,17 @@ class Run:
             out.update({pid: (reply["t"], c) for pid, c in reply["subs"].items()})
         return out
 
+    def wait_for_video(self, pids: list[str], timeout: float = 20) -> dict[str, tuple[float, dict[str, Any]]]:
+        deadline = time.monotonic() + timeout
+        while True:
+            c = self.counters()
+            if all(c[pid][1]["first_frame_ms"] is not None for pid in pids) or time.monotonic() > deadline:
+                return c
+            time.sleep(0.05)
+
     def measure(self, n: int) -> dict[str, Any]:
         new = self.grow(n)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            c = self.counters()
-            if all(c[pid][1]["first_frame_ms"] is not None for pid in new):
-                break
-            time.sleep(0.25)
+        c = self.wait_for_video(new)
         joins = [c[pid][1]["first_frame_ms"] for pid in new if c[pid][1]["first_frame_ms"] is not None]
         time.sleep(self.settle)
         windows = []
@@ -245,7 +253,8 @@ def main() -> None:
     out: dict[str, Any] = {"benchmark": "sfu", "machine": machine(), "config": {
         "video": f"640x480@30 VP8 pinned at {BITRATE // 1000} kb/s", "audio": "Opus, 20 ms", "window_s": args.window,
         "repeats": args.repeats, "settle_s": args.settle, "decoding_subscribers": DECODING,
-        "counting_subscribers_per_process": PER_WORKER, "quick": args.quick}}
+        "counting_subscribers_per_process": PER_WORKER, "quick": args.quick,
+        "joins": f"one at a time, {JOIN_GAP} s after the previous subscriber's first video frame"}}
     tmp = tempfile.mkdtemp(prefix="sfu-bench-")
     try:
         out["forward"], _ = sweep("forward", forward_ns, tmp, args)

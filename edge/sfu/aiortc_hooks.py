@@ -100,7 +100,7 @@ def check(receiver: Any = None, sender: Any = None, transceiver: Any = None, dtl
     if not hasattr(getattr(binding, "lib", None), "srtp_protect"):
         missing.append("pylibsrtp._binding.lib.srtp_protect")
     if missing:
-        raise HookError("aiortc internals changed; missing: " + ", ".join(missing))
+        raise HookError("aiortc (aioice, pylibsrtp) internals changed; missing: " + ", ".join(missing))
 
 
 # --- publish side: the receiver tap ------------------------------------------------------------
@@ -131,8 +131,9 @@ def tap_receiver(receiver: RTCRtpReceiver, on_packet: Callable[[RtpPacket], None
                  on_start: Callable[[RTCRtpReceiveParameters], None]) -> None:
     """Route the receiver's RTP packets to *on_packet* and never decode them.
 
-    Must be called before the receiver starts (right after ``setRemoteDescription`` created its
-    transceiver). *on_start* gets the receive parameters (codecs, RTX SSRCs) once it starts.
+    Must be called before the receiver starts — from :func:`on_new_transceiver`, as the
+    transceiver is created. *on_start* gets the receive parameters (codecs, RTX SSRCs) once it
+    starts.
     """
     if getattr(receiver, f"{_RECEIVER}started"):
         raise HookError("tap_receiver: the receiver has already started")
