@@ -198,6 +198,8 @@ class Events:
         self.offers: dict[str, list[str]] = {}
         self.states: list[tuple[str, str, str]] = []
         self.auto_answer = True
+        #: Errors of the clients' automatic answers (a test fails on any).
+        self.errors: list[BaseException] = []
         self._tasks: set[asyncio.Task] = set()
 
     def on_track_published(self, track: TrackInfo) -> None:
@@ -215,15 +217,22 @@ class Events:
         if client is not None and self.auto_answer:
             task = asyncio.ensure_future(client.on_offer(sdp))
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.errors.append(task.exception())
 
     def on_peer_state(self, participant_id: str, pc: str, state: str) -> None:
         self.states.append((participant_id, pc, state))
 
-    async def settle(self) -> None:
-        """Wait for the answers being made (re-raising their errors)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks))
+    async def cancel(self) -> None:
+        """Stop answering (the meeting is being torn down)."""
+        self.auto_answer = False
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 class Meeting:
@@ -241,6 +250,8 @@ class Meeting:
         return await client.join(grants)
 
     async def close(self) -> None:
+        await self.events.cancel()
         for client in self.clients:
             await client.close()
         await self.room.close()
+        assert not self.events.errors, f"a client's answer failed: {self.events.errors!r}"
