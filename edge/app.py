@@ -99,6 +99,9 @@ def create_app(settings: Settings) -> Litestar:
             app.state.signaling = signaling
             holder["signaling"] = signaling
             stack.push_async_callback(_drain, node)                     # first: stop taking joins
+            # For a process runner that can call it before the HTTP server closes the sockets, so
+            # the clients hear ``draining`` rather than only the server's close (1012).
+            app.state.before_stop = lambda: _drain(node)
             bus.on_connect(lambda _bus: hb.beat())  # announce at once, not one interval later
             outbox.start()
             commands.start()
@@ -112,6 +115,8 @@ def create_app(settings: Settings) -> Litestar:
 
 async def _drain(node: Node) -> None:
     """Stop taking joins, tell the clients, and tell the control plane (a draining heartbeat)."""
+    if node.heartbeat.draining:
+        return
     node.heartbeat.draining = True
     node.conference.drain()
     with contextlib.suppress(Exception):

@@ -118,6 +118,8 @@ class Meeting:
     # -- membership -----------------------------------------------------------------------------
     async def add(self, claims: JoinClaims, link: Link, re: m.RequestId) -> Participant:
         """A participant arrives with a verified token: into the lobby or straight in."""
+        if self.closed or self._ending:
+            raise Refusal("meeting_ended", "this meeting is ending")
         self.epoch = max(self.epoch, claims.ep)
         p = Participant(claims, replay=self.replay)
         p.link = link

@@ -81,24 +81,26 @@ class Session:
         self.gone = False
         self._queue: asyncio.Queue[str | _Close] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
-        self._timers: list[asyncio.TimerHandle] = []
+        self._join_timer: asyncio.TimerHandle | None = None
+        self._idle_timer: asyncio.TimerHandle | None = None
         self._last_heard = time.monotonic()
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._writer = loop.create_task(self._write(), name="signaling-writer")
-        self._timers.append(loop.call_later(self.join_timeout, self._check_joined))
+        self._join_timer = loop.call_later(self.join_timeout, self._check_joined)
         if self.idle_timeout > 0:
-            self._timers.append(loop.call_later(self.idle_timeout, self._check_idle))
+            self._idle_timer = loop.call_later(self.idle_timeout, self._check_idle)
 
     def disconnected(self) -> None:
         """The socket is gone (closed by either side): the seat, if any, waits for a resume."""
         if self.gone:
             return
         self.gone = self.closing = True
-        for t in self._timers:
-            t.cancel()
+        for timer in (self._join_timer, self._idle_timer):
+            if timer is not None:
+                timer.cancel()
         if self._writer is not None and not self._writer.done():
             self._writer.cancel()
         if self.seat is not None:
@@ -116,7 +118,7 @@ class Session:
         if quiet >= self.idle_timeout:
             self.close(CLOSE_IDLE, f"nothing heard for {self.idle_timeout:g} s")
         else:
-            self._timers.append(asyncio.get_running_loop().call_later(self.idle_timeout - quiet, self._check_idle))
+            self._idle_timer = asyncio.get_running_loop().call_later(self.idle_timeout - quiet, self._check_idle)
 
     # -- Link: what the conference sends ------------------------------------------------------------
     def send(self, msg: m._Out) -> None:
