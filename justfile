@@ -26,3 +26,7 @@ bench-tokens *ARGS:
 # benchmark the edge's forwarding against aiortc's MediaRelay (JSON; --quick for a smoke run)
 bench-sfu *ARGS:
     {{py}} bench/sfu.py {{ARGS}}
+
+# the browser tests: real Chromium against the whole stack (web app, edge, nats-server)
+e2e *ARGS:
+    {{py}} -m pytest -m browser tests/e2e {{ARGS}}

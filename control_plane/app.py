@@ -37,6 +37,7 @@ from .meetings.wiring import start_meetings
 from .services import Services
 from .settings import Settings
 from .tokens.controllers import jwks, well_known_jwks
+from .web.controllers import WebController
 
 log = logging.getLogger("control_plane")
 
@@ -77,7 +78,7 @@ def create_app(settings: Settings) -> Litestar:
     return Litestar(
         route_handlers=[healthz, readyz, EdgeController, AuthController, AccountAdminController,
                         OidcController, MeetingController, CommandController, RosterController, jwks,
-                        well_known_jwks],
+                        well_known_jwks, WebController],
         lifespan=[lifespan],
         dependencies={"principal": Provide(provide_principal), "maybe_principal": Provide(provide_maybe_principal)},
         exception_handlers=errors.HANDLERS,

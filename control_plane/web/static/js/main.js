@@ -1,0 +1,31 @@
+// The web app's entry: load the session, declare the routes, start the router.
+
+import { h, mount } from "./dom.js";
+import { problem } from "./layout.js";
+import { editMeetingPage, newMeetingPage } from "./pages/meeting_form.js";
+import { meetingPage } from "./pages/meeting_view.js";
+import { meetingsPage } from "./pages/meetings.js";
+import { roomPage } from "./pages/room_page.js";
+import { registerPage, signinPage } from "./pages/signin.js";
+import { fallback, navigate, route, start } from "./router.js";
+import { loadSession, session } from "./session.js";
+
+route("/", () => navigate(session.account ? "/meetings" : "/signin", { replace: true }));
+route("/signin", signinPage);
+route("/register", registerPage);
+route("/meetings", meetingsPage);
+route("/meetings/new", newMeetingPage);
+route("/meetings/:id/edit", editMeetingPage);
+route("/meetings/:id", meetingPage);
+route("/m/:id", roomPage);
+fallback((root) => problem(root, "Not found", "There is no page here.", h("a", { class: "btn", href: "/" }, "Home")));
+
+const root = document.getElementById("app");
+try {
+  await loadSession();
+} catch (err) {
+  mount(root, h("p", { class: "form-error" }, `The server cannot be reached: ${err.message}`));
+  throw err;
+}
+await start(root);
+root.dataset.ready = "true";

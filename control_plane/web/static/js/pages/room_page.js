@@ -1,0 +1,54 @@
+// The join link (/m/<id>): who joins (the account, or a guest's name), the meeting password when
+// there is one, then the room.
+
+import { ApiError, get, post } from "../api.js";
+import { h } from "../dom.js";
+import { field, formError, onSubmit } from "../forms.js";
+import { page, problem, signInPath } from "../layout.js";
+import { navigate, render } from "../router.js";
+import { session } from "../session.js";
+import { Room } from "../room/room.js";
+
+export async function roomPage(root, { id }) {
+  let meeting;
+  try {
+    meeting = await get(`/api/v1/meetings/${encodeURIComponent(id)}`);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      return problem(root, "Sign in to join", "This meeting is for signed-in people only.",
+        h("a", { class: "btn btn--primary", href: signInPath(), testid: "join-sign-in" }, "Sign in"));
+    }
+    return problem(root, "Meeting", err.detail || String(err), h("a", { class: "btn", href: "/" }, "Back"));
+  }
+  let room = null;
+  const guest = !session.account;
+  const name = h("input", { autocomplete: "name", required: true, maxlength: 100, testid: "guest-name", autofocus: true });
+  const password = h("input", { type: "password", autocomplete: "off", testid: "join-password" });
+  const needsPassword = meeting.has_password && !meeting.can_manage;
+  const form = h("form", { class: "stack", testid: "join-form", novalidate: true },
+    formError(),
+    guest
+      ? field("Your name", name, { name: "display_name", hint: "Shown to the others in the meeting" })
+      : h("p", { testid: "join-as" }, "You join as ", h("strong", {}, session.account.display_name), "."),
+    needsPassword ? field("Meeting password", password, { name: "password" }) : null,
+    h("button", { class: "btn btn--primary btn--wide", type: "submit", testid: "join-button" }, "Join now"),
+    guest ? h("p", { class: "muted" }, "Have an account? ", h("a", { href: signInPath() }, "Sign in")) : null);
+  onSubmit(form, async () => {
+    const body = {};
+    if (guest) body.display_name = name.value.trim();
+    if (needsPassword) body.password = password.value;
+    const clicked = performance.now();
+    const join = await post(`/api/v1/meetings/${encodeURIComponent(id)}/join`, body);
+    join.marks = { clicked, token: performance.now() };
+    room = new Room(root, {
+      meeting, join,
+      onRejoin: () => render(),
+      onExit: () => navigate(session.account ? "/meetings" : "/"),
+    });
+  });
+  page(root, meeting.title, h("section", { class: "card narrow", testid: "prejoin" },
+    h("h1", {}, meeting.title),
+    meeting.state === "ended" ? h("p", { class: "form-error" }, "This meeting has ended.") : null,
+    form));
+  return () => room?.destroy();
+}

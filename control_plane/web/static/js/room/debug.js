@@ -1,0 +1,60 @@
+// `window.__cc`: the running room's peer connections and state, for diagnostics in the browser
+// console and for the browser tests (decoded frames, the local tracks, a dropped socket).
+
+export function exposeForDiagnostics(room) {
+  window.__cc = {
+    room,
+    get participantId() {
+      return room.state.me;
+    },
+    get publishPc() {
+      return room.publisher?.pc || null;
+    },
+    get subscribePc() {
+      return room.subscriber?.pc || null;
+    },
+    get marks() {
+      return room.marks;
+    },
+    get connection() {
+      const sig = room.sig;
+      return { state: sig.state, reconnects: sig.reconnects, rtt: sig.rtt, history: [...sig.history] };
+    },
+    /** One entry per received stream: whose it is, which source, frames decoded, audio received. */
+    async inbound() {
+      const pc = room.subscriber?.pc;
+      if (!pc) return [];
+      const out = [];
+      (await pc.getStats()).forEach((s) => {
+        if (s.type !== "inbound-rtp") return;
+        const entry = room.subscriber.byMid(s.mid);
+        const found = entry ? room.state.track(entry.trackId) : null;
+        out.push({
+          mid: s.mid, kind: s.kind, framesDecoded: s.framesDecoded || 0, packetsReceived: s.packetsReceived || 0,
+          totalSamplesReceived: s.totalSamplesReceived || 0, audioEnergy: s.totalAudioEnergy || 0,
+          participantId: entry?.participantId || "", trackId: entry?.trackId || "",
+          source: found?.track.source || "", active: Boolean(entry?.active),
+        });
+      });
+      return out;
+    },
+    /** What this browser sends: each source's local track and the track its sender carries. */
+    localTracks() {
+      const out = {};
+      for (const source of ["microphone", "camera", "screen"]) {
+        const local = room.media.tracks[source];
+        const sender = room.publisher?.sender(source);
+        out[source] = {
+          id: local?.id || "", label: local?.label || "", enabled: local ? local.enabled : false,
+          readyState: local?.readyState || "", deviceId: local?.getSettings?.().deviceId || "",
+          senderTrackId: sender?.track?.id || "",
+        };
+      }
+      return out;
+    },
+    /** Close the signaling socket as a network failure would; the room reconnects and resumes. */
+    dropSocket() {
+      room.sig.ws?.close();
+    },
+  };
+}

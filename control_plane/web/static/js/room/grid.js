@@ -1,0 +1,110 @@
+// The video grid: one tile per participant (camera, or initials when it is off) and one per
+// shared screen, with names, mute marks and the active speaker's highlight. Tiles are kept by key
+// so a video element is not recreated when something else changes.
+
+import { h } from "../dom.js";
+import { icon } from "./icons.js";
+
+function initials(name) {
+  return name.split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0].toUpperCase()).join("") || "?";
+}
+
+/** Show `track` in a media element; nothing is done when it already shows that track. */
+function attach(el, track, onFrame = null) {
+  if (el.ccTrack === track) return;
+  el.ccTrack = track || null;
+  el.srcObject = track ? new MediaStream([track]) : null;
+  if (!track) return;
+  el.play().catch(() => {});
+  if (onFrame && el.requestVideoFrameCallback) el.requestVideoFrameCallback(() => onFrame());
+}
+
+function makeTile(key, source) {
+  const video = h("video", { class: "tile-video", autoplay: true, playsinline: true, muted: true });
+  video.muted = true;
+  const audio = source === "camera" ? h("audio", { autoplay: true, class: "offscreen" }) : null;
+  const name = h("span", { class: "tile-name", testid: "tile-name" });
+  const micOff = h("span", { class: "tile-flag", testid: "tile-mic-muted", title: "Microphone muted" }, icon("micOff", 16));
+  const camOff = h("span", { class: "tile-flag", testid: "tile-camera-off", title: "Camera off" }, icon("cameraOff", 16));
+  const avatar = h("div", { class: "tile-avatar", "aria-hidden": "true" });
+  const el = h("div", { class: ["tile", `tile--${source}`], testid: "tile", dataset: { key, source } },
+    avatar, video, audio, h("div", { class: "tile-label" }, micOff, camOff, name));
+  return { el, video, audio, name, micOff, camOff, avatar };
+}
+
+export class Grid {
+  constructor() {
+    this.el = h("div", { class: "grid", testid: "grid", "aria-label": "Participants" });
+    this.tiles = new Map();
+    this.onRemoteFrame = () => {};
+  }
+
+  _tile(key, source) {
+    let tile = this.tiles.get(key);
+    if (!tile) {
+      tile = makeTile(key, source);
+      this.tiles.set(key, tile);
+    }
+    return tile;
+  }
+
+  /** Bring the tiles in line with the state, the local tracks and what the subscriber receives. */
+  sync(state, local, bound) {
+    const wanted = [];
+    const people = [...state.participants.values()];
+    for (const p of people) {
+      const isMe = p.participant_id === state.me;
+      const tracks = [...p.tracks.values()];
+      for (const t of tracks.filter((x) => x.source === "screen")) {
+        const tile = this._tile(`screen:${t.track_id}`, "screen");
+        const track = isMe ? local.screen : bound.get(t.track_id)?.track || null;
+        this._fill(tile, p, { isMe, video: track, label: `${isMe ? "You" : p.name} (screen)`, trackId: t.track_id });
+        wanted.push(tile);
+      }
+    }
+    for (const p of people) {
+      const isMe = p.participant_id === state.me;
+      const tile = this._tile(`camera:${p.participant_id}`, "camera");
+      const cam = [...p.tracks.values()].find((t) => t.source === "camera");
+      const mic = [...p.tracks.values()].find((t) => t.source === "microphone");
+      const camOn = cam && !p.muted.has("camera");
+      const video = isMe ? local.camera : camOn ? bound.get(cam.track_id)?.track || null : null;
+      const audio = !isMe && mic ? bound.get(mic.track_id)?.track || null : null;
+      this._fill(tile, p, {
+        isMe, video, audio, label: isMe ? `${p.name} (you)` : p.name, trackId: cam?.track_id || "",
+        micMuted: p.muted.has("microphone") || !mic, cameraOff: !video,
+      });
+      tile.el.dataset.speaking = String(state.activeSpeaker === p.participant_id);
+      wanted.push(tile);
+    }
+    for (const [key, tile] of this.tiles) {
+      if (!wanted.includes(tile)) {
+        attach(tile.video, null);
+        if (tile.audio) attach(tile.audio, null);
+        tile.el.remove();
+        this.tiles.delete(key);
+      }
+    }
+    wanted.forEach((tile, i) => {
+      if (this.el.children[i] !== tile.el) this.el.insertBefore(tile.el, this.el.children[i] || null);
+    });
+    this.el.dataset.count = String(Math.min(wanted.length, 9));
+  }
+
+  _fill(tile, p, { isMe, video, audio = null, label, trackId, micMuted = false, cameraOff = false }) {
+    const d = tile.el.dataset;
+    d.participantId = p.participant_id;
+    d.local = String(isMe);
+    d.trackId = trackId;
+    d.micMuted = String(micMuted);
+    d.cameraOff = String(cameraOff);
+    tile.el.classList.toggle("tile--mirror", isMe && tile.el.dataset.source === "camera");
+    tile.name.textContent = label;
+    tile.avatar.textContent = initials(p.name);
+    tile.micOff.hidden = !micMuted;
+    tile.camOff.hidden = !cameraOff || tile.el.dataset.source !== "camera";
+    tile.video.hidden = !video;
+    attach(tile.video, video, isMe ? null : this.onRemoteFrame);
+    if (tile.audio) attach(tile.audio, audio);
+  }
+}

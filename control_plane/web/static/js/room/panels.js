@@ -1,0 +1,106 @@
+// The side panels: chat, and people (the roster with moderator controls, and the lobby).
+
+import { h } from "../dom.js";
+import { icon } from "./icons.js";
+
+function time(at) {
+  return new Date(at * 1000).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+}
+
+export class ChatPanel {
+  constructor({ send, canChat }) {
+    this.list = h("ol", { class: "chat-list", testid: "chat-list", "aria-live": "polite" });
+    this.input = h("input", { class: "chat-input", testid: "chat-input", maxlength: 2000, placeholder: "Message everyone",
+      "aria-label": "Chat message", autocomplete: "off" });
+    this.error = h("div", { class: "field-error", testid: "chat-error", role: "alert" });
+    const button = h("button", { class: "btn btn--primary", type: "submit", testid: "chat-send" }, "Send");
+    const form = h("form", { class: "chat-form" }, this.input, button);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const text = this.input.value.trim();
+      if (!text) return;
+      button.disabled = true;
+      this.error.textContent = "";
+      try {
+        await send(text);
+        this.input.value = "";
+      } catch (err) {
+        this.error.textContent = err.message;
+      } finally {
+        button.disabled = false;
+      }
+    });
+    this.form = form;
+    this.el = h("section", { class: "panel", testid: "chat-panel", "aria-label": "Chat" },
+      h("h2", { class: "panel-title" }, "Chat"), this.list, this.error, form);
+    this.setCanChat(canChat);
+  }
+
+  setCanChat(ok) {
+    this.input.disabled = !ok;
+    this.input.placeholder = ok ? "Message everyone" : "Chat is not allowed for you here";
+  }
+
+  add(msg, me) {
+    const mine = msg.sender === me;
+    this.list.append(h("li", { class: ["chat-msg", mine && "chat-msg--mine"], testid: "chat-message", dataset: { sender: msg.sender } },
+      h("div", { class: "chat-meta" }, h("span", { class: "chat-sender", testid: "chat-sender" }, mine ? "You" : msg.sender_name),
+        msg.to ? h("span", { class: "badge" }, "private") : null, h("time", {}, time(msg.at))),
+      h("div", { class: "chat-text", testid: "chat-text" }, msg.text)));
+    this.list.scrollTop = this.list.scrollHeight;
+  }
+}
+
+export class PeoplePanel {
+  constructor(actions) {
+    this.actions = actions; // {mute(pid), kick(pid), promote(pid), admit(pid), deny(pid)}
+    this.lobby = h("div", { class: "lobby-list", testid: "lobby-list" });
+    this.roster = h("ul", { class: "roster", testid: "roster" });
+    this.count = h("span", { class: "muted" });
+    this.el = h("section", { class: "panel", testid: "people-panel", "aria-label": "People" },
+      h("h2", { class: "panel-title" }, "People ", this.count), this.lobby, this.roster);
+  }
+
+  _button(label, testid, fn, kind = "") {
+    const b = h("button", { class: ["btn", "btn--small", kind], type: "button", testid }, label);
+    b.addEventListener("click", async () => {
+      b.disabled = true;
+      try {
+        await fn();
+      } finally {
+        b.disabled = false;
+      }
+    });
+    return b;
+  }
+
+  render(state) {
+    const mod = state.isModerator();
+    this.count.textContent = `(${state.participants.size})`;
+    this.lobby.hidden = !(mod && state.lobby.length);
+    this.lobby.replaceChildren(
+      h("h3", {}, "Waiting in the lobby"),
+      ...state.lobby.map((w) => h("div", { class: "lobby-entry", testid: "lobby-entry", dataset: { participantId: w.participant_id } },
+        h("span", { class: "grow", testid: "lobby-name" }, w.name),
+        this._button("Admit", "lobby-admit", () => this.actions.admit(w.participant_id), "btn--primary"),
+        this._button("Deny", "lobby-deny", () => this.actions.deny(w.participant_id)))));
+    this.roster.replaceChildren(...[...state.participants.values()].map((p) => {
+      const isMe = p.participant_id === state.me;
+      const micMuted = p.muted.has("microphone") || ![...p.tracks.values()].some((t) => t.source === "microphone");
+      const controls = mod && !isMe
+        ? h("div", { class: "roster-actions" },
+          micMuted ? null : this._button("Mute", "roster-mute", () => this.actions.mute(p.participant_id)),
+          p.moderator ? null : this._button("Make moderator", "roster-promote", () => this.actions.promote(p.participant_id)),
+          this._button("Remove", "roster-kick", () => this.actions.kick(p.participant_id), "btn--danger-quiet"))
+        : null;
+      return h("li", { class: "roster-entry", testid: "roster-entry", dataset: { participantId: p.participant_id, moderator: String(p.moderator) } },
+        h("div", { class: "roster-who" },
+          h("span", { class: "roster-name", testid: "roster-name" }, isMe ? `${p.name} (you)` : p.name),
+          p.moderator ? h("span", { class: "badge", testid: "roster-moderator" }, p.role === "host" ? "host" : "moderator") : null,
+          h("span", { class: "roster-flags" },
+            micMuted ? h("span", { title: "Microphone muted", testid: "roster-mic-muted" }, icon("micOff", 16)) : null,
+            p.muted.has("camera") ? h("span", { title: "Camera off" }, icon("cameraOff", 16)) : null)),
+        controls);
+    }));
+  }
+}

@@ -1,0 +1,63 @@
+// A connection-quality hint from getStats: round-trip time, packet loss and jitter, sampled
+// every two seconds on both peer connections.
+
+function level({ rtt, loss, jitter }) {
+  if (rtt === null && loss === null && jitter === null) return "unknown";
+  if ((loss ?? 0) > 10 || (rtt ?? 0) > 600 || (jitter ?? 0) > 150) return "poor";
+  if ((loss ?? 0) > 3 || (rtt ?? 0) > 300 || (jitter ?? 0) > 60) return "fair";
+  return "good";
+}
+
+export class QualityMeter {
+  constructor(pcs, onSample, every = 2000) {
+    this.pcs = pcs; // () => [RTCPeerConnection | null]
+    this.onSample = onSample;
+    this.prev = { lost: 0, received: 0 };
+    this.timer = setInterval(() => this.sample().catch(() => {}), every);
+    this.last = { rtt: null, loss: null, jitter: null, level: "unknown" };
+  }
+
+  async sample() {
+    let rtt = null;
+    let jitter = null;
+    let lost = 0;
+    let received = 0;
+    let remoteLoss = null;
+    for (const pc of this.pcs()) {
+      if (!pc || pc.connectionState === "closed") continue;
+      const report = await pc.getStats();
+      report.forEach((s) => {
+        if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded" && s.currentRoundTripTime !== undefined) {
+          rtt = Math.max(rtt ?? 0, s.currentRoundTripTime * 1000);
+        } else if (s.type === "inbound-rtp") {
+          lost += Math.max(0, s.packetsLost || 0);
+          received += s.packetsReceived || 0;
+          if (s.jitter !== undefined) jitter = Math.max(jitter ?? 0, s.jitter * 1000);
+        } else if (s.type === "remote-inbound-rtp" && s.fractionLost !== undefined) {
+          remoteLoss = Math.max(remoteLoss ?? 0, s.fractionLost * 100);
+        }
+      });
+    }
+    const dLost = lost - this.prev.lost;
+    const dReceived = received - this.prev.received;
+    this.prev = { lost, received };
+    let loss = dReceived + dLost > 0 ? (100 * Math.max(0, dLost)) / (dReceived + Math.max(0, dLost)) : null;
+    if (remoteLoss !== null) loss = Math.max(loss ?? 0, remoteLoss);
+    const sample = { rtt, loss, jitter };
+    this.last = { ...sample, level: level(sample) };
+    this.onSample(this.last);
+    return this.last;
+  }
+
+  stop() {
+    clearInterval(this.timer);
+  }
+}
+
+export function describe({ rtt, loss, jitter }) {
+  const parts = [];
+  if (rtt !== null) parts.push(`round trip ${Math.round(rtt)} ms`);
+  if (loss !== null) parts.push(`loss ${loss.toFixed(1)} %`);
+  if (jitter !== null) parts.push(`jitter ${Math.round(jitter)} ms`);
+  return parts.join(", ") || "measuring…";
+}

@@ -1,0 +1,325 @@
+// A meeting room: joins the edge with the token, publishes this browser's camera and microphone,
+// receives everyone else, and keeps the view in step with what the edge says.
+
+import { h, toast } from "../dom.js";
+import { exposeForDiagnostics } from "./debug.js";
+import { LocalMedia } from "./media.js";
+import { Publisher, Subscriber } from "./peers.js";
+import { QualityMeter } from "./quality.js";
+import { Signaling } from "./signaling.js";
+import { RoomState } from "./state.js";
+import { RoomView } from "./view.js";
+
+const ENDINGS = {
+  kicked: "You were removed from the meeting", ended: "The meeting has ended", denied: "You were not let in",
+  left: "You left the meeting", lost: "The connection was lost", replaced: "The meeting was opened in another window",
+  edge_stopped: "The meeting server restarted", refused: "The meeting server refused the connection",
+  unreachable: "The meeting server cannot be reached", origin: "This site may not connect to the meeting server",
+  no_join: "Joining took too long",
+};
+
+export class Room {
+  constructor(root, { meeting, join, onRejoin, onExit }) {
+    this.meeting = meeting;
+    this.join = join;
+    this.onRejoin = onRejoin;
+    this.onExit = onExit;
+    this.state = new RoomState();
+    this.media = new LocalMedia();
+    this.media.onScreenEnded = () => this.toggleScreen();
+    this.view = new RoomView(root, this, meeting.title);
+    this.publisher = null;
+    this.subscriber = null;
+    this.entered = false;
+    this.finished = false;
+    this.micOn = false;
+    this.cameraOn = false;
+    this.sharing = false;
+    this.mediaBroken = false;
+    this.marks = { ...(join.marks || {}), start: performance.now() };
+    this.view.grid.onRemoteFrame = () => { this.marks.firstFrame ??= performance.now(); };
+    this.quality = new QualityMeter(() => [this.publisher?.pc, this.subscriber?.pc], (q) => this.view.setQuality(q));
+    const perms = join.permissions || {};
+    // Ask for the camera and microphone while connecting (not while waiting in a lobby).
+    this.mediaStarted = join.lobby ? null : this.media.start({ audio: perms.publish_audio, video: perms.publish_video });
+    this.sig = new Signaling({
+      url: join.edge_url, meetingId: join.meeting_id, token: join.token,
+      onMessage: (msg) => this.onMessage(msg), onState: (s, reason, detail) => this.onConnState(s, reason, detail),
+    });
+    this.sig.restartMedia = () => this.mediaBroken;
+    this.onPageHide = () => this.sig.leave();
+    window.addEventListener("pagehide", this.onPageHide);
+    exposeForDiagnostics(this);
+    this.sig.connect();
+  }
+
+  // -- messages from the edge -----------------------------------------------------------------
+  onMessage(msg) {
+    const s = this.state;
+    switch (msg.type) {
+      case "joined":
+        s.reset(msg);
+        this.subscriber ??= new Subscriber(this.sig, msg.ice_servers, {
+          onTracks: () => this.render(), onState: (st) => this.onPeerState("subscribe", st),
+        });
+        this.iceServers = msg.ice_servers;
+        this.enter();
+        break;
+      case "lobby_waiting":
+        this.view.showWaiting(msg.name);
+        break;
+      case "admitted":
+        toast("You were let in");
+        break;
+      case "resumed":
+        if (msg.media_restarted) this.restartMedia();
+        break;
+      case "offer":
+        if (msg.pc === "subscribe") {
+          this.marks.subscribeOffer ??= performance.now();
+          this.subscriber?.handleOffer(msg.sdp);
+        }
+        break;
+      case "ice":
+        (msg.pc === "publish" ? this.publisher : this.subscriber)?.addCandidate(msg.candidate);
+        break;
+      case "track_published":
+        s.addTrack(msg.track);
+        break;
+      case "track_unpublished":
+        s.removeTrack(msg.participant_id, msg.track_id);
+        break;
+      case "muted":
+        s.setMuted(msg.participant_id, msg.source, msg.muted);
+        if (msg.participant_id === s.me && msg.by !== s.me && msg.muted) this.mutedByModerator(msg.source);
+        break;
+      case "participant_joined":
+      case "participant_updated":
+        s.upsert(msg.participant);
+        break;
+      case "participant_left":
+        s.remove(msg.participant_id);
+        break;
+      case "lobby":
+        s.lobby = msg.waiting;
+        break;
+      case "chat":
+        this.view.chatMessage(msg, s.me);
+        break;
+      case "active_speaker":
+        s.activeSpeaker = msg.participant_id;
+        break;
+      case "kicked":
+      case "meeting_ended":
+      case "denied":
+        this.finish(msg.type === "meeting_ended" ? "ended" : msg.type, msg.reason);
+        return;
+      case "draining":
+        toast("The meeting server is restarting; you will need to rejoin");
+        break;
+      case "error":
+        if (!this.entered && msg.re && String(msg.re).startsWith("join")) this.finish("refused", msg.message);
+        else toast(msg.message, { kind: "error" });
+        break;
+      default:
+    }
+    this.render();
+  }
+
+  onConnState(state, reason, detail) {
+    this.view.setConn(state);
+    if (state === "closed" && reason !== "left") this.finish(reason, detail);
+  }
+
+  onPeerState(pc, state) {
+    if (state === "connected") this.marks[`${pc}Connected`] ??= performance.now();
+    if (state === "failed" && !this.finished) {
+      // Ask the edge to rebuild both connections: drop the socket and resume with restart_media.
+      this.mediaBroken = true;
+      this.sig.ws?.close();
+    }
+  }
+
+  // -- entering and publishing ----------------------------------------------------------------
+  async enter() {
+    if (this.entered) return;
+    this.entered = true;
+    this.marks.joined = performance.now();
+    this.view.hideWaiting();
+    const perms = this.join.permissions || {};
+    this.mediaStarted ??= this.media.start({ audio: perms.publish_audio, video: perms.publish_video });
+    await this.mediaStarted;
+    for (const problem of this.media.problems) toast(`No ${problem}`, { kind: "error" });
+    await this.publishLocal();
+  }
+
+  async publishLocal() {
+    const t = this.media.tracks;
+    const sources = ["microphone", "camera"].filter((src) => t[src] && this.state.may(src));
+    this.micOn = Boolean(t.microphone && this.state.may("microphone"));
+    this.cameraOn = Boolean(t.camera && this.state.may("camera"));
+    if (!sources.length) return this.render();
+    const pub = this.ensurePublisher();
+    for (const src of sources) await pub.setSource(src, t[src], { negotiate: false });
+    try {
+      await pub.negotiate();
+      this.marks.published = performance.now();
+    } catch (err) {
+      toast(`Your camera and microphone could not be sent: ${err.message}`, { kind: "error" });
+    }
+    this.render();
+  }
+
+  ensurePublisher() {
+    this.publisher ??= new Publisher(this.sig, this.iceServers, (st) => this.onPeerState("publish", st));
+    return this.publisher;
+  }
+
+  /** The edge rebuilt both peer connections: make new ones and publish again. */
+  async restartMedia() {
+    this.mediaBroken = false;
+    this.publisher?.close();
+    this.publisher = null;
+    this.subscriber?.reset();
+    const pub = this.ensurePublisher();
+    const t = this.media.tracks;
+    for (const src of ["microphone", "camera", "screen"]) if (t[src]) await pub.setSource(src, t[src], { negotiate: false });
+    if (Object.keys(pub.transceivers).length) await pub.negotiate().catch(() => {});
+  }
+
+  // -- controls -------------------------------------------------------------------------------
+  async toggleMic() {
+    const on = !this.micOn;
+    if (on && !this.media.tracks.microphone) {
+      await this.ensurePublisher().setSource("microphone", await this.media.useDevice("microphone", "").then((r) => r.track));
+    }
+    this.media.setMicEnabled(on);
+    this.micOn = on;
+    this.sig.send({ type: "mute", source: "microphone", muted: !on });
+    this.render();
+  }
+
+  async toggleCamera() {
+    if (this.cameraOn) {
+      this.cameraOn = false;
+      if (this.publisher?.sending("camera")) await this.publisher.setSource("camera", null);
+      this.media.cameraOff();
+      this.sig.send({ type: "mute", source: "camera", muted: true });
+    } else {
+      const track = await this.media.cameraOn();
+      this.cameraOn = true;
+      this.sig.send({ type: "mute", source: "camera", muted: false });
+      await this.ensurePublisher().setSource("camera", track);
+    }
+    this.render();
+  }
+
+  async toggleScreen() {
+    try {
+      if (this.sharing) {
+        this.sharing = false;
+        await this.publisher?.stopSource("screen");
+        this.media.stopScreen();
+      } else {
+        const track = await this.media.startScreen();
+        this.sharing = true;
+        await this.ensurePublisher().setSource("screen", track);
+      }
+    } catch (err) {
+      if (err.name !== "NotAllowedError") toast(`Screen sharing failed: ${err.message}`, { kind: "error" });
+      this.sharing = Boolean(this.media.tracks.screen);
+    }
+    this.render();
+  }
+
+  async useDevice(source, deviceId) {
+    if (source === "camera" && !this.cameraOn) {
+      this.media.deviceIds.camera = deviceId; // used when the camera is turned on again
+      return;
+    }
+    const { track, old } = await this.media.useDevice(source, deviceId);
+    await this.ensurePublisher().setSource(source, track);
+    if (old && old !== track) old.stop();
+    this.render();
+  }
+
+  mutedByModerator(source) {
+    if (source === "microphone") {
+      this.media.setMicEnabled(false);
+      this.micOn = false;
+      toast("A moderator muted your microphone");
+    } else if (source === "camera" && this.cameraOn) {
+      this.toggleCamera();
+    } else if (source === "screen" && this.sharing) {
+      this.toggleScreen();
+    }
+  }
+
+  async sendChat(text) {
+    await this.sig.request({ type: "chat", text });
+  }
+
+  async moderate(action, participantId) {
+    const msg = action === "mute"
+      ? { type: "mute", participant_id: participantId, source: "microphone", muted: true }
+      : { type: action, participant_id: participantId };
+    try {
+      await this.sig.request(msg);
+    } catch (err) {
+      toast(err.message, { kind: "error" });
+    }
+  }
+
+  async endForAll() {
+    try {
+      await this.sig.request({ type: "end_meeting", reason: "ended by a moderator" });
+    } catch (err) {
+      if (err.code !== "closed") toast(err.message, { kind: "error" });
+    }
+  }
+
+  leave() {
+    this.sig.leave();
+    this.finish("left");
+  }
+
+  // -- the end --------------------------------------------------------------------------------
+  finish(reason, detail = "") {
+    if (this.finished) return;
+    this.finished = true;
+    this.teardown();
+    const text = ENDINGS[reason] || `Disconnected (${reason})`;
+    const actions = [];
+    if (!["ended", "kicked", "denied"].includes(reason)) {
+      actions.push(h("button", { class: "btn btn--primary", type: "button", testid: "rejoin", onclick: () => this.onRejoin() }, "Rejoin"));
+    }
+    actions.push(h("button", { class: "btn", type: "button", testid: "back-to-meetings", onclick: () => this.onExit() }, "Back to meetings"));
+    this.view.showEnded(reason, detail && reason !== "left" ? `${text}: ${detail}` : text, actions);
+  }
+
+  teardown() {
+    window.removeEventListener("pagehide", this.onPageHide);
+    this.quality.stop();
+    this.publisher?.close();
+    this.subscriber?.close();
+    this.media.stopAll();
+    if (this.sig.state !== "closed") this.sig.leave();
+    this.view.grid.sync(new RoomState(), {}, new Map());
+  }
+
+  /** Leave quietly when the page changes (the router's cleanup). */
+  destroy() {
+    if (!this.finished) {
+      this.finished = true;
+      this.teardown();
+    }
+  }
+
+  render() {
+    if (this.finished) return;
+    const may = { microphone: this.state.may("microphone"), camera: this.state.may("camera"), screen: this.state.may("screen") };
+    this.view.render(this.state, {
+      micOn: this.micOn, cameraOn: this.cameraOn, sharing: this.sharing, may, moderator: this.state.isModerator(),
+    });
+  }
+}

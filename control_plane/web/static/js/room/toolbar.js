@@ -1,0 +1,115 @@
+// The room's controls: microphone, camera, screen, devices, chat, people, end for all, leave.
+
+import { h } from "../dom.js";
+import { icon } from "./icons.js";
+
+function toggle(testid, label, iconName) {
+  const text = h("span", { class: "ctl-label" }, label);
+  const badge = h("span", { class: "ctl-badge", hidden: true });
+  const el = h("button", { class: "ctl", type: "button", testid, "aria-pressed": "false", title: label },
+    h("span", { class: "ctl-icon" }, icon(iconName)), text, badge);
+  return { el, text, badge };
+}
+
+export class Toolbar {
+  constructor(room) {
+    this.room = room;
+    this.mic = toggle("toggle-mic", "Mute", "mic");
+    this.camera = toggle("toggle-camera", "Stop video", "camera");
+    this.screen = toggle("toggle-screen", "Share screen", "screen");
+    this.devices = toggle("open-devices", "Devices", "settings");
+    this.chat = toggle("toggle-chat", "Chat", "chat");
+    this.people = toggle("toggle-people", "People", "people");
+    this.end = toggle("end-meeting", "End for all", "end");
+    this.leave = toggle("leave", "Leave", "leave");
+    this.leave.el.classList.add("ctl--leave");
+    this.end.el.classList.add("ctl--danger");
+    this.confirm = h("div", { class: "popover", testid: "end-confirm-box", hidden: true },
+      h("p", {}, "End the meeting for everyone?"),
+      h("div", { class: "actions" },
+        h("button", { class: "btn btn--danger", type: "button", testid: "end-confirm", onclick: () => this._endNow() }, "End for all"),
+        h("button", { class: "btn btn--quiet", type: "button", onclick: () => { this.confirm.hidden = true; } }, "Cancel")));
+
+    this.mic.el.addEventListener("click", () => room.toggleMic());
+    this.camera.el.addEventListener("click", () => room.toggleCamera());
+    this.screen.el.addEventListener("click", () => room.toggleScreen());
+    this.devices.el.addEventListener("click", () => room.view.togglePopover("devices"));
+    this.chat.el.addEventListener("click", () => room.view.togglePanel("chat"));
+    this.people.el.addEventListener("click", () => room.view.togglePanel("people"));
+    this.end.el.addEventListener("click", () => { this.confirm.hidden = !this.confirm.hidden; });
+    this.leave.el.addEventListener("click", () => room.leave());
+
+    this.el = h("div", { class: "toolbar", testid: "toolbar", role: "toolbar", "aria-label": "Meeting controls" },
+      this.mic.el, this.camera.el, this.screen.el, this.devices.el, this.chat.el, this.people.el, this.end.el,
+      this.leave.el, this.confirm);
+  }
+
+  _endNow() {
+    this.confirm.hidden = true;
+    this.room.endForAll();
+  }
+
+  _set(t, { on, label, iconName, disabled = false }) {
+    t.el.setAttribute("aria-pressed", String(on));
+    t.el.title = label;
+    t.text.textContent = label;
+    t.el.disabled = disabled;
+    t.el.querySelector(".ctl-icon").replaceChildren(icon(iconName));
+  }
+
+  /** Reflect the room's state in the buttons. */
+  render({ micOn, cameraOn, sharing, may, moderator, unread, waiting, panel }) {
+    this._set(this.mic, { on: !micOn, label: micOn ? "Mute" : "Unmute", iconName: micOn ? "mic" : "micOff", disabled: !may.microphone });
+    this._set(this.camera, { on: !cameraOn, label: cameraOn ? "Stop video" : "Start video", iconName: cameraOn ? "camera" : "cameraOff", disabled: !may.camera });
+    this._set(this.screen, { on: sharing, label: sharing ? "Stop sharing" : "Share screen", iconName: "screen",
+      disabled: !may.screen || !navigator.mediaDevices?.getDisplayMedia });
+    this.mic.el.dataset.state = micOn ? "on" : "off";
+    this.camera.el.dataset.state = cameraOn ? "on" : "off";
+    this.screen.el.dataset.state = sharing ? "on" : "off";
+    this.chat.el.setAttribute("aria-pressed", String(panel === "chat"));
+    this.people.el.setAttribute("aria-pressed", String(panel === "people"));
+    this.chat.badge.hidden = !unread;
+    this.chat.badge.textContent = String(unread);
+    this.chat.badge.dataset.testid = "chat-unread";
+    this.people.badge.hidden = !waiting;
+    this.people.badge.textContent = String(waiting);
+    this.people.badge.dataset.testid = "lobby-count";
+    this.end.el.hidden = !moderator;
+    if (!moderator) this.confirm.hidden = true;
+  }
+}
+
+/** Camera and microphone pickers; a choice replaces the track being sent. */
+export class DevicePicker {
+  constructor(room) {
+    this.room = room;
+    this.camera = h("select", { testid: "select-camera", "aria-label": "Camera" });
+    this.microphone = h("select", { testid: "select-microphone", "aria-label": "Microphone" });
+    this.error = h("div", { class: "field-error", testid: "devices-error", role: "alert" });
+    for (const source of ["camera", "microphone"]) {
+      this[source].addEventListener("change", async () => {
+        this.error.textContent = "";
+        try {
+          await room.useDevice(source, this[source].value);
+        } catch (err) {
+          this.error.textContent = `${source}: ${err.message}`;
+        }
+      });
+    }
+    this.el = h("div", { class: "popover popover--devices", testid: "devices", hidden: true },
+      h("label", { class: "field" }, h("span", { class: "label" }, "Camera"), this.camera),
+      h("label", { class: "field" }, h("span", { class: "label" }, "Microphone"), this.microphone), this.error);
+  }
+
+  async refresh() {
+    const found = await this.room.media.devices();
+    for (const source of ["camera", "microphone"]) {
+      const current = this.room.media.deviceIds[source];
+      this[source].replaceChildren(...(found[source].length
+        ? found[source].map((d, i) => h("option", { value: d.deviceId, selected: d.deviceId === current },
+          d.label || `${source} ${i + 1}`))
+        : [h("option", { value: "" }, "none found")]));
+      this[source].disabled = !found[source].length || !this.room.state.may(source);
+    }
+  }
+}

@@ -1,0 +1,117 @@
+// The room's screen: header (title, connection state, quality), the grid, the side panels, the
+// toolbar, and the overlays (lobby waiting, reconnecting, ended).
+
+import { h, mount } from "../dom.js";
+import { Grid } from "./grid.js";
+import { ChatPanel, PeoplePanel } from "./panels.js";
+import { describe } from "./quality.js";
+import { DevicePicker, Toolbar } from "./toolbar.js";
+
+const CONN_LABEL = { idle: "", connecting: "Connecting…", connected: "Connected", reconnecting: "Reconnecting…", closed: "Disconnected" };
+const QUALITY_LABEL = { unknown: "Measuring", good: "Good", fair: "Fair", poor: "Poor" };
+
+export class RoomView {
+  constructor(root, room, title) {
+    this.room = room;
+    this.panel = "";
+    this.unread = 0;
+    this.grid = new Grid();
+    this.chat = new ChatPanel({ send: (text) => room.sendChat(text), canChat: false });
+    this.people = new PeoplePanel({
+      mute: (pid) => room.moderate("mute", pid), kick: (pid) => room.moderate("kick", pid),
+      promote: (pid) => room.moderate("promote", pid), admit: (pid) => room.moderate("admit", pid),
+      deny: (pid) => room.moderate("deny", pid),
+    });
+    this.toolbar = new Toolbar(room);
+    this.devices = new DevicePicker(room);
+    this.conn = h("span", { class: "conn", testid: "conn-state", dataset: { state: "idle" } });
+    this.quality = h("span", { class: "quality", testid: "quality", dataset: { level: "unknown" }, title: "Connection quality" },
+      h("span", { class: "quality-bars", "aria-hidden": "true" }, h("i"), h("i"), h("i")), h("span", { class: "quality-text" }, "Measuring"));
+    this.banner = h("div", { class: "banner", testid: "reconnecting", role: "status", hidden: true },
+      "Connection lost — reconnecting…");
+    this.side = h("aside", { class: "side", testid: "side", hidden: true },
+      h("button", { class: "btn btn--quiet side-close", type: "button", testid: "close-panel", "aria-label": "Close panel",
+        onclick: () => this.togglePanel("") }, "×"),
+      this.chat.el, this.people.el);
+    this.waiting = h("div", { class: "overlay", testid: "lobby-waiting", hidden: true });
+    this.ended = h("div", { class: "overlay", testid: "room-ended", hidden: true });
+    this.el = h("div", { class: "room", testid: "room" },
+      h("header", { class: "room-head" },
+        h("h1", { class: "room-title", testid: "room-title" }, title), this.conn, this.quality),
+      this.banner,
+      h("div", { class: "stage" }, this.grid.el, this.side),
+      h("div", { class: "dock" }, this.devices.el, this.toolbar.el),
+      this.waiting, this.ended);
+    mount(root, this.el);
+    document.title = `${title} · Curious Connect`;
+  }
+
+  togglePanel(name) {
+    this.panel = this.panel === name ? "" : name;
+    this.side.hidden = !this.panel;
+    this.side.dataset.panel = this.panel;
+    this.chat.el.hidden = this.panel !== "chat";
+    this.people.el.hidden = this.panel !== "people";
+    if (this.panel === "chat") {
+      this.unread = 0;
+      this.chat.input.focus();
+    }
+    this.room.render();
+  }
+
+  togglePopover(name) {
+    if (name === "devices") {
+      this.devices.el.hidden = !this.devices.el.hidden;
+      if (!this.devices.el.hidden) this.devices.refresh().catch(() => {});
+    }
+  }
+
+  chatMessage(msg, me) {
+    this.chat.add(msg, me);
+    if (this.panel !== "chat" && msg.sender !== me) this.unread += 1;
+  }
+
+  setConn(state) {
+    this.conn.dataset.state = state;
+    this.conn.textContent = CONN_LABEL[state] ?? state;
+    this.banner.hidden = state !== "reconnecting";
+  }
+
+  setQuality(q) {
+    this.quality.dataset.level = q.level;
+    this.quality.dataset.rtt = q.rtt === null ? "" : String(Math.round(q.rtt));
+    this.quality.dataset.loss = q.loss === null ? "" : q.loss.toFixed(1);
+    this.quality.dataset.jitter = q.jitter === null ? "" : String(Math.round(q.jitter));
+    this.quality.title = `Connection: ${QUALITY_LABEL[q.level]} (${describe(q)})`;
+    this.quality.querySelector(".quality-text").textContent = QUALITY_LABEL[q.level];
+  }
+
+  showWaiting(name) {
+    this.waiting.hidden = false;
+    mount(this.waiting, h("div", { class: "card narrow" },
+      h("h2", {}, "Waiting to be let in"),
+      h("p", {}, `You are in the lobby as ${name}. A host will let you in shortly.`),
+      h("div", { class: "spinner", "aria-hidden": "true" }),
+      h("button", { class: "btn", type: "button", onclick: () => this.room.leave() }, "Leave")));
+  }
+
+  hideWaiting() {
+    this.waiting.hidden = true;
+  }
+
+  showEnded(reason, text, actions = []) {
+    this.waiting.hidden = true;
+    this.banner.hidden = true;
+    this.ended.hidden = false;
+    this.ended.dataset.reason = reason;
+    mount(this.ended, h("div", { class: "card narrow" },
+      h("h2", { testid: "room-ended-title" }, text), h("div", { class: "actions" }, ...actions)));
+  }
+
+  render(state, toolbarState) {
+    this.grid.sync(state, this.room.media.tracks, this.room.subscriber ? this.room.subscriber.bound : new Map());
+    this.people.render(state);
+    this.chat.setCanChat(Boolean(state.grants.chat));
+    this.toolbar.render({ ...toolbarState, unread: this.unread, waiting: state.isModerator() ? state.lobby.length : 0, panel: this.panel });
+  }
+}

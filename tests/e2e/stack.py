@@ -1,0 +1,107 @@
+"""The whole stack for browser tests, as real processes: nats-server, the control plane (which
+serves the web app) and one edge that accepts the control plane's origin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.support import procs
+from tests.support.nats import NatsServer
+from tests.support.oidc import OidcProvider, oidc_provider_available
+from tests.support.util import eventually_sync
+
+OIDC_ID = "test-sso"
+#: People known to the test OpenID Connect provider (its login pages accept any password).
+OIDC_ACCOUNTS = {"olga": {"email": "olga@example.org", "name": "Olga Oidc", "groups": ["staff"]}}
+
+CSRF = "X-CSRF-Token"
+
+
+@dataclass
+class Person:
+    username: str
+    password: str
+    display_name: str
+    role: str
+
+
+@dataclass
+class Stack:
+    workdir: Path
+    nats: NatsServer
+    cp: procs.Proc
+    edge: procs.Proc
+    oidc: OidcProvider | None = None
+    people: dict[str, Person] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.cp.base_url
+
+    def admin(self) -> httpx.Client:
+        """An API client signed in as the first admin."""
+        password = (self.workdir / "admin-password").read_text().strip()
+        client = httpx.Client(base_url=self.url, timeout=10)
+        r = client.post("/api/v1/auth/login", json={"username": "admin", "password": password})
+        r.raise_for_status()
+        client.headers[CSRF] = r.json()["csrf_token"]
+        return client
+
+    def add_person(self, username: str, display_name: str, role: str = "member") -> Person:
+        """An account made through the API: registered, then given its role by the admin."""
+        password = f"{username}-password-1"
+        with httpx.Client(base_url=self.url, timeout=10) as anon:
+            r = anon.post("/api/v1/auth/register", json={"username": username, "password": password,
+                                                          "display_name": display_name})
+            assert r.status_code == 201, r.text
+            account_id = r.json()["account"]["id"]
+        if role != "member":
+            admin = self.admin()
+            try:
+                r = admin.patch(f"/api/v1/accounts/{account_id}", json={"role": role})
+                assert r.status_code == 200, r.text
+            finally:
+                admin.close()
+        person = Person(username, password, display_name, role)
+        self.people[username] = person
+        return person
+
+    def stop(self) -> None:
+        for proc in (self.edge, self.cp):
+            proc.stop()
+        if self.oidc is not None:
+            self.oidc.stop()
+        self.nats.stop()
+
+
+def start_stack(workdir: Path) -> Stack:
+    """The stack; with node and the npm packages of ``tests/js``, also an OpenID Connect provider
+    that the control plane offers on its sign-in page."""
+    nats = NatsServer(workdir, name="hub").start()
+    cp = procs.control_plane(
+        workdir, nats.url,
+        accounts={"allow_registration": True},
+        bootstrap={"admin_username": "admin", "admin_password_file": str(workdir / "admin-password")},
+    )
+    edge = procs.edge(workdir, nats.url, "edge-1", heartbeat={"interval": 0.5},
+                      signaling={"allowed_origins": [cp.base_url]})
+    stack = Stack(workdir, nats, cp, edge)
+    try:
+        if oidc_provider_available():
+            stack.oidc = OidcProvider(workdir, accounts=OIDC_ACCOUNTS,
+                                      redirect_uris=[f"{cp.base_url}/api/v1/auth/oidc/{OIDC_ID}/callback"]).start()
+            cp.config["oidc"] = [{"id": OIDC_ID, "name": "Test SSO", "issuer": stack.oidc.issuer,
+                                  "client_id": stack.oidc.client_id, "client_secret": stack.oidc.client_secret}]
+        cp.start()
+        cp.wait_http("/readyz", timeout=30)
+        edge.start()
+        edge.wait_http("/readyz", timeout=30)
+        eventually_sync(lambda: httpx.get(cp.base_url + "/api/v1/edges", timeout=2).json(), timeout=10,
+                        what="the edge in the control plane's registry")
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
