@@ -14,6 +14,7 @@ The session is the conference's :class:`~edge.conference.interfaces.Link`; once 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -81,6 +82,7 @@ class Session:
         self.gone = False
         self._queue: asyncio.Queue[str | _Close] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
+        self._closer: asyncio.Task[None] | None = None
         self._join_timer: asyncio.TimerHandle | None = None
         self._idle_timer: asyncio.TimerHandle | None = None
         self._last_heard = time.monotonic()
@@ -125,10 +127,20 @@ class Session:
         if self.closing:
             return
         if self._queue.qsize() >= self.send_limit:
-            log.warning("client too slow, disconnecting", extra={"queued": self._queue.qsize()})
-            self.close(CLOSE_SLOW, "too slow: messages piled up")
+            self._too_slow()
             return
         self._queue.put_nowait(m.encode(msg).decode())
+
+    def _too_slow(self) -> None:
+        """The client does not read: stop writing to it, let go of the seat (a resume can pick it up
+        again) and close the socket if it still takes a close frame within a few seconds."""
+        log.warning("client too slow, disconnecting", extra={"queued": self._queue.qsize()})
+        self.disconnected()
+        self._closer = asyncio.get_running_loop().create_task(self._close_slow())
+
+    async def _close_slow(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.transport.close(CLOSE_SLOW, "too slow: messages piled up"), 5.0)
 
     def close(self, code: int, reason: str) -> None:
         if self.closing:

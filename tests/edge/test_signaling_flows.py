@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
+import socket
 import time
+
+from websockets.asyncio.client import connect
 
 from tests.edge.edge_support import MEETING, MODERATOR, Client, EdgeServer, TokenKit, joined_client
 from tests.support.util import eventually
@@ -165,3 +169,27 @@ async def test_leave_and_the_empty_meeting_closes(edge: EdgeServer, tokens: Toke
     await eventually(lambda: edge.node.conference.meetings == {}, what="meeting closed")
     again = await joined_client(edge, tokens.sign(name="Ada"))       # an emptied meeting can be joined again
     assert [p["name"] for p in again.joined["roster"]] == ["Ada"]
+
+
+async def test_a_client_that_does_not_read_is_let_go(make_edge, tokens: TokenKit) -> None:
+    """Its messages pile up past ``send_queue``: the edge stops writing and the participant waits
+    for a resume like after a dropped socket; nobody else is held up."""
+    async with make_edge(signaling={"send_queue": 8, "chat_max_chars": 60000}) as edge:
+        a = await joined_client(edge, tokens.sign(name="Ada"))
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)   # no autotuned 32 MB buffer
+        sock.connect(("127.0.0.1", edge.port))
+        slow = Client(await connect(edge.ws_url(), sock=sock, max_queue=1, max_size=None))
+        assert (await slow.join(tokens.sign(name="Slow")))["type"] == "joined"
+        slow._reader.cancel()                              # from now on it reads nothing
+        participant = edge.node.conference.meetings[MEETING].participants[slow.joined["participant_id"]]
+        big = secrets.token_urlsafe(44000)[:59000]               # does not compress (permessage-deflate)
+        for i in range(600):
+            await a.send({"type": "chat", "id": i, "text": big, "to": slow.joined["participant_id"]})
+            await a.expect("chat", re=i)                  # Ada keeps up with her own echoes
+            if participant.link is None:
+                break
+        await eventually(lambda: participant.link is None, timeout=10, what="slow client let go")
+        assert participant.state == "in"                  # its place is kept for a resume
+        await a.send({"type": "chat", "id": "last", "text": "still fine"})
+        assert (await a.expect("chat", text="still fine"))["re"] == "last"
