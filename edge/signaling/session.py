@@ -170,7 +170,7 @@ class Session:
         if self.closing:
             return
         self._last_heard = time.monotonic()
-        size = len(data) if isinstance(data, bytes) or len(data) > self.max_bytes else len(data.encode())
+        size = len(data) if isinstance(data, bytes) else len(data.encode())
         if size > self.max_bytes:
             self._reply(m.Error(code="too_large", message=f"message of {size} bytes is over the "
                                                           f"{self.max_bytes}-byte limit"))
@@ -216,7 +216,7 @@ class Session:
         if self.seat is not None:
             raise Refusal("already_joined", "this socket has already joined", "type")
         if msg.resume_token:
-            self.seat = await self.entry.resume(msg, self)
+            self._seated(await self.entry.resume(msg, self))
             return
         claims = self.claims
         if msg.token:
@@ -234,7 +234,12 @@ class Session:
         if not (msg.meeting_id or self.url_meeting):
             raise Refusal("invalid", "join needs the meeting id (meeting_id, or ?meeting= in the URL)",
                           "meeting_id")
-        self.seat = await self.entry.join(claims, msg, self)
+        self._seated(await self.entry.join(claims, msg, self))
+
+    def _seated(self, seat: Seat) -> None:
+        self.seat = seat
+        if self.gone:  # the socket dropped while joining: the place waits for a resume
+            seat.detach(self)
 
     def _auth_failed(self, code: str, message: str, field: str, re: m.RequestId) -> None:
         self._reply(m.Error(code=code, message=message, field=field, re=re))

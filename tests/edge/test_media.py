@@ -107,6 +107,8 @@ async def test_audio_and_video_flow_from_a_publisher_to_two_subscribers(edge: Ed
         # each subscribe m-section names the publisher and the track, as the protocol says
         assert set(s1.msid.values()) == {(pub.id, t["track_id"]) for t in tracks.values()}
         assert pub.decoded("video") == 0                    # nobody sends the publisher anything
+        await pub.c.expect("peer_state", pc="publish", state="connected")
+        await s1.c.expect("peer_state", pc="subscribe", state="connected")
         late = await joined_client(edge, tokens.sign(name="Late", perms=VIEWER))
         roster = {p["name"]: p for p in late.joined["roster"]}
         assert {t["track_id"] for t in roster["Pub"]["tracks"]} == {t["track_id"] for t in tracks.values()}

@@ -193,3 +193,19 @@ async def test_a_client_that_does_not_read_is_let_go(make_edge, tokens: TokenKit
         assert participant.state == "in"                  # its place is kept for a resume
         await a.send({"type": "chat", "id": "last", "text": "still fine"})
         assert (await a.expect("chat", text="still fine"))["re"] == "last"
+
+
+async def test_the_active_speaker_is_relayed(edge: EdgeServer, tokens: TokenKit) -> None:
+    """What the forwarding room reports through RoomEvents reaches everyone, once per change."""
+    a, b, c = await three(edge, tokens)
+    meeting = edge.node.conference.meetings[MEETING]
+    meeting.on_active_speaker(pid(b))
+    meeting.on_active_speaker(pid(b))                    # no change: nothing sent
+    meeting.on_active_speaker(None)
+    for who in (a, b, c):
+        assert (await who.expect("active_speaker"))["participant_id"] == pid(b)
+        assert (await who.expect("active_speaker"))["participant_id"] is None
+    late = await joined_client(edge, tokens.sign(name="Late"))
+    assert late.joined["meeting"]["active_speaker"] is None
+    await a.expect("participant_joined", where=lambda m: m["participant"]["name"] == "Late")  # after any other
+    assert len([m for m in a.seen if m["type"] == "active_speaker"]) == 2
