@@ -114,7 +114,9 @@ class ForwardingRoom(Protocol):
 
     room_id: str
 
-    async def add_peer(self, participant_id: str, grants: Grants) -> None: ...
+    async def add_peer(self, participant_id: str, grants: Grants) -> None:
+        """Add a participant. Its first subscriber offer comes as soon as there is something for
+        it to receive (at once if others already publish)."""
 
     async def remove_peer(self, participant_id: str) -> None: ...
 
@@ -131,7 +133,9 @@ class ForwardingRoom(Protocol):
 
     async def restart(self, participant_id: str) -> None:
         """Media for the participant broke (resume after a network change): rebuild its PCs;
-        a fresh subscriber offer follows through :meth:`RoomEvents.on_subscriber_offer`."""
+        a fresh subscriber offer follows through :meth:`RoomEvents.on_subscriber_offer` (when it
+        has something to receive). Its published tracks stay, with their ids, and are fed again
+        by its next publish offer; tracks that offer does not publish again are unpublished."""
 
     def set_track_muted(self, track_id: str, muted: bool) -> None:
         """Stop (or resume) forwarding a track to everyone — a moderator's or the owner's mute."""

@@ -30,7 +30,7 @@ from . import aiortc_hooks as hooks
 from . import sdp
 from .egress import Egress
 from .forwarder import ReceiverFeed, TrackSource
-from .interfaces import Grants, IceCandidate, PcRole, SdpError, SfuConfig
+from .interfaces import Grants, IceCandidate, PcRole, SdpError, SfuConfig, UnknownPeerError
 from .subscriber import SubscribeSide
 
 if TYPE_CHECKING:
@@ -119,6 +119,9 @@ class Peer:
                     await pc.close()
                     self._feeds.clear()
                 raise SdpError(f"the offer was refused: {exc}") from exc
+            if self.closed:  # removed from the room meanwhile
+                await pc.close()
+                raise UnknownPeerError(f"participant {self.id!r} left the room")
             if fresh:
                 self.publish_pc = pc
             by_mid = {t.mid: t for t in pc.getTransceivers()}

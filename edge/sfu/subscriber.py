@@ -132,14 +132,14 @@ class SubscribeSide:
                     self._assign(pc, sub)
             if not pc.getTransceivers():
                 return
+            sending = [(s.transceiver, s.source.codec) for s in self.subs.values() if s.transceiver is not None]
             await pc.setLocalDescription(await pc.createOffer())
             if self.closed or pc is not self.pc:
                 return
             local = pc.localDescription.sdp
             desc = sdp.parse(local, "offer")
             self._offered = [(m.kind, m.rtp.muxId) for m in desc.media]
-            self._offered_codecs = {s.transceiver.mid: s.source.codec for s in self.subs.values()
-                                    if s.transceiver is not None and s.transceiver.direction == "sendonly"}
+            self._offered_codecs = {t.mid: codec for t, codec in sending}  # what this offer sends
             self._outstanding = True
             self.offers += 1
         except Exception:  # noqa: BLE001 — a failed offer leaves the subscriber as it was
@@ -175,6 +175,8 @@ class SubscribeSide:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=text, type="answer"))
         except Exception as exc:  # noqa: BLE001
             raise SdpError(f"the answer was refused: {exc}") from exc
+        if self.closed:
+            return
         self._outstanding = False
         for sub in self.subs.values():
             t = sub.transceiver
