@@ -58,17 +58,19 @@ class Browsers:
         self.playwright = playwright
         self.contexts: list[object] = []
         self.problems: list[str] = []
+        self.stack = stack
         self.app = _origin(stack.url)
-        self.allowed = {self.app, _origin(stack.edge.config["public_url"])}
-        if stack.oidc is not None:
-            self.allowed.add(_origin(stack.oidc.issuer))
         self.foreign: list[str] = []
+
+    def allowed(self) -> set[str]:
+        found = {self.app, *(_origin(e.config["public_url"]) for e in self.stack.edges)}
+        return found | ({_origin(self.stack.oidc.issuer)} if self.stack.oidc is not None else set())
 
     def _request(self, url: str, document: str) -> None:
         """A request made by the web app (not by another site's page, e.g. the OIDC provider's)."""
         if _origin(document) != self.app or url.startswith(("data:", "blob:")):
             return
-        if _origin(url) not in self.allowed:
+        if _origin(url) not in self.allowed():
             self.foreign.append(url)
 
     async def page(self, name: str, *, viewport: dict | None = None):  # noqa: ANN201
@@ -80,6 +82,13 @@ class Browsers:
         page.on("request", lambda request: self._request(request.url, request.frame.url))
         page.on("websocket", lambda ws: self._request(ws.url, page.url))
         return page
+
+    async def close_page(self, page) -> None:  # noqa: ANN001
+        """Close a page's browser when it is no longer needed (each one costs CPU for its media)."""
+        ctx = page.context
+        if ctx in self.contexts:
+            self.contexts.remove(ctx)
+            await close(ctx)
 
     async def close(self) -> None:
         for ctx in self.contexts:

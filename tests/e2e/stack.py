@@ -33,13 +33,31 @@ class Stack:
     workdir: Path
     nats: NatsServer
     cp: procs.Proc
-    edge: procs.Proc
+    edges: list[procs.Proc]
     oidc: OidcProvider | None = None
     people: dict[str, Person] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
         return self.cp.base_url
+
+    @property
+    def edge(self) -> procs.Proc:
+        return self.edges[0]
+
+    def edge_by_id(self, edge_id: str) -> procs.Proc:
+        return next(e for e in self.edges if e.config["edge_id"] == edge_id)
+
+    def add_edge(self, edge_id: str) -> procs.Proc:
+        """Another edge in the same region, accepting the web app's origin; listed once it is up."""
+        edge = procs.edge(self.workdir, self.nats.url, edge_id, heartbeat={"interval": 0.5},
+                          signaling={"allowed_origins": [self.url]})
+        self.edges.append(edge)
+        edge.start()
+        edge.wait_http("/readyz", timeout=30)
+        eventually_sync(lambda: edge_id in [e["edge_id"] for e in httpx.get(self.url + "/api/v1/edges", timeout=2).json()],
+                        timeout=10, what=f"{edge_id} in the control plane's registry")
+        return edge
 
     def admin(self) -> httpx.Client:
         """An API client signed in as the first admin."""
@@ -70,16 +88,16 @@ class Stack:
         return person
 
     def stop(self) -> None:
-        for proc in (self.edge, self.cp):
+        for proc in (*self.edges, self.cp):
             proc.stop()
         if self.oidc is not None:
             self.oidc.stop()
         self.nats.stop()
 
 
-def start_stack(workdir: Path) -> Stack:
-    """The stack; with node and the npm packages of ``tests/js``, also an OpenID Connect provider
-    that the control plane offers on its sign-in page."""
+def start_stack(workdir: Path, *, oidc: bool = True) -> Stack:
+    """The stack; with node and the npm packages of ``tests/js`` (and *oidc*), also an OpenID
+    Connect provider that the control plane offers on its sign-in page."""
     nats = NatsServer(workdir, name="hub").start()
     cp = procs.control_plane(
         workdir, nats.url,
@@ -88,9 +106,9 @@ def start_stack(workdir: Path) -> Stack:
     )
     edge = procs.edge(workdir, nats.url, "edge-1", heartbeat={"interval": 0.5},
                       signaling={"allowed_origins": [cp.base_url]})
-    stack = Stack(workdir, nats, cp, edge)
+    stack = Stack(workdir, nats, cp, [edge])
     try:
-        if oidc_provider_available():
+        if oidc and oidc_provider_available():
             stack.oidc = OidcProvider(workdir, accounts=OIDC_ACCOUNTS,
                                       redirect_uris=[f"{cp.base_url}/api/v1/auth/oidc/{OIDC_ID}/callback"]).start()
             cp.config["oidc"] = [{"id": OIDC_ID, "name": "Test SSO", "issuer": stack.oidc.issuer,

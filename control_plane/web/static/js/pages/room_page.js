@@ -9,6 +9,8 @@ import { navigate, render } from "../router.js";
 import { session } from "../session.js";
 import { Room } from "../room/room.js";
 
+const MAX_MOVES = 8;
+
 export async function roomPage(root, { id }) {
   let meeting;
   try {
@@ -33,22 +35,53 @@ export async function roomPage(root, { id }) {
     needsPassword ? field("Meeting password", password, { name: "password" }) : null,
     h("button", { class: "btn btn--primary btn--wide", type: "submit", testid: "join-button" }, "Join now"),
     guest ? h("p", { class: "muted" }, "Have an account? ", h("a", { href: signInPath() }, "Sign in")) : null);
-  onSubmit(form, async () => {
-    const body = {};
-    if (guest) body.display_name = name.value.trim();
-    if (needsPassword) body.password = password.value;
+  let moves = 0;
+  let gone = false;
+  const ask = (body) => post(`/api/v1/meetings/${encodeURIComponent(id)}/join`, body);
+  const start = async (body, answer = null) => {
     const clicked = performance.now();
-    const join = await post(`/api/v1/meetings/${encodeURIComponent(id)}/join`, body);
+    const join = answer || await ask(body);
+    if (gone) return;
     join.marks = { clicked, token: performance.now() };
     room = new Room(root, {
       meeting, join,
       onRejoin: () => render(),
       onExit: () => navigate(session.account ? "/meetings" : "/"),
+      onMove: (next) => move(body, next),
+      askAgain: () => ask(body),
+      onEntered: () => { moves = 0; },
     });
+  };
+  // The edge went away: join again (with backoff) until the control plane places the meeting elsewhere.
+  const move = async (body, next = null) => {
+    moves += 1;
+    if (moves > MAX_MOVES) {
+      return problem(root, meeting.title, "No meeting server can take the meeting right now.",
+        h("button", { class: "btn btn--primary", type: "button", testid: "rejoin", onclick: () => render() }, "Try again"));
+    }
+    if (!next) {
+      const ceiling = Math.min(8000, 300 * 2 ** moves);
+      await new Promise((resolve) => setTimeout(resolve, ceiling / 2 + Math.random() * (ceiling / 2)));
+    }
+    if (gone) return;
+    try {
+      await start(body, next);
+    } catch {
+      await move(body);
+    }
+  };
+  onSubmit(form, async () => {
+    const body = {};
+    if (guest) body.display_name = name.value.trim();
+    if (needsPassword) body.password = password.value;
+    await start(body);
   });
   page(root, meeting.title, h("section", { class: "card narrow", testid: "prejoin" },
     h("h1", {}, meeting.title),
     meeting.state === "ended" ? h("p", { class: "form-error" }, "This meeting has ended.") : null,
     form));
-  return () => room?.destroy();
+  return () => {
+    gone = true;
+    room?.destroy();
+  };
 }

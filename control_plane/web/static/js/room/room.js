@@ -19,11 +19,16 @@ const ENDINGS = {
 };
 
 export class Room {
-  constructor(root, { meeting, join, onRejoin, onExit }) {
+  constructor(root, { meeting, join, onRejoin, onExit, onMove = null, askAgain = null, onEntered = () => {} }) {
     this.meeting = meeting;
     this.join = join;
     this.onRejoin = onRejoin;
     this.onExit = onExit;
+    this.onMove = onMove; // the edge goes away: join again through the control plane (another edge)
+    this.askAgain = askAgain; // a new join answer from the control plane (where is the meeting now?)
+    this.nextJoin = null;
+    this.onEntered = onEntered;
+    this.moving = false;
     this.state = new RoomState();
     this.media = new LocalMedia();
     this.media.onScreenEnded = () => this.toggleScreen();
@@ -47,6 +52,7 @@ export class Room {
       onMessage: (msg) => this.onMessage(msg), onState: (s, reason, detail) => this.onConnState(s, reason, detail),
     });
     this.sig.restartMedia = () => this.mediaBroken;
+    this.sig.onUnreachable = () => this.lookElsewhere();
     this.onPageHide = () => this.sig.leave();
     window.addEventListener("pagehide", this.onPageHide);
     exposeForDiagnostics(this);
@@ -115,11 +121,16 @@ export class Room {
         this.finish(msg.type === "meeting_ended" ? "ended" : msg.type, msg.reason);
         return;
       case "draining":
-        toast("The meeting server is restarting; you will need to rejoin");
+        this.moving = true;
+        toast("This meeting server is stopping: moving you to another one");
         break;
       case "error":
-        if (!this.entered && msg.re && String(msg.re).startsWith("join")) this.finish("refused", msg.message);
-        else toast(msg.message, { kind: "error" });
+        if (!this.entered && msg.re && String(msg.re).startsWith("join")) {
+          if (msg.code === "draining") this.moving = true;
+          this.finish(this.moving ? "edge_stopped" : "refused", msg.message);
+        } else {
+          toast(msg.message, { kind: "error" });
+        }
         break;
       default:
     }
@@ -128,7 +139,11 @@ export class Room {
 
   onConnState(state, reason, detail) {
     this.view.setConn(state);
-    if (state === "closed" && reason !== "left") this.finish(reason, detail);
+    if (this.moving && state !== "connected" && !this.finished) {
+      this.finish("edge_stopped"); // no resume on an edge that is going away
+    } else if (state === "closed" && reason !== "left") {
+      this.finish(reason, detail);
+    }
   }
 
   onPeerState(pc, state) {
@@ -140,12 +155,31 @@ export class Room {
     }
   }
 
+  /** The edge cannot be reached: if the control plane now places the meeting elsewhere, go there. */
+  async lookElsewhere() {
+    if (this.looking || !this.askAgain || this.finished) return;
+    this.looking = true;
+    try {
+      const join = await this.askAgain();
+      if (join.edge_id !== this.join.edge_id && !this.finished) {
+        this.moving = true;
+        this.nextJoin = join;
+        this.finish("edge_stopped");
+      }
+    } catch {
+      // the control plane cannot place it either (yet): keep trying to resume
+    } finally {
+      this.looking = false;
+    }
+  }
+
   // -- entering and publishing ----------------------------------------------------------------
   async enter() {
     if (this.entered) return;
     this.entered = true;
     this.marks.joined = performance.now();
     this.view.hideWaiting();
+    this.onEntered();
     const perms = this.join.permissions || {};
     this.mediaStarted ??= this.media.start({ audio: perms.publish_audio, video: perms.publish_video });
     await this.mediaStarted;
@@ -288,6 +322,11 @@ export class Room {
     if (this.finished) return;
     this.finished = true;
     this.teardown();
+    if (reason === "edge_stopped" && this.onMove) {
+      this.view.showEnded("moving", "Moving you to another meeting server…", [h("div", { class: "spinner" })]);
+      this.onMove(this.nextJoin);
+      return;
+    }
     const text = ENDINGS[reason] || `Disconnected (${reason})`;
     const actions = [];
     if (!["ended", "kicked", "denied"].includes(reason)) {

@@ -44,6 +44,8 @@ export class Signaling {
     this.rtt = null;
     this.reconnects = 0;
     this.restartMedia = () => false;
+    this.onUnreachable = () => {}; // sockets keep failing to open: the edge may be gone
+    this.failedOpens = 0;
     this._timer = null;
     this._ping = null;
     this._heard = 0;
@@ -65,6 +67,8 @@ export class Signaling {
     const ws = new WebSocket(this.url);
     this.ws = ws;
     ws.onopen = () => {
+      ws.ccOpened = true;
+      this.failedOpens = 0;
       this._heard = performance.now();
       const resuming = Boolean(this.resumeToken);
       const join = resuming
@@ -171,6 +175,7 @@ export class Signaling {
   _closed(ws, event) {
     if (ws !== this.ws) return;
     clearInterval(this._ping);
+    if (!ws.ccOpened) this.failedOpens += 1;
     if (this.left) return this._final("left");
     if (FINAL[event.code]) return this._final(FINAL[event.code], event.reason);
     if (!this.droppedAt) this.droppedAt = Date.now();
@@ -182,6 +187,7 @@ export class Signaling {
     const ceiling = Math.min(cap, base * 2 ** this.attempts);
     const delay = ceiling / 2 + Math.random() * (ceiling / 2); // exponential backoff, jittered
     this.attempts += 1;
+    if (this.failedOpens >= 2) this.onUnreachable(this.failedOpens);
     clearTimeout(this._timer);
     this._timer = setTimeout(() => {
       if (!this.left) this._open();
