@@ -64,7 +64,7 @@ async def test_two_people_see_and_hear_each_other_through_the_edge(meeting: Meet
         await page.screenshot(path=str(artifacts / f"room-two-people-{who}.png"))
 
 
-async def test_chat_arrives_on_the_other_side(meeting: Meeting) -> None:
+async def test_chat_arrives_on_the_other_side(meeting: Meeting, artifacts: Path) -> None:
     m = meeting
     await open_panel(m.alice, "chat")
     await m.alice.get_by_test_id("chat-input").fill("Hello Bob, can you see my slides?")
@@ -75,6 +75,7 @@ async def test_chat_arrives_on_the_other_side(meeting: Meeting) -> None:
     assert await message.get_by_test_id("chat-text").inner_text() == "Hello Bob, can you see my slides?"
     assert await message.get_by_test_id("chat-sender").inner_text() == "Alice Host"
     assert await m.bob.get_by_test_id("chat-unread").is_hidden()
+    await m.bob.screenshot(path=str(artifacts / "room-two-people-chat.png"))
     for page in (m.alice, m.bob):
         await page.get_by_test_id("close-panel").click()
 

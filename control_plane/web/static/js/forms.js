@@ -5,9 +5,10 @@ import { h } from "./dom.js";
 
 /** A labelled control with an error slot; `name` ties it to an API field. */
 export function field(label, control, { name, hint } = {}) {
-  const id = control.id || `f-${name || Math.random().toString(36).slice(2)}`;
-  control.id = id;
-  if (name && !control.name) control.name = name;
+  const input = control.matches("input, select, textarea") ? control : control.querySelector("input, select, textarea");
+  const id = input.id || `f-${name || Math.random().toString(36).slice(2)}`;
+  input.id = id;
+  if (name && !input.name) input.name = name;
   const error = h("div", { class: "field-error", testid: name ? `error-${name}` : null, role: "alert" });
   if (name) error.dataset.field = name;
   return h("div", { class: "field", dataset: name ? { fieldWrap: name } : {} },

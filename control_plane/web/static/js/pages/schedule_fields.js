@@ -61,8 +61,9 @@ export function scheduleFields(schedule) {
     h("div", { class: "field-error", dataset: { field: "schedule.recurrence.weekdays" }, testid: "error-schedule.recurrence.weekdays" }));
   const countField = field("Times", count, { name: "schedule.recurrence.count" });
   const untilField = field("Until (inclusive)", until, { name: "schedule.recurrence.until" });
+  const unit = h("span", { class: "unit", testid: "meeting-interval-unit" });
   const repeatBox = h("div", { class: "grid2" },
-    field("Every", interval, { name: "schedule.recurrence.interval", hint: "days, weeks or months" }),
+    field("Every", h("div", { class: "with-unit" }, interval, unit), { name: "schedule.recurrence.interval" }),
     field("Ends", ends, { name: "schedule.recurrence.ends" }), countField, untilField);
   const body = h("div", { class: "stack" },
     h("div", { class: "grid2" },
@@ -71,6 +72,9 @@ export function scheduleFields(schedule) {
     field("Repeat", freq, { name: "schedule.recurrence.freq" }), repeatBox, weekdaysRow);
 
   const sync = () => {
+    const n = Number(interval.value) || 1;
+    const [one, many] = { daily: ["day", "days"], weekly: ["week", "weeks"], monthly: ["month", "months"] }[freq.value] || ["", ""];
+    unit.textContent = n === 1 ? one : many;
     hide(body, !scheduled.checked);
     hide(repeatBox, !freq.value);
     hide(weekdaysRow, freq.value !== "weekly");
@@ -78,6 +82,7 @@ export function scheduleFields(schedule) {
     hide(untilField, ends.value !== "until");
   };
   for (const el of [scheduled, freq, ends]) el.addEventListener("change", sync);
+  interval.addEventListener("input", sync);
   sync();
 
   const el = h("fieldset", { class: "fieldset" }, h("legend", {}, "When"),
