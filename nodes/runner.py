@@ -6,11 +6,14 @@
 2. the app's lifespan starts (it opens its NATS connection, database, … in an ``AsyncExitStack``);
 3. once listening: ``READY=1`` to systemd (when ``NOTIFY_SOCKET`` is set) and ``WATCHDOG=1`` at half
    of ``WATCHDOG_USEC``;
-4. SIGTERM or SIGINT: ``STOPPING=1``, uvicorn stops accepting and gives open requests
-   ``graceful_timeout`` seconds, then the app's lifespan closes its stack in reverse order — NATS is
+4. SIGTERM or SIGINT: ``STOPPING=1``; if the app put an async ``before_stop`` on its state, it
+   runs first (bounded by ``graceful_timeout``) — the edge uses it to refuse joins and tell its
+   clients while their sockets are still open; then uvicorn stops accepting and gives open requests
+   ``graceful_timeout`` seconds, and the app's lifespan closes its stack in reverse order — NATS is
    drained last-in-first-out with the rest.
 
-The exit code is 0 after an orderly stop and 1 when start-up failed.
+The exit code is 0 after an orderly stop; when start-up fails (the app's lifespan raised, or the
+port is taken) it is uvicorn's 3, or 1 if the server ended without saying.
 """
 
 from __future__ import annotations
@@ -34,9 +37,17 @@ log = logging.getLogger("nodes.runner")
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: the runner decides when to stop."""
 
+    exit_code: int | None = None
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    async def serve(self, sockets: Any = None) -> None:
+        try:
+            await super().serve(sockets)
+        except SystemExit as exc:  # uvicorn's way of saying start-up failed; keep it in the task
+            self.exit_code = int(exc.code or 1)
 
 
 def serve(app: Any, *, service: str, http: HttpSettings, logging_: LogSettings | None = None) -> int:
@@ -65,9 +76,13 @@ async def _serve(app: Any, service: str, http: HttpSettings) -> int:
     while not server.started and not task.done():
         await asyncio.sleep(0.02)
     if task.done() or not server.started:
-        exc = task.exception() if task.done() and not task.cancelled() else None
-        log.error("start-up failed", extra={"error": repr(exc) if exc else "server did not start"})
-        return 1
+        try:
+            await task
+        except Exception as exc:  # noqa: BLE001
+            log.error("start-up failed", extra={"error": repr(exc)})
+            return 1
+        log.error("start-up failed", extra={"exit_code": server.exit_code or 1})
+        return server.exit_code or 1
 
     url = f"http://{http.host}:{http.port}"
     log.info("listening", extra={"url": url})
@@ -81,6 +96,12 @@ async def _serve(app: Any, service: str, http: HttpSettings) -> int:
     await asyncio.wait({stopper, task}, return_when=asyncio.FIRST_COMPLETED)
     notifier.stopping()
     log.info("stopping", extra={"reason": "signal" if stop.is_set() else "server exited"})
+    before_stop = getattr(getattr(app, "state", None), "before_stop", None)
+    if before_stop is not None and not task.done():
+        try:
+            await asyncio.wait_for(before_stop(), http.graceful_timeout)
+        except Exception as exc:  # noqa: BLE001 - stopping goes on whatever happened
+            log.warning("before-stop step failed", extra={"error": repr(exc)})
     server.should_exit = True
     with contextlib.suppress(Exception):
         await task

@@ -142,7 +142,7 @@ class ParticipantJoined(_Evt, kw_only=True, tag="evt.joined"):
 
 class ParticipantLeft(_Evt, kw_only=True, tag="evt.left"):
     participant_id: str
-    #: "left", "kicked", "ended", "timeout", "denied".
+    #: "left", "kicked", "ended", "timeout", "denied", "edge_stopped".
     reason: str = "left"
 
 

@@ -51,3 +51,28 @@ def test_edge_process_notifies_ready_watchdog_stopping(tmp_path: Path, nats_serv
         proc.kill()
         sock.close()
         os.unlink(sock_path)
+
+
+def test_failed_start_exits_non_zero_without_ready(tmp_path: Path) -> None:
+    """The app's lifespan fails (an unreadable key file): no READY, exit code 3, the reason logged."""
+    import subprocess
+    import sys
+
+    sock_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    sock.settimeout(0.2)
+    conf = tmp_path / "edge.toml"
+    conf.write_text(f'edge_id = "bad"\n[auth]\njwks_file = "{tmp_path}/missing.json"\n[http]\nport = 0\n')
+    try:
+        run = subprocess.run([sys.executable, "-m", "edge", "--config", str(conf)], capture_output=True,
+                             text=True, timeout=60, env={**os.environ, "NOTIFY_SOCKET": str(sock_path)})
+        assert run.returncode == 3
+        assert "missing.json" in run.stderr and "start-up failed" in run.stderr
+        try:
+            data = sock.recv(4096).decode()
+        except TimeoutError:
+            data = ""
+        assert "READY=1" not in data
+    finally:
+        sock.close()
