@@ -89,6 +89,8 @@ path = "{var / 'control_plane.sqlite3'}"
 dir = "{var / 'keys'}"
 [bootstrap]
 admin_password_file = "{var / 'admin-password'}"
+[accounts]
+allow_registration = true
 [log]
 format = "text"
 """)
@@ -100,6 +102,8 @@ public_url = "ws://127.0.0.1:{args.edge_port}/ws"
 port = {args.edge_port}
 [nats]
 servers = ["{nats_url}"]
+[signaling]
+allowed_origins = ["http://127.0.0.1:{args.http_port}", "http://localhost:{args.http_port}"]
 [log]
 format = "text"
 """)
