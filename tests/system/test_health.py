@@ -26,7 +26,7 @@ def test_ready_only_with_nats(tmp_path: Path) -> None:
             p.wait_http("/healthz")
             assert status(p, "/readyz") == 503          # alive, but no NATS yet
         body = httpx.get(cp.base_url + "/readyz").json()
-        assert body["checks"] == {"nats": False, "database": True}
+        assert body["checks"] == {"nats": False, "database": True, "placement": False, "events": False}
         server.start()
         for p in (cp, edge):
             eventually_sync(lambda p=p: status(p, "/readyz") == 200, timeout=15, what=f"{p.name} ready")
