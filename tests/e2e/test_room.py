@@ -152,12 +152,18 @@ async def _changed(page, source: str, before: dict) -> dict | None:  # noqa: ANN
 
 async def test_a_dropped_socket_reconnects_and_resumes_the_same_place(meeting: Meeting) -> None:
     m = meeting
-    await m.bob.evaluate("window.__cc.dropSocket()")
+    await m.bob.evaluate("""() => {
+        const banner = document.querySelector('[data-testid=reconnecting]');
+        new MutationObserver(() => { if (!banner.hidden) window.__sawReconnecting = true; })
+            .observe(banner, {attributes: true, attributeFilter: ['hidden']});
+        window.__cc.dropSocket();
+    }""")
     await wait_for(lambda: m.bob.evaluate("window.__cc.connection.reconnects === 1 && window.__cc.connection.state === 'connected'"),
                    what="resumed")
     conn = await m.bob.evaluate("window.__cc.connection")
     assert conn["history"][-3:] == ["connected", "reconnecting", "connected"], conn
     assert await m.bob.evaluate("window.__cc.participantId") == m.bob_id  # not a new participant
+    assert await m.bob.evaluate("window.__sawReconnecting === true")  # the banner was shown meanwhile
     assert await m.bob.get_by_test_id("reconnecting").is_hidden()
     # the others never saw Bob leave; the resumed socket carries signaling again
     assert await roster_entry(m.alice, m.bob_id).count() == 1
@@ -197,6 +203,11 @@ async def test_the_connection_quality_hint_shows_measurements(meeting: Meeting) 
 async def test_a_host_makes_someone_a_moderator(meeting: Meeting) -> None:
     m = meeting
     assert await m.bob.get_by_test_id("end-meeting").is_hidden()
+    await open_panel(m.bob, "people")  # no moderator controls for a member
+    await roster_entry(m.bob, m.alice_id).wait_for()
+    assert await m.bob.get_by_test_id("roster-kick").count() == 0
+    assert await m.bob.get_by_test_id("roster-mute").count() == 0
+    await m.bob.get_by_test_id("close-panel").click()
     await open_panel(m.alice, "people")
     await roster_entry(m.alice, m.bob_id).get_by_test_id("roster-promote").click()
     await m.bob.get_by_test_id("end-meeting").wait_for()

@@ -1,0 +1,96 @@
+// The room's controls — microphone, camera, screen, devices, chat, moderation — as methods of
+// Room (room.js assigns them to its prototype), so that they read and change the room's state.
+
+import { toast } from "../dom.js";
+
+export const controls = {
+  async toggleMic() {
+    const on = !this.micOn;
+    if (on && !this.media.tracks.microphone) {
+      await this.ensurePublisher().setSource("microphone", await this.media.useDevice("microphone", "").then((r) => r.track));
+    }
+    this.media.setMicEnabled(on);
+    this.micOn = on;
+    this.sig.send({ type: "mute", source: "microphone", muted: !on });
+    this.render();
+  },
+
+  async toggleCamera() {
+    if (this.cameraOn) {
+      this.cameraOn = false;
+      if (this.publisher?.sending("camera")) await this.publisher.setSource("camera", null);
+      this.media.cameraOff();
+      this.sig.send({ type: "mute", source: "camera", muted: true });
+    } else {
+      const track = await this.media.cameraOn();
+      this.cameraOn = true;
+      this.sig.send({ type: "mute", source: "camera", muted: false });
+      await this.ensurePublisher().setSource("camera", track);
+    }
+    this.render();
+  },
+
+  async toggleScreen() {
+    try {
+      if (this.sharing) {
+        this.sharing = false;
+        await this.publisher?.stopSource("screen");
+        this.media.stopScreen();
+      } else {
+        const track = await this.media.startScreen();
+        this.sharing = true;
+        await this.ensurePublisher().setSource("screen", track);
+      }
+    } catch (err) {
+      if (err.name !== "NotAllowedError") toast(`Screen sharing failed: ${err.message}`, { kind: "error" });
+      this.sharing = Boolean(this.media.tracks.screen);
+    }
+    this.render();
+  },
+
+  async useDevice(source, deviceId) {
+    if (source === "camera" && !this.cameraOn) {
+      this.media.deviceIds.camera = deviceId; // used when the camera is turned on again
+      return;
+    }
+    const { track, old } = await this.media.useDevice(source, deviceId);
+    await this.ensurePublisher().setSource(source, track);
+    if (old && old !== track) old.stop();
+    this.render();
+  },
+
+  mutedByModerator(source) {
+    if (source === "microphone") {
+      this.media.setMicEnabled(false);
+      this.micOn = false;
+      toast("A moderator muted your microphone");
+    } else if (source === "camera" && this.cameraOn) {
+      this.toggleCamera();
+    } else if (source === "screen" && this.sharing) {
+      this.toggleScreen();
+    }
+  },
+
+  async sendChat(text) {
+    await this.sig.request({ type: "chat", text });
+  },
+
+  async moderate(action, participantId) {
+    const msg = action === "mute"
+      ? { type: "mute", participant_id: participantId, source: "microphone", muted: true }
+      : { type: action, participant_id: participantId };
+    try {
+      await this.sig.request(msg);
+    } catch (err) {
+      toast(err.message, { kind: "error" });
+    }
+  },
+
+  async endForAll() {
+    try {
+      await this.sig.request({ type: "end_meeting", reason: "ended by a moderator" });
+    } catch (err) {
+      if (err.code !== "closed") toast(err.message, { kind: "error" });
+    }
+  },
+};
