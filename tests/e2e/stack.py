@@ -10,12 +10,17 @@ import httpx
 
 from tests.support import procs
 from tests.support.nats import NatsServer
+from tests.support.ldap import GROUPS, PEOPLE, ROOT_DN, ROOT_PW, Directory, Slapd, slapd_available
+from tests.support.ldap import Person as DirectoryPerson
 from tests.support.oidc import OidcProvider, oidc_provider_available
 from tests.support.util import eventually_sync
 
 OIDC_ID = "test-sso"
 #: People known to the test OpenID Connect provider (its login pages accept any password).
 OIDC_ACCOUNTS = {"olga": {"email": "olga@example.org", "name": "Olga Oidc", "groups": ["staff"]}}
+#: People in the test directory (slapd).
+DIRECTORY = Directory(people=[DirectoryPerson("lena", "lena-directory-pw", cn="Lena Directory",
+                                              mail="lena@example.org")], groups={"staff": ["lena"]})
 
 CSRF = "X-CSRF-Token"
 
@@ -35,6 +40,7 @@ class Stack:
     cp: procs.Proc
     edges: list[procs.Proc]
     oidc: OidcProvider | None = None
+    ldap: Slapd | None = None
     people: dict[str, Person] = field(default_factory=dict)
 
     @property
@@ -92,12 +98,15 @@ class Stack:
             proc.stop()
         if self.oidc is not None:
             self.oidc.stop()
+        if self.ldap is not None:
+            self.ldap.stop()
         self.nats.stop()
 
 
-def start_stack(workdir: Path, *, oidc: bool = True) -> Stack:
+def start_stack(workdir: Path, *, oidc: bool = True, ldap: bool = True) -> Stack:
     """The stack; with node and the npm packages of ``tests/js`` (and *oidc*), also an OpenID
-    Connect provider that the control plane offers on its sign-in page."""
+    Connect provider that the control plane offers on its sign-in page; with slapd (and *ldap*), a
+    directory whose people sign in with the same form as local accounts."""
     nats = NatsServer(workdir, name="hub").start()
     cp = procs.control_plane(
         workdir, nats.url,
@@ -113,6 +122,12 @@ def start_stack(workdir: Path, *, oidc: bool = True) -> Stack:
                                       redirect_uris=[f"{cp.base_url}/api/v1/auth/oidc/{OIDC_ID}/callback"]).start()
             cp.config["oidc"] = [{"id": OIDC_ID, "name": "Test SSO", "issuer": stack.oidc.issuer,
                                   "client_id": stack.oidc.client_id, "client_secret": stack.oidc.client_secret}]
+        if ldap and slapd_available():
+            (workdir / "ldap").mkdir(exist_ok=True)
+            stack.ldap = Slapd(workdir / "ldap", DIRECTORY).start()
+            cp.config["ldap"] = {"url": stack.ldap.url, "bind_dn": ROOT_DN, "bind_password": ROOT_PW,
+                                 "user_base": PEOPLE, "user_filter": "(&(objectClass=inetOrgPerson)(uid={username}))",
+                                 "group_base": GROUPS, "default_role": "member", "timeout": 3.0}
         cp.start()
         cp.wait_http("/readyz", timeout=30)
         edge.start()

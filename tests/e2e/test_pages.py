@@ -62,6 +62,18 @@ async def test_register_shows_errors_next_to_the_fields_and_signs_in(stack: Stac
     await page.get_by_test_id("problem").filter(has_text="Only hosts and admins may create meetings").wait_for()
 
 
+async def test_a_directory_account_signs_in_with_the_same_form(stack: Stack, browsers) -> None:  # noqa: ANN001
+    require(stack.ldap is not None, "slapd and ldap-utils (apt-get install slapd ldap-utils)")
+    page = await browsers.page("lena")
+    await page.goto(f"{stack.url}/signin")
+    await page.get_by_text("User name (this server or the directory)").wait_for()
+    await page.get_by_test_id("signin-username").fill("lena")
+    await page.get_by_test_id("signin-password").fill("lena-directory-pw")
+    await page.get_by_test_id("signin-submit").click()
+    await page.wait_for_url("**/meetings")
+    assert await page.get_by_test_id("account-name").inner_text() == "Lena Directory"
+
+
 async def test_sign_in_with_an_openid_connect_provider(stack: Stack, browsers) -> None:  # noqa: ANN001
     require(stack.oidc is not None, "node and tests/js/node_modules (npm ci in tests/js) for the OIDC provider")
     page = await browsers.page("olga")
