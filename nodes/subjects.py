@@ -75,11 +75,23 @@ def event(meeting_id: str, kind: str) -> str:
 ALL_EVENTS = f"{PREFIX}.evt.>"
 
 
-# --- cascade relays between edges (see docs/subjects.md) ------------------------------------
+# --- cascading: the edges of one meeting (see docs/subjects.md, docs/regions.md) ---------------
 def relay(edge_id: str, verb: str) -> str:
-    """Edge → edge: relay signaling addressed to *edge_id*."""
-    return f"{PREFIX}.relay.{token(edge_id)}.{token(verb)}"
+    """Edge → edge *edge_id*, request/reply: :data:`nodes.wire.RelayRequest`; reply RelayReply."""
+    return f"{PREFIX}.relay.e.{token(edge_id)}.{token(verb)}"
 
 
 def relay_inbox(edge_id: str) -> str:
-    return f"{PREFIX}.relay.{token(edge_id)}.*"
+    """What edge *edge_id* subscribes to for relay signaling addressed to it."""
+    return f"{PREFIX}.relay.e.{token(edge_id)}.*"
+
+
+def mesh(meeting_id: str, kind: str) -> str:
+    """Edge → the meeting's edges: ``state`` (:class:`nodes.wire.MeshState`) or ``signal`` (chat,
+    moderation, end: the rest of :data:`nodes.wire.MeshMessage`)."""
+    return f"{PREFIX}.relay.m.{token(meeting_id)}.{token(kind)}"
+
+
+def meeting_mesh(meeting_id: str) -> str:
+    """What an edge subscribes to while it hosts *meeting_id*."""
+    return f"{PREFIX}.relay.m.{token(meeting_id)}.*"

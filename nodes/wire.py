@@ -5,7 +5,9 @@ Every message is a ``Struct`` with a ``type`` tag. Families:
 * registry — :class:`EdgeHeartbeat`, :class:`EdgeGone` (edge → control plane);
 * commands — :data:`Command` (control plane → edges, request/reply; answered by :class:`CommandReply`);
 * events — :data:`Event` (edges → JetStream → control plane), each with an ``event_id`` used as
-  the ``Nats-Msg-Id`` so a retried publish is stored once.
+  the ``Nats-Msg-Id`` so a retried publish is stored once;
+* mesh — :data:`MeshMessage` (edge ↔ edges of one meeting: :class:`MeshState`, chat, moderation,
+  end) and :data:`RelayRequest` (edge → edge relay signaling, answered by :class:`RelayReply`).
 
 New fields always get defaults, so older and newer nodes keep understanding each other.
 Subjects and who sends what: ``docs/subjects.md``.
@@ -197,6 +199,146 @@ class ErrorReply(_Msg, kw_only=True, tag="error"):
     detail: str = ""
 
 
+# --- mesh: the edges of one meeting (cascading) -----------------------------------------------
+class MeshParticipant(Struct, kw_only=True):
+    """A participant as the edge hosting it describes it to the meeting's other edges."""
+
+    participant_id: str
+    name: str = ""
+    role: str = "member"
+    moderator: bool = False
+    #: "in" (in the meeting) or "lobby" (waiting to be admitted).
+    state: Literal["in", "lobby"] = "in"
+    #: Sources the participant has muted (or has been muted on): "microphone", "camera", "screen".
+    muted: list[str] = msgspec.field(default_factory=list)
+    #: When it arrived (the lobby's "since"), Unix seconds.
+    since: float = 0.0
+    #: When it entered the meeting (the roster is in this order on every edge), Unix seconds.
+    entered_at: float = 0.0
+
+
+class MeshTrack(Struct, kw_only=True):
+    """A track published on the edge that describes it (local origin: never a relayed one)."""
+
+    track_id: str
+    participant_id: str
+    kind: Literal["audio", "video"]
+    #: "microphone", "camera" or "screen".
+    source: str
+    codec: str = ""
+    muted: bool = False
+
+
+class MeshDeparture(Struct, kw_only=True):
+    """A participant that left the edge recently, and why ("left", "kicked", "timeout", …)."""
+
+    participant_id: str
+    reason: str = "left"
+    at: float = 0.0
+
+
+class _Mesh(_Msg, kw_only=True):
+    meeting_id: str
+    #: Placement epoch the sender believes current; older ones are refused.
+    epoch: int = 0
+    #: The sending edge.
+    edge_id: str
+
+
+class MeshState(_Mesh, kw_only=True, tag="mesh.state"):
+    """One edge's part of a meeting, on every change and every ``mesh.state_interval``."""
+
+    region: str = ""
+    #: The sending edge process's start time: with ``seq``, orders states from one edge.
+    started_at: float = 0.0
+    seq: int = 0
+    participants: list[MeshParticipant] = msgspec.field(default_factory=list)
+    tracks: list[MeshTrack] = msgspec.field(default_factory=list)
+    departed: list[MeshDeparture] = msgspec.field(default_factory=list)
+    #: The meeting closed on the sending edge: drop it now rather than after the timeout.
+    leaving: bool = False
+
+
+class MeshChat(_Mesh, kw_only=True, tag="mesh.chat"):
+    """A chat message from a participant of the sending edge (``to`` empty: everyone)."""
+
+    message_id: str
+    sender: str
+    sender_name: str = ""
+    text: str
+    to: str = ""
+    at: float = 0.0
+
+
+class MeshAction(_Mesh, kw_only=True, tag="mesh.action"):
+    """A moderator's action on a participant hosted by ``target_edge`` (request/reply)."""
+
+    action: Literal["kick", "mute", "admit", "deny", "promote"]
+    participant_id: str
+    target_edge: str
+    #: The moderator's participant id.
+    by: str = ""
+    reason: str = ""
+    #: For ``mute``: "microphone", "camera" or "screen".
+    source: str = ""
+
+
+class MeshEnd(_Mesh, kw_only=True, tag="mesh.end"):
+    """A moderator ended the meeting for everyone."""
+
+    by: str = ""
+    reason: str = ""
+
+
+MeshMessage = Union[MeshState, MeshChat, MeshAction, MeshEnd]
+
+
+class MeshReply(_Msg, kw_only=True, tag="mesh.reply"):
+    ok: bool
+    edge_id: str = ""
+    error: str = ""
+
+
+class RelayTrack(Struct, kw_only=True):
+    """What one m-section of a relay offer carries."""
+
+    mid: str
+    track_id: str
+    participant_id: str
+    kind: Literal["audio", "video"]
+    source: str
+    codec: str = ""
+    muted: bool = False
+
+
+class RelayWant(_Mesh, kw_only=True, tag="relay.want"):
+    """The sending edge wants these tracks (of the addressed edge's own participants) relayed to it;
+    an empty list: nothing any more. ``restart``: build the relay afresh."""
+
+    tracks: list[str] = msgspec.field(default_factory=list)
+    restart: bool = False
+
+
+class RelayOffer(_Mesh, kw_only=True, tag="relay.offer"):
+    """An offer for the relay peer connection from the sending edge to the addressed one."""
+
+    sdp: str
+    tracks: list[RelayTrack] = msgspec.field(default_factory=list)
+
+
+RelayRequest = Union[RelayWant, RelayOffer]
+
+
+class RelayReply(_Msg, kw_only=True, tag="relay.reply"):
+    ok: bool
+    edge_id: str = ""
+    error: str = ""
+    #: The answer, in reply to a :class:`RelayOffer`.
+    sdp: str = ""
+    #: The tracks that will be relayed, in reply to a :class:`RelayWant`.
+    accepted: list[str] = msgspec.field(default_factory=list)
+
+
 # --- one encoder, one decoder per family -----------------------------------------------------
 encoder = msgspec.json.Encoder()
 registry_decoder = msgspec.json.Decoder(Registry)
@@ -204,6 +346,10 @@ command_decoder = msgspec.json.Decoder(Union[Command])  # type: ignore[arg-type]
 reply_decoder = msgspec.json.Decoder(Union[CommandReply, ErrorReply])
 event_decoder = msgspec.json.Decoder(Event)
 jwks_decoder = msgspec.json.Decoder(Union[JwksReply, ErrorReply])
+mesh_decoder = msgspec.json.Decoder(MeshMessage)
+mesh_reply_decoder = msgspec.json.Decoder(Union[MeshReply, ErrorReply])
+relay_decoder = msgspec.json.Decoder(RelayRequest)
+relay_reply_decoder = msgspec.json.Decoder(Union[RelayReply, ErrorReply])
 
 
 def encode(msg: Struct) -> bytes:

@@ -74,6 +74,8 @@ class TrackSource:
         self.clock_rate = codec.clockRate
         self.downtracks: list[DownTrack] = []
         self.origin: Origin | None = None
+        #: The edge this track is relayed from (cascading); empty for a track published here.
+        self.via = ""
         self.epoch = 0
         self.muted = info.muted
         self.keyframes = KeyframeRequester(self._ask_origin, keyframe_min_interval)

@@ -28,6 +28,7 @@ from .interfaces import (
     UnknownTrackError,
 )
 from .peer import Peer, Publication, rtc_configuration
+from .relay import Relays
 from .sdp import Published, codec_key
 from .speaker import ActiveSpeaker
 
@@ -62,13 +63,19 @@ class Room:
         self.speaker = ActiveSpeaker(config.speaker_threshold, config.speaker_interval,
                                      lambda pid: self.emit("on_active_speaker", pid))
         self._totals = RoomStats()
+        #: Relay peer connections to and from the meeting's other edges (cascading).
+        self.relays = Relays(self)
         self.closed = False
 
     def emit(self, name: str, *args: object) -> None:
+        self.emit_to(self.events, name, *args)
+
+    @staticmethod
+    def emit_to(target: object, name: str, *args: object) -> None:
         try:
-            getattr(self.events, name)(*args)
+            getattr(target, name)(*args)
         except Exception:  # noqa: BLE001 — the conference layer's bug must not stop the media
-            log.exception("RoomEvents.%s raised", name)
+            log.exception("%s.%s raised", type(target).__name__, name)
 
     def _peer(self, participant_id: str) -> Peer:
         peer = self.peers.get(participant_id)
@@ -153,12 +160,14 @@ class Room:
                                                          + source.keyframes.requested)
             stats.extra["packets_received"] = stats.extra.get("packets_received", 0) + source.packets_in
             stats.extra["bytes_received"] = stats.extra.get("bytes_received", 0) + source.bytes_in
+        stats.extra.update(self.relays.stats())
         return stats
 
     async def close(self) -> None:
         self.closed = True
         for peer in self.peers.values():
             peer.subscriber.closed = True  # no renegotiation while everyone leaves
+        await self.relays.close()
         for participant_id in list(self.peers):
             await self.remove_peer(participant_id)
         self.speaker.close()
@@ -202,7 +211,8 @@ class Room:
         source.close()
         if source.kind == "audio":
             self.speaker.forget(source.info.participant_id)
-        self.emit("on_track_unpublished", source.info)
+        if not source.via:  # a relayed track's coming and going is told by the edge that has its publisher
+            self.emit("on_track_unpublished", source.info)
 
     def _sync(self, peer: Peer) -> None:
         if peer.closed:
@@ -214,6 +224,7 @@ class Room:
     def _sync_all(self) -> None:
         for peer in self.peers.values():
             self._sync(peer)
+        self.relays.sync()
 
     @staticmethod
     def _add_egress(stats: RoomStats, peer: Peer) -> None:
