@@ -109,10 +109,11 @@ class MeetingSettings(Base, kw_only=True):
 
 
 class PlacementSettings(Base, kw_only=True):
-    """Which region a participant is in, for choosing a new meeting's home edge."""
+    """Which region a participant is in, for choosing its edge (``docs/regions.md``)."""
 
     #: Client network (CIDR) → region, e.g. {"10.1.0.0/16" = "eu-1"}; the most specific match
-    #: wins. A region named in the join request takes precedence; no match: ``default_region``.
+    #: wins. A region named in the join request, then the ``X-CC-Region`` header, take
+    #: precedence; no match: ``default_region``.
     regions: dict[str, str] = msgspec.field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -49,6 +49,7 @@ async def apply_event(db: Database, event: wire.Event) -> bool:
                     await repo.upsert_joined(conn, mid, event.participant_id, account_id=event.account_id,
                                              display_name=event.display_name, role=event.role,
                                              edge_id=event.edge_id, at=event.at)
+                    await repo.supersede_lost(conn, mid, event.participant_id, event.account_id, event.at)
                     if state == "scheduled":
                         await _set_live(conn, mid, event.at)
                     await conn.execute("UPDATE meetings SET empty_since = NULL WHERE id = ?", (mid,))

@@ -69,11 +69,25 @@ async def present_count(conn: aiosqlite.Connection, meeting_id: str) -> int:
     return (await cur.fetchone())[0]
 
 
-async def mark_lost(conn: aiosqlite.Connection, edge_id: str, at: float, edge_started: float | None) -> list[str]:
-    """Mark the participants on *edge_id* lost; returns the meetings left with nobody present."""
+async def mark_lost(conn: aiosqlite.Connection, edge_id: str, at: float, edge_started: float | None,
+                    moved_since: float | None = None) -> list[str]:
+    """Mark the participants on *edge_id* lost; returns the meetings left with nobody present.
+
+    With *moved_since*, a participant whose account has joined the same meeting on another edge
+    since then has moved there (its client reconnected elsewhere before the edge was noticed
+    gone): it is removed with reason ``moved`` instead, one for each such newcomer."""
     cur = await conn.execute("SELECT DISTINCT meeting_id FROM roster WHERE edge_id = ? AND lost_at IS NULL",
                              (edge_id,))
     meetings = [r[0] for r in await cur.fetchall()]
+    if moved_since is not None:
+        cur = await conn.execute("SELECT meeting_id, participant_id FROM roster WHERE edge_id = ? AND lost_at IS NULL"
+                                 " ORDER BY joined_at", (edge_id,))
+        taken: set[tuple[str, str]] = set()
+        for meeting_id, pid in await cur.fetchall():
+            newcomer = await _newcomer(conn, meeting_id, pid, moved_since, taken)
+            if newcomer is not None:
+                taken.add((meeting_id, newcomer[0]))
+                await remove(conn, meeting_id, pid, at=min(at, newcomer[1]), reason="moved")
     await conn.execute("UPDATE roster SET lost_at = ?, lost_edge_started = ? WHERE edge_id = ? AND lost_at IS NULL",
                        (at, edge_started, edge_id))
     emptied = []
@@ -83,6 +97,38 @@ async def mark_lost(conn: aiosqlite.Connection, edge_id: str, at: float, edge_st
                                " AND empty_since IS NULL", (at, meeting_id))
             emptied.append(meeting_id)
     return emptied
+
+
+async def _newcomer(conn: aiosqlite.Connection, meeting_id: str, pid: str, since: float,
+                    taken: set[tuple[str, str]]) -> tuple[str, float] | None:
+    cur = await conn.execute(
+        "SELECT new.participant_id, new.joined_at FROM roster old JOIN roster new ON new.meeting_id = old.meeting_id"
+        " AND new.account_id = old.account_id AND new.edge_id != old.edge_id AND new.lost_at IS NULL"
+        " AND new.lobby = 0 AND new.joined_at >= ? WHERE old.meeting_id = ? AND old.participant_id = ?"
+        " ORDER BY new.joined_at", (since, meeting_id, pid))
+    for new_pid, joined_at in await cur.fetchall():
+        if (meeting_id, new_pid) not in taken:
+            return new_pid, joined_at
+    return None
+
+
+async def supersede_lost(conn: aiosqlite.Connection, meeting_id: str, pid: str, account_id: str, at: float) -> None:
+    """*pid* joined: one lost participant of the same account in the meeting (on another edge) has
+    moved here — removed with reason ``moved``, as of its loss."""
+    cur = await conn.execute(
+        "SELECT participant_id, lost_at FROM roster WHERE meeting_id = ? AND account_id = ? AND participant_id != ?"
+        " AND lost_at IS NOT NULL AND edge_id != (SELECT edge_id FROM roster WHERE meeting_id = ? AND"
+        " participant_id = ?) ORDER BY lost_at, joined_at LIMIT 1", (meeting_id, account_id, pid, meeting_id, pid))
+    row = await cur.fetchone()
+    if row is not None:
+        await remove(conn, meeting_id, row[0], at=min(row[1], at), reason="moved")
+
+
+async def meetings_to_rehome(db: Database, edge_id: str) -> list[str]:
+    """Meetings with anyone in the roster, those with participants on *edge_id* first."""
+    rows = await db.fetch_all("SELECT meeting_id FROM roster GROUP BY meeting_id"
+                              " ORDER BY MAX(edge_id = ?) DESC, meeting_id", (edge_id,))
+    return [r["meeting_id"] for r in rows]
 
 
 async def lost(conn: aiosqlite.Connection) -> list[aiosqlite.Row]:

@@ -69,4 +69,5 @@ class MeetingController(Controller):
     async def join(self, request: Request, maybe_principal: Principal | None, meeting_id: str,
                    data: JoinRequest | None = None) -> JoinRead:
         addr = request.client.host if request.client else None
-        return await _services(request).joins.join(maybe_principal, meeting_id, data or JoinRequest(), addr)
+        return await _services(request).joins.join(maybe_principal, meeting_id, data or JoinRequest(), addr,
+                                                   request.headers.get("x-cc-region"))

@@ -4,13 +4,18 @@ Checks, in order: a guest needs a meeting that allows guests (401 without a sess
 guest account) and, without a session, a name (400);
 an ended meeting cannot be joined (409); a locked meeting admits only its hosts and moderators
 (403); a password, when set, must be given and right (403 naming ``password``; the meeting's
-hosts need none); a full meeting refuses (409). Then the meeting is placed (503 when no edge is
-live) and a token is signed with the permissions :mod:`control_plane.tokens.permissions` derives.
+hosts need none); a full meeting refuses (409). Then the participant's region is told (the body's
+``region``, else the ``X-CC-Region`` header — 400 naming it when it is not a region name —, else
+the client address, else the default), the meeting is placed (:mod:`control_plane.placement`;
+503 when no edge is live) and a token is signed with the permissions
+:mod:`control_plane.tokens.permissions` derives, for the chosen edge and its region's other edges
+(``alt``, also returned with their URLs as ``alternates``).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 
 import aiosqlite
@@ -24,10 +29,13 @@ from ..placement.regions import RegionMap
 from ..placement.service import NoEdgeError, PlacementService, PlacementUnavailable
 from ..tokens.permissions import derive
 from ..tokens.service import TokenService
-from .schemas import JoinRead, JoinRequest
+from .schemas import AlternateEdge, JoinRead, JoinRequest
 from .service import MeetingService
 
 log = logging.getLogger(__name__)
+
+REGION_HEADER = "X-CC-Region"
+_REGION = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class JoinService:
@@ -48,7 +56,9 @@ class JoinService:
         return "member"
 
     async def join(self, principal: Principal | None, meeting_id: str, data: JoinRequest,
-                   client_addr: str | None) -> JoinRead:
+                   client_addr: str | None, region_header: str | None = None) -> JoinRead:
+        if region_header is not None and not _REGION.match(region_header):
+            raise FieldError(REGION_HEADER, "must be a region name: 1 to 64 letters, digits, '-' or '_'")
         row = await self.meetings.row(meeting_id)
         if not row["allow_guests"]:
             if principal is None:
@@ -78,7 +88,7 @@ class JoinService:
             raise FieldError("max_participants", f"the meeting is full ({count} of {row['max_participants']})",
                              status_code=409)
 
-        region = self.regions.region_for(data.region, client_addr)
+        region = self.regions.region_for(data.region, client_addr, region_header)
         try:
             placed = await self.placement.place(meeting_id, region)
         except NoEdgeError:
@@ -93,8 +103,10 @@ class JoinService:
                                    edge_id=hb.edge_id, role=meeting_role, perms=perms, alt=placed.alt,
                                    epoch=placed.placement.epoch, lobby=lobby)
         log.info("join token issued", extra={"meeting_id": meeting_id, "sub": sub, "edge_id": hb.edge_id,
-                                             "role": meeting_role, "epoch": placed.placement.epoch})
+                                             "region": region, "role": meeting_role, "epoch": placed.placement.epoch})
         return JoinRead(token=issued.token, edge_url=hb.public_url, edge_id=hb.edge_id,
                         expires_at=issued.claims.exp, meeting_id=meeting_id, role=meeting_role,
                         permissions={k: getattr(perms, k) for k in perms.__struct_fields__}, lobby=lobby,
-                        epoch=placed.placement.epoch, alt=placed.alt)
+                        epoch=placed.placement.epoch, alt=placed.alt, region=region,
+                        alternates=[AlternateEdge(edge_id=e.heartbeat.edge_id, url=e.heartbeat.public_url)
+                                    for e in placed.alternates])

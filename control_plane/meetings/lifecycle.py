@@ -5,7 +5,9 @@ Every ``meetings.sweep_interval`` seconds, while the control plane is connected 
 1. Participants whose edge left the registry are **lost** (shown as such in the roster, not
    counted as present). When the same edge instance (same ``started_at``) heartbeats again they
    are restored; when the edge restarted, or stayed away longer than ``meetings.empty_timeout``,
-   they are removed and their attendance closes at the time of the loss (``edge_lost``). An edge
+   they are removed and their attendance closes at the time of the loss (``edge_lost``). One whose
+   account joined the meeting on another edge shortly before (two registry TTLs) or after the loss
+   has moved there: removed at once (``moved``). An edge
    leaving the registry marks its participants lost at once; the sweeper also catches edges that
    died while this control plane was not watching (after a grace of two registry TTLs).
 2. A live meeting with nobody present for ``meetings.empty_timeout`` seconds is ended: its home
@@ -123,5 +125,5 @@ class Lifecycle:
 
     async def _mark_lost(self, edge_id: str, now: float) -> None:
         async with self.db.transaction() as conn:
-            emptied = await roster.mark_lost(conn, edge_id, now, self._started.get(edge_id))
+            emptied = await roster.mark_lost(conn, edge_id, now, self._started.get(edge_id), moved_since=now - self.grace)
         log.info("participants of a lost edge marked lost", extra={"edge_id": edge_id, "emptied": emptied})

@@ -125,6 +125,11 @@ class JoinRequest(Struct, kw_only=True, forbid_unknown_fields=True):
     region: Region | None = None
 
 
+class AlternateEdge(Struct, kw_only=True):
+    edge_id: str
+    url: str
+
+
 class JoinRead(Struct, kw_only=True):
     token: str
     edge_url: str
@@ -137,6 +142,10 @@ class JoinRead(Struct, kw_only=True):
     #: Placement epoch and the other edges of the region that accept the token.
     epoch: int = 0
     alt: list[str] = msgspec.field(default_factory=list)
+    #: The same edges with their signaling URLs, in the order to try them when the edge fails.
+    alternates: list[AlternateEdge] = msgspec.field(default_factory=list)
+    #: The participant's region, as the control plane told it (request, header, address, default).
+    region: str = ""
 
 
 class KickBody(Struct, kw_only=True, forbid_unknown_fields=True):

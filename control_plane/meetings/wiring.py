@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 
 from ..events.consumer import EventConsumer
+from ..events import repository as roster
 from ..placement.regions import RegionMap
+from ..placement.rehome import Rehomer
 from ..placement.service import PlacementService
 from ..services import Services
 from ..tokens.bus import JwksResponder
@@ -42,6 +44,10 @@ async def start_meetings(stack: contextlib.AsyncExitStack, services: Services) -
     lifecycle = Lifecycle(db, services.meetings, services.commands, bus, services.edges,
                           empty_timeout=settings.meetings.empty_timeout, interval=settings.meetings.sweep_interval)
     services.edges.on_edge_left(lifecycle.edge_left)
+    rehomer = Rehomer(services.placement, bus, lambda edge_id: roster.meetings_to_rehome(db, edge_id))
+    services.edges.on_edge_left(rehomer.edge_left)
+    stack.push_async_callback(rehomer.stop)
+    services.extra["rehomer"] = rehomer
     lifecycle.start()
     stack.push_async_callback(lifecycle.stop)
     services.extra["lifecycle"] = lifecycle

@@ -1,4 +1,5 @@
-"""A participant's region: named in the request, else looked up from the client address, else default."""
+"""A participant's region: named in the request, else in the ``X-CC-Region`` header a regional proxy
+sets, else looked up from the client address, else the default."""
 
 from __future__ import annotations
 
@@ -26,5 +27,5 @@ class RegionMap:
                 return region
         return None
 
-    def region_for(self, requested: str | None, address: str | None) -> str:
-        return requested or self.lookup(address) or self.default
+    def region_for(self, requested: str | None, address: str | None, header: str | None = None) -> str:
+        return requested or header or self.lookup(address) or self.default

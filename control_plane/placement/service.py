@@ -1,13 +1,11 @@
-"""Placing a meeting on its home edge, so that two control planes never put it on two edges.
+"""Placing meetings on edges, so that two control planes never put one meeting on two edges.
 
-The home of meeting ``M`` is the JetStream KV entry ``cc_placement`` / ``M`` holding
-:class:`Placement` (edge, region, epoch). A join:
-
-* keeps the home edge while it is live;
-* otherwise picks the least-loaded live edge in the participant's region (any region if that
-  one has none) and records it: with ``create`` when there is no entry (only one writer can win),
-  or with ``update(revision)`` and ``epoch + 1`` when the recorded edge is gone (compare-and-swap:
-  a writer that read an older revision loses). The loser re-reads and uses the winner's choice.
+The placement of meeting ``M`` is the JetStream KV entry ``cc_placement`` / ``M`` holding
+:class:`~.choose.Placement` (home edge, region, epoch, sites); what a join or a departed edge
+changes in it is decided by :mod:`.choose`. Every write is a compare-and-swap on the entry's
+revision — ``create`` when there is no entry, ``update(last=revision)`` otherwise — so of two
+control planes writing at once one wins; the other re-reads and decides again from the winner's
+entry (which then usually needs no change).
 
 The epoch goes into join tokens (``ep``) and every command, so an edge can refuse orders meant
 for an older placement.
@@ -16,7 +14,7 @@ for an older placement.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
@@ -26,29 +24,26 @@ from nodes import subjects
 from nodes.bus import Bus
 
 from ..edges.registry import EdgeRegistry, LiveEdge
+from .choose import NoEdgeError, Placement, View, decide, rehome
+
+__all__ = ["NoEdgeError", "Placed", "Placement", "PlacementService", "PlacementUnavailable"]
 
 log = logging.getLogger(__name__)
 
 
-class Placement(msgspec.Struct, kw_only=True, frozen=True):
-    edge_id: str
-    region: str
-    epoch: int
-
-
 @dataclass(frozen=True)
 class Placed:
-    """The home edge a participant is sent to, and the other live edges of its region."""
+    """The edge a participant is sent to, and the other available edges of its region."""
 
     placement: Placement
     edge: LiveEdge
-    alt: list[str]
-    #: True when this call created or moved the placement.
+    alternates: list[LiveEdge] = field(default_factory=list)
+    #: True when this call wrote the entry (created it, moved the home, changed a site).
     changed: bool = False
 
-
-class NoEdgeError(Exception):
-    """No live edge can take the meeting."""
+    @property
+    def alt(self) -> list[str]:
+        return [e.heartbeat.edge_id for e in self.alternates]
 
 
 class PlacementUnavailable(Exception):
@@ -71,7 +66,7 @@ class PlacementService:
             self._kv = await js.key_value(subjects.PLACEMENT_BUCKET)
         except BucketNotFoundError:
             self._kv = await js.create_key_value(bucket=subjects.PLACEMENT_BUCKET, history=5,
-                                                 description="meeting id -> home edge, region, epoch")
+                                                 description="meeting id -> home edge, region, epoch, sites")
 
     @property
     def ready(self) -> bool:
@@ -96,41 +91,47 @@ class PlacementService:
             return None
         return _decoder.decode(entry.value), entry.revision or 0
 
-    def _alt(self, home: LiveEdge) -> list[str]:
-        region = home.heartbeat.region
-        return [e.heartbeat.edge_id for e in self.edges.live()
-                if e.heartbeat.region == region and e.heartbeat.edge_id != home.heartbeat.edge_id
-                and not e.heartbeat.draining]
+    async def _write(self, meeting_id: str, new: Placement, found: tuple[Placement, int] | None) -> bool:
+        """Compare-and-swap *new* over *found*; False when another writer came first."""
+        kv, key = self._bucket(), subjects.token(meeting_id)
+        try:
+            if found is None:
+                await kv.create(key, msgspec.json.encode(new))
+            else:
+                await kv.update(key, msgspec.json.encode(new), last=found[1])
+        except KeyWrongLastSequenceError:
+            return False
+        except Exception as exc:  # noqa: BLE001
+            raise PlacementUnavailable(f"cannot write the placement bucket: {exc!r}") from None
+        return True
 
     async def place(self, meeting_id: str, region: str) -> Placed:
-        """The home edge of *meeting_id*, placing or moving it as the module docstring says."""
-        kv = self._bucket()
-        key = subjects.token(meeting_id)
+        """The edge for a participant of *region* in *meeting_id*, recording what changed."""
         for _ in range(self.attempts):
             found = await self.current(meeting_id)
-            if found is not None:
-                placement, revision = found
-                home = self.edges.get(placement.edge_id)
-                if home is not None:
-                    return Placed(placement=placement, edge=home, alt=self._alt(home))
-            chosen = self.edges.least_loaded(region)
-            if chosen is None:
-                raise NoEdgeError("no live edge can take this meeting")
-            hb = chosen.heartbeat
-            try:
-                if found is None:
-                    new = Placement(edge_id=hb.edge_id, region=hb.region, epoch=1)
-                    await kv.create(key, msgspec.json.encode(new))
-                else:
-                    new = Placement(edge_id=hb.edge_id, region=hb.region, epoch=found[0].epoch + 1)
-                    await kv.update(key, msgspec.json.encode(new), last=found[1])
-            except KeyWrongLastSequenceError:
-                continue  # another control plane placed it first: use its choice
-            except Exception as exc:  # noqa: BLE001
-                raise PlacementUnavailable(f"cannot write the placement bucket: {exc!r}") from None
-            log.info("meeting placed", extra={"meeting_id": meeting_id, "edge_id": new.edge_id,
-                                              "epoch": new.epoch, "moved_from": found[0].edge_id if found else ""})
-            return Placed(placement=new, edge=chosen, alt=self._alt(chosen), changed=True)
+            old = found[0] if found else None
+            d = decide(meeting_id, old, region, View(self.edges.live()))
+            if d.placement == old:
+                return Placed(d.placement, d.edge, d.alternates)
+            if not await self._write(meeting_id, d.placement, found):
+                continue  # another control plane wrote first: decide again from its entry
+            _log_change(meeting_id, old, d.placement, why="join")
+            return Placed(d.placement, d.edge, d.alternates, changed=True)
+        raise PlacementUnavailable("placement kept changing under us; try again")
+
+    async def rehome(self, meeting_id: str, gone: str) -> Placement | None:
+        """After edge *gone* left: move the meeting's home and sites off it (see :func:`.choose.rehome`).
+        Returns the new entry, or None when nothing had to (or could) change."""
+        for _ in range(self.attempts):
+            found = await self.current(meeting_id)
+            if found is None:
+                return None
+            new = rehome(meeting_id, found[0], gone, View(self.edges.live()))
+            if new is None:
+                return None
+            if await self._write(meeting_id, new, found):
+                _log_change(meeting_id, found[0], new, why=f"edge {gone} left")
+                return new
         raise PlacementUnavailable("placement kept changing under us; try again")
 
     async def forget(self, meeting_id: str) -> None:
@@ -139,3 +140,10 @@ class PlacementService:
             await self._bucket().delete(subjects.token(meeting_id))
         except (KeyNotFoundError, PlacementUnavailable):
             pass
+
+
+def _log_change(meeting_id: str, old: Placement | None, new: Placement, *, why: str) -> None:
+    moved = old is not None and old.edge_id != new.edge_id
+    log.info("meeting re-homed" if moved else "meeting placed",
+             extra={"meeting_id": meeting_id, "edge_id": new.edge_id, "epoch": new.epoch, "sites": new.sites,
+                    "moved_from": old.edge_id if moved else "", "why": why})

@@ -184,14 +184,19 @@ async def test_placement_by_region_load_and_home(control_plane, nats_server, edg
             return r.json()
 
         eu = await placed("10.1.2.3")
-        assert eu["edge_id"] == "eu-idle" and eu["alt"] == ["eu-busy"]
+        assert eu["edge_id"] == "eu-idle" and eu["alt"] == ["eu-busy"] and eu["region"] == "eu"
+        assert eu["alternates"] == [{"edge_id": "eu-busy", "url": "ws://eu-busy.test/ws"}]
         assert (await placed("10.9.9.9"))["edge_id"] == "us-1"
         assert (await placed("10.9.9.9", region="eu"))["edge_id"] == "eu-idle"  # the request's region wins
         # Default region "ap" has no edge: the least loaded anywhere.
         assert (await placed("192.168.1.1"))["edge_id"] == "us-1"
-        # Once placed, everyone goes to the meeting's home edge, whatever their region.
+        # A participant of another region goes to that region's site (recorded), the home stays.
         again = await placed("10.9.9.9", eu["meeting_id"])
-        assert again["edge_id"] == "eu-idle" and again["epoch"] == 1
+        assert (again["edge_id"], again["epoch"], again["alt"]) == ("us-1", 1, [])
+        entry, _ = await cp.services.placement.current(eu["meeting_id"])
+        assert (entry.edge_id, entry.sites) == ("eu-idle", {"eu": "eu-idle", "us": "us-1"})
+        # From a region without edges: the home.
+        assert (await placed("192.168.1.1", eu["meeting_id"]))["edge_id"] == "eu-idle"
         r = await join(cp, eu["meeting_id"], display_name="H", region="no/such")
         assert r.status_code == 400 and field_names(r) == ["region"]
         for e in edges:
@@ -264,7 +269,8 @@ async def test_a_dead_home_edge_is_replaced_with_the_next_epoch(control_plane, n
         assert verify_join_token(second["token"], keyset(cp), edge_id="edge-b").ep == 2
         async with nats_client(nats_server.url) as nc:
             entry = await (await nc.jetstream().key_value(subjects.PLACEMENT_BUCKET)).get(m["id"])
-        assert msgspec.json.decode(entry.value) == {"edge_id": "edge-b", "region": "local", "epoch": 2}
+        assert msgspec.json.decode(entry.value) == {"edge_id": "edge-b", "region": "local", "epoch": 2,
+                                                    "sites": {"local": "edge-b"}}
         await b.stop()
 
 

@@ -1,0 +1,155 @@
+"""Placement over a real nats-server: the region header, and meetings re-homed as soon as an edge
+leaves the registry (edges heartbeat and publish their participants' events over NATS)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import msgspec
+import nats
+
+from control_plane.placement.choose import Placement, rendezvous
+from nodes import subjects, wire
+from tests.control_plane.meetings_support import (FakeEdge, create_meeting, field_names, nats_overrides,
+                                                  user, wait_edges, wait_ready)
+from tests.control_plane.meetings_support import edges  # noqa: F401 - the fixture
+from tests.control_plane.test_events import attendance, roster
+from tests.support.util import eventually
+
+
+async def join(cp, meeting_id: str, headers: dict, **body):  # noqa: ANN001, ANN201
+    return await cp.client.post(f"/api/v1/meetings/{meeting_id}/join", json=body, headers=headers)
+
+
+async def test_the_region_comes_from_the_body_then_the_header_then_the_address(control_plane, nats_server,
+                                                                               edges) -> None:
+    async with control_plane(**nats_overrides(nats_server.url), default_region="us") as cp:
+        await wait_ready(cp)
+        host = await user(cp, "hanna", "host")
+        await edges("eu-1", region="eu")
+        await edges("us-1", region="us")
+        await wait_edges(cp, "eu-1", "us-1")
+        m = await create_meeting(cp, host)
+        r = await join(cp, m["id"], {**host, "X-CC-Region": "eu"})
+        assert (r.json()["edge_id"], r.json()["region"]) == ("eu-1", "eu")
+        r = await join(cp, m["id"], {**host, "X-CC-Region": "eu"}, region="us")  # the body wins
+        assert (r.json()["edge_id"], r.json()["region"]) == ("us-1", "us")
+        assert (await join(cp, m["id"], host)).json()["region"] == "us"  # the default
+        r = await join(cp, m["id"], {**host, "X-CC-Region": "eu.*"})
+        assert r.status_code == 400 and field_names(r) == ["X-CC-Region"], r.text
+        assert "region name" in r.json()["detail"]
+
+
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+async def test_an_edge_that_leaves_takes_its_meetings_along_at_once(control_plane, nats_server, edges) -> None:
+    async with control_plane(**nats_overrides(nats_server.url, edges={"ttl": 1.0, "sweep_interval": 0.1})) as cp:
+        await wait_ready(cp)
+        logs = Records()  # (after the app's start, which sets up logging)
+        placement_log = logging.getLogger("control_plane.placement")
+        placement_log.addHandler(logs)
+        try:
+            await _rehome_scenario(cp, edges, nats_server, logs)
+        finally:
+            placement_log.removeHandler(logs)
+
+
+async def _rehome_scenario(cp, edges, nats_server, logs: Records) -> None:  # noqa: ANN001
+    host = await user(cp, "hanna", "host")
+    eu1 = await edges("eu-1", region="eu", cpu_pct=1)
+    for e in ("eu-2", "eu-3"):
+        await edges(e, region="eu", cpu_pct=50)
+    await edges("us-1", region="us", cpu_pct=1)
+    await wait_edges(cp, "eu-1", "eu-2", "eu-3", "us-1")
+    busy = await create_meeting(cp, host)      # home eu-1, people in it
+    idle = await create_meeting(cp, host)      # home eu-1, nobody in it
+    abroad = await create_meeting(cp, host)    # home us-1, an eu site on eu-1
+    first = (await join(cp, busy["id"], host, region="eu")).json()
+    assert first["edge_id"] == "eu-1" and first["epoch"] == 1
+    survivors = [e.heartbeat.edge_id for e in rendezvous(busy["id"], [cp.services.edges.get(x)
+                                                                       for x in ("eu-2", "eu-3")])]
+    assert [a["edge_id"] for a in first["alternates"]] == survivors  # where its clients go first
+    assert (await join(cp, idle["id"], host, region="eu")).json()["edge_id"] == "eu-1"
+    assert (await join(cp, abroad["id"], host, region="us")).json()["edge_id"] == "us-1"
+    assert (await join(cp, abroad["id"], host, region="eu")).json()["edge_id"] == "eu-1"
+
+    consumer = cp.services.events
+    for mid, pid, at_edge in ((busy["id"], "p1", "eu-1"), (abroad["id"], "p2", "eu-1"), (abroad["id"], "p3", "us-1")):
+        await eu1.publish(wire.ParticipantJoined(meeting_id=mid, edge_id=at_edge, participant_id=pid,
+                                                 account_id=f"acc-{pid}", display_name=pid, role="member"))
+    await eventually(lambda: consumer.applied >= 3, what="joins applied")
+
+    await eu1.stop()  # no goodbye: it expires from the registry
+    stopped = time.monotonic()
+
+    nc = await nats.connect(nats_server.url)  # read the bucket as any other control plane would
+    kv = await nc.jetstream().key_value(subjects.PLACEMENT_BUCKET)
+
+    async def entry(meeting_id: str) -> Placement:
+        return msgspec.json.decode((await kv.get(meeting_id)).value, type=Placement)
+
+    async def busy_moved() -> bool:
+        return (await entry(busy["id"])).epoch == 2
+    await eventually(busy_moved, timeout=6, interval=0.05, what="the busy meeting re-homed")
+    print(f"re-homed {time.monotonic() - stopped:.2f} s after the edge's last heartbeat (registry TTL 1 s)")
+    assert await entry(busy["id"]) == Placement(edge_id=survivors[0], region="eu", epoch=2,
+                                                sites={"eu": survivors[0]})
+    moved_abroad = await entry(abroad["id"])
+    abroad_first = rendezvous(abroad["id"], [cp.services.edges.get(x) for x in ("eu-2", "eu-3")])[0]
+    assert moved_abroad == Placement(edge_id="us-1", region="us", epoch=1,
+                                     sites={"us": "us-1", "eu": abroad_first.heartbeat.edge_id})
+    assert await entry(idle["id"]) == Placement(edge_id="eu-1", region="eu", epoch=1, sites={"eu": "eu-1"})
+    messages = [r for r in logs.records if r.getMessage() == "meeting re-homed"]
+    assert [(r.meeting_id, r.moved_from, r.edge_id, r.epoch) for r in messages] == \
+        [(busy["id"], "eu-1", survivors[0], 2)]
+    assert cp.services.extra["rehomer"].moved == 2
+    # A join now lands where the meeting went.
+    again = (await join(cp, busy["id"], host, region="eu")).json()
+    assert (again["edge_id"], again["epoch"]) == (survivors[0], 2)
+    await nc.close()
+
+
+async def test_a_participant_who_reconnected_elsewhere_has_moved_not_lost(control_plane, nats_server,
+                                                                          edges) -> None:
+    async with control_plane(**nats_overrides(nats_server.url, edges={"ttl": 1.0, "sweep_interval": 0.1})) as cp:
+        await wait_ready(cp)
+        host = await user(cp, "hanna", "host")
+        eu1: FakeEdge = await edges("eu-1", region="eu")
+        await edges("eu-2", region="eu")
+        await wait_edges(cp, "eu-1", "eu-2")
+        mid = (await create_meeting(cp, host))["id"]
+        consumer = cp.services.events
+
+        async def send(edge_id: str, pid: str, account: str) -> None:
+            before = consumer.applied
+            await eu1.publish(wire.ParticipantJoined(meeting_id=mid, edge_id=edge_id, participant_id=pid,
+                                                     account_id=account, display_name=pid, role="member"))
+            await eventually(lambda: consumer.applied > before, what=f"{pid} applied")
+
+        for pid in ("ann", "bob", "cid"):
+            await send("eu-1", pid, f"acc-{pid}")
+        await send("eu-2", "ann-2", "acc-ann")   # Ann's client reconnected to eu-2 before eu-1 was noticed gone
+        await eu1.stop()
+        await eventually(lambda: cp.services.edges.get("eu-1") is None, timeout=5, what="eu-1 expired")
+
+        async def settled() -> dict:
+            r = await roster(cp, mid, host)
+            return r if {p["participant_id"] for p in r["participants"]} == {"ann-2", "bob", "cid"} else {}
+        r = await eventually(settled, timeout=5, what="Ann moved, Bob and Cid lost")
+        lost = {p["participant_id"]: p["lost"] for p in r["participants"]}
+        assert lost == {"ann-2": False, "bob": True, "cid": True} and r["present"] == 1
+        await send("eu-2", "bob-2", "acc-bob")   # Bob comes back after the loss was noticed
+        r = await roster(cp, mid, host)
+        assert {p["participant_id"]: p["lost"] for p in r["participants"]} == \
+            {"ann-2": False, "bob-2": False, "cid": True}
+        rows = {a["participant_id"]: (a["edge_id"], a["left_reason"]) for a in await attendance(cp, mid, host)}
+        assert rows == {"ann": ("eu-1", "moved"), "bob": ("eu-1", "moved"), "cid": ("eu-1", None),
+                        "ann-2": ("eu-2", None), "bob-2": ("eu-2", None)}
