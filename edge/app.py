@@ -1,8 +1,9 @@
 """``create_app(settings)``: the edge as a Litestar application.
 
 The lifespan opens, inside one ``AsyncExitStack``: the NATS bus, the join-token keys, the event
-outbox, the conference (meetings and their forwarding rooms), the command endpoint and the
-heartbeat (whose load figures come from the conference). Signaling is served at ``/ws``
+outbox, the conference (meetings and their forwarding rooms), the command endpoint, the mesh
+(cascading with the meetings' other edges) and the heartbeat (whose load figures come from the
+conference). Signaling is served at ``/ws``
 (WebSocket) and ``/socket.io`` (Socket.IO).
 
 On shutdown the edge first drains — refuses new joins, tells connected clients, and says so in a
@@ -30,6 +31,7 @@ from .events import EventOutbox
 from .health import healthz, readyz
 from .heartbeat import Heartbeat, LoadSnapshot
 from .keys import Keys
+from .mesh.node import Mesh
 from .settings import Settings
 from .sfu.interfaces import SfuConfig
 from .signaling import sio
@@ -49,6 +51,7 @@ class Node:
     conference: Conference
     commands: CommandEndpoint
     signaling: Signaling
+    mesh: Mesh | None = None
 
 
 def sfu_config(settings: Settings) -> SfuConfig:
@@ -89,12 +92,14 @@ def create_app(settings: Settings) -> Litestar:
             stack.push_async_callback(hb.stop)                          # goodbye
             commands = CommandEndpoint(bus, conference, edge_id=settings.edge_id, settings=settings.commands)
             stack.push_async_callback(commands.close)
+            mesh = Mesh(bus, conference, edge_id=settings.edge_id, region=settings.region, settings=settings.mesh)
+            stack.push_async_callback(mesh.close)                       # after the meetings closed: say so
             stack.push_async_callback(conference.close)                 # everyone leaves
             signaling = Signaling(entry=conference, verifier=keys, max_message_bytes=sig.max_message_bytes,
                                   join_timeout=sig.join_timeout, idle_timeout=sig.idle_timeout,
                                   send_queue=sig.send_queue, allowed_origins=sig.allowed_origins)
             node = Node(settings=settings, bus=bus, heartbeat=hb, keys=keys, outbox=outbox, conference=conference,
-                        commands=commands, signaling=signaling)
+                        commands=commands, signaling=signaling, mesh=mesh)
             app.state.node = node
             app.state.signaling = signaling
             holder["signaling"] = signaling
@@ -105,6 +110,7 @@ def create_app(settings: Settings) -> Litestar:
             bus.on_connect(lambda _bus: hb.beat())  # announce at once, not one interval later
             outbox.start()
             commands.start()
+            mesh.start()
             await bus.start()
             hb.start()
             yield

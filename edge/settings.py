@@ -66,6 +66,21 @@ class CommandsSettings(Base, kw_only=True):
     remember: int = 4096
 
 
+class MeshSettings(Base, kw_only=True):
+    """Cascading: how the edges of one meeting keep each other informed (``cc.relay.>``)."""
+
+    #: Seconds between two mesh states of a meeting when nothing changes (a change is sent at once).
+    state_interval: float = 2.0
+    #: Seconds without a mesh state after which another edge counts as gone from the meeting.
+    edge_timeout: float = 6.0
+    #: Seconds to wait for another edge's reply (relay signaling, a moderator's action).
+    request_timeout: float = 3.0
+    #: Seconds before a relay that does not come up (or whose request failed) is asked for again.
+    relay_retry: float = 5.0
+    #: Seconds a departure (and its reason) stays in the mesh state.
+    departed_memory: float = 30.0
+
+
 class SfuSettings(Base, kw_only=True):
     #: STUN/TURN servers for the edge's ICE agent, e.g. [{urls = "stun:stun.example.org"}].
     ice_servers: list[dict] = msgspec.field(default_factory=list)
@@ -89,3 +104,4 @@ class Settings(Base, kw_only=True):
     sfu: SfuSettings = msgspec.field(default_factory=SfuSettings)
     events: EventsSettings = msgspec.field(default_factory=EventsSettings)
     commands: CommandsSettings = msgspec.field(default_factory=CommandsSettings)
+    mesh: MeshSettings = msgspec.field(default_factory=MeshSettings)

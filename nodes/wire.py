@@ -211,6 +211,8 @@ class MeshParticipant(Struct, kw_only=True):
     state: Literal["in", "lobby"] = "in"
     #: Sources the participant has muted (or has been muted on): "microphone", "camera", "screen".
     muted: list[str] = msgspec.field(default_factory=list)
+    #: Source → who last changed its mute state (a participant id, or the control plane's ``by``).
+    muted_by: dict[str, str] = msgspec.field(default_factory=dict)
     #: When it arrived (the lobby's "since"), Unix seconds.
     since: float = 0.0
     #: When it entered the meeting (the roster is in this order on every edge), Unix seconds.

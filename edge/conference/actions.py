@@ -41,10 +41,17 @@ def chat(meeting: Meeting, sender: Participant, text: str, to: str, *, max_chars
                         text=text, to=to, at=time.time())
     if not to:
         meeting.broadcast(msg, requester=sender, re=re)
+        if meeting.mesh is not None:
+            meeting.mesh.chat(msg)
         return
     target = meeting.participants.get(to)
     if target is None or target.state != "in":
-        raise Refusal("not_found", f"no participant {to!r} in this meeting", "to")
+        remote = meeting.remote.get(to)
+        if remote is None or remote.state != "in" or meeting.mesh is None:
+            raise Refusal("not_found", f"no participant {to!r} in this meeting", "to")
+        meeting.mesh.chat(msg)  # the edge hosting the recipient delivers it
+        sender.send(msg, re=re)
+        return
     target.send(msg, re=re if target is sender else None)
     if target is not sender:
         sender.send(msg, re=re)
@@ -65,6 +72,7 @@ def mute(meeting: Meeting, target: Participant, source: str, muted: bool, *, by:
         target.muted.add(source)
     else:
         target.muted.discard(source)
+    target.muted_by[source] = by
     if meeting.room is not None:
         for t in list(target.tracks.values()):
             if t.source == source:
@@ -109,7 +117,8 @@ def promote(meeting: Meeting, target: Participant, *, by: str) -> bool:
     target.moderator = True
     if target.state == "in":
         meeting.broadcast(m.ParticipantUpdated(participant=target.out()))
-        target.send(m.LobbyList(waiting=[p.lobby_entry() for p in meeting.waiting()]))
+        target.send(m.LobbyList(waiting=meeting.lobby_entries()))
+    meeting.changed()
     return True
 
 

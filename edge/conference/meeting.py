@@ -14,8 +14,10 @@ all publishes ``MeetingEnded``: an emptied meeting may be joined again, which th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +28,7 @@ from ..sfu.interfaces import ForwardingRoom, RoomEvents, TrackInfo
 from ..signaling import messages as m
 from .interfaces import CLOSE_ENDED, CLOSE_NORMAL, CLOSE_REPLACED, Link, Refusal
 from .participant import Participant
+from .remote import Changes, MeshLink, RemoteParticipant, apply, drop
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,11 @@ class Meeting:
         self._ending = False
         self._entered = 0
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: Participants hosted by the meeting's other edges (cascading), and the link to those edges.
+        self.remote: dict[str, RemoteParticipant] = {}
+        self.mesh: MeshLink | None = None
+        #: (participant id, reason, time) of recent departures from this edge, for the other edges.
+        self.departed: deque[tuple[str, str, float]] = deque(maxlen=256)
         self.media_error = ""
         self.room: ForwardingRoom | None
         try:
@@ -72,6 +80,20 @@ class Meeting:
     def moderators(self) -> list[Participant]:
         return [p for p in self.inside() if p.moderator]
 
+    def roster(self) -> list[Participant | RemoteParticipant]:
+        """Everyone in the meeting on every edge, in order of entry."""
+        here = self.inside()
+        there = [r for r in self.remote.values() if r.state == "in"]
+        if not there:
+            return list(here)
+        keyed = [((p.entered_at, self.edge_id, p.entered), p) for p in here]
+        keyed += [((r.entered_at, r.edge_id, 0), r) for r in there]
+        return [p for _, p in sorted(keyed, key=lambda kp: kp[0])]
+
+    def lobby_entries(self) -> list[m.LobbyEntry]:
+        return [p.lobby_entry() for p in self.waiting()] + \
+            [r.lobby_entry() for r in self.remote.values() if r.state == "lobby"]
+
     def target(self, participant_id: str, field: str = "participant_id") -> Participant:
         p = self.participants.get(participant_id)
         if p is None:
@@ -89,20 +111,26 @@ class Meeting:
                 p.send(msg, re=re if p is requester else None)
 
     def lobby_changed(self) -> None:
-        waiting = m.LobbyList(waiting=[p.lobby_entry() for p in self.waiting()])
+        waiting = m.LobbyList(waiting=self.lobby_entries())
         for p in self.moderators():
             p.send(waiting)
 
     def event(self, cls: type, **fields: Any) -> None:
         self.emit_event(cls(meeting_id=self.id, edge_id=self.edge_id, epoch=self.epoch, **fields))
+        self.changed()
+
+    def changed(self) -> None:
+        """This edge's part of the meeting changed: the other edges hear of it."""
+        if self.mesh is not None:
+            self.mesh.changed()
 
     def joined_message(self, p: Participant) -> m.Joined:
         return m.Joined(
             participant_id=p.id, name=p.name, role=p.role, grants=p.grants_out(),
             meeting=m.MeetingOut(meeting_id=self.id, edge_id=self.edge_id, started_at=self.started_at,
                                  active_speaker=self.active_speaker),
-            roster=[q.out() for q in self.inside()],
-            lobby=[q.lobby_entry() for q in self.waiting()] if p.moderator else [],
+            roster=[q.out() for q in self.roster()],
+            lobby=self.lobby_entries() if p.moderator else [],
             resume_token=p.resume_token, resume_grace=self.resume_grace, ice_servers=self.ice_servers,
         )
 
@@ -137,6 +165,7 @@ class Meeting:
         p.state = "in"
         self._entered += 1
         p.entered = self._entered
+        p.entered_at = time.time()
         p.send(self.joined_message(p), re=re)
         self.broadcast(m.ParticipantJoined(participant=p.out()), skip=p)
         self.event(wire.ParticipantJoined, participant_id=p.id, account_id=p.account_id, display_name=p.name,
@@ -201,6 +230,7 @@ class Meeting:
         p.state = "left"
         p.cancel_grace()
         self.participants.pop(p.id, None)
+        self.departed.append((p.id, reason, time.time()))
         self._on_left(p)
         if was == "in":
             await self._remove_peer(p)
@@ -232,6 +262,40 @@ class Meeting:
             p.send(notice)
             await self.leave(p, leave_reason, code=code, close_reason=reason or leave_reason, announce=False)
         await self.close(reason or leave_reason)
+
+    async def end_for_all(self, *, by: str, reason: str) -> None:
+        """A moderator here ends the meeting: on the other edges too, then here."""
+        if self.mesh is not None and not (self.closed or self._ending):
+            with contextlib.suppress(Exception):
+                await self.mesh.end(by=by, reason=reason)
+        await self.end(by=by, reason=reason)
+
+    # -- the other edges (cascading) ------------------------------------------------------------
+    def apply_remote(self, edge_id: str, participants: list[RemoteParticipant], reasons: dict[str, str]) -> None:
+        """Another edge's current part of the meeting (its mesh state)."""
+        self._announce(apply(self.remote, edge_id, [p for p in participants if p.id not in self.participants],
+                             reasons))
+
+    def drop_remote(self, edge_id: str, reason: str, reasons: dict[str, str] | None = None) -> None:
+        """Another edge left the meeting (closed it, or was not heard from)."""
+        self._announce(drop(self.remote, edge_id, reason, reasons))
+
+    def _announce(self, changes: Changes) -> None:
+        for msg in changes.messages:
+            self.broadcast(msg)
+        if changes.lobby:
+            self.lobby_changed()
+        if self.room is not None:
+            for track_id, muted in changes.muted_tracks.items():
+                with contextlib.suppress(LookupError):  # not relayed here (yet)
+                    self.room.set_track_muted(track_id, muted)
+
+    def deliver_chat(self, msg: m.ChatMessage) -> None:
+        """A chat message from another edge's participant: to everyone here, or to its recipient."""
+        if not msg.to:
+            self.broadcast(msg)
+        elif (target := self.participants.get(msg.to)) is not None and target.state == "in":
+            target.send(msg)
 
     async def close(self, reason: str) -> None:
         if self.closed:

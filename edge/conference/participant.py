@@ -56,6 +56,8 @@ class Participant:
         self.state: State = "lobby" if claims.lobby else "in"
         self.resume_token = secrets.token_urlsafe(24)
         self.muted: set[str] = set()
+        #: source → who last changed its mute state
+        self.muted_by: dict[str, str] = {}
         self.tracks: dict[str, TrackInfo] = {}
         self.pc_state: dict[str, str] = {}
         self.link: Link | None = None
@@ -63,6 +65,8 @@ class Participant:
         self.since = time.time()
         #: Order of entry into the meeting (the roster's order).
         self.entered = 0
+        #: When it entered (wall clock): the roster's order across edges.
+        self.entered_at = 0.0
         self.has_peer = False
         self._seq = 0
         self._buffer: deque[m._Out] = deque(maxlen=max(replay, 1))

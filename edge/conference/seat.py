@@ -11,6 +11,7 @@ from . import actions
 from .interfaces import Link, Refusal
 from .meeting import Meeting
 from .participant import Participant
+from .remote import RemoteParticipant
 
 
 class ParticipantSeat:
@@ -36,6 +37,10 @@ class ParticipantSeat:
             raise Refusal("not_joined", "you are no longer in the meeting")
         if p.state == "lobby":
             raise Refusal("in_lobby", "you are waiting in the lobby until a moderator admits you")
+        if isinstance(msg, (m.Mute, m.Admit, m.Deny, m.Kick, m.Promote)) and msg.participant_id \
+                and msg.participant_id not in mt.participants and msg.participant_id in mt.remote:
+            await self._on_remote(mt.remote[msg.participant_id], msg)
+            return
         match msg:
             case m.Offer():
                 await actions.publish(mt, p, msg)
@@ -72,11 +77,36 @@ class ParticipantSeat:
                 actions.ack(p, msg.id)
             case m.EndMeeting(reason=reason):
                 self._moderator("end the meeting")
-                await mt.end(by=p.id, reason=reason or "ended by a moderator")
+                await mt.end_for_all(by=p.id, reason=reason or "ended by a moderator")
             case m.Join():
                 raise Refusal("already_joined", "this socket has already joined", "type")
             case _:
                 raise Refusal("invalid", f"{type(msg).__name__} is not handled here", "type")
+
+    async def _on_remote(self, target: RemoteParticipant, msg: m.Mute | m.Admit | m.Deny | m.Kick | m.Promote) -> None:
+        """A moderator's request about a participant of another edge: that edge carries it out."""
+        mesh = self.meeting.mesh
+        if mesh is None:
+            raise Refusal("not_found", f"no participant {target.id!r} in this meeting", "participant_id")
+        match msg:
+            case m.Mute(source=source, muted=muted):
+                self._moderator("mute others")
+                if not muted:
+                    raise Refusal("forbidden", "only the participant can unmute itself", "muted")
+                await mesh.act(target, "mute", by=self.participant.id, source=source)
+            case m.Admit() | m.Deny():
+                self._moderator("admit from the lobby" if isinstance(msg, m.Admit) else "deny entry")
+                if target.state != "lobby":
+                    raise Refusal("invalid", f"participant {target.id!r} is not waiting in the lobby", "participant_id")
+                await mesh.act(target, "admit" if isinstance(msg, m.Admit) else "deny", by=self.participant.id,
+                               reason=getattr(msg, "reason", ""))
+            case m.Kick(reason=reason):
+                self._moderator("kick")
+                await mesh.act(target, "kick", by=self.participant.id, reason=reason)
+            case m.Promote():
+                self._moderator("promote")
+                await mesh.act(target, "promote", by=self.participant.id)
+        actions.ack(self.participant, msg.id)
 
     async def leave(self) -> None:
         await self.meeting.leave(self.participant, "left", close_reason="left")
