@@ -63,6 +63,8 @@ async def test_when_the_edge_stops_everyone_moves_to_another_edge(stack: Stack, 
                 " finished: window.__cc.room.finished, text: document.body.innerText.slice(0, 300)})"))
             raise
     print(f"\neveryone met again on {other} {time.monotonic() - stopped:.1f} s after {home} was told to stop")
+    for page in pages:  # the stopping edge said so first (draining), rather than just going away
+        assert await page.evaluate("window.__cc.room.movedBecause") == "draining"
     new_ids = [await joined(page) for page in pages]
     await frames_keep_coming(pages[0], new_ids[1])
     await frames_keep_coming(pages[1], new_ids[0])
@@ -73,3 +75,22 @@ async def _moved(page, edge_id: str) -> bool:  # noqa: ANN001
     return await page.evaluate(
         "(e) => window.__cc.room.join.edge_id === e && window.__cc.connection.state === 'connected'"
         " && !window.__cc.room.finished", edge_id)
+
+
+async def test_when_the_edge_crashes_everyone_moves_once_the_control_plane_notices(stack: Stack, browsers) -> None:  # noqa: ANN001
+    """No goodbye this time: the edge is killed. The pages cannot reconnect, ask the control plane
+    again, and move as soon as it has placed the meeting on a live edge."""
+    pages = [ctx.pages[0] for ctx in browsers.contexts]
+    assert len(pages) == 2, "runs after the test above, in the same meeting"
+    current = await _edge_of(pages[0])
+    stack.add_edge("edge-3")
+    killed = time.monotonic()
+    stack.edge_by_id(current).kill()
+    for page in pages:
+        await wait_for(lambda page=page: _moved(page, "edge-3"), timeout=30, interval=0.2, what="moved to edge-3")
+    print(f"\neveryone met again on edge-3 {time.monotonic() - killed:.1f} s after {current} was killed")
+    for page in pages:
+        assert await page.evaluate("window.__cc.room.movedBecause") == "unreachable"
+    ids = [await joined(page) for page in pages]
+    await frames_keep_coming(pages[0], ids[1])
+    await frames_keep_coming(pages[1], ids[0])

@@ -38,7 +38,7 @@ export async function roomPage(root, { id }) {
   let moves = 0;
   let gone = false;
   const ask = (body) => post(`/api/v1/meetings/${encodeURIComponent(id)}/join`, body);
-  const start = async (body, answer = null) => {
+  const start = async (body, answer = null, movedBecause = null) => {
     const clicked = performance.now();
     const join = answer || await ask(body);
     if (gone) return;
@@ -47,13 +47,14 @@ export async function roomPage(root, { id }) {
       meeting, join,
       onRejoin: () => render(),
       onExit: () => navigate(session.account ? "/meetings" : "/"),
-      onMove: (next) => move(body, next),
+      onMove: (next, reason) => move(body, next, reason),
       askAgain: () => ask(body),
       onEntered: () => { moves = 0; },
+      movedBecause,
     });
   };
   // The edge went away: join again (with backoff) until the control plane places the meeting elsewhere.
-  const move = async (body, next = null) => {
+  const move = async (body, next = null, reason = null) => {
     moves += 1;
     if (moves > MAX_MOVES) {
       return problem(root, meeting.title, "No meeting server can take the meeting right now.",
@@ -65,9 +66,9 @@ export async function roomPage(root, { id }) {
     }
     if (gone) return;
     try {
-      await start(body, next);
+      await start(body, next, reason);
     } catch {
-      await move(body);
+      await move(body, null, reason);
     }
   };
   onSubmit(form, async () => {

@@ -20,7 +20,7 @@ const ENDINGS = {
 };
 
 export class Room {
-  constructor(root, { meeting, join, onRejoin, onExit, onMove = null, askAgain = null, onEntered = () => {} }) {
+  constructor(root, { meeting, join, onRejoin, onExit, onMove = null, askAgain = null, onEntered = () => {}, movedBecause = null }) {
     this.meeting = meeting;
     this.join = join;
     this.onRejoin = onRejoin;
@@ -30,6 +30,8 @@ export class Room {
     this.nextJoin = null;
     this.onEntered = onEntered;
     this.moving = false;
+    this.moveReason = null; // why the room left its edge: "draining" (the edge said so) or "unreachable"
+    this.movedBecause = movedBecause; // why the previous room of this page left its edge
     this.state = new RoomState();
     this.media = new LocalMedia();
     this.media.onScreenEnded = () => this.toggleScreen();
@@ -123,11 +125,15 @@ export class Room {
         return;
       case "draining":
         this.moving = true;
+        this.moveReason ??= "draining";
         toast("This meeting server is stopping: moving you to another one");
         break;
       case "error":
         if (!this.entered && msg.re && String(msg.re).startsWith("join")) {
-          if (msg.code === "draining") this.moving = true;
+          if (msg.code === "draining") {
+            this.moving = true;
+            this.moveReason ??= "draining";
+          }
           this.finish(this.moving ? "edge_stopped" : "refused", msg.message);
         } else {
           toast(msg.message, { kind: "error" });
@@ -164,6 +170,7 @@ export class Room {
       const join = await this.askAgain();
       if (join.edge_id !== this.join.edge_id && !this.finished) {
         this.moving = true;
+        this.moveReason ??= "unreachable";
         this.nextJoin = join;
         this.finish("edge_stopped");
       }
@@ -234,7 +241,7 @@ export class Room {
     this.teardown();
     if (reason === "edge_stopped" && this.onMove) {
       this.view.showEnded("moving", "Moving you to another meeting server…", [h("div", { class: "spinner" })]);
-      this.onMove(this.nextJoin);
+      this.onMove(this.nextJoin, this.moveReason);
       return;
     }
     const text = ENDINGS[reason] || `Disconnected (${reason})`;
