@@ -7,6 +7,7 @@ Use::
     p = await Participant.join(cp_url, meeting_id, "Ann", region="eu")   # a guest called Ann
     p = await Participant.join(cp_url, meeting_id, {"Authorization": "Bearer …"})  # signed in
     p = await Participant.connect(token, edge_url, alternates)           # a token in hand
+    granted = await Participant.grant(cp_url, meeting_id, "Cy")          # a token for later
     await p.publish()                       # microphone + camera (640×480 test pattern)
     p.decoded("video"); p.frames_since(t)   # frames decoded, in all, or since monotonic time t
     await p.wait_frames(10, since=t)        # until 10 video frames arrived after t
@@ -84,6 +85,13 @@ class _ControlPlane:
     headers: dict[str, str] = field(default_factory=dict)
     body: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def of(cls, url: str, meeting_id: str, who: str | dict[str, str] | None, region: str | None,
+           password: str | None) -> "_ControlPlane":
+        body: dict[str, Any] = {"display_name": who} if isinstance(who, str) else {}
+        body.update({k: v for k, v in (("region", region), ("password", password)) if v})
+        return cls(url, meeting_id, dict(who) if isinstance(who, dict) else {}, body)
+
     async def join(self) -> dict[str, Any]:
         async with httpx.AsyncClient(base_url=self.url, timeout=10) as http:
             r = await http.post(f"/api/v1/meetings/{self.meeting_id}/join", json=self.body, headers=self.headers)
@@ -136,22 +144,17 @@ class Participant:
 
     # -- making one ---------------------------------------------------------------------------------
     @classmethod
+    async def grant(cls, cp_url: str, meeting_id: str, who: str | dict[str, str] | None = None, *,
+                    region: str | None = None, password: str | None = None) -> dict[str, Any]:
+        """Only ask the control plane for a token (the join response), to connect later."""
+        return await _ControlPlane.of(cp_url, meeting_id, who, region, password).join()
+
+    @classmethod
     async def join(cls, cp_url: str, meeting_id: str, who: str | dict[str, str] | None = None, *,
-                   region: str | None = None, password: str | None = None,
-                   headers: dict[str, str] | None = None) -> "Participant":
+                   region: str | None = None, password: str | None = None) -> "Participant":
         """Ask the control plane for a token (*who*: a guest's name, or the headers of a signed-in
         account) and join on the edge it names."""
-        body: dict[str, Any] = {}
-        hdrs = dict(headers or {})
-        if isinstance(who, str):
-            body["display_name"] = who
-        elif who:
-            hdrs.update(who)
-        if region:
-            body["region"] = region
-        if password:
-            body["password"] = password
-        cp = _ControlPlane(cp_url, meeting_id, hdrs, body)
+        cp = _ControlPlane.of(cp_url, meeting_id, who, region, password)
         granted = await cp.join()
         p = cls(granted["token"], EdgeRef(granted["edge_id"], granted["edge_url"]),
                 [EdgeRef(a["edge_id"], a["url"]) for a in granted.get("alternates", [])], cp=cp)

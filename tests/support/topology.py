@@ -3,7 +3,9 @@ of ``configs/nats-hub.conf`` and ``configs/nats-leaf-*.conf``, on free loopback 
 
 Each leaf connects to the hub through a :class:`tests.support.netcut.Link`, so a test can cut a
 region off and heal it. Edges connect to their region's leaf as ``edge-<id>``; the control plane
-connects to the hub as ``control-plane``.
+connects to the hub as ``control-plane``. With ``observer=True`` every leaf also has a user
+``observer`` that may only use its JetStream API, so a test can look into a region's streams while
+the region is cut off.
 """
 
 from __future__ import annotations
@@ -39,6 +41,13 @@ CONTROL_PLANE_PERMISSIONS = """{
       }"""
 
 
+OBSERVER_PERMISSIONS = """{
+        publish: { allow: ["$JS.API.>", "_INBOX.observer.>"] }
+        subscribe: { allow: ["_INBOX.observer.>"] }
+        allow_responses: true
+      }"""
+
+
 def users_block(users: dict[str, str]) -> str:
     entries = "\n".join(f'    {{ user: "{name}", password: "{PASSWORD}", permissions: {perms} }}'
                         for name, perms in users.items())
@@ -54,7 +63,8 @@ class Region:
 
 
 class Topology:
-    def __init__(self, workdir: Path, regions: dict[str, list[str]], *, hub_edges: list[str] | None = None) -> None:
+    def __init__(self, workdir: Path, regions: dict[str, list[str]], *, hub_edges: list[str] | None = None,
+                 observer: bool = False) -> None:
         """*regions*: region → edge ids on its leaf; *hub_edges*: edges connected to the hub itself."""
         self.workdir = Path(workdir)
         self.leaf_port = free_port()
@@ -71,6 +81,8 @@ leafnodes {{
         for name, edges in regions.items():
             link = Link(self.leaf_port)
             leaf_users = {f"edge-{e}": edge_permissions(e) for e in edges}
+            if observer:
+                leaf_users["observer"] = OBSERVER_PERMISSIONS
             leaf = NatsServer(self.workdir, name=f"leaf-{name}", domain=name, config=users_block(leaf_users) + f"""
 leafnodes {{
   remotes: [
@@ -101,6 +113,11 @@ leafnodes {{
     def control_plane_nats(self) -> dict:
         return {"servers": [self.hub.url], "user": "control-plane", "password": PASSWORD,
                 "inbox_prefix": "_INBOX.control-plane", "jetstream_domain": "hub"}
+
+    def observer_nats(self, region: str) -> dict:
+        """The leaf's JetStream-only test user (``observer=True``)."""
+        return {"servers": [self.regions[region].leaf.url], "user": "observer", "password": PASSWORD,
+                "inbox_prefix": "_INBOX.observer"}
 
     def edge_nats(self, edge_id: str) -> dict:
         for region in self.regions.values():

@@ -68,6 +68,11 @@ async def cp_get(cp: procs.Proc, path: str, headers: dict[str, str]) -> Any:
     return r.json()
 
 
+async def cp_post(cp: procs.Proc, path: str, headers: dict[str, str], body: dict[str, Any]) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=cp.base_url, timeout=10) as http:
+        return await http.post(path, json=body, headers=headers)
+
+
 class PlacementReader:
     """Reads ``cc_placement`` as the control plane's NATS user (its inbox prefix, domain "hub")."""
 
@@ -188,6 +193,13 @@ async def test_a_killed_edge_s_meeting_moves_to_the_other_edge_of_the_region(eu_
             await eventually(lambda peer=peer: cy.frames_from(peer.participant_id, "audio") >= 25, timeout=40,
                              what=f"Cy decodes {peer.name}'s audio")
         await cy.wait_frames(10, kind="video")
+
+        # Commands reach the meeting on its new home, with the new epoch.
+        r = await cp_post(cp, f"/api/v1/meetings/{mid}/participants/{bob.participant_id}/mute", admin,
+                          {"kind": "audio"})
+        assert r.status_code == 200 and (r.json()["edge_id"], r.json()["epoch"]) == (other, 2), r.text
+        await eventually(lambda: any(m["type"] == "muted" and m["participant_id"] == bob.participant_id
+                                     for m in bob.seen), timeout=10, what="Bob told he is muted")
     finally:
         await placement.close()
         for p in people:
