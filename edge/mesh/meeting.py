@@ -287,9 +287,12 @@ class MeshMeeting:
         tracks = {t.mid: TrackInfo(track_id=t.track_id, participant_id=t.participant_id, kind=t.kind,
                                    source=t.source, codec=t.codec, muted=t.muted)  # type: ignore[arg-type]
                   for t in req.tracks}
+        fresh = req.edge_id not in room.relays.inbound
         try:
             answer = await room.relays.receiving(req.edge_id, self).offer(req.sdp, tracks)
         except SdpError as exc:
+            if fresh:
+                await room.relays.close_in(req.edge_id)  # a refused first offer leaves nothing behind
             return self._refuse(f"relay offer refused: {exc}")
         return wire.RelayReply(ok=True, edge_id=self.node.edge_id, sdp=answer)
 
