@@ -193,7 +193,8 @@ async def test_a_resume_that_asks_for_new_media_connections_gets_media_again(mee
 
 async def test_the_connection_quality_hint_shows_measurements(meeting: Meeting) -> None:
     quality = meeting.bob.get_by_test_id("quality")
-    await meeting.bob.locator("[data-testid=quality]:not([data-level=unknown])").wait_for()
+    await meeting.bob.locator("[data-testid=quality]:not([data-level=unknown]):not([data-rtt=''])"
+                              ":not([data-loss=''])").wait_for()
     assert await quality.get_attribute("data-level") in ("good", "fair", "poor")
     assert float(await quality.get_attribute("data-rtt")) >= 0
     assert float(await quality.get_attribute("data-loss")) >= 0
@@ -336,6 +337,14 @@ async def test_end_for_all_ends_every_page(meeting: Meeting, stack: Stack) -> No
         await wait_for(_ended(admin, m.id), what="the meeting ended in the control plane")
     finally:
         admin.close()
+    # its host can make it joinable again from the meeting's page
+    await m.alice.get_by_test_id("back-to-meetings").click()
+    await m.alice.goto(f"{stack.url}/meetings/{m.id}")
+    assert await m.alice.get_by_test_id("meeting-state").inner_text() == "Ended"
+    assert await m.alice.get_by_test_id("meeting-join").count() == 0
+    await m.alice.get_by_test_id("meeting-restart").click()
+    await m.alice.get_by_test_id("meeting-state").filter(has_text="Scheduled").wait_for()
+    await m.alice.get_by_test_id("meeting-join").wait_for()
 
 
 def _ended(client: httpx.Client, meeting_id: str):  # noqa: ANN202

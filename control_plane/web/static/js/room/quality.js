@@ -38,8 +38,10 @@ export class QualityMeter {
         }
       });
     }
-    const dLost = lost - this.prev.lost;
-    const dReceived = received - this.prev.received;
+    // New peer connections (a media restart) start their counters again from zero.
+    const reset = received < this.prev.received || lost < this.prev.lost;
+    const dLost = reset ? lost : lost - this.prev.lost;
+    const dReceived = reset ? received : received - this.prev.received;
     this.prev = { lost, received };
     let loss = dReceived + dLost > 0 ? (100 * Math.max(0, dLost)) / (dReceived + Math.max(0, dLost)) : null;
     if (remoteLoss !== null) loss = Math.max(loss ?? 0, remoteLoss);
