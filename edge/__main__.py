@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
-
-from nodes import runner, settings as settings_mod
+from nodes import runner
 
 from .app import create_app
 from .settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="edge", description=__doc__)
-    parser.add_argument("--config", "-c", required=True, help="TOML settings file")
-    args = parser.parse_args(argv)
-    try:
-        settings = settings_mod.load(args.config, Settings)
-    except settings_mod.SettingsError as exc:
-        runner.fail(str(exc))
-    return runner.serve(create_app(settings), service=f"edge-{settings.edge_id}", http=settings.http,
-                        logging_=settings.log)
+    return runner.main(argv, prog="edge", description=__doc__, schema=Settings, create_app=create_app,
+                       service=lambda s: f"edge-{s.edge_id}")
 
 
 if __name__ == "__main__":

@@ -119,6 +119,24 @@ async def _watchdog(notifier: sdnotify.Notifier, interval: float) -> None:
         await asyncio.sleep(interval)
 
 
+def main(argv: list[str] | None, *, prog: str, description: str | None, schema: type,
+         create_app: Any, service: Any) -> int:
+    """``python -m <prog> --config FILE``: load settings (a bad file exits 2 naming the file and
+    field), build the app and serve it. *service* names the process from its settings."""
+    import argparse
+
+    from . import settings as settings_mod
+
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--config", "-c", required=True, help="TOML settings file")
+    args = parser.parse_args(argv)
+    try:
+        settings = settings_mod.load(args.config, schema)
+    except settings_mod.SettingsError as exc:
+        fail(str(exc))
+    return serve(create_app(settings), service=service(settings), http=settings.http, logging_=settings.log)
+
+
 def fail(message: str, code: int = 2) -> "NoReturn":  # type: ignore[name-defined]  # noqa: F821
     """Print a start-up error (bad config, missing file) plainly and exit."""
     print(f"error: {message}", file=sys.stderr)

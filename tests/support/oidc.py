@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 
+from . import process
 from .util import free_port
 
 JS = Path(__file__).resolve().parents[1] / "js"
@@ -52,31 +52,18 @@ class OidcProvider:
         conf.write_text(json.dumps({"port": self.port, "client_id": self.client_id,
                                     "client_secret": self.client_secret, "redirect_uris": self.redirect_uris,
                                     "accounts": self.accounts}))
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([node, str(SCRIPT), str(conf)], cwd=JS, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"oidc-provider exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                r = httpx.get(f"{self.issuer}/.well-known/openid-configuration", timeout=0.5)
-                if r.status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("oidc-provider did not start")
+        self.proc = process.spawn([node, str(SCRIPT), str(conf)], self.log_path, cwd=JS)
+        process.wait_until_up(self.proc, "oidc-provider", self.log_path, self._answers, timeout)
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            return httpx.get(f"{self.issuer}/.well-known/openid-configuration", timeout=0.5).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        process.stop(self.proc)
 
 
 @dataclass
