@@ -30,3 +30,7 @@ bench-sfu *ARGS:
 # the browser tests: real Chromium against the whole stack (web app, edge, nats-server)
 e2e *ARGS:
     {{py}} -m pytest -m browser tests/e2e {{ARGS}}
+
+# cascading: bytes over the link between two edges and their fan-out as subscribers grow (JSON; --quick for a smoke run)
+bench-cascade *ARGS:
+    {{py}} bench/cascade.py {{ARGS}}
