@@ -32,6 +32,7 @@ import bisect
 import contextlib
 import json
 import random
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -66,6 +67,10 @@ def token_claims(token: str) -> dict[str, Any]:
 class EdgeRef:
     edge_id: str
     url: str
+
+
+def _refs(alternates: Any) -> list[EdgeRef]:
+    return [a if isinstance(a, EdgeRef) else EdgeRef(a["edge_id"], a["url"]) for a in alternates]
 
 
 @dataclass
@@ -137,7 +142,7 @@ class Participant:
         self._old_pcs: list[RTCPeerConnection] = []
         self._closing = False
         self._lost = asyncio.Event()
-        self._waiters: list[tuple[Any, asyncio.Future]] = []
+        self._waiters: list[tuple[int, Any, asyncio.Future]] = []  # (connection, accepts(msg), reply)
         self._offers: asyncio.Queue[tuple[int, dict]] = asyncio.Queue()
         self._tasks: set[asyncio.Task] = set()
         self._ids = 0
@@ -156,8 +161,8 @@ class Participant:
         account) and join on the edge it names."""
         cp = _ControlPlane.of(cp_url, meeting_id, who, region, password)
         granted = await cp.join()
-        p = cls(granted["token"], EdgeRef(granted["edge_id"], granted["edge_url"]),
-                [EdgeRef(a["edge_id"], a["url"]) for a in granted.get("alternates", [])], cp=cp)
+        p = cls(granted["token"], EdgeRef(granted["edge_id"], granted["edge_url"]), _refs(granted["alternates"]),
+                cp=cp)
         p.granted = granted
         await p._start()
         return p
@@ -166,8 +171,7 @@ class Participant:
     async def connect(cls, token: str, edge_url: str, alternates: list[EdgeRef | dict] = (), *,
                       rng: random.Random | None = None) -> "Participant":
         """Join with a token in hand (no control plane to fall back on)."""
-        alts = [a if isinstance(a, EdgeRef) else EdgeRef(a["edge_id"], a["url"]) for a in alternates]
-        p = cls(token, EdgeRef(token_claims(token)["eid"], edge_url), alts, rng=rng)
+        p = cls(token, EdgeRef(token_claims(token)["eid"], edge_url), _refs(alternates), rng=rng)
         await p._start()
         return p
 
@@ -190,11 +194,6 @@ class Participant:
     def frames_since(self, t: float, kind: str = "video") -> int:
         times = self._frame_times[kind]
         return len(times) - bisect.bisect_left(times, t)
-
-    def first_frame_after(self, t: float, kind: str = "video") -> float | None:
-        times = self._frame_times[kind]
-        i = bisect.bisect_left(times, t)
-        return times[i] if i < len(times) else None
 
     def frames_from(self, publisher: str, kind: str = "video") -> int:
         return sum(s.frames for s in self.tracks.values() if s.publisher == publisher and s.kind == kind)
@@ -272,8 +271,7 @@ class Participant:
         self._ids += 1
         rid = f"r{self._ids}"
         fut: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._waiters.append((lambda m: m.get("re") == rid and m["type"] in types
-                              or m["type"] == "resumed" and "resumed" in types, fut))
+        self._waiters.append((self._gen, lambda m: m.get("re") == rid and m["type"] in types, fut))
         await self._send({**msg, "id": rid})
         async with asyncio.timeout(timeout):
             return await fut
@@ -299,18 +297,18 @@ class Participant:
                     self.history.append((time.monotonic(), f"closed: {self.final}", self.edge.edge_id))
                 self.connected.clear()
                 self._lost.set()
-            for pred, fut in list(self._waiters):
-                if not fut.done():
-                    fut.set_exception(ConnectionClosed(None, None))
-            self._waiters.clear()
+            for waiter in [w for w in self._waiters if w[0] == gen]:
+                if not waiter[2].done():
+                    waiter[2].set_exception(ConnectionClosed(None, None))
+                self._waiters.remove(waiter)
 
     def _on_message(self, msg: dict[str, Any], gen: int) -> None:
         self.last_seq = max(self.last_seq, msg.get("seq", 0))
         self.seen.append(msg)
-        for pred, fut in list(self._waiters):
-            if not fut.done() and pred(msg):
-                fut.set_result(msg)
-                self._waiters.remove((pred, fut))
+        for waiter in list(self._waiters):
+            if waiter[0] == gen and not waiter[2].done() and waiter[1](msg):
+                waiter[2].set_result(msg)
+                self._waiters.remove(waiter)
         match msg["type"]:
             case "joined":
                 if self.participant_id and msg["participant_id"] != self.participant_id:
@@ -387,14 +385,12 @@ class Participant:
                 self.history.append((time.monotonic(), f"offer_failed: {exc!r}"[:120], self.edge.edge_id))
 
     def _track_of(self, pc: RTCPeerConnection, mid: str, kind: str) -> TrackStats:
-        sdp = pc.remoteDescription.sdp if pc.remoteDescription else ""
-        publisher, track_id = "", f"mid-{mid}"
-        for section in sdp.split("m=")[1:]:
-            if f"a=mid:{mid}\r" in section or f"a=mid:{mid}\n" in section:
-                for line in section.splitlines():
-                    if line.startswith("a=msid:"):
-                        publisher, track_id = (line[7:].split(" ") + [""])[:2]
-        return self.tracks.setdefault(track_id, TrackStats(track_id, publisher, kind))
+        """The remote track in m-section *mid*: ``a=msid:<publisher id> <track id>``."""
+        for section in (pc.remoteDescription.sdp if pc.remoteDescription else "").split("m=")[1:]:
+            found = re.search(r"a=msid:(\S+) (\S+)", section)
+            if re.search(rf"a=mid:{re.escape(mid)}\s", section) and found:
+                return self.tracks.setdefault(found.group(2), TrackStats(found.group(2), found.group(1), kind))
+        return self.tracks.setdefault(f"mid-{mid}", TrackStats(f"mid-{mid}", "", kind))
 
     async def _read_track(self, pc: RTCPeerConnection, mid: str, track: Any) -> None:
         stats = self._track_of(pc, mid, track.kind)
@@ -435,7 +431,7 @@ class Participant:
                     if edge not in targets:  # somewhere new to go: start again from a short wait
                         delays = reconnect_delays(self.rng)
                     self.edge = edge
-                    self.alternates = [EdgeRef(a["edge_id"], a["url"]) for a in granted.get("alternates", [])]
+                    self.alternates = _refs(granted["alternates"])
                     self.history.append((time.monotonic(), "new_token", self.edge.edge_id))
 
     async def _keepalive(self) -> None:

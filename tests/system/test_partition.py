@@ -148,7 +148,8 @@ async def test_a_region_cut_off_keeps_meeting_and_its_events_arrive_once_after(r
         await ann.wait_frames(10, since=time.monotonic())
         assert ann.frames_since(cut) > frames_before_heal
         print("\npartition:", json.dumps({
-            "registry_noticed_s": round(noticed, 2), "edge_back_after_heal_s": round(back, 2),
+            "registry_noticed_s": round(noticed, 2), "cut_s": round(healed - cut, 2),
+            "edge_back_after_heal_s": round(back, 2),
             "roster_caught_up_after_heal_s": round(caught_up, 2), "events_of_the_meeting": len(ids),
             "video_frames_during_cut": {p.name: p.frames_since(cut) - p.frames_since(healed) for p in (ann, bob)}}))
         assert noticed <= 9.0
