@@ -292,7 +292,7 @@ class MeshMeeting:
             answer = await room.relays.receiving(req.edge_id, self).offer(req.sdp, tracks)
         except SdpError as exc:
             if fresh:
-                await room.relays.close_in(req.edge_id)  # a refused first offer leaves nothing behind
+                await room.relays.close_in(req.edge_id, keep=True)  # a refused first offer leaves no PC behind
             return self._refuse(f"relay offer refused: {exc}")
         return wire.RelayReply(ok=True, edge_id=self.node.edge_id, sdp=answer)
 
@@ -307,7 +307,8 @@ class MeshMeeting:
         log.info("relay", extra={"meeting": self.meeting.id, "edge": edge_id, "direction": direction, "state": state})
         room = self.room
         if state in ("failed", "closed") and room is not None:
-            self.spawn(room.relays.close_out(edge_id) if direction == "out" else room.relays.close_in(edge_id))
+            self.spawn(room.relays.close_out(edge_id) if direction == "out"
+                       else room.relays.close_in(edge_id, keep=True))  # asked for again (restart)
         self.wake()
 
     async def _send_offer(self, edge_id: str, sdp: str, tracks: dict[str, TrackInfo]) -> None:

@@ -78,7 +78,9 @@ class RelayWants:
         room = mm.room
         try:
             if room is not None and (restart or not tracks):
-                await room.relays.close_in(edge_id)  # a fresh relay is a fresh peer connection on both sides
+                # a fresh relay is a fresh peer connection on both sides; on a restart the relayed
+                # tracks stay, so this edge's subscribers keep them (a new origin takes over)
+                await room.relays.close_in(edge_id, keep=bool(tracks))
             self.asks += 1
             request = wire.RelayWant(meeting_id=mm.meeting.id, epoch=mm.meeting.epoch, edge_id=mm.node.edge_id,
                                      tracks=tracks, restart=restart)

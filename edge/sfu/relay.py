@@ -193,9 +193,18 @@ class RelayIn:
                 continue
             feed.payload_type = codecs[0].payloadType
             if mid not in self.by_mid:
-                source = self.room.relays.add_source(info, codecs[0], via=self.edge_id)
+                source = self.room.sources.get(info.track_id)
+                if source is None or source.via != self.edge_id or source.origin is not None \
+                        or sdp.codec_key(source.codec) != sdp.codec_key(codecs[0]):
+                    if source is not None and source.via == self.edge_id:
+                        self.room.relays.remove_source(source)
+                    source = self.room.relays.add_source(info, codecs[0], via=self.edge_id)
+                # else: kept from a relay that was restarted: its subscribers stay, a new epoch begins
                 self.by_mid[mid] = source
                 feed.feed(source)
+        fed = set(self.by_mid.values())
+        for source in [s for s in self.room.sources.values() if s.via == self.edge_id and s not in fed]:
+            self.room.relays.remove_source(source)  # kept across a restart, but no longer relayed
 
     def _drop(self, mid: str, transceiver: RTCRtpTransceiver | None) -> None:
         source = self.by_mid.pop(mid)
@@ -208,11 +217,16 @@ class RelayIn:
         """(packets, bytes) received for the tracks currently relayed in."""
         return (sum(s.packets_in for s in self.by_mid.values()), sum(s.bytes_in for s in self.by_mid.values()))
 
-    async def close(self) -> None:
+    async def close(self, keep: bool = False) -> None:
+        """Close the PC; with *keep*, the relayed tracks stay in the room without an origin (and
+        their subscribers with them) for the relay that replaces this one."""
         self.closed = True
         async with self._lock:
             for mid in list(self.by_mid):
-                self._drop(mid, None)
+                if keep:
+                    self.by_mid.pop(mid)
+                else:
+                    self._drop(mid, None)
             for feed in self._feeds.values():
                 feed.feed(None)
             self._feeds.clear()
@@ -252,10 +266,15 @@ class Relays:
             self._totals["relay_bytes_sent"] += octets
             await relay.close()
 
-    async def close_in(self, edge_id: str) -> None:
+    async def close_in(self, edge_id: str, keep: bool = False) -> None:
+        """Close the relay from *edge_id*. With *keep* its tracks stay (a restart follows);
+        without, they leave the room."""
         relay = self.inbound.pop(edge_id, None)
         if relay is not None:
-            await relay.close()
+            await relay.close(keep)
+        if not keep:
+            for source in [s for s in self.room.sources.values() if s.via == edge_id]:
+                self.remove_source(source)
 
     async def close(self) -> None:
         for edge_id in list(self.out):

@@ -130,3 +130,14 @@ async def test_relays_exist_only_while_someone_receives(pair, tokens: TokenKit) 
         for c in (ada, bob):
             if c is not None:
                 await c.close()
+
+
+async def test_an_edge_that_stops_tells_the_others_at_once(pair, tokens: TokenKit) -> None:
+    eu, us = pair
+    ada = await join(eu, tokens, "Ada")
+    bob = await join(us, tokens, "Bob")
+    await same_roster([ada, bob], ["Ada", "Bob"])
+    await us.stop()                                       # SIGTERM-like: meetings end there with edge_stopped
+    left = await ada.expect("participant_left", timeout=2)      # well before mesh.edge_timeout (3 s here)
+    assert (left["participant_id"], left["reason"]) == (pid(bob), "edge_stopped")
+    assert eu.node.mesh.meetings["meet-1"].edges == {}

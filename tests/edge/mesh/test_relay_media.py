@@ -170,3 +170,31 @@ async def test_a_bad_relay_offer_is_refused_and_changes_nothing(edges) -> None:
     with pytest.raises(SdpError, match="not SDP"):
         await inbound.offer("hello", tracks)
     assert inbound.pc is None and set(b.room.sources) == {"TR_other"}
+
+
+async def test_a_restarted_relay_keeps_the_subscribers_of_its_tracks(edges) -> None:
+    a, b, wire = edges
+    alice = await a.join("alice")
+    await alice.publish()
+    bob = await b.join("bob")
+    tracks = [t.track_id for t in a.room.tracks()]
+    a.room.relays.sending("B", wire.events("A")).want(tracks)
+    await eventually(lambda: bob.decoded("video") >= 5, timeout=40, interval=0.2, what="bob decodes")
+    sources = dict(b.room.sources)
+    answers, first_pc = bob.answers, b.room.relays.inbound["A"].pc
+    # the relay breaks and is built again (new peer connections on both edges)
+    await b.room.relays.close_in("A", keep=True)
+    await a.room.relays.close_out("B")
+    assert b.room.sources == sources and all(s.origin is None for s in sources.values())
+    a.room.relays.sending("B", wire.events("A")).want(tracks)
+    await eventually(lambda: b.room.relays.inbound.get("A") is not None and b.room.relays.inbound["A"].state
+                     == "connected", timeout=30, what="the new relay is up")
+    decoded = bob.decoded("video")
+    await eventually(lambda: bob.decoded("video") >= decoded + 10, timeout=30, interval=0.2,
+                     what="bob decodes again from the new relay")
+    assert b.room.relays.inbound["A"].pc is not first_pc
+    assert b.room.sources == sources and bob.answers == answers    # same tracks, no renegotiation for bob
+    assert {s.epoch for s in sources.values()} == {2}              # a new origin: a new epoch
+    # without keep, the relayed tracks leave the room (and bob's subscribe PC)
+    await b.room.relays.close_in("A")
+    assert b.room.sources == {}
