@@ -82,3 +82,19 @@ def test_old_senders_still_decode() -> None:
     assert isinstance(state, wire.MeshState) and state.participants == [] and state.leaving is False
     reply = wire.relay_reply_decoder.decode(b'{"type":"relay.reply","ok":true}')
     assert reply == wire.RelayReply(ok=True)
+
+
+def test_mesh_and_relay_subjects_are_safe() -> None:
+    import pytest
+
+    from nodes import subjects
+
+    assert subjects.mesh("meet-1", "state") == "cc.relay.m.meet-1.state"
+    assert subjects.meeting_mesh("meet-1") == "cc.relay.m.meet-1.*"
+    assert subjects.relay("eu-1", "want") == "cc.relay.e.eu-1.want"
+    assert subjects.relay_inbox("eu-1") == "cc.relay.e.eu-1.*"
+    for bad in ("a.b", "*", ">", ""):
+        with pytest.raises(subjects.SubjectError):
+            subjects.mesh(bad, "state")
+        with pytest.raises(subjects.SubjectError):
+            subjects.relay(bad, "want")
