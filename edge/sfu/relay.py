@@ -130,7 +130,6 @@ class RelayIn:
         self.by_mid: dict[str, TrackSource] = {}
         self._feeds: dict[RTCRtpTransceiver, ReceiverFeed] = {}
         self._lock = asyncio.Lock()
-        self.packets = 0
 
     def _on_state(self, pc: RTCPeerConnection) -> None:
         if pc is not self.pc or self.closed:
