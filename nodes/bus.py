@@ -76,10 +76,27 @@ class Bus:
         if self._closing:
             return
         log.info("nats connected", extra={"server": str(self.nc.connected_url.netloc if self.nc.connected_url else "")})
+        await self._open_reply_inbox()
         self._ready.set()
         for hook in list(self._hooks):
             await self._run_hook(hook)
         self.hooks_done = True
+
+    async def _open_reply_inbox(self) -> None:
+        """Subscribe to this connection's reply inbox now rather than at the first request.
+
+        Across a leaf-node link, interest in a new subscription takes a moment to reach the other
+        side; a reply sent back before it arrives is dropped, and the request times out. nats-py
+        opens the inbox lazily, so the first request after start-up would race it.
+        """
+        init = getattr(self.nc, "_init_request_sub", None)
+        if init is None or getattr(self.nc, "_resp_sub_prefix", True) is not None:
+            return
+        try:
+            await init()
+            await self.nc.flush(timeout=2)
+        except Exception as exc:  # noqa: BLE001 - the first request will open it instead
+            log.warning("reply inbox not opened early", extra={"error": repr(exc)})
 
     async def _run_hook(self, hook: Hook) -> None:
         delay = 0.2
