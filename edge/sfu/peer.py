@@ -69,7 +69,8 @@ class Peer:
         self._publish_lock = asyncio.Lock()
         self.egress = Egress(room.config.subscriber_queue)
         self.subscriber = SubscribeSide(participant_id, self.egress, self._new_pc,
-                                        lambda offer: room.emit("on_subscriber_offer", participant_id, offer))
+                                        lambda offer: room.emit("on_subscriber_offer", participant_id, offer),
+                                        stagger_new_kinds=True)
         self.closed = False
 
     # --- peer connections ---

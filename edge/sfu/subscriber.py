@@ -11,6 +11,18 @@ Each transceiver's m-section is restricted to the published track's codec
 as they are, so the subscriber must receive exactly what the publisher sends. Its
 ``a=msid`` says ``<publisher id> <track id>``.
 
+A participant's client may answer with aiortc under its default ``bundlePolicy`` ("balanced"),
+which bundles one offer's new m-sections wrongly: a new m-section of a kind the client has no
+transceiver of yet gets a transport of its own, later ones of that kind in the same offer share
+it, and when the client applies ``a=group:BUNDLE`` only the first of them moves to the bundle's
+transport; the others stay on a transport that is discarded, so their receivers never start and
+their packets, arriving on the bundle's transport under an SSRC no receiver registered, are
+handed by payload type to the first one (two video streams decoded as one, with errors).
+So a participant's subscribe side (``stagger_new_kinds``) offers a kind it does not carry yet
+with one m-section; the rest of that kind follow in the next offer, made as soon as the answer
+is in. Only the first m-section's kind, whose transport is the bundle's, is offered whole.
+Relays between edges, answered by edges that use ``max-bundle``, offer everything at once.
+
 Forwarding to a transceiver starts when the answer has been applied (the payload type and
 header extension ids are then known) and the PC is connected (:class:`~edge.sfu.egress.Egress`).
 """
@@ -53,8 +65,10 @@ class SubscribeSide:
     """Subscriptions, the subscribe PC and its negotiation, for one participant."""
 
     def __init__(self, participant_id: str, egress: Egress, new_pc: Callable[[str], RTCPeerConnection],
-                 send_offer: Callable[[str], None]) -> None:
+                 send_offer: Callable[[str], None], *, stagger_new_kinds: bool = False) -> None:
         self.participant_id = participant_id
+        #: Offer a kind the PC does not carry yet with one m-section at a time (see above).
+        self.stagger_new_kinds = stagger_new_kinds
         self.egress = egress
         self._new_pc = new_pc
         self._send_offer = send_offer
@@ -127,9 +141,7 @@ class SubscribeSide:
                     return  # nothing to receive yet: no PC, no offer
                 self.pc = self._new_pc("subscribe")
             pc = self.pc
-            for sub in self.subs.values():
-                if sub.transceiver is None:
-                    self._assign(pc, sub)
+            self._assign_new(pc)
             if not pc.getTransceivers():
                 return
             sending = [(s.transceiver, s.source.codec) for s in self.subs.values() if s.transceiver is not None]
@@ -147,6 +159,25 @@ class SubscribeSide:
                 log.exception("subscriber offer for %s failed", self.participant_id)
             return
         self._send_offer(local)
+
+    def _assign_new(self, pc: RTCPeerConnection) -> None:
+        """Give a transceiver to every subscription that has none, except that with
+        :attr:`stagger_new_kinds` a kind the PC does not carry yet gets one m-section in this
+        offer (all of them for the PC's first kind); the others wait for the next offer."""
+        present = {t.kind for t in pc.getTransceivers()}
+        introduced: set[str] = set()
+        for sub in self.subs.values():
+            if sub.transceiver is not None:
+                continue
+            kind = sub.source.kind
+            if self.stagger_new_kinds and kind not in present:
+                if kind in introduced:
+                    self._dirty = True  # offered as soon as this offer is answered
+                    continue
+                introduced.add(kind)
+                if not pc.getTransceivers():
+                    present.add(kind)  # the first m-section: its transport is the bundle's
+            self._assign(pc, sub)
 
     def _assign(self, pc: RTCPeerConnection, sub: Subscription) -> None:
         source = sub.source

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 
+import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
 
@@ -147,5 +149,34 @@ async def test_resume_with_broken_media_renegotiates(edge: EdgeServer, tokens: T
             ["Pub", "Sub", "Probe"]
     finally:
         for c in (pub, replacement):
+            if c is not None:
+                await c.close()
+
+
+async def test_a_late_joiner_decodes_the_video_of_everyone_already_publishing(
+        edge: EdgeServer, tokens: TokenKit, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="aiortc.rtcrtpreceiver")
+    a = MediaClient(await joined_client(edge, tokens.sign(name="A")))
+    b = MediaClient(await joined_client(edge, tokens.sign(name="B")))
+    late: MediaClient | None = None
+    try:
+        await a.publish()
+        await b.publish()
+        await eventually(lambda: a.decoded("video") >= 15 and b.decoded("video") >= 15, timeout=40, interval=0.2,
+                         what="A and B decode each other's video")
+        late = MediaClient(await joined_client(edge, tokens.sign(name="Late", perms=VIEWER)))
+
+        def frames(kind: str) -> dict[str, int]:
+            """publisher → frames of *kind* the late joiner decoded from it"""
+            return {late.msid[mid][0]: n for mid, n in late.frames.items() if late.kinds[mid] == kind}
+
+        await eventually(lambda: frames("video").keys() == {a.id, b.id} and min(frames("video").values()) >= 30,
+                         timeout=40, interval=0.2, what="the late joiner decodes 30 frames of A's video and of B's")
+        await eventually(lambda: frames("audio").keys() == {a.id, b.id} and min(frames("audio").values()) >= 30,
+                         timeout=20, interval=0.2, what="the late joiner decodes A's audio and B's")
+        assert sorted(late.kinds.values()) == ["audio", "audio", "video", "video"]
+        assert [r.getMessage() for r in caplog.records if "decode" in r.getMessage()] == []
+    finally:
+        for c in (a, b, late):
             if c is not None:
                 await c.close()

@@ -203,11 +203,11 @@ async def test_a_killed_edge_s_meeting_moves_to_the_other_edge_of_the_region(eu_
         cy = await Participant.join(cp.base_url, mid, "Cy", region="eu")
         people.append(cy)
         assert (cy.edge.edge_id, cy.granted["epoch"], cy.granted["alternates"]) == (other, 2, [])
-        # Media from both reaches the newcomer. (Audio: the edge does not yet reliably send video to
-        # a subscriber whose first offer carries two videos — a forwarding matter, not placement.)
+        # Media from both reaches the newcomer.
         for peer in (ann, bob):
-            await eventually(lambda peer=peer: cy.frames_from(peer.participant_id, "audio") >= 25, timeout=40,
-                             what=f"Cy decodes {peer.name}'s audio")
+            for kind in ("audio", "video"):
+                await eventually(lambda peer=peer, kind=kind: cy.frames_from(peer.participant_id, kind) >= 25,
+                                 timeout=40, what=f"Cy decodes {peer.name}'s {kind}")
 
         # Commands reach the meeting on its new home, with the new epoch.
         r = await cp_post(cp, f"/api/v1/meetings/{mid}/participants/{bob.participant_id}/mute", admin,
