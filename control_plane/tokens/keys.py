@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,6 +125,7 @@ class KeyStore:
         self._lock = threading.Lock()
         self._keys = load_keys(self.directory)
         self._stamp = self._dir_stamp()
+        self._checked = time.monotonic()
 
     def _dir_stamp(self) -> tuple[int, tuple[str, ...]]:
         """The directory's mtime and key file names (mtime alone is too coarse on some systems)."""
@@ -133,8 +135,16 @@ class KeyStore:
         except OSError:
             return -1, ()
 
-    def refresh(self) -> None:
-        """Read the directory again if it changed (a key was added or removed)."""
+    #: Seconds between looks at the directory: signing must not cost a stat and a listdir each time.
+    CHECK_INTERVAL = 1.0
+
+    def refresh(self, *, force: bool = False) -> None:
+        """Read the directory again if it changed (a key was added or removed); looks at most
+        once per :attr:`CHECK_INTERVAL` unless *force*."""
+        now = time.monotonic()
+        if not force and now - self._checked < self.CHECK_INTERVAL:
+            return
+        self._checked = now
         stamp = self._dir_stamp()
         if stamp == self._stamp:
             return
@@ -152,7 +162,8 @@ class KeyStore:
         return self._keys[-1]
 
     def keys(self) -> list[SigningKey]:
-        self.refresh()
+        """Every key, the directory read afresh (a JWKS request is rare; signing is not)."""
+        self.refresh(force=True)
         return list(self._keys)
 
     def jwks(self) -> dict[str, Any]:
