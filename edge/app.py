@@ -57,7 +57,8 @@ class Node:
 def sfu_config(settings: Settings) -> SfuConfig:
     s = settings.sfu
     return SfuConfig(ice_servers=tuple(s.ice_servers), keyframe_min_interval=s.keyframe_min_interval,
-                     subscriber_queue=s.subscriber_queue)
+                     subscriber_queue=s.subscriber_queue, speaker_threshold=s.speaker_threshold,
+                     speaker_interval=s.speaker_interval)
 
 
 def create_app(settings: Settings) -> Litestar:

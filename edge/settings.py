@@ -84,8 +84,15 @@ class MeshSettings(Base, kw_only=True):
 class SfuSettings(Base, kw_only=True):
     #: STUN/TURN servers for the edge's ICE agent, e.g. [{urls = "stun:stun.example.org"}].
     ice_servers: list[dict] = msgspec.field(default_factory=list)
-    keyframe_min_interval: float = 0.5
-    subscriber_queue: int = 256
+    #: At most one keyframe request per published video track in this many seconds.
+    keyframe_min_interval: Annotated[float, msgspec.Meta(gt=0)] = 0.5
+    #: Packets a subscriber may have queued before the oldest are dropped (slow subscribers).
+    subscriber_queue: Annotated[int, msgspec.Meta(ge=8)] = 256
+    #: RFC 6464 audio level (0 loudest … 127 silence, in -dBov) at or under which audio counts
+    #: as speech for the active speaker.
+    speaker_threshold: Annotated[int, msgspec.Meta(ge=0, le=127)] = 60
+    #: Seconds between active-speaker decisions.
+    speaker_interval: Annotated[float, msgspec.Meta(gt=0)] = 0.2
 
 
 class Settings(Base, kw_only=True):

@@ -49,3 +49,20 @@ def test_example_nats_permissions_match_the_tested_ones() -> None:
     for region in ("eu", "us", "ap"):
         text = (CONFIGS / f"nats-leaf-{region}.conf").read_text()
         assert f"domain: {region}" in text and 'deny_exports: ["cc.evt.>"]' in text
+
+
+def test_edge_sfu_settings_reach_the_forwarding_core(tmp_path) -> None:
+    from edge.app import sfu_config
+
+    conf = tmp_path / "edge.toml"
+    conf.write_text('edge_id = "e"\n[sfu]\nspeaker_threshold = 40\nspeaker_interval = 0.5\nsubscriber_queue = 64\n'
+                    'ice_servers = [{urls = "stun:stun.example.org:3478"}]\n')
+    cfg = sfu_config(load(conf, EdgeSettings))
+    assert (cfg.speaker_threshold, cfg.speaker_interval, cfg.subscriber_queue) == (40, 0.5, 64)
+    assert cfg.ice_servers == ({"urls": "stun:stun.example.org:3478"},)
+    conf.write_text('edge_id = "e"\n[sfu]\nspeaker_threshold = 200\n')
+    import pytest
+
+    from nodes.settings import SettingsError
+    with pytest.raises(SettingsError, match=r"\$\.sfu\.speaker_threshold"):
+        load(conf, EdgeSettings)
