@@ -22,6 +22,7 @@ import aiosqlite
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException, ServiceUnavailableException
 
 from ..accounts.passwords import verify_password_async
+from ..auth.ratelimit import GuessLimiter
 from ..auth.principal import Principal
 from ..errors import FieldError
 from ..events import repository as roster
@@ -40,11 +41,12 @@ _REGION = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 class JoinService:
     def __init__(self, meetings: MeetingService, tokens: TokenService, placement: PlacementService,
-                 regions: RegionMap) -> None:
+                 regions: RegionMap, guesses: GuessLimiter | None = None) -> None:
         self.meetings = meetings
         self.tokens = tokens
         self.placement = placement
         self.regions = regions
+        self.guesses = guesses or GuessLimiter()
 
     async def meeting_role(self, principal: Principal, row: aiosqlite.Row) -> str:
         if await self.meetings.can_manage(principal, row):
@@ -81,8 +83,11 @@ class JoinService:
         if row["password_hash"] is not None and meeting_role != "host":
             if not data.password:
                 raise FieldError("password", "this meeting needs a password", status_code=403)
+            self.guesses.check(meeting_id, client_addr)
             if not await verify_password_async(row["password_hash"], data.password):
+                self.guesses.failed(meeting_id, client_addr)
                 raise FieldError("password", "is wrong", status_code=403)
+            self.guesses.succeeded(meeting_id, client_addr)
         count = await roster.count_in(self.meetings.db, meeting_id)
         if count >= row["max_participants"]:
             raise FieldError("max_participants", f"the meeting is full ({count} of {row['max_participants']})",
