@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -103,15 +104,17 @@ class Stack:
         self.nats.stop()
 
 
-def start_stack(workdir: Path, *, oidc: bool = True, ldap: bool = True) -> Stack:
+def start_stack(workdir: Path, *, oidc: bool = True, ldap: bool = True, **cp_settings: Any) -> Stack:
     """The stack; with node and the npm packages of ``tests/js`` (and *oidc*), also an OpenID
     Connect provider that the control plane offers on its sign-in page; with slapd (and *ldap*), a
-    directory whose people sign in with the same form as local accounts."""
+    directory whose people sign in with the same form as local accounts. *cp_settings*: more
+    settings of the control plane (e.g. ``tokens={"ttl_minutes": 0.1}``)."""
     nats = NatsServer(workdir, name="hub").start()
     cp = procs.control_plane(
         workdir, nats.url,
         accounts={"allow_registration": True},
         bootstrap={"admin_username": "admin", "admin_password_file": str(workdir / "admin-password")},
+        **cp_settings,
     )
     edge = procs.edge(workdir, nats.url, "edge-1", heartbeat={"interval": 0.5},
                       signaling={"allowed_origins": [cp.base_url]})

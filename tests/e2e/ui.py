@@ -97,3 +97,21 @@ async def open_panel(page, name: str) -> None:  # noqa: ANN001
 
 def roster_entry(page, participant_id: str):  # noqa: ANN001, ANN201
     return page.locator(f"[data-testid=roster-entry][data-participant-id='{participant_id}']")
+
+
+async def video_on(page, edge_id: str) -> int:  # noqa: ANN001
+    """Video frames this page decoded from the others since it is in on *edge_id* (0 until it is
+    connected there: its peer connections to an earlier edge do not count)."""
+    return await page.evaluate("""async (edgeId) => {
+        const cc = window.__cc;
+        if (!cc || cc.room.finished || cc.connection.state !== "connected" || cc.edge?.edge_id !== edgeId) return 0;
+        const me = cc.participantId;
+        return (await cc.inbound()).filter((s) => s.kind === "video" && s.active && s.participantId && s.participantId !== me)
+            .reduce((n, s) => n + s.framesDecoded, 0);
+    }""", edge_id)
+
+
+async def edge_of(page) -> dict:  # noqa: ANN001
+    """The edge the page's room is in: ``{edge_id, url, via}`` (via ``first``, ``same``, ``alternate``,
+    ``control_plane``)."""
+    return await page.evaluate("window.__cc.edge")

@@ -71,8 +71,9 @@ export const controls = {
     }
   },
 
-  async sendChat(text) {
-    await this.sig.request({ type: "chat", text });
+  /** To everyone, or (`to`: a participant id) privately: only that participant and oneself get it. */
+  async sendChat(text, to = "") {
+    await this.sig.request(to ? { type: "chat", text, to } : { type: "chat", text });
   },
 
   async moderate(action, participantId) {

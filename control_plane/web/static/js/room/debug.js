@@ -1,5 +1,5 @@
 // `window.__cc`: the running room's peer connections and state, for diagnostics in the browser
-// console and for the browser tests (decoded frames, the local tracks, a dropped socket).
+// console and for the browser tests (decoded frames, the local tracks, the edge, a dropped socket).
 
 export function exposeForDiagnostics(room) {
   window.__cc = {
@@ -18,7 +18,19 @@ export function exposeForDiagnostics(room) {
     },
     get connection() {
       const sig = room.sig;
-      return { state: sig.state, reconnects: sig.reconnects, rtt: sig.rtt, history: [...sig.history] };
+      return { state: sig.state, reconnects: sig.reconnects, rejoins: sig.rejoins, rtt: sig.rtt, history: [...sig.history] };
+    },
+    /** The edge the room is in: `{edge_id, url, via}` — via `first`, `same`, `alternate` or `control_plane`. */
+    get edge() {
+      return room.sig.edge ? { ...room.sig.edge } : null;
+    },
+    /** Every arrival on an edge, in order: `{edge_id, via, how (joined, resumed, rejoined), at}`. */
+    get edges() {
+      return room.sig.edges.map((e) => ({ ...e }));
+    },
+    /** The edges to try after this one, in order (the join answer's alternates, or the control plane's). */
+    get alternates() {
+      return room.sig.plan.alternates.map((a) => a.edge_id);
     },
     /** One entry per received stream: whose it is, which source, frames decoded, audio received. */
     async inbound() {

@@ -8,13 +8,20 @@ function time(at) {
 }
 
 export class ChatPanel {
-  constructor({ send, canChat }) {
+  /** `send(text, to)`: to everyone (`to` empty) or privately to one participant; `nameOf(id)`. */
+  constructor({ send, canChat, nameOf }) {
+    this.nameOf = nameOf;
+    this.canChat = false;
     this.list = h("ol", { class: "chat-list", testid: "chat-list", "aria-live": "polite" });
     this.input = h("input", { class: "chat-input", testid: "chat-input", maxlength: 2000, placeholder: "Message everyone",
       "aria-label": "Chat message", autocomplete: "off" });
+    // Who gets the message: everyone, or one person (privately).
+    this.to = h("select", { class: "chat-to", testid: "chat-to", "aria-label": "Send to",
+      onchange: () => this.setCanChat(this.canChat) }, h("option", { value: "" }, "Everyone"));
     this.error = h("div", { class: "field-error", testid: "chat-error", role: "alert" });
     const button = h("button", { class: "btn btn--primary", type: "submit", testid: "chat-send" }, "Send");
-    const form = h("form", { class: "chat-form" }, this.input, button);
+    const form = h("form", { class: "chat-form" },
+      h("label", { class: "chat-to-row" }, h("span", { class: "muted" }, "To"), this.to), this.input, button);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const text = this.input.value.trim();
@@ -22,7 +29,7 @@ export class ChatPanel {
       button.disabled = true;
       this.error.textContent = "";
       try {
-        await send(text);
+        await send(text, this.to.value);
         this.input.value = "";
       } catch (err) {
         this.error.textContent = err.message;
@@ -37,16 +44,35 @@ export class ChatPanel {
   }
 
   setCanChat(ok) {
+    this.canChat = ok;
     this.input.disabled = !ok;
-    this.input.placeholder = ok ? "Message everyone" : "Chat is not allowed for you here";
+    this.to.disabled = !ok;
+    const to = this.to.value ? this.to.selectedOptions[0].textContent : "";
+    this.input.placeholder = !ok ? "Chat is not allowed for you here" : to ? `Message ${to} privately` : "Message everyone";
+  }
+
+  /** The people one may write to privately (everyone else in the meeting); a choice of someone gone falls back to everyone. */
+  setPeople(others) {
+    const key = others.map((p) => `${p.participant_id}:${p.name}`).join("|");
+    if (key === this.peopleKey) return;
+    this.peopleKey = key;
+    const chosen = this.to.value;
+    this.to.replaceChildren(h("option", { value: "" }, "Everyone"),
+      ...others.map((p) => h("option", { value: p.participant_id }, p.name)));
+    this.to.value = others.some((p) => p.participant_id === chosen) ? chosen : "";
+    this.setCanChat(this.canChat);
   }
 
   add(msg, me) {
     const mine = msg.sender === me;
-    this.list.append(h("li", { class: ["chat-msg", mine && "chat-msg--mine"], testid: "chat-message", dataset: { sender: msg.sender } },
-      h("div", { class: "chat-meta" }, h("span", { class: "chat-sender", testid: "chat-sender" }, mine ? "You" : msg.sender_name),
-        msg.to ? h("span", { class: "badge" }, "private") : null, h("time", {}, time(msg.at))),
-      h("div", { class: "chat-text", testid: "chat-text" }, msg.text)));
+    const privately = msg.to ? (mine ? `private to ${this.nameOf(msg.to) || "someone who left"}` : "private to you") : "";
+    this.list.append(h("li", {
+      class: ["chat-msg", mine && "chat-msg--mine", privately && "chat-msg--private"], testid: "chat-message",
+      dataset: { sender: msg.sender, to: msg.to || "" },
+    },
+    h("div", { class: "chat-meta" }, h("span", { class: "chat-sender", testid: "chat-sender" }, mine ? "You" : msg.sender_name),
+      privately ? h("span", { class: "badge", testid: "chat-private" }, privately) : null, h("time", {}, time(msg.at))),
+    h("div", { class: "chat-text", testid: "chat-text" }, msg.text)));
     this.list.scrollTop = this.list.scrollHeight;
   }
 }

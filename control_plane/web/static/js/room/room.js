@@ -25,12 +25,11 @@ export class Room {
     this.join = join;
     this.onRejoin = onRejoin;
     this.onExit = onExit;
-    this.onMove = onMove; // the edge goes away: join again through the control plane (another edge)
-    this.askAgain = askAgain; // a new join answer from the control plane (where is the meeting now?)
-    this.nextJoin = null;
+    this.onMove = onMove; // the edge is stopping: join again through the control plane (another edge)
+    this.askAgain = askAgain; // a new join answer from the control plane (a new token; where is the meeting now?)
     this.onEntered = onEntered;
     this.moving = false;
-    this.moveReason = null; // why the room left its edge: "draining" (the edge said so) or "unreachable"
+    this.moveReason = null; // why the room leaves its edge for the control plane's: "draining" (the edge said so)
     this.movedBecause = movedBecause; // why the previous room of this page left its edge
     this.state = new RoomState();
     this.media = new LocalMedia();
@@ -51,11 +50,10 @@ export class Room {
     // Ask for the camera and microphone while connecting (not while waiting in a lobby).
     this.mediaStarted = join.lobby ? null : this.media.start({ audio: perms.publish_audio, video: perms.publish_video });
     this.sig = new Signaling({
-      url: join.edge_url, meetingId: join.meeting_id, token: join.token,
-      onMessage: (msg) => this.onMessage(msg), onState: (s, reason, detail) => this.onConnState(s, reason, detail),
+      join, onMessage: (msg) => this.onMessage(msg), onState: (s, reason, detail) => this.onConnState(s, reason, detail),
     });
     this.sig.restartMedia = () => this.mediaBroken;
-    this.sig.onUnreachable = () => this.lookElsewhere();
+    this.sig.onRoundOver = () => this.askControlPlane();
     this.onPageHide = () => this.sig.leave();
     window.addEventListener("pagehide", this.onPageHide);
     exposeForDiagnostics(this);
@@ -66,14 +64,17 @@ export class Room {
   onMessage(msg) {
     const s = this.state;
     switch (msg.type) {
-      case "joined":
+      case "joined": {
+        const again = this.entered && msg.participant_id !== s.me; // a new place (another edge, or one that forgot us)
         s.reset(msg);
+        this.iceServers = msg.ice_servers;
         this.subscriber ??= new Subscriber(this.sig, msg.ice_servers, {
           onTracks: () => this.render(), onState: (st) => this.onPeerState("subscribe", st),
         });
-        this.iceServers = msg.ice_servers;
-        this.enter();
+        if (again) this.restartMedia({ again });
+        else this.enter();
         break;
+      }
       case "lobby_waiting":
         this.view.showWaiting(msg.name);
         break;
@@ -155,30 +156,18 @@ export class Room {
 
   onPeerState(pc, state) {
     if (state === "connected") this.marks[`${pc}Connected`] ??= performance.now();
-    if (state === "failed" && !this.finished) {
+    if (state === "failed" && !this.finished && this.sig.state === "connected") {
       // Ask the edge to rebuild both connections: drop the socket and resume with restart_media.
       this.mediaBroken = true;
       this.sig.ws?.close();
     }
   }
 
-  /** The edge cannot be reached: if the control plane now places the meeting elsewhere, go there. */
-  async lookElsewhere() {
-    if (this.looking || !this.askAgain || this.finished) return;
-    this.looking = true;
-    try {
-      const join = await this.askAgain();
-      if (join.edge_id !== this.join.edge_id && !this.finished) {
-        this.moving = true;
-        this.moveReason ??= "unreachable";
-        this.nextJoin = join;
-        this.finish("edge_stopped");
-      }
-    } catch {
-      // the control plane cannot place it either (yet): keep trying to resume
-    } finally {
-      this.looking = false;
-    }
+  /** No edge of the plan took the room back: a new token, and where the meeting is now (or null). */
+  async askControlPlane() {
+    if (!this.askAgain || this.finished) return null;
+    this.marks.askedControlPlane = performance.now();
+    return this.askAgain();
   }
 
   // -- entering and publishing ----------------------------------------------------------------
@@ -207,7 +196,7 @@ export class Room {
       await pub.negotiate();
       this.marks.published = performance.now();
     } catch (err) {
-      toast(`Your camera and microphone could not be sent: ${err.message}`, { kind: "error" });
+      if (pub === this.publisher) toast(`Your camera and microphone could not be sent: ${err.message}`, { kind: "error" });
     }
     this.render();
   }
@@ -217,16 +206,27 @@ export class Room {
     return this.publisher;
   }
 
-  /** The edge rebuilt both peer connections: make new ones and publish again. */
-  async restartMedia() {
+  /**
+   * New peer connections, publishing again: the edge rebuilt its side, or the room has a new place
+   * (`again`: joined afresh, on another edge or one that forgot it, which knows nothing of its mutes).
+   */
+  async restartMedia({ again = false } = {}) {
+    if (again) this.marks.rejoined = performance.now();
     this.mediaBroken = false;
     this.publisher?.close();
     this.publisher = null;
+    if (this.subscriber) this.subscriber.iceServers = this.iceServers;
     this.subscriber?.reset();
     const pub = this.ensurePublisher();
     const t = this.media.tracks;
-    for (const src of ["microphone", "camera", "screen"]) if (t[src]) await pub.setSource(src, t[src], { negotiate: false });
+    for (const src of ["microphone", "camera", "screen"]) {
+      if (t[src] && this.state.may(src)) await pub.setSource(src, t[src], { negotiate: false });
+    }
     if (Object.keys(pub.transceivers).length) await pub.negotiate().catch(() => {});
+    if (again && pub === this.publisher) {
+      this.marks.republished = performance.now();
+      if (t.microphone && !this.micOn) this.sig.send({ type: "mute", source: "microphone", muted: true });
+    }
   }
 
   leave() {
@@ -241,7 +241,7 @@ export class Room {
     this.teardown();
     if (reason === "edge_stopped" && this.onMove) {
       this.view.showEnded("moving", "Moving you to another meeting server…", [h("div", { class: "spinner" })]);
-      this.onMove(this.nextJoin, this.moveReason);
+      this.onMove(null, this.moveReason);
       return;
     }
     const text = ENDINGS[reason] || `Disconnected (${reason})`;

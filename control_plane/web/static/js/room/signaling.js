@@ -1,51 +1,53 @@
 // The edge's signaling protocol over a WebSocket (docs/protocol.md): join, numbered messages,
-// requests answered by `re`, pings, and — when the socket drops — reconnect with backoff and
-// jitter and resume the same place with the resume token while the edge's grace period lasts.
+// requests answered by `re`, pings — and when the socket drops, reconnect: resume the same place
+// on the same edge while its grace period lasts, else join afresh with the join token (valid on
+// the alternates too) on the same or another edge of the plan (edges.js), asking the room for a
+// new join answer after each full round.
+
+import { EdgePlan } from "./edges.js";
+import { Requests } from "./requests.js";
 
 /** Close codes after which reconnecting cannot help. */
 const FINAL = {
   4001: "refused", 4003: "origin", 4004: "no_join", 4010: "kicked", 4011: "ended", 4012: "denied",
   4013: "replaced", 4014: "edge_stopped",
 };
+/** …except while coming back: a refused token or a silent edge means "try elsewhere". */
+const RETRY_WHEN_BACK = new Set([4001, 4004]);
 const QUIET_REPLIES = new Set(["ok", "pong"]);
-
-export class SignalingError extends Error {
-  constructor(msg) {
-    super(msg.message || msg.code);
-    this.code = msg.code;
-    this.field = msg.field || "";
-  }
-}
+/** Messages about the old place's peer connections: meaningless on a new place. */
+const STALE_ON_REJOIN = new Set(["ice", "offer", "answer"]);
 
 export class Signaling {
-  constructor({ url, meetingId, token, onMessage, onState, pingEvery = 10000, backoff = [250, 5000] }) {
-    const u = new URL(url);
-    u.searchParams.set("meeting", meetingId);
-    this.url = u.toString();
-    this.meetingId = meetingId;
-    this.token = token;
+  /** `join`: the control plane's join answer (token, edge, alternates, meeting id). */
+  constructor({ join, onMessage, onState, pingEvery = 10000, attemptTimeout = 8000, giveUp = [20000, 120000] }) {
+    this.plan = new EdgePlan(join);
+    this.meetingId = join.meeting_id;
     this.onMessage = onMessage;
     this.onState = onState;
     this.pingEvery = pingEvery;
-    this.backoff = backoff;
+    this.attemptTimeout = attemptTimeout;
+    this.giveUp = giveUp; // ms of trying before giving up: never in yet, been in
     this.state = "idle";
     this.history = []; // every state the connection went through, in order
     this.ws = null;
+    this.edge = null; // the edge the room is in: {edge_id, url, via}
+    this.edges = []; // every arrival: {edge_id, via (first, same, alternate, control_plane), how, at}
     this.lastSeq = 0;
     this.resumeToken = "";
-    this.grace = 30;
+    this.resumeEdge = "";
     this.participantId = "";
-    this.pending = new Map();
+    this.everIn = false;
+    this.requests = new Requests();
     this.queue = [];
     this.nextId = 1;
-    this.attempts = 0;
     this.droppedAt = 0;
     this.left = false;
     this.rtt = null;
-    this.reconnects = 0;
+    this.reconnects = 0; // resumes
+    this.rejoins = 0; // fresh joins after having been in (another edge, or the same one that forgot us)
     this.restartMedia = () => false;
-    this.onUnreachable = () => {}; // sockets keep failing to open: the edge may be gone
-    this.failedOpens = 0;
+    this.onRoundOver = async () => null; // every edge of the plan failed: a new join answer, or null
     this._timer = null;
     this._ping = null;
     this._heard = 0;
@@ -53,7 +55,7 @@ export class Signaling {
 
   connect() {
     this._setState("connecting");
-    this._open();
+    this._open(this.plan.edge);
   }
 
   _setState(state, detail = "") {
@@ -63,20 +65,25 @@ export class Signaling {
     this.onState(state, detail);
   }
 
-  _open() {
-    const ws = new WebSocket(this.url);
+  _open(target) {
+    const url = new URL(target.url);
+    url.searchParams.set("meeting", this.meetingId);
+    const ws = new WebSocket(url.toString());
+    ws.ccTarget = target;
     this.ws = ws;
+    const deadline = setTimeout(() => {
+      if (ws === this.ws && !ws.ccIn) ws.close(); // no answer in time: count it as a failed attempt
+    }, this.attemptTimeout);
     ws.onopen = () => {
+      if (ws !== this.ws) return;
       ws.ccOpened = true;
-      this.failedOpens = 0;
       this._heard = performance.now();
-      const resuming = Boolean(this.resumeToken);
-      const join = resuming
-        ? { type: "join", id: `resume-${this.nextId++}`, resume_token: this.resumeToken, last_seq: this.lastSeq,
-          meeting_id: this.meetingId, restart_media: Boolean(this.restartMedia()) }
-        : { type: "join", id: `join-${this.nextId++}`, token: this.token, meeting_id: this.meetingId };
-      this.joinId = join.id;
-      ws.send(JSON.stringify(join));
+      if (this.resumeToken && this.resumeEdge === target.edge_id) {
+        this._sendJoin(ws, "resume", { resume_token: this.resumeToken, last_seq: this.lastSeq,
+          restart_media: Boolean(this.restartMedia()) });
+      } else {
+        this._sendJoin(ws, "join", { token: this.plan.token });
+      }
       clearInterval(this._ping);
       this._ping = setInterval(() => this._keepAlive(ws), this.pingEvery);
     };
@@ -91,7 +98,17 @@ export class Signaling {
       }
       this._receive(msg);
     };
-    ws.onclose = (event) => this._closed(ws, event);
+    ws.onclose = (event) => {
+      clearTimeout(deadline);
+      this._closed(ws, event);
+    };
+  }
+
+  _sendJoin(ws, kind, fields) {
+    const join = { type: "join", id: `${kind}-${this.nextId++}`, meeting_id: this.meetingId, ...fields };
+    this.joinId = join.id;
+    this.joinKind = kind;
+    ws.send(JSON.stringify(join));
   }
 
   _keepAlive(ws) {
@@ -104,6 +121,9 @@ export class Signaling {
   }
 
   _receive(msg) {
+    const answersJoin = msg.re !== undefined && msg.re !== null && msg.re === this.joinId;
+    const fresh = answersJoin && this.joinKind === "join" && (msg.type === "joined" || msg.type === "lobby_waiting");
+    if (fresh) this.lastSeq = 0; // a place of its own: the edge numbers its messages from 1
     if (msg.seq) {
       if (msg.seq <= this.lastSeq) return; // already seen (a replay overlap)
       this.lastSeq = msg.seq;
@@ -113,40 +133,63 @@ export class Signaling {
       case "lobby_waiting":
         this.participantId = msg.participant_id;
         if (msg.resume_token) this.resumeToken = msg.resume_token;
-        if (msg.resume_grace) this.grace = msg.resume_grace;
+        if (fresh) this._arrived(this.everIn ? "rejoined" : "joined");
         this._connected();
         break;
       case "resumed":
         this.reconnects += 1;
+        this._arrived("resumed");
         this._connected();
         break;
       case "pong":
         this.rtt = performance.now() - msg.t;
         break;
       case "error":
-        if (msg.re && msg.re === this.joinId && String(msg.re).startsWith("resume-")) {
-          this._final("lost", msg.message);
-          return;
-        }
+        if (answersJoin && this._joinRefused(msg)) return;
         break;
       default:
     }
-    if (msg.re !== undefined && msg.re !== null && this.pending.has(msg.re)) {
-      const { resolve, reject, timer } = this.pending.get(msg.re);
-      this.pending.delete(msg.re);
-      clearTimeout(timer);
-      if (msg.type === "error") {
-        reject(new SignalingError(msg));
-        return;
-      }
-      resolve(msg);
-    }
+    if (this.requests.settle(msg)) return;
     if (QUIET_REPLIES.has(msg.type)) return;
     this.onMessage(msg);
   }
 
+  /** A `join` was refused; true when handled here (the room hears only a first join's refusal). */
+  _joinRefused(msg) {
+    const ws = this.ws;
+    if (this.joinKind === "resume" && msg.code === "resume_failed") {
+      this._sendJoin(ws, "join", { token: this.plan.token }); // the edge does not know us (any more)
+      return true;
+    }
+    if (msg.code === "meeting_ended") {
+      this._final("ended", msg.message);
+      return true;
+    }
+    if (!this.everIn) return false;
+    // Coming back and refused here (a stopping edge, a token it does not take): try elsewhere;
+    // a refused token means a new one from the control plane.
+    if (msg.field === "token") this.plan.tokenRefusedHere();
+    if (ws.readyState === WebSocket.OPEN) ws.close();
+    return true;
+  }
+
+  /** In on the edge of the socket: where, how (joined, resumed, rejoined) and by which way. */
+  _arrived(how) {
+    const target = this.ws.ccTarget;
+    this.ws.ccIn = true;
+    this.resumeEdge = target.edge_id;
+    if (how === "rejoined") {
+      this.rejoins += 1;
+      this.queue = this.queue.filter((m) => !STALE_ON_REJOIN.has(m.type));
+      this.requests.fail(new Set(this.queue.map((m) => m.id))); // what is still queued goes to the new place
+    }
+    this.everIn = true;
+    this.edge = { ...target };
+    this.plan.arrived(this.edge);
+    this.edges.push({ edge_id: target.edge_id, via: target.via, how, at: performance.now() });
+  }
+
   _connected() {
-    this.attempts = 0;
     this.droppedAt = 0;
     this._setState("connected");
     const queued = this.queue.splice(0);
@@ -161,49 +204,56 @@ export class Signaling {
 
   /** Send a request and wait for the message that answers it (`re`); an `error` rejects. */
   request(msg, timeout = 20000) {
-    const id = `c${this.nextId++}`;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new SignalingError({ code: "timeout", message: `no answer to ${msg.type} within ${timeout / 1000} s` }));
-      }, timeout);
-      this.pending.set(id, { resolve, reject, timer });
-      this.send({ ...msg, id });
-    });
+    return this.requests.make(msg, (m) => this.send(m), timeout);
   }
 
   _closed(ws, event) {
-    if (ws !== this.ws) return;
+    if (ws !== this.ws || this.state === "closed") return;
     clearInterval(this._ping);
-    if (!ws.ccOpened) this.failedOpens += 1;
     if (this.left) return this._final("left");
-    if (FINAL[event.code]) return this._final(FINAL[event.code], event.reason);
-    if (!this.droppedAt) this.droppedAt = Date.now();
-    const sinceDrop = (Date.now() - this.droppedAt) / 1000;
-    if (this.resumeToken && sinceDrop > this.grace) return this._final("lost", "the connection did not come back in time");
-    if (!this.resumeToken && this.attempts >= 5) return this._final("unreachable", "the meeting server cannot be reached");
-    this._setState(this.resumeToken ? "reconnecting" : "connecting");
-    const [base, cap] = this.backoff;
-    const ceiling = Math.min(cap, base * 2 ** this.attempts);
-    const delay = ceiling / 2 + Math.random() * (ceiling / 2); // exponential backoff, jittered
-    this.attempts += 1;
-    if (this.failedOpens >= 2) this.onUnreachable(this.failedOpens);
+    const retry = this.everIn && RETRY_WHEN_BACK.has(event.code);
+    if (FINAL[event.code] && !retry) return this._final(FINAL[event.code], event.reason);
+    if (retry && event.code === 4001) this.plan.tokenRefusedHere();
+    const now = Date.now();
+    if (!this.droppedAt) {
+      this.droppedAt = now;
+      this.plan.restart();
+    }
+    if (now - this.droppedAt > this.giveUp[this.everIn ? 1 : 0]) {
+      return this._final(this.everIn ? "lost" : "unreachable",
+        this.everIn ? "the connection did not come back" : "the meeting server cannot be reached");
+    }
+    this._setState(this.everIn ? "reconnecting" : "connecting");
+    this._next();
+  }
+
+  /** Wait, then try the next edge of the plan; after a full round, ask for a new join answer first. */
+  async _next() {
+    let step = this.plan.next();
+    if (!step) {
+      let join = null;
+      try {
+        join = await this.onRoundOver();
+      } catch {
+        join = null; // the control plane cannot help (yet): another round on what we know
+      }
+      if (this.left || this.state === "closed") return;
+      this.plan.newRound(join);
+      step = this.plan.next();
+    }
     clearTimeout(this._timer);
     this._timer = setTimeout(() => {
-      if (!this.left) this._open();
-    }, delay);
+      if (!this.left && this.state !== "closed") this._open(step.edge);
+    }, step.delay);
   }
 
   _final(reason, detail = "") {
     clearTimeout(this._timer);
     clearInterval(this._ping);
-    for (const { reject, timer } of this.pending.values()) {
-      clearTimeout(timer);
-      reject(new SignalingError({ code: "closed", message: "the connection closed" }));
-    }
-    this.pending.clear();
+    this.requests.fail();
     this.queue = [];
     if (this.state === "closed") return;
+    if (!this.left) this.ws?.close(); // e.g. a join refused on a socket the edge keeps open
     this.state = "closed";
     this.history.push("closed");
     this.closeReason = reason;
@@ -214,6 +264,7 @@ export class Signaling {
   leave() {
     if (this.left) return;
     this.left = true;
+    clearTimeout(this._timer);
     if (this.ws?.readyState === WebSocket.OPEN) {
       this.ws.send(JSON.stringify({ type: "leave" }));
       setTimeout(() => this.ws.close(), 1000);

@@ -16,7 +16,8 @@ export class RoomView {
     this.panel = "";
     this.unread = 0;
     this.grid = new Grid();
-    this.chat = new ChatPanel({ send: (text) => room.sendChat(text), canChat: false });
+    this.chat = new ChatPanel({ send: (text, to) => room.sendChat(text, to), canChat: false,
+      nameOf: (id) => room.state.participants.get(id)?.name || "" });
     this.people = new PeoplePanel({
       mute: (pid) => room.moderate("mute", pid), kick: (pid) => room.moderate("kick", pid),
       promote: (pid) => room.moderate("promote", pid), admit: (pid) => room.moderate("admit", pid),
@@ -112,6 +113,7 @@ export class RoomView {
     this.grid.sync(state, this.room.media.tracks, this.room.subscriber ? this.room.subscriber.bound : new Map());
     this.people.render(state);
     this.chat.setCanChat(Boolean(state.grants.chat));
+    this.chat.setPeople(state.others());
     this.toolbar.render({ ...toolbarState, unread: this.unread, waiting: state.isModerator() ? state.lobby.length : 0, panel: this.panel });
   }
 }
