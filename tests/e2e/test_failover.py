@@ -9,11 +9,10 @@ import signal
 import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from tests.e2e.stack import Stack, start_stack
-from tests.e2e.ui import edge_of, frames_keep_coming, join, joined, sign_in, video_on, wait_for
+from tests.e2e.ui import edge_of, frames_keep_coming, joined, two_in_a_meeting, video_on, wait_for
 from tests.support.nats import nats_server_path
 from tests.support.util import require
 
@@ -51,19 +50,8 @@ async def _describe(page) -> dict:  # noqa: ANN001
 
 
 async def test_when_the_edge_stops_everyone_moves_to_another_edge(stack: Stack, browsers) -> None:  # noqa: ANN001
-    host = stack.add_person("fay", "Fay Host", "host")
-    member = stack.add_person("finn", "Finn Member")
-    with httpx.Client(base_url=stack.url, timeout=10) as api:
-        r = api.post("/api/v1/auth/login", json={"username": host.username, "password": host.password})
-        api.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-        meeting_id = api.post("/api/v1/meetings", json={"title": "Failover drill"}).json()["id"]
-    pages = [await browsers.page("fay"), await browsers.page("finn")]
-    ids = []
-    for page, who in zip(pages, (host, member)):
-        await sign_in(page, stack.url, who)
-        await join(page, stack.url, meeting_id)
-        ids.append(await joined(page))
-    await frames_keep_coming(pages[0], ids[1])
+    pages, ids, _meeting = await two_in_a_meeting(stack, browsers, ("fay", "Fay Host"), ("finn", "Finn Member"),
+                                                  "Failover drill")
     home = (await edge_of(pages[0]))["edge_id"]
     assert (await edge_of(pages[1]))["edge_id"] == home
     # the join answer listed the region's two other edges, the same for both

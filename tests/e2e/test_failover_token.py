@@ -6,11 +6,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from tests.e2e.stack import Stack, start_stack
-from tests.e2e.ui import edge_of, frames_keep_coming, join, joined, sign_in, video_on, wait_for
+from tests.e2e.ui import edge_of, frames_keep_coming, joined, two_in_a_meeting, video_on, wait_for
 from tests.support.nats import nats_server_path
 from tests.support.util import require
 
@@ -32,19 +31,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 async def test_an_expired_token_is_replaced_through_the_control_plane(stack: Stack, browsers) -> None:  # noqa: ANN001
-    host = stack.add_person("gil", "Gil Host", "host")
-    member = stack.add_person("gus", "Gus Member")
-    with httpx.Client(base_url=stack.url, timeout=10) as api:
-        r = api.post("/api/v1/auth/login", json={"username": host.username, "password": host.password})
-        api.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-        meeting_id = api.post("/api/v1/meetings", json={"title": "Long meeting"}).json()["id"]
-    pages = [await browsers.page("gil"), await browsers.page("gus")]
-    ids = []
-    for page, who in zip(pages, (host, member)):
-        await sign_in(page, stack.url, who)
-        await join(page, stack.url, meeting_id)
-        ids.append(await joined(page))
-    await frames_keep_coming(pages[0], ids[1])
+    pages, ids, _meeting = await two_in_a_meeting(stack, browsers, ("gil", "Gil Host"), ("gus", "Gus Member"),
+                                                  "Long meeting")
     home = (await edge_of(pages[0]))["edge_id"]
     other = "edge-2" if home == "edge-1" else "edge-1"
     assert await pages[0].evaluate("window.__cc.alternates") == [other]

@@ -115,3 +115,24 @@ async def edge_of(page) -> dict:  # noqa: ANN001
     """The edge the page's room is in: ``{edge_id, url, via}`` (via ``first``, ``same``, ``alternate``,
     ``control_plane``)."""
     return await page.evaluate("window.__cc.edge")
+
+
+async def two_in_a_meeting(stack, browsers, host: tuple[str, str], member: tuple[str, str],  # noqa: ANN001
+                           title: str) -> tuple[list, list[str], str]:
+    """A host (user name, display name) creates a meeting through the API; host and member sign in
+    on their own pages and join; media flows. Returns the pages, their participant ids, the meeting."""
+    import httpx
+
+    people = [stack.add_person(host[0], host[1], "host"), stack.add_person(member[0], member[1])]
+    with httpx.Client(base_url=stack.url, timeout=10) as api:
+        r = api.post("/api/v1/auth/login", json={"username": people[0].username, "password": people[0].password})
+        api.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+        meeting_id = api.post("/api/v1/meetings", json={"title": title}).json()["id"]
+    pages = [await browsers.page(host[0]), await browsers.page(member[0])]
+    ids = []
+    for page, who in zip(pages, people):
+        await sign_in(page, stack.url, who)
+        await join(page, stack.url, meeting_id)
+        ids.append(await joined(page))
+    await frames_keep_coming(pages[0], ids[1])
+    return pages, ids, meeting_id
