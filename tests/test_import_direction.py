@@ -20,7 +20,8 @@ def test_contracts_hold() -> None:
     run = lint(ROOT)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "0 broken" in run.stdout
-    for name in ("edge and control_plane never import each other", "forwarding core imports nothing"):
+    for name in ("edge and control_plane never import each other", "forwarding core imports nothing",
+                 "the meeting rules import no socket code"):
         assert name in run.stdout
 
 
@@ -31,7 +32,9 @@ def test_a_violation_is_caught(tmp_path: Path) -> None:
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     (tmp_path / "edge" / "sfu" / "leak.py").write_text("import nats\n")
     (tmp_path / "edge" / "leak2.py").write_text("from control_plane import settings\n")
+    (tmp_path / "edge" / "conference" / "leak3.py").write_text("from edge.signaling import session\n")
     run = lint(tmp_path)
     assert run.returncode != 0
     assert "edge.sfu.leak -> nats" in run.stdout
     assert "edge.leak2 -> control_plane.settings" in run.stdout
+    assert "edge.conference.leak3 -> edge.signaling.session" in run.stdout

@@ -14,7 +14,7 @@ import time
 from nodes import wire
 
 from ..sfu.interfaces import ForwardingRoom, GrantError, IceCandidate, SdpError
-from ..signaling import messages as m
+from .. import protocol as m
 from .interfaces import CLOSE_DENIED, CLOSE_KICKED, Refusal
 from .meeting import Meeting
 from .participant import KIND_OF_SOURCE, Participant

@@ -15,7 +15,7 @@ from typing import Any
 
 from nodes.claims import JoinClaims
 
-from ..signaling import messages as m
+from .. import protocol as m
 from .interfaces import CLOSE_EDGE_STOPPING, Link, Refusal
 from .meeting import Meeting, RoomMaker
 from .participant import Participant

@@ -2,7 +2,7 @@
 
 A signaling session holds a :class:`Seat` once its participant is in a meeting, and is itself a
 :class:`Link`: the conference sends it protocol messages and may close it. Everything that crosses
-this seam is a protocol message (:mod:`edge.signaling.messages`) or a :class:`Refusal`, so the
+this seam is a protocol message (:mod:`edge.protocol`) or a :class:`Refusal`, so the
 two sides could live on different nodes with a message bus between them.
 """
 
@@ -12,7 +12,7 @@ from typing import Protocol
 
 from nodes.claims import JoinClaims
 
-from ..signaling.messages import ClientMessage, Join, ServerMessage
+from ..protocol import ClientMessage, Join, ServerMessage
 
 # Close codes the conference (and the signaling layer) use; docs/protocol.md lists them.
 CLOSE_NORMAL = 1000

@@ -25,7 +25,7 @@ from nodes import wire
 from nodes.claims import JoinClaims
 
 from ..sfu.interfaces import ForwardingRoom, RoomEvents, TrackInfo
-from ..signaling import messages as m
+from .. import protocol as m
 from .interfaces import CLOSE_ENDED, CLOSE_NORMAL, CLOSE_REPLACED, Link, Refusal
 from .participant import Participant
 from .remote import Changes, MeshLink, RemoteParticipant, apply, drop

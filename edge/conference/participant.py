@@ -19,7 +19,7 @@ import msgspec
 from nodes.claims import JoinClaims
 
 from ..sfu.interfaces import Grants, TrackInfo
-from ..signaling import messages as m
+from .. import protocol as m
 from .interfaces import Link
 
 State = Literal["lobby", "in", "left"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from ..signaling import messages as m
+from .. import protocol as m
 
 Action = Literal["kick", "mute", "admit", "deny", "promote"]
 

@@ -6,7 +6,7 @@ its join token (publish sources, chat, moderate) before :mod:`.actions` carries 
 
 from __future__ import annotations
 
-from ..signaling import messages as m
+from .. import protocol as m
 from . import actions
 from .interfaces import Link, Refusal
 from .meeting import Meeting

@@ -29,7 +29,7 @@ from ..conference.meeting import Meeting
 from ..conference.remote import Action, RemoteParticipant
 from ..sfu.interfaces import SdpError, TrackInfo
 from ..sfu.room import Room
-from ..signaling import messages as m
+from .. import protocol as m
 from .relaying import RelayWants
 from .state import EdgeView, describe, participants_of, reasons_of
 

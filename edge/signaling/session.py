@@ -25,7 +25,7 @@ import msgspec
 from nodes.claims import JoinClaims, TokenError
 
 from ..conference.interfaces import (CLOSE_AUTH, CLOSE_IDLE, CLOSE_NO_JOIN, CLOSE_SLOW, Entry, Refusal, Seat)
-from . import messages as m
+from .. import protocol as m
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from litestar import WebSocket, websocket
 
 from ..conference.interfaces import CLOSE_ORIGIN
-from . import messages as m
+from .. import protocol as m
 from .session import Signaling
 
 
