@@ -20,10 +20,17 @@ log = logging.getLogger(__name__)
 
 
 class Database:
-    """One aiosqlite connection; writes go through :meth:`transaction`, serialised by a lock."""
+    """A writer and a reader connection.
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    Writes go through :meth:`transaction`, serialised by a lock, on the writer. :meth:`fetch_one`
+    and :meth:`fetch_all` use the reader, so a request never sees another request's transaction
+    half done (WAL: readers see the last commit). Inside a transaction, read through the
+    connection it yields to see your own writes.
+    """
+
+    def __init__(self, conn: aiosqlite.Connection, reader: aiosqlite.Connection | None = None) -> None:
         self.conn = conn
+        self.reader = reader or conn
         self._lock = asyncio.Lock()
 
     @contextlib.asynccontextmanager
@@ -32,11 +39,11 @@ class Database:
             yield conn
 
     async def fetch_one(self, sql: str, params: tuple | dict = ()) -> aiosqlite.Row | None:
-        async with self.conn.execute(sql, params) as cur:
+        async with self.reader.execute(sql, params) as cur:
             return await cur.fetchone()
 
     async def fetch_all(self, sql: str, params: tuple | dict = ()) -> list[aiosqlite.Row]:
-        async with self.conn.execute(sql, params) as cur:
+        async with self.reader.execute(sql, params) as cur:
             return list(await cur.fetchall())
 
     async def execute(self, sql: str, params: tuple | dict = ()) -> int:
@@ -53,6 +60,8 @@ class Database:
             return False
 
     async def close(self) -> None:
+        if self.reader is not self.conn:
+            await self.reader.close()
         await self.conn.close()
 
 
@@ -60,14 +69,21 @@ async def open_database(path: str) -> Database:
     """Open (creating if needed) the database at *path* and bring its schema up to date."""
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    db = await aiosqlite.connect(path, isolation_level=None)
-    db.row_factory = aiosqlite.Row
+    db = await _connect(path)
     await db.execute("PRAGMA journal_mode=WAL")
-    await db.execute("PRAGMA foreign_keys=ON")
-    await db.execute("PRAGMA busy_timeout=5000")
     await db.execute("PRAGMA synchronous=NORMAL")
     await migrate(db)
-    return Database(db)
+    # An in-memory database exists only on its own connection: it reads there too.
+    reader = await _connect(path) if path != ":memory:" else None
+    return Database(db, reader)
+
+
+async def _connect(path: str) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    conn.row_factory = aiosqlite.Row
+    await conn.execute("PRAGMA foreign_keys=ON")
+    await conn.execute("PRAGMA busy_timeout=5000")
+    return conn
 
 
 def migration_files() -> list[tuple[int, str, str]]:
