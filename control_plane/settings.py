@@ -39,6 +39,33 @@ class AccountSettings(Base, kw_only=True):
     login_window: float = 900.0
 
 
+class ClientSettings(Base, kw_only=True):
+    """What the control plane accepts from HTTP clients, and how it tells who a client is."""
+
+    #: Networks (CIDR) of the load balancers or reverse proxies in front of the control plane.
+    #: Only from a peer in one of them is ``X-Forwarded-For`` believed: the client is its rightmost
+    #: address that is not itself a trusted proxy. Empty: the peer's address is the client's.
+    trusted_proxies: list[str] = msgspec.field(default_factory=list)
+    #: Largest request body, bytes (413 past it). The largest legitimate body (a meeting with a
+    #: 5,000-character description) is well under 64 KiB.
+    max_body_bytes: int = 64 * 1024
+    #: Deepest nesting of arrays and objects in a JSON body (400 past it); the API needs four.
+    max_json_depth: int = 32
+
+    def __post_init__(self) -> None:
+        import ipaddress
+
+        for cidr in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"clients.trusted_proxies: {cidr!r} is not a network (CIDR)") from None
+        if self.max_body_bytes < 1024:
+            raise ValueError("clients.max_body_bytes: must be at least 1024")
+        if self.max_json_depth < 4:
+            raise ValueError("clients.max_json_depth: must be at least 4")
+
+
 class LdapSettings(Base, kw_only=True):
     """LDAP / Active Directory sign-in. Absent section: LDAP sign-in is off."""
 
@@ -180,6 +207,7 @@ class Settings(Base, kw_only=True):
     keys: KeySettings = msgspec.field(default_factory=KeySettings)
     bootstrap: BootstrapSettings = msgspec.field(default_factory=BootstrapSettings)
     accounts: AccountSettings = msgspec.field(default_factory=AccountSettings)
+    clients: ClientSettings = msgspec.field(default_factory=ClientSettings)
     ldap: LdapSettings | None = None
     oidc: list[OidcProviderSettings] = msgspec.field(default_factory=list)
     tokens: TokenSettings = msgspec.field(default_factory=TokenSettings)
