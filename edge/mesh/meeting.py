@@ -6,7 +6,7 @@ seconds; another edge not heard from for ``mesh.edge_timeout`` seconds is droppe
 participants leave this edge's roster with reason ``edge_lost``), and one that closes the meeting
 says so (``leaving``). Chat, moderators' actions and the end for all travel on
 ``cc.relay.m.<meeting>.<edge>.signal`` (``<edge>``: the sender). This object is the meeting's
-:class:`~edge.conference.remote.MeshLink` and its room's :class:`~edge.sfu.relay.RelayEvents`.
+:class:`~edge.conference.remote.MeshLink` and its room's :class:`~edge.sfu.interfaces.RelayEvents`.
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ from ..conference import actions
 from ..conference.interfaces import Refusal
 from ..conference.meeting import Meeting
 from ..conference.remote import Action, RemoteParticipant
-from ..sfu.interfaces import SdpError, TrackInfo
-from ..sfu.room import Room
+from ..sfu.interfaces import CascadingRoom, SdpError, TrackInfo
 from .. import protocol as m
 from .relaying import RelayWants
 from .state import EdgeView, describe, participants_of, reasons_of
@@ -56,9 +55,11 @@ class MeshMeeting:
         self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
-    def room(self) -> Room | None:
+    def room(self) -> CascadingRoom | None:
+        """The meeting's forwarding room, when it can relay (the mesh reaches it only through
+        :mod:`edge.sfu.interfaces`)."""
         room = self.meeting.room
-        return room if isinstance(room, Room) else None
+        return room if isinstance(room, CascadingRoom) else None
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
