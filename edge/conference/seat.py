@@ -105,6 +105,7 @@ class ParticipantSeat:
                 await mesh.act(target, "kick", by=self.participant.id, reason=reason)
             case m.Promote():
                 self._moderator("promote")
+                actions.check_promotable(target.role, "remote")  # its edge checks the account too
                 await mesh.act(target, "promote", by=self.participant.id)
         actions.ack(self.participant, msg.id)
 
