@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from nodes.settings import Base, HttpSettings, LogSettings, NatsSettings
+from nodes.settings import Base, HttpSettings, LogSettings, NatsSettings, is_loopback
 
 
 class DatabaseSettings(Base, kw_only=True):
@@ -69,12 +69,19 @@ class ClientSettings(Base, kw_only=True):
 class LdapSettings(Base, kw_only=True):
     """LDAP / Active Directory sign-in. Absent section: LDAP sign-in is off."""
 
-    #: e.g. "ldap://dc1.example.org:389" or "ldaps://…".
+    #: e.g. "ldaps://dc1.example.org:636", or "ldap://dc1.example.org:389" with ``start_tls``.
     url: str
     #: Service account used to find the user's DN (never the user's own password).
     bind_dn: str = ""
     bind_password: str = ""
+    #: Upgrade an ``ldap://`` connection with StartTLS before anything is sent.
     start_tls: bool = False
+    #: PEM file of the CA(s) that issued the directory's certificate; empty: the system's CAs.
+    #: The certificate is always verified, its name against the host in ``url``.
+    ca_file: str = ""
+    #: Allow an ``ldap://`` URL without StartTLS to a host other than this machine's loopback
+    #: (users' passwords then cross the network in the clear). Off: such settings are refused.
+    allow_plaintext: bool = False
     #: Where users live and how to find one; ``{username}`` is replaced by the escaped login name.
     user_base: str
     user_filter: str = "(uid={username})"
@@ -91,6 +98,25 @@ class LdapSettings(Base, kw_only=True):
     #: Role when no group matches; "" refuses users in none of the mapped groups.
     default_role: str = "member"
     timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("ldap", "ldaps") or not parts.hostname:
+            raise ValueError(f"url: {self.url!r} is not an ldap:// or ldaps:// URL")
+        if parts.scheme == "ldaps" and self.start_tls:
+            raise ValueError("start_tls: an ldaps:// URL is encrypted from the start; StartTLS is for ldap://")
+        if parts.scheme == "ldap" and not self.start_tls and not self.allow_plaintext \
+                and not is_loopback(parts.hostname):
+            raise ValueError(f"url: {self.url} would carry passwords unencrypted; use ldaps:// or"
+                             " start_tls = true (or set allow_plaintext = true)")
+        if self.ca_file:
+            try:
+                with open(self.ca_file, "rb"):
+                    pass
+            except OSError as exc:
+                raise ValueError(f"ca_file: cannot read {self.ca_file}: {exc.strerror or exc}") from None
 
 
 class OidcProviderSettings(Base, kw_only=True):

@@ -28,6 +28,24 @@ class SettingsError(Exception):
         super().__init__(f"{self.path}: {detail}")
 
 
+def is_loopback(host: str | None) -> bool:
+    """Whether *host* (a name or an address, as written in a URL) is this machine's loopback.
+
+    Only ``localhost`` and loopback addresses count; other names are not resolved.
+    """
+    import ipaddress
+
+    if not host:
+        return False
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class Base(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Base for settings sections: unknown keys are refused."""
 

@@ -1,12 +1,12 @@
 """One meeting's mesh on this edge: its state for the other edges, theirs for this one, relays.
 
-While this edge hosts the meeting it subscribes to ``cc.relay.m.<meeting>.*`` and publishes its
+While this edge hosts the meeting it subscribes to ``cc.relay.m.<meeting>.*.*`` and publishes its
 part (:class:`nodes.wire.MeshState`) at once when it changes and every ``mesh.state_interval``
 seconds; another edge not heard from for ``mesh.edge_timeout`` seconds is dropped (its
 participants leave this edge's roster with reason ``edge_lost``), and one that closes the meeting
 says so (``leaving``). Chat, moderators' actions and the end for all travel on
-``cc.relay.m.<meeting>.signal``. This object is the meeting's :class:`~edge.conference.remote.MeshLink`
-and its room's :class:`~edge.sfu.interfaces.RelayEvents`.
+``cc.relay.m.<meeting>.<edge>.signal`` (``<edge>``: the sender). This object is the meeting's
+:class:`~edge.conference.remote.MeshLink` and its room's :class:`~edge.sfu.interfaces.RelayEvents`.
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ class MeshMeeting:
         node = self.node
         state = describe(self.meeting, edge_id=node.edge_id, region=node.region, started_at=node.started_at,
                          seq=node.next_seq(), departed_memory=node.settings.departed_memory, leaving=leaving)
-        await node.bus.nc.publish(subjects.mesh(self.meeting.id, "state"), wire.encode(state))
+        await node.bus.nc.publish(subjects.mesh(self.meeting.id, node.edge_id, "state"), wire.encode(state))
         self.states_sent += 1
 
     # -- MeshLink: what the meeting asks of the other edges -----------------------------------------
@@ -165,7 +165,8 @@ class MeshMeeting:
 
     async def _publish_signal(self, msg: wire.MeshChat | wire.MeshEnd) -> None:
         try:
-            await self.node.bus.nc.publish(subjects.mesh(self.meeting.id, "signal"), wire.encode(msg))
+            subject = subjects.mesh(self.meeting.id, self.node.edge_id, "signal")
+            await self.node.bus.nc.publish(subject, wire.encode(msg))
         except Exception as exc:  # noqa: BLE001
             log.warning("mesh signal not sent", extra={"meeting": self.meeting.id, "error": repr(exc)})
 
@@ -175,7 +176,7 @@ class MeshMeeting:
                                   action=action, participant_id=target.id, target_edge=target.edge_id, by=by,
                                   reason=reason, source=source)
         try:
-            reply = await self.node.request(subjects.mesh(self.meeting.id, "signal"), request,
+            reply = await self.node.request(subjects.mesh(self.meeting.id, self.node.edge_id, "signal"), request,
                                             wire.mesh_reply_decoder)
         except Exception as exc:  # noqa: BLE001
             raise Refusal("not_found", f"the edge of participant {target.id!r} did not answer ({type(exc).__name__})",
@@ -197,9 +198,17 @@ class MeshMeeting:
             log.warning("bad mesh message", extra={"subject": msg.subject, "error": str(exc)})
             await self._respond(msg, wire.MeshReply(ok=False, edge_id=self.node.edge_id, error=f"bad mesh message: {exc}"))
             return
+        parsed = subjects.parse_mesh(msg.subject)
+        sender = parsed[1] if parsed else ""
+        if sender != decoded.edge_id:
+            error = f"the sender {decoded.edge_id!r} is not the subject's edge {sender!r}"
+            log.warning("mesh message refused", extra={"meeting": self.meeting.id, "edge": sender,
+                                                       "subject": msg.subject, "error": error})
+            await self._respond(msg, wire.MeshReply(ok=False, edge_id=self.node.edge_id, error=error))
+            return
         if decoded.edge_id == self.node.edge_id or self.closed:
             return
-        kind = msg.subject.rsplit(".", 1)[-1]
+        kind = parsed[2] if parsed else ""
         if decoded.meeting_id != self.meeting.id or (kind == "state") != isinstance(decoded, wire.MeshState):
             log.warning("mesh message on the wrong subject", extra={"subject": msg.subject, "type": type(decoded).__name__})
             return
@@ -324,7 +333,8 @@ class MeshMeeting:
                                                  for mid, t in tracks.items()])
         error = ""
         try:
-            reply = await self.node.request(subjects.relay(edge_id, "offer"), offer, wire.relay_reply_decoder)
+            subject = subjects.relay(edge_id, self.node.edge_id, "offer")
+            reply = await self.node.request(subject, offer, wire.relay_reply_decoder)
             if not (isinstance(reply, wire.RelayReply) and reply.ok):
                 error = reply.error or "refused"
             elif room.relays.out.get(edge_id) is relay:
