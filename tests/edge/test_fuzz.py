@@ -20,6 +20,7 @@ import os
 import random
 import re
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -27,8 +28,14 @@ import pytest
 from nodes.websocket import WS_MAX_BYTES
 from tests.edge.edge_support import FULL, Client, EdgeServer, TokenKit
 from tests.edge.fuzz_frames import Frame, Frames
-from tests.edge.input_support import (PROTOCOL_DOC, RawSocketIO, documented_close_codes, product_tracebacks,
-                                      real_answer, real_offer)
+from tests.edge.input_support import (
+    PROTOCOL_DOC,
+    RawSocketIO,
+    documented_close_codes,
+    product_tracebacks,
+    real_answer,
+    real_offer,
+)
 from tests.support.util import eventually
 
 SEED = int(os.environ.get("FUZZ_SEED", "20261206"))
@@ -39,7 +46,7 @@ CHUNK = 100          # frames in flight per socket before waiting for their answ
 def documented_error_codes() -> set[str]:
     section = PROTOCOL_DOC.read_text().split("### Error codes", 1)[1].split("###", 1)[0]
     codes = set()
-    for row in re.findall(r"^\|([^|]*)\|", section, re.M):
+    for row in re.findall(r"^\|([^|]*)\|", section, re.MULTILINE):
         codes.update(re.findall(r"`([a-z_]+)`", row))
     return codes
 
@@ -67,8 +74,8 @@ class Tally:
 
     def report(self) -> str:
         unanswered, bare, expected = self.missing()
-        lines = [f"seed {SEED}, socket {self.name}: {len(self.sent)} frames sent, {len(unanswered)} requests "
-                 f"with an id unanswered, {bare} errors without re for {expected} frames without an id"]
+        lines = [(f"seed {SEED}, socket {self.name}: {len(self.sent)} frames sent, {len(unanswered)} requests "
+                  f"with an id unanswered, {bare} errors without re for {expected} frames without an id")]
         lines += ["  unanswered: " + f.describe() for f in unanswered[:5]]
         if bare < expected:    # errors without re come in order: name the frames the last ones answer
             errors = [m for m in self.messages if m["type"] == "error" and m.get("re") is None]
@@ -79,7 +86,8 @@ class Tally:
         return "\n".join(lines)
 
 
-async def drive(tally: Tally, frames: list[Frame], send, is_open) -> None:  # noqa: ANN001
+async def drive(tally: Tally, frames: list[Frame], send: Callable[[Frame], Awaitable[None]],
+                is_open: Callable[[], bool]) -> None:
     for start in range(0, len(frames), CHUNK):
         for frame in frames[start:start + CHUNK]:
             tally.sent.append(frame)
