@@ -17,10 +17,10 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
+from .natsclient import Client as SafeClient
 from .settings import NatsSettings
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ class Bus:
     def __init__(self, settings: NatsSettings, name: str) -> None:
         self.settings = settings
         self.name = name
-        self.nc: Client = nats.NATS()
+        self.nc: Client = SafeClient()
         self._hooks: list[Hook] = []
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
@@ -70,7 +70,7 @@ class Bus:
                 break
             except Exception as exc:  # noqa: BLE001 - every failure means "try again"
                 log.warning("nats connect failed", extra={"error": repr(exc), "retry_in": round(delay, 2)})
-                self.nc = nats.NATS()
+                self.nc = SafeClient()
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 5.0)
         if self._closing:
