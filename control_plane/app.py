@@ -12,11 +12,14 @@ from collections.abc import AsyncIterator
 
 from litestar import Litestar
 from litestar.di import Provide
+from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 
 from nodes.bus import Bus
 
 from . import errors
+from .bodies import request_class
+from .clients import TrustedProxies
 from .accounts.bootstrap import ensure_first_admin
 from .accounts.controllers import AccountAdminController, AuthController
 from .accounts.service import AccountService
@@ -80,9 +83,11 @@ def create_app(settings: Settings) -> Litestar:
                         OidcController, MeetingController, CommandController, RosterController, jwks,
                         well_known_jwks, WebController],
         lifespan=[lifespan],
+        state=State({"proxies": TrustedProxies(settings.clients.trusted_proxies)}),
         dependencies={"principal": Provide(provide_principal), "maybe_principal": Provide(provide_maybe_principal)},
         exception_handlers=errors.HANDLERS,
         openapi_config=OpenAPIConfig(title="Curious Connect control plane", version="0.1.0", path="/api/docs"),
-        request_max_body_size=1 << 20,
+        request_max_body_size=settings.clients.max_body_bytes,
+        request_class=request_class(settings.clients.max_json_depth),
         debug=False,
     )

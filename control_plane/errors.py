@@ -51,16 +51,29 @@ def _fields(extra: object, detail: str) -> list[dict[str, str]]:
         path = _field_path(message)
         if path:
             key = path if key in (None, "data", "body") else f"{key}.{path}"
+        elif key == "data":  # the body as a whole, e.g. an array where an object belongs
+            key = "body"
         out.append({"field": str(key or "body"), "message": message})
     if not out and (path := _field_path(detail)):
         out.append({"field": path, "message": detail})
     return out
 
 
+def _too_large(request: Request) -> str:
+    try:
+        limit = request.route_handler.resolve_request_max_body_size()
+    except Exception:  # noqa: BLE001 - no route matched
+        limit = None
+    if not limit:
+        return "the request body is larger than this server accepts"
+    return f"the request body is larger than {limit} bytes, the most this server accepts"
+
+
 def http_error(request: Request, exc: HTTPException) -> Response:
     status = exc.status_code
+    detail = _too_large(request) if status == 413 and exc.detail == "Request Entity Too Large" else exc.detail
     body = {"status": status, "error": "validation_failed" if isinstance(exc, ValidationException)
-            else _CODES.get(status, "error"), "detail": exc.detail}
+            else _CODES.get(status, "error"), "detail": detail}
     fields = _fields(exc.extra, str(exc.detail))
     if fields:
         body["fields"] = fields

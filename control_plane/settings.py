@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from nodes.settings import Base, HttpSettings, LogSettings, NatsSettings
+from nodes.settings import Base, HttpSettings, LogSettings, NatsSettings, is_loopback, resolve_secret
 
 
 class DatabaseSettings(Base, kw_only=True):
@@ -39,15 +39,52 @@ class AccountSettings(Base, kw_only=True):
     login_window: float = 900.0
 
 
+class ClientSettings(Base, kw_only=True):
+    """What the control plane accepts from HTTP clients, and how it tells who a client is."""
+
+    #: Networks (CIDR) of the load balancers or reverse proxies in front of the control plane.
+    #: Only from a peer in one of them is ``X-Forwarded-For`` believed: the client is its rightmost
+    #: address that is not itself a trusted proxy. Empty: the peer's address is the client's.
+    trusted_proxies: list[str] = msgspec.field(default_factory=list)
+    #: Largest request body, bytes (413 past it). The largest legitimate body (a meeting with a
+    #: 5,000-character description) is well under 64 KiB.
+    max_body_bytes: int = 64 * 1024
+    #: Deepest nesting of arrays and objects in a JSON body (400 past it); the API needs four.
+    max_json_depth: int = 32
+
+    def __post_init__(self) -> None:
+        import ipaddress
+
+        for cidr in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"clients.trusted_proxies: {cidr!r} is not a network (CIDR)") from None
+        if self.max_body_bytes < 1024:
+            raise ValueError("clients.max_body_bytes: must be at least 1024")
+        if self.max_json_depth < 4:
+            raise ValueError("clients.max_json_depth: must be at least 4")
+
+
 class LdapSettings(Base, kw_only=True):
     """LDAP / Active Directory sign-in. Absent section: LDAP sign-in is off."""
 
-    #: e.g. "ldap://dc1.example.org:389" or "ldaps://…".
+    #: e.g. "ldaps://dc1.example.org:636", or "ldap://dc1.example.org:389" with ``start_tls``.
     url: str
     #: Service account used to find the user's DN (never the user's own password).
     bind_dn: str = ""
+    #: Its password: inline, from a file (``bind_password_file``) or a variable (``bind_password_env``).
     bind_password: str = ""
+    bind_password_file: str = ""
+    bind_password_env: str = ""
+    #: Upgrade an ``ldap://`` connection with StartTLS before anything is sent.
     start_tls: bool = False
+    #: PEM file of the CA(s) that issued the directory's certificate; empty: the system's CAs.
+    #: The certificate is always verified, its name against the host in ``url``.
+    ca_file: str = ""
+    #: Allow an ``ldap://`` URL without StartTLS to a host other than this machine's loopback
+    #: (users' passwords then cross the network in the clear). Off: such settings are refused.
+    allow_plaintext: bool = False
     #: Where users live and how to find one; ``{username}`` is replaced by the escaped login name.
     user_base: str
     user_filter: str = "(uid={username})"
@@ -65,6 +102,26 @@ class LdapSettings(Base, kw_only=True):
     default_role: str = "member"
     timeout: float = 5.0
 
+    def __post_init__(self) -> None:
+        from urllib.parse import urlsplit
+
+        resolve_secret(self, "bind_password")
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("ldap", "ldaps") or not parts.hostname:
+            raise ValueError(f"`url`: {self.url!r} is not an ldap:// or ldaps:// URL")
+        if parts.scheme == "ldaps" and self.start_tls:
+            raise ValueError("`start_tls`: an ldaps:// URL is encrypted from the start; StartTLS is for ldap://")
+        if parts.scheme == "ldap" and not self.start_tls and not self.allow_plaintext \
+                and not is_loopback(parts.hostname):
+            raise ValueError(f"`url`: {self.url} would carry passwords unencrypted; use ldaps:// or"
+                             " start_tls = true (or set allow_plaintext = true)")
+        if self.ca_file:
+            try:
+                with open(self.ca_file, "rb"):
+                    pass
+            except OSError as exc:
+                raise ValueError(f"`ca_file`: cannot read {self.ca_file}: {exc.strerror or exc}") from None
+
 
 class OidcProviderSettings(Base, kw_only=True):
     """One OpenID Connect provider (Google, Keycloak, Azure AD, …): one ``[[oidc]]`` table each."""
@@ -76,7 +133,10 @@ class OidcProviderSettings(Base, kw_only=True):
     #: Issuer URL; its /.well-known/openid-configuration is fetched at start.
     issuer: str
     client_id: str
+    #: Inline, from a file (``client_secret_file``) or a variable (``client_secret_env``): one.
     client_secret: str = ""
+    client_secret_file: str = ""
+    client_secret_env: str = ""
     scopes: list[str] = msgspec.field(default_factory=lambda: ["openid", "email", "profile"])
     #: Claim holding the user's groups (Keycloak "groups", Azure AD "groups" or "roles").
     groups_claim: str = "groups"
@@ -85,6 +145,9 @@ class OidcProviderSettings(Base, kw_only=True):
     default_role: str = "member"
     #: Only accept e-mail addresses in these domains (empty: any).
     allowed_domains: list[str] = msgspec.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        resolve_secret(self, "client_secret")
 
 
 class TokenSettings(Base, kw_only=True):
@@ -154,6 +217,7 @@ class Settings(Base, kw_only=True):
     keys: KeySettings = msgspec.field(default_factory=KeySettings)
     bootstrap: BootstrapSettings = msgspec.field(default_factory=BootstrapSettings)
     accounts: AccountSettings = msgspec.field(default_factory=AccountSettings)
+    clients: ClientSettings = msgspec.field(default_factory=ClientSettings)
     ldap: LdapSettings | None = None
     oidc: list[OidcProviderSettings] = msgspec.field(default_factory=list)
     tokens: TokenSettings = msgspec.field(default_factory=TokenSettings)

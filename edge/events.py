@@ -1,7 +1,7 @@
 """Events to JetStream through an outbox that retries until each one is acknowledged.
 
 The conference layer hands events to :meth:`EventOutbox.put`, which never blocks. One pump task
-publishes them in order to ``cc.evt.<meeting>.<kind>`` (stream ``CC_EVENTS``) with the header
+publishes them in order to ``cc.evt.<edge>.<meeting>.<kind>`` (stream ``CC_EVENTS``) with the header
 ``Nats-Msg-Id: <event_id>``, waits for the stream's ack, and retries the same event — with the
 same id, so JetStream stores it once — until it is acked: through a NATS outage, or while the
 stream does not exist yet. The outbox is bounded (``events.outbox_limit``): when it is full the
@@ -53,7 +53,7 @@ class EventOutbox:
         self._task = asyncio.get_running_loop().create_task(self._pump(), name="event-outbox")
 
     async def _publish(self, event: wire._Evt) -> None:
-        subject = subjects.event(event.meeting_id, wire.EVENT_KIND[type(event)])
+        subject = subjects.event(event.edge_id, event.meeting_id, wire.EVENT_KIND[type(event)])
         await self.bus.js.publish(subject, wire.encode(event), timeout=self.settings.publish_timeout,
                                   headers={"Nats-Msg-Id": event.event_id})
 

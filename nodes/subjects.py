@@ -67,31 +67,71 @@ ALL_COMMANDS = f"{PREFIX}.cmd.>"
 
 
 # --- events (edges → JetStream → control plane) ---------------------------------------------
-def event(meeting_id: str, kind: str) -> str:
-    """Edge → stream :data:`EVENTS_STREAM`: :class:`nodes.wire.Event` union."""
-    return f"{PREFIX}.evt.{token(meeting_id)}.{token(kind)}"
+# The sending edge's id sits right after ``cc.evt``: an edge's NATS user may publish ``cc.evt.<its id>.>``
+# only, so the subject says which edge an event comes from.
+def event(edge_id: str, meeting_id: str, kind: str) -> str:
+    """Edge *edge_id* → stream :data:`EVENTS_STREAM`: :class:`nodes.wire.Event` union."""
+    return f"{PREFIX}.evt.{token(edge_id)}.{token(meeting_id)}.{token(kind)}"
+
+
+def parse_event(subject: str) -> tuple[str, str, str] | None:
+    """(edge, meeting, kind) of an event subject, or None when it is not one."""
+    parts = subject.split(".")
+    if len(parts) != 5 or parts[:2] != [PREFIX, "evt"]:
+        return None
+    return parts[2], parts[3], parts[4]
+
+
+def edge_events(edge_id: str) -> str:
+    """Every event subject edge *edge_id* may publish (its NATS permission)."""
+    return f"{PREFIX}.evt.{token(edge_id)}.>"
 
 
 ALL_EVENTS = f"{PREFIX}.evt.>"
 
 
 # --- cascading: the edges of one meeting (see docs/subjects.md, docs/regions.md) ---------------
-def relay(edge_id: str, verb: str) -> str:
-    """Edge → edge *edge_id*, request/reply: :data:`nodes.wire.RelayRequest`; reply RelayReply."""
-    return f"{PREFIX}.relay.e.{token(edge_id)}.{token(verb)}"
+# The sender's id sits at a fixed position, so a NATS permission pins it: edge E may publish
+# ``cc.relay.m.*.E.>`` (mesh) and ``cc.relay.e.*.E.>`` (relay requests) only.
+def relay(to_edge: str, from_edge: str, verb: str) -> str:
+    """Edge *from_edge* → edge *to_edge*, request/reply: :data:`nodes.wire.RelayRequest`; reply RelayReply."""
+    return f"{PREFIX}.relay.e.{token(to_edge)}.{token(from_edge)}.{token(verb)}"
 
 
 def relay_inbox(edge_id: str) -> str:
-    """What edge *edge_id* subscribes to for relay signaling addressed to it."""
-    return f"{PREFIX}.relay.e.{token(edge_id)}.*"
+    """What edge *edge_id* subscribes to for relay signaling addressed to it (any sender, any verb)."""
+    return f"{PREFIX}.relay.e.{token(edge_id)}.*.*"
 
 
-def mesh(meeting_id: str, kind: str) -> str:
-    """Edge → the meeting's edges: ``state`` (:class:`nodes.wire.MeshState`) or ``signal`` (chat,
-    moderation, end: the rest of :data:`nodes.wire.MeshMessage`)."""
-    return f"{PREFIX}.relay.m.{token(meeting_id)}.{token(kind)}"
+def parse_relay(subject: str) -> tuple[str, str, str] | None:
+    """(to edge, from edge, verb) of a relay request subject, or None when it is not one."""
+    parts = subject.split(".")
+    if len(parts) != 6 or parts[:3] != [PREFIX, "relay", "e"]:
+        return None
+    return parts[3], parts[4], parts[5]
+
+
+def mesh(meeting_id: str, edge_id: str, kind: str) -> str:
+    """Edge *edge_id* → the meeting's edges: ``state`` (:class:`nodes.wire.MeshState`) or ``signal``
+    (chat, moderation, end: the rest of :data:`nodes.wire.MeshMessage`)."""
+    return f"{PREFIX}.relay.m.{token(meeting_id)}.{token(edge_id)}.{token(kind)}"
 
 
 def meeting_mesh(meeting_id: str) -> str:
-    """What an edge subscribes to while it hosts *meeting_id*."""
-    return f"{PREFIX}.relay.m.{token(meeting_id)}.*"
+    """What an edge subscribes to while it hosts *meeting_id* (every sender, every kind)."""
+    return f"{PREFIX}.relay.m.{token(meeting_id)}.*.*"
+
+
+def parse_mesh(subject: str) -> tuple[str, str, str] | None:
+    """(meeting, sending edge, kind) of a mesh subject, or None when it is not one."""
+    parts = subject.split(".")
+    if len(parts) != 6 or parts[:3] != [PREFIX, "relay", "m"]:
+        return None
+    return parts[3], parts[4], parts[5]
+
+
+def edge_publish_allow(edge_id: str) -> list[str]:
+    """The subjects edge *edge_id*'s NATS user may publish, besides ``cc.cp.jwks`` and what the
+    placement read needs: its registry subjects, its events, its mesh messages and relay requests."""
+    e = token(edge_id)
+    return [f"{PREFIX}.edge.{e}.>", edge_events(e), f"{PREFIX}.relay.m.*.{e}.>", f"{PREFIX}.relay.e.*.{e}.>"]

@@ -179,7 +179,7 @@ Event = Union[
     TrackPublished, TrackUnpublished, ParticipantMuted,
 ]
 
-#: The subject suffix each event is published under (``cc.evt.<meeting>.<kind>``).
+#: The subject suffix each event is published under (``cc.evt.<edge>.<meeting>.<kind>``).
 EVENT_KIND: dict[type, str] = {
     MeetingStarted: "started", MeetingEnded: "ended", ParticipantJoined: "joined",
     ParticipantLeft: "left", LobbyWaiting: "lobby", TrackPublished: "track_published",

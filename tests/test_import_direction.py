@@ -21,7 +21,8 @@ def test_contracts_hold() -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     assert "0 broken" in run.stdout
     for name in ("edge and control_plane never import each other", "forwarding core imports nothing",
-                 "the meeting rules import no socket code"):
+                 "the meeting rules import no socket code",
+                 "the meeting rules and the mesh reach the forwarding core only through its"):
         assert name in run.stdout
 
 
@@ -33,8 +34,10 @@ def test_a_violation_is_caught(tmp_path: Path) -> None:
     (tmp_path / "edge" / "sfu" / "leak.py").write_text("import nats\n")
     (tmp_path / "edge" / "leak2.py").write_text("from control_plane import settings\n")
     (tmp_path / "edge" / "conference" / "leak3.py").write_text("from edge.signaling import session\n")
+    (tmp_path / "edge" / "mesh" / "leak4.py").write_text("from edge.sfu.room import Room\n")
     run = lint(tmp_path)
     assert run.returncode != 0
     assert "edge.sfu.leak -> nats" in run.stdout
     assert "edge.leak2 -> control_plane.settings" in run.stdout
     assert "edge.conference.leak3 -> edge.signaling.session" in run.stdout
+    assert "edge.mesh.leak4 -> edge.sfu.room" in run.stdout

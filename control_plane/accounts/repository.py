@@ -14,6 +14,11 @@ _COLUMNS = ("id, username, display_name, email, role, source, external_id, passw
             " created_at, updated_at, last_login_at")
 
 
+def like_literal(text: str) -> str:
+    """*text* for a ``LIKE … ESCAPE '\\'`` pattern, matching itself only: its wildcards escaped."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def to_read(row: aiosqlite.Row) -> AccountRead:
     return AccountRead(id=row["id"], username=row["username"], display_name=row["display_name"],
                        email=row["email"], role=row["role"], source=row["source"],
@@ -36,9 +41,10 @@ class AccountRepository:
             f"SELECT {_COLUMNS} FROM accounts WHERE source = ? AND external_id = ?", (source, external_id))
 
     async def list(self, *, limit: int = 100, offset: int = 0, query: str = "") -> list[aiosqlite.Row]:
-        like = f"%{query}%"
+        """Accounts whose name or display name contains *query* literally (``%`` and ``_`` included)."""
+        like = f"%{like_literal(query)}%"
         return await self.db.fetch_all(
-            f"SELECT {_COLUMNS} FROM accounts WHERE username LIKE ? OR display_name LIKE ?"
+            f"SELECT {_COLUMNS} FROM accounts WHERE username LIKE ? ESCAPE '\\' OR display_name LIKE ? ESCAPE '\\'"
             " ORDER BY username LIMIT ? OFFSET ?", (like, like, limit, offset))
 
     async def insert(self, conn: aiosqlite.Connection, *, username: str, display_name: str, role: str,

@@ -7,6 +7,10 @@ user's groups (``group_filter`` with the escaped DN) map to a role through ``rol
 account is created or refreshed from the entry. No directory password is ever stored.
 
 ldap3 is blocking, so each sign-in runs in a worker thread, with connect and receive timeouts.
+
+Over ``ldaps://`` or StartTLS the directory's certificate is verified (``CERT_REQUIRED``, chained
+to ``ca_file`` or the system's CAs, its name matching the URL's host) before any bind: a directory
+that cannot be verified gets no password, and sign-in answers 503 naming the reason.
 """
 
 from __future__ import annotations
@@ -14,12 +18,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import ssl
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import ldap3
-from ldap3.core.exceptions import LDAPCommunicationError, LDAPException, LDAPStartTLSError
+from ldap3.core.exceptions import LDAPCommunicationError, LDAPException, LDAPSASLPrepError, LDAPStartTLSError
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import parse_dn
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
@@ -39,6 +44,37 @@ _UNAVAILABLE = {51, 52, 80}  # busy, unavailable, other
 
 class DirectoryUnavailable(HTTPException):
     status_code = 503
+
+
+class CertificateNotVerified(Exception):
+    """The directory's TLS certificate did not verify; nothing was sent after the handshake."""
+
+
+class VerifiedTls(ldap3.Tls):
+    """ldap3's TLS with Python's own verification: the chain *and* the host name are checked.
+
+    ldap3 does not validate by default, and even with ``CERT_REQUIRED`` it checks the name itself
+    with its own rules; here the standard library does both during the handshake.
+    """
+
+    def __init__(self, host: str, ca_file: str) -> None:
+        super().__init__(validate=ssl.CERT_REQUIRED)
+        self.host = host
+        try:
+            self.context = ssl.create_default_context(cafile=ca_file or None)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(f"ldap.ca_file: cannot load {ca_file}: {exc}") from None
+        self.context.minimum_version = ssl.TLSVersion.TLSv1_2
+
+    def wrap_socket(self, connection: ldap3.Connection, do_handshake: bool = False) -> None:  # noqa: FBT001
+        try:
+            connection.socket = self.context.wrap_socket(connection.socket, server_side=False,
+                                                         do_handshake_on_connect=do_handshake,
+                                                         server_hostname=self.host)
+        except ssl.SSLCertVerificationError as exc:
+            # ldap3 wraps what we raise into its own errors; the reason is kept on the connection.
+            connection.cc_certificate_error = exc.verify_message or str(exc)
+            raise
 
 
 @dataclass(frozen=True)
@@ -122,7 +158,10 @@ class LdapAuthenticator:
         check_role_map(settings.role_map, settings.default_role, "ldap")
         self.settings = settings
         self.accounts = accounts
-        self._server = ldap3.Server(settings.url, get_info=ldap3.NONE, connect_timeout=settings.timeout)
+        server = ldap3.Server(settings.url, get_info=ldap3.NONE, connect_timeout=settings.timeout)
+        if server.ssl or settings.start_tls:
+            server.tls = VerifiedTls(server.host, settings.ca_file)
+        self._server = server
 
     async def authenticate(self, username: str, password: str) -> AccountRead:
         """The account of the directory user *username* if *password* is theirs (401 otherwise)."""
@@ -150,9 +189,16 @@ class LdapAuthenticator:
         conn = ldap3.Connection(self._server, user=user or None, password=password or None, read_only=True,
                                 receive_timeout=max(1, math.ceil(s.timeout)),  # whole seconds on Linux
                                 raise_exceptions=False, auto_referrals=False)
-        conn.open()
-        if s.start_tls and not conn.start_tls():
-            raise LDAPStartTLSError(f"StartTLS refused: {conn.result}")
+        try:
+            conn.open()
+            if s.start_tls and not conn.start_tls():
+                raise LDAPStartTLSError(f"StartTLS refused: {conn.result}")
+        except LDAPException:
+            reason = getattr(conn, "cc_certificate_error", None)
+            _close(conn)
+            if reason:
+                raise CertificateNotVerified(reason) from None
+            raise
         return conn
 
     def _check(self, username: str, password: str) -> DirectoryUser:
@@ -167,13 +213,21 @@ class LdapAuthenticator:
                 entry = self._find_user(service, username)
                 user_conn = self._connection(entry["dn"], password)
                 try:
-                    if not user_conn.bind():
+                    try:
+                        bound = user_conn.bind()
+                    except LDAPSASLPrepError:  # e.g. a tab: a simple bind cannot carry it, no password has it
+                        raise NotAuthorizedException(WRONG) from None
+                    if not bound:
                         self._refused(user_conn.result)
                     groups = self._groups(service if s.bind_dn else user_conn, entry["dn"])
                 finally:
                     _close(user_conn)
             finally:
                 _close(service)
+        except CertificateNotVerified as exc:
+            log.warning("ldap certificate not verified", extra={"url": s.url, "error": str(exc)})
+            raise DirectoryUnavailable(f"the directory at {s.url} could not be verified: its certificate"
+                                       f" was refused ({exc}); no password was sent") from None
         except (LDAPCommunicationError, LDAPStartTLSError) as exc:
             log.warning("ldap unreachable", extra={"url": s.url, "error": repr(exc)})
             raise DirectoryUnavailable(f"the directory at {s.url} cannot be reached ({type(exc).__name__})") from None

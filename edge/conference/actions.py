@@ -110,8 +110,19 @@ async def deny(meeting: Meeting, target: Participant, *, by: str, reason: str = 
     await meeting.leave(target, "denied", code=CLOSE_DENIED, close_reason=reason or "denied")
 
 
+def is_guest(role: str, account_id: str) -> bool:
+    """The control plane's rule: a guest (role ``guest``, a ``guest:`` account, or none) may not moderate."""
+    return role == "guest" or not account_id or account_id.startswith("guest:")
+
+
+def check_promotable(role: str, account_id: str) -> None:
+    if is_guest(role, account_id):
+        raise Refusal("forbidden", "a guest cannot be promoted (guests may not moderate)", "participant_id")
+
+
 def promote(meeting: Meeting, target: Participant, *, by: str) -> bool:
-    """Give *target* the moderate grant; False if it already had it."""
+    """Give *target* the moderate grant; False if it already had it. A guest is refused."""
+    check_promotable(target.role, target.account_id)
     if target.moderator:
         return False
     target.moderator = True

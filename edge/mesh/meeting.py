@@ -1,12 +1,12 @@
 """One meeting's mesh on this edge: its state for the other edges, theirs for this one, relays.
 
-While this edge hosts the meeting it subscribes to ``cc.relay.m.<meeting>.*`` and publishes its
+While this edge hosts the meeting it subscribes to ``cc.relay.m.<meeting>.*.*`` and publishes its
 part (:class:`nodes.wire.MeshState`) at once when it changes and every ``mesh.state_interval``
 seconds; another edge not heard from for ``mesh.edge_timeout`` seconds is dropped (its
 participants leave this edge's roster with reason ``edge_lost``), and one that closes the meeting
 says so (``leaving``). Chat, moderators' actions and the end for all travel on
-``cc.relay.m.<meeting>.signal``. This object is the meeting's :class:`~edge.conference.remote.MeshLink`
-and its room's :class:`~edge.sfu.relay.RelayEvents`.
+``cc.relay.m.<meeting>.<edge>.signal`` (``<edge>``: the sender). This object is the meeting's
+:class:`~edge.conference.remote.MeshLink` and its room's :class:`~edge.sfu.interfaces.RelayEvents`.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from nats.aio.subscription import Subscription
 
 from nodes import subjects, wire
 
-from ..conference import actions
+from ..conference import moderation
 from ..conference.interfaces import Refusal
 from ..conference.meeting import Meeting
-from ..conference.remote import Action, RemoteParticipant
-from ..sfu.interfaces import SdpError, TrackInfo
-from ..sfu.room import Room
+from ..conference.moderation import ModeratorAction
+from ..conference.remote import RemoteParticipant
+from ..sfu.interfaces import CascadingRoom, SdpError, TrackInfo
 from .. import protocol as m
 from .relaying import RelayWants
 from .state import EdgeView, describe, participants_of, reasons_of
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("microphone", "camera", "screen")
 DEBOUNCE = 0.02  # seconds: a burst of changes goes out as one state
 
 
@@ -56,9 +55,11 @@ class MeshMeeting:
         self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
-    def room(self) -> Room | None:
+    def room(self) -> CascadingRoom | None:
+        """The meeting's forwarding room, when it can relay (the mesh reaches it only through
+        :mod:`edge.sfu.interfaces`)."""
         room = self.meeting.room
-        return room if isinstance(room, Room) else None
+        return room if isinstance(room, CascadingRoom) else None
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -148,7 +149,7 @@ class MeshMeeting:
         node = self.node
         state = describe(self.meeting, edge_id=node.edge_id, region=node.region, started_at=node.started_at,
                          seq=node.next_seq(), departed_memory=node.settings.departed_memory, leaving=leaving)
-        await node.bus.nc.publish(subjects.mesh(self.meeting.id, "state"), wire.encode(state))
+        await node.bus.nc.publish(subjects.mesh(self.meeting.id, node.edge_id, "state"), wire.encode(state))
         self.states_sent += 1
 
     # -- MeshLink: what the meeting asks of the other edges -----------------------------------------
@@ -164,17 +165,19 @@ class MeshMeeting:
 
     async def _publish_signal(self, msg: wire.MeshChat | wire.MeshEnd) -> None:
         try:
-            await self.node.bus.nc.publish(subjects.mesh(self.meeting.id, "signal"), wire.encode(msg))
+            subject = subjects.mesh(self.meeting.id, self.node.edge_id, "signal")
+            await self.node.bus.nc.publish(subject, wire.encode(msg))
         except Exception as exc:  # noqa: BLE001
             log.warning("mesh signal not sent", extra={"meeting": self.meeting.id, "error": repr(exc)})
 
-    async def act(self, target: RemoteParticipant, action: Action, *, by: str, reason: str = "",
-                  source: str = "") -> None:
+    async def act(self, target: RemoteParticipant, action: ModeratorAction) -> None:
+        if action.verb == "end":
+            raise Refusal("invalid", "the end for all is not a participant's action", "type")
         request = wire.MeshAction(meeting_id=self.meeting.id, epoch=self.meeting.epoch, edge_id=self.node.edge_id,
-                                  action=action, participant_id=target.id, target_edge=target.edge_id, by=by,
-                                  reason=reason, source=source)
+                                  action=action.verb, participant_id=target.id, target_edge=target.edge_id,
+                                  by=action.by, reason=action.reason, source=action.source)
         try:
-            reply = await self.node.request(subjects.mesh(self.meeting.id, "signal"), request,
+            reply = await self.node.request(subjects.mesh(self.meeting.id, self.node.edge_id, "signal"), request,
                                             wire.mesh_reply_decoder)
         except Exception as exc:  # noqa: BLE001
             raise Refusal("not_found", f"the edge of participant {target.id!r} did not answer ({type(exc).__name__})",
@@ -196,9 +199,17 @@ class MeshMeeting:
             log.warning("bad mesh message", extra={"subject": msg.subject, "error": str(exc)})
             await self._respond(msg, wire.MeshReply(ok=False, edge_id=self.node.edge_id, error=f"bad mesh message: {exc}"))
             return
+        parsed = subjects.parse_mesh(msg.subject)
+        sender = parsed[1] if parsed else ""
+        if sender != decoded.edge_id:
+            error = f"the sender {decoded.edge_id!r} is not the subject's edge {sender!r}"
+            log.warning("mesh message refused", extra={"meeting": self.meeting.id, "edge": sender,
+                                                       "subject": msg.subject, "error": error})
+            await self._respond(msg, wire.MeshReply(ok=False, edge_id=self.node.edge_id, error=error))
+            return
         if decoded.edge_id == self.node.edge_id or self.closed:
             return
-        kind = msg.subject.rsplit(".", 1)[-1]
+        kind = parsed[2] if parsed else ""
         if decoded.meeting_id != self.meeting.id or (kind == "state") != isinstance(decoded, wire.MeshState):
             log.warning("mesh message on the wrong subject", extra={"subject": msg.subject, "type": type(decoded).__name__})
             return
@@ -220,7 +231,7 @@ class MeshMeeting:
             case wire.MeshAction():
                 self.spawn(self._act_here(decoded, msg))
             case wire.MeshEnd():
-                self.spawn(self.meeting.end(by=decoded.by, reason=decoded.reason or "ended by a moderator"))
+                self.spawn(moderation.apply(self.meeting, moderation.from_mesh(decoded)))
 
     def _on_state(self, state: wire.MeshState) -> None:
         view = self.edges.get(state.edge_id)
@@ -242,27 +253,13 @@ class MeshMeeting:
         self.wake()
 
     async def _act_here(self, a: wire.MeshAction, msg: Msg) -> None:
-        mt, error = self.meeting, ""
-        target = mt.participants.get(a.participant_id)
+        error = ""
         try:
-            if target is None:
-                raise Refusal("not_found", f"no participant {a.participant_id!r} on edge {self.node.edge_id}")
-            match a.action:
-                case "kick":
-                    await actions.kick(mt, target, by=a.by, reason=a.reason)
-                case "mute":
-                    if a.source not in SOURCES:
-                        raise Refusal("invalid", f"unknown source {a.source!r} (one of {', '.join(SOURCES)})")
-                    actions.mute(mt, target, a.source, True, by=a.by)
-                case "admit":
-                    await actions.admit(mt, target, by=a.by)
-                case "deny":
-                    await actions.deny(mt, target, by=a.by, reason=a.reason)
-                case "promote":
-                    actions.promote(mt, target, by=a.by)
+            await moderation.apply(self.meeting, moderation.from_mesh(a))
         except Refusal as r:
             error = r.message
-        log.info("mesh action", extra={"meeting": mt.id, "action": a.action, "from": a.edge_id, "error": error})
+        log.info("mesh action", extra={"meeting": self.meeting.id, "action": a.action, "from": a.edge_id,
+                                       "error": error})
         await self._respond(msg, wire.MeshReply(ok=not error, edge_id=self.node.edge_id, error=error))
 
     async def _respond(self, msg: Msg, reply: msgspec.Struct) -> None:
@@ -323,7 +320,8 @@ class MeshMeeting:
                                                  for mid, t in tracks.items()])
         error = ""
         try:
-            reply = await self.node.request(subjects.relay(edge_id, "offer"), offer, wire.relay_reply_decoder)
+            subject = subjects.relay(edge_id, self.node.edge_id, "offer")
+            reply = await self.node.request(subject, offer, wire.relay_reply_decoder)
             if not (isinstance(reply, wire.RelayReply) and reply.ok):
                 error = reply.error or "refused"
             elif room.relays.out.get(edge_id) is relay:

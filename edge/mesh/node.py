@@ -1,11 +1,12 @@
 """This edge's place in the meshes of the meetings it hosts, and its relay signaling endpoint.
 
 One :class:`~.meeting.MeshMeeting` per meeting hosted here (opened and closed with the meeting).
-Relay requests addressed to this edge arrive on ``cc.relay.e.<edge>.<verb>`` (request/reply):
+Relay requests addressed to this edge arrive on ``cc.relay.e.<edge>.<sender>.<verb>`` (request/reply):
 ``want`` (:class:`nodes.wire.RelayWant`: another edge wants tracks of this edge's participants)
 and ``offer`` (:class:`nodes.wire.RelayOffer`: another edge sends its tracks to this one); each
-is answered with :class:`nodes.wire.RelayReply`. Every request names the meeting, the sender and
-the epoch it believes current; an older epoch than the meeting's is refused with
+is answered with :class:`nodes.wire.RelayReply`. Every request names the meeting, the sender (which
+must be the sender in the subject, the only one its NATS user may publish as) and the epoch it
+believes current; an older epoch than the meeting's is refused with
 ``stale epoch N (the meeting is at M)``, a newer one raises the meeting's.
 """
 
@@ -26,7 +27,9 @@ from nodes import subjects, wire
 from nodes.bus import Bus
 
 from ..conference.conference import Conference
+from ..conference.interfaces import Refusal
 from ..conference.meeting import Meeting
+from ..conference.moderation import check_epoch
 from ..settings import MeshSettings
 from .meeting import MeshMeeting
 
@@ -36,11 +39,12 @@ VERBS: dict[type, str] = {wire.RelayWant: "want", wire.RelayOffer: "offer"}
 
 
 def stale_epoch(meeting: Meeting, epoch: int) -> str:
-    """The refusal for a message from an older epoch (empty: accepted; a newer one is adopted)."""
-    if epoch and epoch < meeting.epoch:
-        return f"stale epoch {epoch} (the meeting is at {meeting.epoch})"
-    if epoch > meeting.epoch:
-        meeting.epoch = epoch
+    """The refusal for a message from an older epoch (empty: accepted; a newer one is adopted):
+    :func:`edge.conference.moderation.check_epoch`, the rule commands follow too."""
+    try:
+        check_epoch(meeting, epoch)
+    except Refusal as r:
+        return r.message
     return ""
 
 
@@ -124,9 +128,11 @@ class Mesh:
             req = wire.relay_decoder.decode(data)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             return refuse(f"bad relay request: {exc}")
-        verb = subject.rsplit(".", 1)[-1]
-        if verb != VERBS[type(req)]:
+        parsed = subjects.parse_relay(subject)
+        if parsed is None or parsed[2] != VERBS[type(req)]:
             return refuse(f"{type(req).__name__} does not belong on {subject}")
+        if parsed[1] != req.edge_id:
+            return refuse(f"the sender {req.edge_id!r} is not the subject's edge {parsed[1]!r}")
         mm = self.meetings.get(req.meeting_id)
         if mm is None or mm.closed:
             return refuse(f"meeting {req.meeting_id!r} is not hosted on edge {self.edge_id}")

@@ -84,7 +84,8 @@ class RelayWants:
             self.asks += 1
             request = wire.RelayWant(meeting_id=mm.meeting.id, epoch=mm.meeting.epoch, edge_id=mm.node.edge_id,
                                      tracks=tracks, restart=restart)
-            reply = await mm.node.request(subjects.relay(edge_id, "want"), request, wire.relay_reply_decoder)
+            subject = subjects.relay(edge_id, mm.node.edge_id, "want")
+            reply = await mm.node.request(subject, request, wire.relay_reply_decoder)
             if isinstance(reply, wire.RelayReply) and reply.ok:
                 w.asked = tracks
             else:

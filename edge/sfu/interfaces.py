@@ -13,8 +13,14 @@ The conference layer owns a :class:`ForwardingRoom` per meeting and implements
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+    from .forwarder import TrackSource
 
 Kind = Literal["audio", "video"]
 Source = Literal["microphone", "camera", "screen"]
@@ -158,3 +164,83 @@ class ForwardingRoom(Protocol):
     def stats(self) -> RoomStats: ...
 
     async def close(self) -> None: ...
+
+
+# --- cascading: a room's relays to and from the meeting's other edges ---------------------------
+class RelayEvents(Protocol):
+    """What a room's relays tell the mesh (which carries offers and answers between edges)."""
+
+    def on_relay_offer(self, edge_id: str, sdp: str, tracks: dict[str, TrackInfo]) -> None:
+        """Send this offer (``mid`` → the track each m-section carries) to *edge_id*; its answer
+        goes to :meth:`RelayOutLink.answer`."""
+
+    def on_relay_state(self, edge_id: str, direction: str, state: str) -> None:
+        """A relay PC (*direction* "out" or "in") changed state."""
+
+
+class RelayOutLink(Protocol):
+    """This edge's local-origin tracks, sent to one other edge."""
+
+    state: str
+
+    def want(self, track_ids: list[str]) -> list[str]:
+        """Relay exactly these tracks from now on; returns those that will be."""
+
+    async def answer(self, text: str) -> None: ...
+
+
+class RelayInLink(Protocol):
+    """Tracks another edge relays to this one."""
+
+    state: str
+
+    async def offer(self, text: str, tracks: dict[str, TrackInfo]) -> str:
+        """Apply the other edge's offer and return the answer; raises :class:`SdpError`."""
+
+
+class RelayLinks(Protocol):
+    """A room's relays, by the other edge's id, as the mesh drives them."""
+
+    @property
+    def out(self) -> Mapping[str, RelayOutLink]: ...
+
+    @property
+    def inbound(self) -> Mapping[str, RelayInLink]: ...
+
+    def sending(self, edge_id: str, events: RelayEvents) -> RelayOutLink: ...
+
+    def receiving(self, edge_id: str, events: RelayEvents) -> RelayInLink: ...
+
+    async def close_out(self, edge_id: str) -> None: ...
+
+    async def close_in(self, edge_id: str, keep: bool = False) -> None:
+        """With *keep*, the relayed tracks stay (a restart follows); without, they leave the room."""
+
+
+@runtime_checkable
+class CascadingRoom(ForwardingRoom, Protocol):
+    """A forwarding room that can relay tracks to and from the meeting's other edges."""
+
+    @property
+    def relays(self) -> RelayLinks: ...
+
+
+class RelayHost(Protocol):
+    """What a room's relays need from the room (the room's own side of cascading)."""
+
+    @property
+    def config(self) -> SfuConfig: ...
+
+    @property
+    def sources(self) -> Mapping[str, TrackSource]:
+        """Every track in the room (local and relayed), by id."""
+
+    def add_relayed_source(self, info: TrackInfo, codec: RTCRtpCodecParameters, via: str) -> TrackSource:
+        """A track relayed from edge *via* joins the room; subscribers and relays are updated."""
+
+    def remove_source(self, source: TrackSource) -> None:
+        """A track leaves the room (nothing happens if *source* is no longer the room's)."""
+
+    def emit_to(self, target: Any, name: str, *args: object) -> None:
+        """Call ``target.name(*args)``; what it raises is logged, never propagated into media."""
+

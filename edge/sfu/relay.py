@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
 
 from aiortc import RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
 from aiortc.codecs import is_rtx
@@ -31,23 +30,14 @@ from . import aiortc_hooks as hooks
 from . import sdp
 from .egress import Egress
 from .forwarder import ReceiverFeed, TrackSource
-from .interfaces import SdpError, TrackInfo
+from .interfaces import RelayEvents, RelayHost, SdpError, TrackInfo
 from .peer import rtc_configuration
 from .subscriber import SubscribeSide
-
-if TYPE_CHECKING:
-    from .room import Room
 
 log = logging.getLogger(__name__)
 
 
-class RelayEvents(Protocol):
-    def on_relay_offer(self, edge_id: str, sdp: str, tracks: dict[str, TrackInfo]) -> None:
-        """Send this offer (``mid`` → the track each m-section carries) to *edge_id*; its answer
-        goes to :meth:`RelayOut.answer`."""
-
-    def on_relay_state(self, edge_id: str, direction: str, state: str) -> None:
-        """A relay PC (*direction* "out" or "in") changed state."""
+__all__ = ["RelayEvents", "RelayIn", "RelayOut", "Relays"]
 
 
 def _state_watcher(pc: RTCPeerConnection, on_state: Callable[[RTCPeerConnection], None]) -> RTCPeerConnection:
@@ -61,7 +51,7 @@ def _state_watcher(pc: RTCPeerConnection, on_state: Callable[[RTCPeerConnection]
 class RelayOut:
     """This edge's local-origin tracks, sent once to one other edge."""
 
-    def __init__(self, room: Room, edge_id: str, events: RelayEvents) -> None:
+    def __init__(self, room: RelayHost, edge_id: str, events: RelayEvents) -> None:
         self.room = room
         self.edge_id = edge_id
         self.events = events
@@ -120,7 +110,7 @@ class RelayOut:
 class RelayIn:
     """Tracks another edge relays to this one, fed into the room as sources."""
 
-    def __init__(self, room: Room, edge_id: str, events: RelayEvents) -> None:
+    def __init__(self, room: RelayHost, edge_id: str, events: RelayEvents) -> None:
         self.room = room
         self.edge_id = edge_id
         self.events = events
@@ -196,21 +186,21 @@ class RelayIn:
                 if source is None or source.via != self.edge_id or source.origin is not None \
                         or sdp.codec_key(source.codec) != sdp.codec_key(codecs[0]):
                     if source is not None and source.via == self.edge_id:
-                        self.room.relays.remove_source(source)
-                    source = self.room.relays.add_source(info, codecs[0], via=self.edge_id)
+                        self.room.remove_source(source)
+                    source = self.room.add_relayed_source(info, codecs[0], via=self.edge_id)
                 # else: kept from a relay that was restarted: its subscribers stay, a new epoch begins
                 self.by_mid[mid] = source
                 feed.feed(source)
         fed = set(self.by_mid.values())
         for source in [s for s in self.room.sources.values() if s.via == self.edge_id and s not in fed]:
-            self.room.relays.remove_source(source)  # kept across a restart, but no longer relayed
+            self.room.remove_source(source)  # kept across a restart, but no longer relayed
 
     def _drop(self, mid: str, transceiver: RTCRtpTransceiver | None) -> None:
         source = self.by_mid.pop(mid)
         feed = self._feeds.get(transceiver) if transceiver is not None else None
         if feed is not None and feed.source is source:
             feed.feed(None)
-        self.room.relays.remove_source(source)
+        self.room.remove_source(source)
 
     def received(self) -> tuple[int, int]:
         """(packets, bytes) received for the tracks currently relayed in."""
@@ -237,7 +227,7 @@ class RelayIn:
 class Relays:
     """A room's relays, by the other edge's id."""
 
-    def __init__(self, room: Room) -> None:
+    def __init__(self, room: RelayHost) -> None:
         self.room = room
         self.out: dict[str, RelayOut] = {}
         self.inbound: dict[str, RelayIn] = {}
@@ -284,17 +274,10 @@ class Relays:
     # --- relayed sources in the room ---
 
     def add_source(self, info: TrackInfo, codec, via: str) -> TrackSource:  # noqa: ANN001
-        room = self.room
-        source = TrackSource(info, codec, room.config.keyframe_min_interval,
-                             on_level=room.speaker.observe if info.kind == "audio" else None)
-        source.via = via
-        room.sources[info.track_id] = source
-        room._sync_all()
-        return source
+        return self.room.add_relayed_source(info, codec, via)
 
     def remove_source(self, source: TrackSource) -> None:
-        if self.room.sources.get(source.track_id) is source:
-            self.room._remove_source(source)
+        self.room.remove_source(source)
 
     def sync(self) -> None:
         """Local tracks changed: every relay drops what is gone."""

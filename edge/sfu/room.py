@@ -204,6 +204,20 @@ class Room:
                        if s.info.participant_id == peer.id and s.origin is None and s not in fed]:
             self._remove_source(source)
 
+    # --- called by relays (RelayHost) ---
+
+    def add_relayed_source(self, info: TrackInfo, codec, via: str) -> TrackSource:  # noqa: ANN001
+        source = TrackSource(info, codec, self.config.keyframe_min_interval,
+                             on_level=self.speaker.observe if info.kind == "audio" else None)
+        source.via = via
+        self.sources[info.track_id] = source
+        self._sync_all()
+        return source
+
+    def remove_source(self, source: TrackSource) -> None:
+        if self.sources.get(source.track_id) is source:
+            self._remove_source(source)
+
     def _remove_source(self, source: TrackSource) -> None:
         del self.sources[source.track_id]
         self._totals.keyframe_requests += source.keyframes.sent

@@ -208,7 +208,7 @@ class FakeEdge:
 
     async def publish(self, event: wire.Event, *, msg_id: str | None = None) -> None:
         """Publish *event* to the events stream with ``Nats-Msg-Id`` (default: its event id)."""
-        subject = subjects.event(event.meeting_id, wire.EVENT_KIND[type(event)])
+        subject = subjects.event(event.edge_id, event.meeting_id, wire.EVENT_KIND[type(event)])
 
         async def go() -> None:
             await self._nc.jetstream().publish(subject, wire.encode(event),

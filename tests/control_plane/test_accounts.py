@@ -212,3 +212,25 @@ async def test_signed_out_callers_get_401(control_plane) -> None:
                              ("POST", "/api/v1/auth/logout")):
             r = await cp.client.request(method, path)
             assert r.status_code == 401 and r.json()["detail"] == "sign in first", (path, r.text)
+
+
+async def test_account_search_matches_wildcards_literally(control_plane) -> None:
+    async with control_plane() as cp:
+        for username in ("ann_a", "annxa", "bob"):
+            await cp.add_account(username, "user-password-1")
+        async with cp.services.db.transaction() as conn:
+            await cp.services.accounts.repo.update(conn, (await cp.services.accounts.repo.by_username("bob"))["id"],
+                                                   display_name="Bob 100% \\ sure")
+        await signed_in(cp.client, "admin", cp.admin_password)
+
+        async def search(q: str) -> list[str]:
+            r = await cp.client.get("/api/v1/accounts/", params={"q": q})
+            assert r.status_code == 200, r.text
+            return [a["username"] for a in r.json()]
+
+        assert await search("n_a") == ["ann_a"]  # "_" is not "any one character"
+        assert await search("%") == ["bob"]  # "%" is not "anything"
+        assert await search("100%") == ["bob"]
+        assert await search("\\") == ["bob"]  # the escape character itself
+        assert await search("\\%") == []
+        assert await search("nxa") == ["annxa"]

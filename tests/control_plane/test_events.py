@@ -119,7 +119,7 @@ async def test_events_published_while_the_control_plane_is_down_are_read_later(c
     # While the control plane is stopped:
     edge = await edges("edge-a", heartbeat=False)
     await edge.publish(wire.ParticipantJoined(meeting_id=mid, edge_id="edge-a", participant_id="p1"))
-    await edge.publish_raw(subjects.event(mid, "joined"), b"not an event")  # dropped, not retried forever
+    await edge.publish_raw(subjects.event("edge-a", mid, "joined"), b"not an event")  # dropped, not retried forever
     await edge.publish(wire.ParticipantJoined(meeting_id=mid, edge_id="edge-a", participant_id="p2"))
     async with control_plane(**overrides) as cp:  # same database, same durable consumer
         await wait_ready(cp)

@@ -220,3 +220,17 @@ async def test_invalid_user_filter_in_settings_is_503_naming_it(control_plane, s
     async with control_plane(ldap=ldap_settings(slapd, user_filter="(uid={username}")) as cp:
         r = await login(cp.browser(), "alice", "alice-pw-1")
         assert r.status_code == 503 and r.json()["detail"].startswith("LDAP sign-in is misconfigured here")
+
+
+async def test_a_password_with_a_tab_is_a_wrong_password(control_plane, slapd) -> None:
+    """A simple bind cannot carry control characters: such a password is wrong, and counted as a failure."""
+    from tests.control_plane.test_ldap_tls import Records
+
+    with Records("control_plane.auth.ldap") as records:
+        async with control_plane(ldap=ldap_settings(slapd), accounts={"login_attempts_per_account": 2}) as cp:
+            for password in ("alice\tpw-1", "\x7f"):
+                r = await login(cp.browser(), "alice", password)
+                assert r.status_code == 401 and r.json()["detail"] == WRONG, r.text
+            r = await login(cp.browser(), "alice", "alice-pw-1")  # both failures counted: now limited
+            assert r.status_code == 429
+    assert [rec.getMessage() for rec in records if rec.levelno >= 30] == []  # was: ERROR "ldap sign-in failed"

@@ -81,6 +81,16 @@ async def test_lobby_commands_admit_deny_promote(edge: EdgeServer, nc: nats.NATS
     assert (await a.expect("participant_updated"))["participant"]["moderator"] is True
 
 
+async def test_a_guest_is_not_promoted_by_a_command(edge: EdgeServer, nc: nats.NATS, tokens: TokenKit) -> None:
+    a = await joined_client(edge, tokens.sign(name="Ada"))
+    g = await joined_client(edge, tokens.sign(name="Gus", role="guest", sub="guest:xyz"))
+    await eventually(lambda: subscribed(edge), what="subscribed")
+    reply = await command(nc, wire.Promote(meeting_id=MEETING, participant_id=g.joined["participant_id"]))
+    assert not reply.ok and "a guest cannot be promoted" in reply.error
+    await g.send({"type": "kick", "participant_id": a.joined["participant_id"]})
+    assert "only moderators" in (await g.error("forbidden"))["message"]
+
+
 async def test_end_meeting_from_the_control_plane(edge: EdgeServer, nc: nats.NATS, tokens: TokenKit) -> None:
     a = await joined_client(edge, tokens.sign(name="Ada", perms=MODERATOR))
     b = await joined_client(edge, tokens.sign(name="Bob"))

@@ -52,7 +52,7 @@ async def test_a_meeting_s_events_are_stored_once_each(edge: EdgeServer, nc: nat
     assert kinds(events) == expected
     assert len({e.event_id for _, e in events}) == len(events)               # each stored once
     assert all(e.meeting_id == MEETING and e.edge_id == "edge-t" for _, e in events)
-    assert all(subject == subjects.event(MEETING, wire.EVENT_KIND[type(e)]) for subject, e in events)
+    assert all(subject == subjects.event("edge-t", MEETING, wire.EVENT_KIND[type(e)]) for subject, e in events)
     joined = events[1][1]
     assert isinstance(joined, wire.ParticipantJoined)
     assert (joined.participant_id, joined.account_id, joined.display_name, joined.role) == \

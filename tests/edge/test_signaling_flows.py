@@ -142,6 +142,21 @@ async def test_promote_gives_the_moderate_grant(edge: EdgeServer, tokens: TokenK
     assert (await c.closed())[0] == 4010
 
 
+async def test_a_guest_cannot_be_promoted(edge: EdgeServer, tokens: TokenKit) -> None:
+    a, b, _c = await three(edge, tokens)
+    guest = await joined_client(edge, tokens.sign(name="Gus", role="guest", sub="guest:abc"))
+    await a.send({"type": "promote", "id": "p", "participant_id": pid(guest)})
+    refused = await a.error("forbidden")
+    assert refused["re"] == "p" and refused["field"] == "participant_id"
+    assert "a guest cannot be promoted" in refused["message"]
+    await guest.send({"type": "kick", "id": "k", "participant_id": pid(b)})
+    assert "only moderators" in (await guest.error("forbidden"))["message"]
+    await guest.send({"type": "end_meeting", "id": "e"})
+    await guest.error("forbidden")
+    assert await b.is_open()
+    assert not any(m["type"] == "participant_updated" for m in b.seen)
+
+
 async def test_end_meeting_disconnects_everyone(edge: EdgeServer, tokens: TokenKit) -> None:
     a, b, c = await three(edge, tokens)
     await a.send({"type": "end_meeting", "reason": "that's all"})

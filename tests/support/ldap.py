@@ -4,6 +4,10 @@ The directory is ``dc=example,dc=org`` with people under ``ou=people`` and ``gro
 under ``ou=groups`` (``admins``, ``hosts``, ``staff``). Entries are loaded offline with
 ``slapadd`` before the server starts, so the memberOf overlay is not used: groups are found by
 ``(&(objectClass=groupOfNames)(member=<user dn>))``.
+
+With *tls* (a certificate from ``tests.support.tls``), slapd also offers StartTLS on its ``ldap://``
+port and listens for ``ldaps://`` on a second port, and logs every operation (``-d stats``) so a
+test can tell which requests reached it (e.g. that no bind was made).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import process
+from .tls import CertFiles
 from .util import free_port
 
 SUFFIX = "dc=example,dc=org"
@@ -81,16 +86,26 @@ def group_dn(cn: str) -> str:
 class Slapd:
     """One slapd process in *workdir*, on a free loopback port, seeded with *directory*."""
 
-    def __init__(self, workdir: Path, directory: Directory) -> None:
+    def __init__(self, workdir: Path, directory: Directory, *, tls: CertFiles | None = None) -> None:
         self.workdir = Path(workdir)
         self.directory = directory
+        self.tls = tls
         self.port = free_port()
+        self.tls_port = free_port() if tls else None
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.workdir / "slapd.log"
 
     @property
     def url(self) -> str:
         return f"ldap://127.0.0.1:{self.port}"
+
+    @property
+    def ldaps_url(self) -> str:
+        assert self.tls_port is not None, "slapd started without tls"
+        return f"ldaps://127.0.0.1:{self.tls_port}"
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
 
     def _hash(self, password: str) -> str:
         run = subprocess.run([_tool("slappasswd"), "-s", password], capture_output=True, text=True, check=True)
@@ -116,6 +131,9 @@ class Slapd:
             "access to attrs=userPassword by anonymous auth by self write by * none",
             "access to * by * read",
         ]
+        if self.tls:
+            lines[len(SCHEMAS):len(SCHEMAS)] = [f"TLSCertificateFile {self.tls.cert}",
+                                                f"TLSCertificateKeyFile {self.tls.key}"]
         conf = self.workdir / "slapd.conf"
         conf.write_text("\n".join(lines) + "\n")
         return conf
@@ -149,8 +167,12 @@ class Slapd:
         ldif.write_text(self._seed())
         subprocess.run([_tool("slapadd"), "-q", "-f", str(conf), "-l", str(ldif)], check=True,
                        capture_output=True)
-        self.proc = process.spawn([_tool("slapd"), "-f", str(conf), "-h", self.url, "-d", "0"], self.log_path)
-        process.wait_until_up(self.proc, "slapd", self.log_path, lambda: process.port_open(self.port), timeout)
+        urls = f"{self.url} {self.ldaps_url}" if self.tls else self.url
+        self.proc = process.spawn([_tool("slapd"), "-f", str(conf), "-h", urls, "-d", "stats" if self.tls else "0"],
+                                  self.log_path)
+        process.wait_until_up(self.proc, "slapd", self.log_path,
+                              lambda: process.port_open(self.port) and (not self.tls_port or
+                                                                        process.port_open(self.tls_port)), timeout)
         return self
 
     def stop(self) -> None:

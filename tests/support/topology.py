@@ -21,14 +21,16 @@ PASSWORD = "s3cret-for-tests"
 
 
 def edge_permissions(edge_id: str) -> str:
-    """What an edge may do (same text as the example configs)."""
+    """What an edge may do (same text as the example configs): publish only under its own id."""
+    e = edge_id
     return f"""{{
         publish: {{
-          allow: ["cc.edge.{edge_id}.>", "cc.evt.>", "cc.relay.>", "cc.cp.jwks"]
+          allow: ["cc.edge.{e}.>", "cc.evt.{e}.>", "cc.relay.m.*.{e}.>", "cc.relay.e.*.{e}.>",
+                  "cc.cp.jwks"]
           deny: ["cc.cmd.>"]
         }}
         subscribe: {{
-          allow: ["cc.cmd.>", "cc.relay.>", "_INBOX.{edge_id}.>"]
+          allow: ["cc.cmd.>", "cc.relay.m.>", "cc.relay.e.{e}.>", "_INBOX.{e}.>"]
         }}
         allow_responses: true
       }}"""

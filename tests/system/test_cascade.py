@@ -210,7 +210,7 @@ async def test_stale_epoch_relay_requests_are_refused(pair, tokens: TokenKit) ->
     try:
         async def ask(epoch: int) -> wire.RelayReply:
             want = wire.RelayWant(meeting_id="meet-1", epoch=epoch, edge_id="us-1", tracks=[])
-            reply = wire.relay_reply_decoder.decode((await nc.request(subjects.relay("eu-1", "want"),
+            reply = wire.relay_reply_decoder.decode((await nc.request(subjects.relay("eu-1", "us-1", "want"),
                                                                       wire.encode(want), timeout=5)).data)
             assert isinstance(reply, wire.RelayReply)
             return reply
@@ -222,7 +222,7 @@ async def test_stale_epoch_relay_requests_are_refused(pair, tokens: TokenKit) ->
         assert eu.node.conference.meetings["meet-1"].epoch == 4
         assert (await ask(3)).error == "stale epoch 3 (the meeting is at 4)"
         offer = wire.RelayOffer(meeting_id="meet-1", epoch=1, edge_id="us-1", sdp="v=0")
-        reply = wire.relay_reply_decoder.decode((await nc.request(subjects.relay("eu-1", "offer"),
+        reply = wire.relay_reply_decoder.decode((await nc.request(subjects.relay("eu-1", "us-1", "offer"),
                                                                   wire.encode(offer), timeout=5)).data)
         assert reply.error == "stale epoch 1 (the meeting is at 4)"
         # us-1 heard epoch 4 from eu-1's mesh state: its own requests carry it from now on

@@ -97,3 +97,50 @@ async def test_wrong_password_and_unknown_user_are_refused(topo: Topology) -> No
     with pytest.raises(Exception, match="[Aa]uthorization"):
         await nats.connect(servers=opts["servers"], user="intruder", password=PASSWORD, allow_reconnect=False,
                            max_reconnect_attempts=0, connect_timeout=2)
+
+
+async def test_an_edge_cannot_publish_under_another_edge_s_id(topo: Topology) -> None:
+    """Events, mesh messages and relay requests name their sender in the subject, and each edge's
+    user may publish only under its own id: the server refuses the rest, and nothing is delivered."""
+    cp_errors: list[Exception] = []
+    edge_errors: list[Exception] = []
+    cp = await connect(topo.control_plane_nats(), cp_errors)
+    edge = await connect(topo.edge_nats("eu-1"), edge_errors)
+    try:
+        got: list[str] = []
+
+        async def record(msg) -> None:  # noqa: ANN001
+            got.append(msg.subject)
+
+        await cp.subscribe("cc.>", cb=record)
+        await cp.flush()
+        own = subjects.mesh("m1", "eu-1", "state")
+
+        async def own_arrives() -> bool:  # the leaf link carries the edge's own mesh messages
+            await edge.publish(own, b"{}")
+            await asyncio.sleep(0.05)
+            return own in got
+
+        await eventually(own_arrives, timeout=10, what="the edge's own mesh message reaches the hub")
+        forged = [subjects.event("us-1", "m1", "ended"), subjects.mesh("m1", "us-1", "signal"),
+                  subjects.relay("eu-1", "us-1", "want"), subjects.relay("us-1", "us-2", "offer")]
+        end = wire.MeshEnd(meeting_id="m1", edge_id="us-1", by="intruder")
+        for subject in forged:
+            await edge.publish(subject, wire.encode(end))
+        await edge.flush()
+        for subject in forged:
+            await eventually(lambda: any("permissions violation for publish" in str(e).lower() and subject in str(e)
+                                         for e in edge_errors), timeout=5, what=f"{subject} refused")
+        # a marker published after the forgeries arrives: the forgeries had their chance and did not
+        await eventually(own_arrives, timeout=10, what="a later message of its own arrives")
+        assert not set(forged) & set(got), got
+        # nor may an edge listen to the relay requests addressed to another edge
+        await edge.subscribe(subjects.relay_inbox("us-1"))
+        await edge.flush()
+        await eventually(lambda: any("permissions violation for subscription" in str(e).lower()
+                                     and "cc.relay.e.us-1" in str(e) for e in edge_errors),
+                         timeout=5, what="subscription to another edge's relay inbox refused")
+        assert not cp_errors
+    finally:
+        await edge.close()
+        await cp.close()

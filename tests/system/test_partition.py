@@ -37,11 +37,11 @@ async def stream_events(opts: dict[str, Any], meeting_id: str, domain: str | Non
     try:
         js = nc.jetstream(domain=domain, timeout=3)
         state = (await js.stream_info(subjects.EVENTS_STREAM)).state
-        prefix = f"cc.evt.{meeting_id}."
         out = []
         for seq in range(state.first_seq, state.last_seq + 1):
             msg = await js.get_msg(subjects.EVENTS_STREAM, seq)
-            if msg.subject.startswith(prefix):
+            parsed = subjects.parse_event(msg.subject)
+            if parsed is not None and parsed[1] == meeting_id:
                 out.append({**json.loads(msg.data), "subject": msg.subject})
         return out
     finally:

@@ -46,6 +46,18 @@ async def test_mute_promote_and_the_end_for_all_cross_edges(pair, tokens: TokenK
                      what="the meeting closed on both edges")
 
 
+async def test_a_guest_on_another_edge_is_not_promoted(pair, tokens: TokenKit) -> None:
+    eu, us = pair
+    mo = await join(eu, tokens, "Mo", perms=MODERATOR)
+    gus = await join(us, tokens, "Gus", role="guest", sub="guest:g1")
+    await same_roster([mo, gus], ["Mo", "Gus"])
+    await mo.send({"type": "promote", "id": "p", "participant_id": pid(gus)})
+    assert "a guest cannot be promoted" in (await mo.error("forbidden", timeout=10))["message"]
+    await gus.send({"type": "kick", "id": "k", "participant_id": pid(mo)})
+    assert "only moderators" in (await gus.error("forbidden"))["message"]
+    assert us.node.conference.meetings[gus.joined["meeting"]["meeting_id"]].participants[pid(gus)].moderator is False
+
+
 async def test_the_lobby_of_another_edge_is_moderated_here(pair, tokens: TokenKit) -> None:
     eu, us = pair
     mo = await join(eu, tokens, "Mo", perms=MODERATOR)

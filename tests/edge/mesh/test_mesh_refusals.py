@@ -28,7 +28,7 @@ async def as_us(topology: Topology) -> AsyncIterator[nats.NATS]:
 
 async def relay(nc: nats.NATS, verb: str, payload: bytes | msgspec.Struct, edge: str = "eu-1") -> wire.RelayReply:
     data = payload if isinstance(payload, bytes) else wire.encode(payload)
-    reply = wire.relay_reply_decoder.decode((await nc.request(subjects.relay(edge, verb), data, timeout=5)).data)
+    reply = wire.relay_reply_decoder.decode((await nc.request(subjects.relay(edge, "us-1", verb), data, timeout=5)).data)
     assert isinstance(reply, wire.RelayReply) and not reply.ok and reply.edge_id == edge, reply
     return reply
 
@@ -41,17 +41,18 @@ async def test_bad_relay_requests_are_refused_with_the_reason(pair, tokens: Toke
     assert "bad relay request" in (await relay(as_us, "want", b"{not json")).error
     assert "Object missing required field `meeting_id`" in (await relay(as_us, "want", b'{"type":"relay.want"}')).error
     offer = wire.RelayOffer(meeting_id="meet-1", edge_id="us-1", sdp="v=0")
-    assert (await relay(as_us, "want", offer)).error == "RelayOffer does not belong on cc.relay.e.eu-1.want"
+    assert (await relay(as_us, "want", offer)).error == "RelayOffer does not belong on cc.relay.e.eu-1.us-1.want"
     other = wire.RelayWant(meeting_id="elsewhere", edge_id="us-1", tracks=["TR_1"])
     assert (await relay(as_us, "want", other)).error == "meeting 'elsewhere' is not hosted on edge eu-1"
-    itself = wire.RelayWant(meeting_id="meet-1", edge_id="eu-1", tracks=["TR_1"])
-    assert (await relay(as_us, "want", itself)).error == "a relay to this edge itself"
+    # us-1's user publishes only as us-1: a payload naming another sender is refused
+    forged = wire.RelayWant(meeting_id="meet-1", edge_id="eu-1", tracks=["TR_1"])
+    assert (await relay(as_us, "want", forged)).error == "the sender 'eu-1' is not the subject's edge 'us-1'"
     bad_sdp = wire.RelayOffer(meeting_id="meet-1", edge_id="us-1", sdp="hello")
     assert (await relay(as_us, "offer", bad_sdp)).error.startswith("relay offer refused: the offer is not SDP")
     assert meeting.room.relays.out == {} and meeting.room.relays.inbound == {} and not meeting.room.sources
     # tracks that are not this edge's own are not relayed: the reply says which ones will be
     want = wire.RelayWant(meeting_id="meet-1", edge_id="us-1", tracks=["TR_unknown"])
-    reply = wire.relay_reply_decoder.decode((await as_us.request(subjects.relay("eu-1", "want"), wire.encode(want),
+    reply = wire.relay_reply_decoder.decode((await as_us.request(subjects.relay("eu-1", "us-1", "want"), wire.encode(want),
                                                                  timeout=5)).data)
     assert (reply.ok, reply.accepted) == (True, [])
     assert us.node.mesh.served == 0
@@ -66,13 +67,13 @@ async def test_bad_moderator_actions_from_another_edge_are_refused(pair, tokens:
     async def act(**over: object) -> wire.MeshReply:
         fields = {"meeting_id": "meet-1", "epoch": 2, "edge_id": "us-1", "action": "mute",
                   "participant_id": ada.joined["participant_id"], "target_edge": "eu-1", "source": "camera", **over}
-        msg = await as_us.request(subjects.mesh("meet-1", "signal"), wire.encode(wire.MeshAction(**fields)), timeout=5)
+        msg = await as_us.request(subjects.mesh("meet-1", "us-1", "signal"), wire.encode(wire.MeshAction(**fields)), timeout=5)
         reply = wire.mesh_reply_decoder.decode(msg.data)
         assert isinstance(reply, wire.MeshReply) and reply.edge_id == "eu-1", reply
         return reply
 
-    assert (await act(participant_id="nobody")).error == "no participant 'nobody' on edge eu-1"
-    assert (await act(source="tail")).error == "unknown source 'tail' (one of microphone, camera, screen)"
+    assert (await act(participant_id="nobody")).error == "no participant 'nobody' in this meeting"
+    assert (await act(source="tail")).error == "unknown source 'tail' (microphone, camera or screen)"
     assert (await act(epoch=1)).error == "stale epoch 1 (the meeting is at 2)"
     assert (await act(action="admit")).error == f"participant {ada.joined['participant_id']!r} is not waiting in the lobby"
     assert not [m for m in ada.seen if m["type"] == "muted"]
@@ -80,6 +81,6 @@ async def test_bad_moderator_actions_from_another_edge_are_refused(pair, tokens:
     assert ok.ok and (await ada.expect("muted", timeout=5))["source"] == "camera"
     bad = b'{"type":"mesh.action","meeting_id":"meet-1","edge_id":"us-1","action":"explode",' \
           b'"participant_id":"p","target_edge":"eu-1"}'
-    reply = wire.mesh_reply_decoder.decode((await as_us.request(subjects.mesh("meet-1", "signal"), bad,
+    reply = wire.mesh_reply_decoder.decode((await as_us.request(subjects.mesh("meet-1", "us-1", "signal"), bad,
                                                                 timeout=5)).data)
     assert not reply.ok and "bad mesh message: Invalid enum value 'explode'" in reply.error

@@ -89,12 +89,27 @@ def test_mesh_and_relay_subjects_are_safe() -> None:
 
     from nodes import subjects
 
-    assert subjects.mesh("meet-1", "state") == "cc.relay.m.meet-1.state"
-    assert subjects.meeting_mesh("meet-1") == "cc.relay.m.meet-1.*"
-    assert subjects.relay("eu-1", "want") == "cc.relay.e.eu-1.want"
-    assert subjects.relay_inbox("eu-1") == "cc.relay.e.eu-1.*"
+    # the sender's id sits at a fixed position, where a NATS permission pins it
+    assert subjects.mesh("meet-1", "us-1", "state") == "cc.relay.m.meet-1.us-1.state"
+    assert subjects.meeting_mesh("meet-1") == "cc.relay.m.meet-1.*.*"
+    assert subjects.parse_mesh("cc.relay.m.meet-1.us-1.signal") == ("meet-1", "us-1", "signal")
+    assert subjects.parse_mesh("cc.relay.m.meet-1.signal") is None
+    assert subjects.relay("eu-1", "us-1", "want") == "cc.relay.e.eu-1.us-1.want"
+    assert subjects.relay_inbox("eu-1") == "cc.relay.e.eu-1.*.*"
+    assert subjects.parse_relay("cc.relay.e.eu-1.us-1.offer") == ("eu-1", "us-1", "offer")
+    assert subjects.event("eu-1", "meet-1", "ended") == "cc.evt.eu-1.meet-1.ended"
+    assert subjects.parse_event("cc.evt.eu-1.meet-1.ended") == ("eu-1", "meet-1", "ended")
+    assert subjects.parse_event("cc.evt.meet-1.ended") is None
+    assert subjects.edge_publish_allow("eu-1") == ["cc.edge.eu-1.>", "cc.evt.eu-1.>", "cc.relay.m.*.eu-1.>",
+                                                   "cc.relay.e.*.eu-1.>"]
     for bad in ("a.b", "*", ">", ""):
         with pytest.raises(subjects.SubjectError):
-            subjects.mesh(bad, "state")
+            subjects.mesh(bad, "us-1", "state")
         with pytest.raises(subjects.SubjectError):
-            subjects.relay(bad, "want")
+            subjects.mesh("meet-1", bad, "state")
+        with pytest.raises(subjects.SubjectError):
+            subjects.relay(bad, "us-1", "want")
+        with pytest.raises(subjects.SubjectError):
+            subjects.relay("eu-1", bad, "want")
+        with pytest.raises(subjects.SubjectError):
+            subjects.event(bad, "meet-1", "joined")
