@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import procs
+from tests.support import logcheck, procs
 from tests.support.nats import NatsServer, nats_server_path
 from tests.support.util import require
+
+pytest_plugins = ("pytester",)
 
 # Loggers whose ERRORs mean a bug of ours: our own, and the libraries that log our mistakes
 # (asyncio: "Task exception was never retrieved"; uvicorn/litestar/engineio: an exception in a handler).
@@ -25,6 +27,8 @@ class _ErrorRecords(logging.Handler):
         self._seen: set[int] = set()
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.name == "nats.aio.client" and record.funcName == "_default_error_callback":
+            return   # a NATS client without an error callback: the tests' own (every Bus sets one)
         if id(record) not in self._seen:     # attached to several loggers: a record may pass more than one
             self._seen.add(id(record))
             self.records.append(record)
@@ -46,8 +50,10 @@ def no_unexpected_errors(request: pytest.FixtureRequest) -> Iterator[None]:
     Looks at records of ERROR and above from :data:`WATCHED_LOGGERS` in this process, and at the
     ERROR records and tracebacks in the logs of the processes ``tests.support.procs`` started.
     A test that provokes errors on purpose says which, with a reason:
-    ``@pytest.mark.allow_errors(r"regex", ..., reason="...")`` (searched in "logger: message\\ntraceback").
+    ``@pytest.mark.allow_errors(r"regex", ..., reason="...")`` (searched in "logger: message\\ntraceback");
+    a helper does it with :func:`tests.support.logcheck.allow_errors`.
     """
+    logcheck.take_allowed()
     handler = _ErrorRecords()
     loggers = [logging.getLogger(name) for name in WATCHED_LOGGERS]
     for lg in loggers:
@@ -60,7 +66,7 @@ def no_unexpected_errors(request: pytest.FixtureRequest) -> Iterator[None]:
         for lg in loggers:
             lg.removeHandler(handler)
     found = [_describe(r) for r in handler.records] + procs.new_log_errors()
-    allowed: list[str] = []
+    allowed = logcheck.take_allowed()
     for mark in request.node.iter_markers("allow_errors"):
         if not mark.kwargs.get("reason"):
             pytest.fail("@pytest.mark.allow_errors needs a reason=...", pytrace=False)
