@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from nodes import subjects, wire
-from tests.control_plane.meetings_support import (FakeEdge, admin, create_meeting, nats_client, nats_overrides, user,
-                                                  wait_edges, wait_ready)
+from tests.control_plane.meetings_support import (FakeEdge, admin, create_meeting, nats_client, nats_overrides, place,
+                                                  user, wait_edges, wait_ready)
 from tests.control_plane.meetings_support import edges  # noqa: F401 - the fixture
 from tests.support.util import eventually
 
@@ -33,6 +33,7 @@ async def test_events_build_the_roster_attendance_and_state(control_plane, nats_
         member = await user(cp, "mia", "member")
         m = await create_meeting(cp, host, allow_guests=True, lobby=True)
         mid = m["id"]
+        await place(nats_server.url, mid, "edge-a")
         edge = await edges("edge-a", heartbeat=False)
         consumer = cp.services.events
 
@@ -92,6 +93,7 @@ async def test_an_event_delivered_twice_is_applied_once(control_plane, nats_serv
         await wait_ready(cp)
         host = await user(cp, "hanna", "host")
         mid = (await create_meeting(cp, host))["id"]
+        await place(nats_server.url, mid, "edge-a")
         edge = await edges("edge-a", heartbeat=False)
         consumer = cp.services.events
         joined = wire.ParticipantJoined(meeting_id=mid, edge_id="edge-a", participant_id="p1", display_name="P")
@@ -116,6 +118,7 @@ async def test_events_published_while_the_control_plane_is_down_are_read_later(c
         await wait_ready(cp)
         host = await user(cp, "hanna", "host")
         mid = (await create_meeting(cp, host))["id"]
+    await place(nats_server.url, mid, "edge-a")
     # While the control plane is stopped:
     edge = await edges("edge-a", heartbeat=False)
     await edge.publish(wire.ParticipantJoined(meeting_id=mid, edge_id="edge-a", participant_id="p1"))
@@ -162,6 +165,7 @@ async def test_participants_of_a_lost_edge_are_lost_then_restored_or_removed(con
         await wait_ready(cp)
         host = await user(cp, "hanna", "host")
         mid = (await create_meeting(cp, host))["id"]
+        await place(nats_server.url, mid, "edge-a")
         a = await edges("edge-a")
         await wait_edges(cp, "edge-a")
         await a.publish(wire.ParticipantJoined(meeting_id=mid, edge_id="edge-a", participant_id="p1"))
@@ -202,6 +206,7 @@ async def test_lost_participants_are_removed_after_the_timeout_and_the_meeting_e
         await wait_ready(cp)
         host = await user(cp, "hanna", "host")
         mid = (await create_meeting(cp, host))["id"]
+        await place(nats_server.url, mid, "edge-a")
         a = await edges("edge-a")
         await wait_edges(cp, "edge-a")
         await a.publish(wire.ParticipantJoined(meeting_id=mid, edge_id="edge-a", participant_id="p1"))
@@ -220,6 +225,7 @@ async def test_a_control_plane_cut_off_from_nats_ends_nothing(control_plane, nat
         await wait_ready(cp)
         host = await user(cp, "hanna", "host")
         mid = (await create_meeting(cp, host))["id"]
+        await place(nats_server.url, mid, "edge-a")
         a = await edges("edge-a")
         await wait_edges(cp, "edge-a")
         await a.publish(wire.ParticipantJoined(meeting_id=mid, edge_id="edge-a", participant_id="p1"))
@@ -241,6 +247,7 @@ async def test_a_control_plane_cut_off_from_nats_ends_nothing(control_plane, nat
 async def test_events_for_unknown_meetings_are_acknowledged_and_ignored(control_plane, nats_server, edges) -> None:
     async with control_plane(**nats_overrides(nats_server.url)) as cp:
         await wait_ready(cp)
+        await place(nats_server.url, "f" * 32, "edge-a")  # placed, but not (or no longer) in the database
         await (await edges("edge-a", heartbeat=False)).publish(wire.ParticipantJoined(meeting_id="f" * 32, edge_id="edge-a",
                                                                     participant_id="p1"))
         await eventually(lambda: cp.services.events.applied == 1, what="event handled")
