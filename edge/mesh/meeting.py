@@ -29,6 +29,7 @@ from ..conference.meeting import Meeting
 from ..conference.remote import Action, RemoteParticipant
 from ..sfu.interfaces import CascadingRoom, SdpError, TrackInfo
 from .. import protocol as m
+from .authority import TAKE, WAIT
 from .relaying import RelayWants
 from .state import EdgeView, describe, participants_of, reasons_of
 
@@ -47,6 +48,8 @@ class MeshMeeting:
         self.edges: dict[str, EdgeView] = {}
         self.wants = RelayWants(self)
         self.states_sent = 0
+        #: mesh messages refused: a sender that is not the subject's edge, or not part of the meeting
+        self.refused = 0
         self.closed = False
         self._dirty = True
         self._wake = asyncio.Event()
@@ -191,7 +194,7 @@ class MeshMeeting:
             await self.node.bus.nc.flush(timeout=2)
 
     # -- what the other edges say -------------------------------------------------------------------
-    async def _on_msg(self, msg: Msg) -> None:
+    async def _on_msg(self, msg: Msg, vouched: bool = False) -> None:
         try:
             decoded = wire.mesh_decoder.decode(msg.data)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -201,9 +204,10 @@ class MeshMeeting:
         parsed = subjects.parse_mesh(msg.subject)
         sender = parsed[1] if parsed else ""
         if sender != decoded.edge_id:
+            self.refused += 1
             error = f"the sender {decoded.edge_id!r} is not the subject's edge {sender!r}"
             log.warning("mesh message refused", extra={"meeting": self.meeting.id, "edge": sender,
-                                                       "subject": msg.subject, "error": error})
+                                                       "type": type(decoded).__name__, "error": error})
             await self._respond(msg, wire.MeshReply(ok=False, edge_id=self.node.edge_id, error=error))
             return
         if decoded.edge_id == self.node.edge_id or self.closed:
@@ -214,6 +218,8 @@ class MeshMeeting:
             return
         if isinstance(decoded, wire.MeshAction) and decoded.target_edge != self.node.edge_id:
             return  # for another edge: it answers
+        if not (vouched or isinstance(decoded, wire.MeshState) or await self._vouched(decoded, msg)):
+            return
         stale = self.node.check_epoch(self.meeting, decoded.epoch)
         if stale:
             log.warning("mesh message refused", extra={"meeting": self.meeting.id, "edge": decoded.edge_id,
@@ -231,6 +237,41 @@ class MeshMeeting:
                 self.spawn(self._act_here(decoded, msg))
             case wire.MeshEnd():
                 self.spawn(self.meeting.end(by=decoded.by, reason=decoded.reason or "ended by a moderator"))
+
+    async def _vouched(self, decoded: wire.MeshMessage, msg: Msg) -> bool:
+        """Whether the sender is part of the meeting (see :mod:`.authority`); if it may become so
+        (the placement does not name it yet), the message is held and checked again."""
+        outcome, reason = await self.node.authority.judge(self.meeting.id, decoded.edge_id,
+                                                          decoded.edge_id in self.edges)
+        if outcome == TAKE:
+            return True
+        if outcome == WAIT:
+            self.spawn(self._hold(decoded, msg))
+            return False
+        await self._refuse_sender(decoded, msg, reason)
+        return False
+
+    async def _hold(self, decoded: wire.MeshMessage, msg: Msg) -> None:
+        authority, wait = self.node.authority, self.node.settings.placement_wait
+        deadline = time.monotonic() + wait
+        outcome, reason = WAIT, ""
+        while not self.closed:
+            await asyncio.sleep(min(0.5, authority.ttl))
+            outcome, reason = await authority.judge(self.meeting.id, decoded.edge_id, decoded.edge_id in self.edges)
+            if outcome == TAKE:
+                await self._on_msg(msg, vouched=True)
+                return
+            if outcome != WAIT or time.monotonic() >= deadline:
+                break
+        if not self.closed:
+            await self._refuse_sender(decoded, msg, f"{reason} (waited {wait:g} s for its placement)"
+                                      if outcome == WAIT else reason)
+
+    async def _refuse_sender(self, decoded: wire.MeshMessage, msg: Msg, reason: str) -> None:
+        log.warning("mesh message refused", extra={"meeting": self.meeting.id, "edge": decoded.edge_id,
+                                                   "type": type(decoded).__name__, "error": reason})
+        self.refused += 1
+        await self._respond(msg, wire.MeshReply(ok=False, edge_id=self.node.edge_id, error=reason))
 
     def _on_state(self, state: wire.MeshState) -> None:
         view = self.edges.get(state.edge_id)

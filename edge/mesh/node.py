@@ -29,6 +29,7 @@ from nodes.bus import Bus
 from ..conference.conference import Conference
 from ..conference.meeting import Meeting
 from ..settings import MeshSettings
+from .authority import MeshAuthority
 from .meeting import MeshMeeting
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ class Mesh:
         self._inbox: Subscription | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.served = 0
+        self.authority = MeshAuthority(bus, domain=settings.placement_domain or bus.settings.jetstream_domain,
+                                       timeout=min(1.0, settings.request_timeout), ttl=settings.placement_ttl)
 
     def next_seq(self) -> int:
         return next(self._seq)

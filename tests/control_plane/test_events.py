@@ -269,8 +269,12 @@ async def test_region_events_reach_the_control_plane_through_the_hub_also_after_
     opts = topo.edge_nats("eu-1")
     edge = FakeEdge(opts["servers"][0], "eu-1", region="eu", user=opts["user"], password=opts["password"],
                     inbox_prefix=opts["inbox_prefix"])
+    us = topo.edge_nats("us-1")
+    forger = FakeEdge(us["servers"][0], "us-1", region="us", user=us["user"], password=us["password"],
+                      inbox_prefix=us["inbox_prefix"])
     try:
-        async with control_plane(nats=topo.control_plane_nats(), events={"region_domains": ["eu", "us"]},
+        async with control_plane(nats=topo.control_plane_nats(),
+                                 events={"region_domains": ["eu", "us"], "placement_wait": 0.5},
                                  edges={"ttl": 2.0, "sweep_interval": 0.1}) as cp:
             await wait_ready(cp)
             await eventually(lambda: cp.services.events.regions.declared == {"eu", "us"}, timeout=15,
@@ -294,6 +298,13 @@ async def test_region_events_reach_the_control_plane_through_the_hub_also_after_
             people = (await roster(cp, mid, host))["participants"]
             assert sorted(p["participant_id"] for p in people) == ["p1", "p2"]
 
+            # us-1, with its own credentials (it may publish only as us-1), forges the end of the
+            # meeting placed on eu-1: stored in its region, sourced to the hub, refused there.
+            await forger.connect()
+            await forger.publish(wire.MeetingEnded(meeting_id=mid, edge_id="us-1", reason="forged"))
+            await eventually(lambda: cp.services.events.refused == 1, timeout=20, what="the forged end refused")
+            assert (await roster(cp, mid, host))["state"] == "live" and cp.services.events.applied == 2
+
             # Commands reach the edge on its leaf, under the per-node permissions.
             await edge.host(mid)
 
@@ -304,4 +315,5 @@ async def test_region_events_reach_the_control_plane_through_the_hub_also_after_
             assert isinstance(edge.commands[-1], wire.Kick)
     finally:
         await edge.close()
+        await forger.close()
         topo.stop()
