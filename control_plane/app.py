@@ -12,12 +12,14 @@ from collections.abc import AsyncIterator
 
 from litestar import Litestar
 from litestar.di import Provide
+from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 
 from nodes.bus import Bus
 
 from . import errors
 from .bodies import request_class
+from .clients import TrustedProxies
 from .accounts.bootstrap import ensure_first_admin
 from .accounts.controllers import AccountAdminController, AuthController
 from .accounts.service import AccountService
@@ -81,6 +83,7 @@ def create_app(settings: Settings) -> Litestar:
                         OidcController, MeetingController, CommandController, RosterController, jwks,
                         well_known_jwks, WebController],
         lifespan=[lifespan],
+        state=State({"proxies": TrustedProxies(settings.clients.trusted_proxies)}),
         dependencies={"principal": Provide(provide_principal), "maybe_principal": Provide(provide_maybe_principal)},
         exception_handlers=errors.HANDLERS,
         openapi_config=OpenAPIConfig(title="Curious Connect control plane", version="0.1.0", path="/api/docs"),

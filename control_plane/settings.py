@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from nodes.settings import Base, HttpSettings, LogSettings, NatsSettings, is_loopback
+from nodes.settings import Base, HttpSettings, LogSettings, NatsSettings, is_loopback, resolve_secret
 
 
 class DatabaseSettings(Base, kw_only=True):
@@ -73,7 +73,10 @@ class LdapSettings(Base, kw_only=True):
     url: str
     #: Service account used to find the user's DN (never the user's own password).
     bind_dn: str = ""
+    #: Its password: inline, from a file (``bind_password_file``) or a variable (``bind_password_env``).
     bind_password: str = ""
+    bind_password_file: str = ""
+    bind_password_env: str = ""
     #: Upgrade an ``ldap://`` connection with StartTLS before anything is sent.
     start_tls: bool = False
     #: PEM file of the CA(s) that issued the directory's certificate; empty: the system's CAs.
@@ -102,21 +105,22 @@ class LdapSettings(Base, kw_only=True):
     def __post_init__(self) -> None:
         from urllib.parse import urlsplit
 
+        resolve_secret(self, "bind_password")
         parts = urlsplit(self.url)
         if parts.scheme not in ("ldap", "ldaps") or not parts.hostname:
-            raise ValueError(f"url: {self.url!r} is not an ldap:// or ldaps:// URL")
+            raise ValueError(f"`url`: {self.url!r} is not an ldap:// or ldaps:// URL")
         if parts.scheme == "ldaps" and self.start_tls:
-            raise ValueError("start_tls: an ldaps:// URL is encrypted from the start; StartTLS is for ldap://")
+            raise ValueError("`start_tls`: an ldaps:// URL is encrypted from the start; StartTLS is for ldap://")
         if parts.scheme == "ldap" and not self.start_tls and not self.allow_plaintext \
                 and not is_loopback(parts.hostname):
-            raise ValueError(f"url: {self.url} would carry passwords unencrypted; use ldaps:// or"
+            raise ValueError(f"`url`: {self.url} would carry passwords unencrypted; use ldaps:// or"
                              " start_tls = true (or set allow_plaintext = true)")
         if self.ca_file:
             try:
                 with open(self.ca_file, "rb"):
                     pass
             except OSError as exc:
-                raise ValueError(f"ca_file: cannot read {self.ca_file}: {exc.strerror or exc}") from None
+                raise ValueError(f"`ca_file`: cannot read {self.ca_file}: {exc.strerror or exc}") from None
 
 
 class OidcProviderSettings(Base, kw_only=True):
@@ -129,7 +133,10 @@ class OidcProviderSettings(Base, kw_only=True):
     #: Issuer URL; its /.well-known/openid-configuration is fetched at start.
     issuer: str
     client_id: str
+    #: Inline, from a file (``client_secret_file``) or a variable (``client_secret_env``): one.
     client_secret: str = ""
+    client_secret_file: str = ""
+    client_secret_env: str = ""
     scopes: list[str] = msgspec.field(default_factory=lambda: ["openid", "email", "profile"])
     #: Claim holding the user's groups (Keycloak "groups", Azure AD "groups" or "roles").
     groups_claim: str = "groups"
@@ -138,6 +145,9 @@ class OidcProviderSettings(Base, kw_only=True):
     default_role: str = "member"
     #: Only accept e-mail addresses in these domains (empty: any).
     allowed_domains: list[str] = msgspec.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        resolve_secret(self, "client_secret")
 
 
 class TokenSettings(Base, kw_only=True):

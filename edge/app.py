@@ -65,8 +65,7 @@ def create_app(settings: Settings) -> Litestar:
     subjects.token(settings.edge_id)
     sig = settings.signaling
     holder: dict[str, Signaling] = {}
-    sio_server = sio.create_server(lambda: holder.get("signaling"), allowed_origins=sig.allowed_origins,
-                                   max_message_bytes=sig.max_message_bytes)
+    sio_server = sio.create_server(lambda: holder.get("signaling"), allowed_origins=sig.allowed_origins)
     sio_asgi = sio.asgi_app(sio_server)
 
     @asgi("/socket.io", is_mount=True, copy_scope=True)

@@ -5,7 +5,11 @@ subscription when the meeting closes), carries out :data:`nodes.wire.Command` an
 :class:`nodes.wire.CommandReply`. Rules:
 
 * a repeated ``command_id`` is carried out once; the repeat gets the first reply again;
-* a command whose ``epoch`` is older than the meeting's is refused (``stale epoch``);
+* the epoch rule of :func:`edge.conference.moderation.check_epoch` (the mesh's too): an older
+  ``epoch`` than the meeting's is refused (``stale epoch N (the meeting is at M)``), a newer one is
+  adopted;
+* the action is applied by :func:`edge.conference.moderation.apply` (the same checks and effects as
+  a moderator's request over signaling or the mesh); the control plane is trusted to ask;
 * ``EndMeeting`` is carried out by every edge of the meeting;
 * a participant command for someone this edge does not host is answered ``not here`` only after
   ``commands.not_here_delay``, so that when a meeting spans several edges the reply of the edge
@@ -30,10 +34,9 @@ from nats.aio.subscription import Subscription
 from nodes import subjects, wire
 from nodes.bus import Bus
 
-from .conference import actions
+from .conference import actions, moderation
 from .conference.conference import Conference
 from .conference.interfaces import Refusal
-from .conference.participant import SOURCE_OF_KIND
 from .settings import CommandsSettings
 
 log = logging.getLogger(__name__)
@@ -163,30 +166,12 @@ class CommandEndpoint:
         mt = self.conference.meeting(cmd.meeting_id)
         if mt is None:
             return None  # not hosted here (any more): the edges that host it answer
-        if cmd.epoch and cmd.epoch < mt.epoch:
-            return self._fail(cmd.command_id, f"stale epoch {cmd.epoch} (the meeting is at {mt.epoch})")
-        by = cmd.by or actions.CONTROL_PLANE
         try:
-            if isinstance(cmd, wire.EndMeeting):
-                await mt.end(by=by, reason=cmd.reason)
-                return wire.CommandReply(command_id=cmd.command_id, ok=True, edge_id=self.edge_id)
-            target = mt.participants.get(cmd.participant_id)
-            if target is None:
-                return self._fail(cmd.command_id, NOT_HERE)
-            match cmd:
-                case wire.Kick(reason=reason):
-                    await actions.kick(mt, target, by=by, reason=reason)
-                case wire.Mute(kind=kind):
-                    source = SOURCE_OF_KIND.get(kind)
-                    if source is None:
-                        return self._fail(cmd.command_id, f"unknown kind {kind!r} (audio, video or screen)")
-                    actions.mute(mt, target, source, True, by=by)
-                case wire.Admit():
-                    await actions.admit(mt, target, by=by)
-                case wire.Deny():
-                    await actions.deny(mt, target, by=by)
-                case wire.Promote():
-                    actions.promote(mt, target, by=by)
+            moderation.check_epoch(mt, cmd.epoch)
+            action = moderation.from_command(cmd, actions.CONTROL_PLANE)
+            if action.verb != "end" and action.participant_id not in mt.participants:
+                return self._fail(cmd.command_id, NOT_HERE)  # another edge of the meeting hosts it
+            await moderation.apply(mt, action)
         except Refusal as r:
             return self._fail(cmd.command_id, r.message)
         return wire.CommandReply(command_id=cmd.command_id, ok=True, edge_id=self.edge_id)

@@ -11,6 +11,7 @@ New fields always get defaults; unknown fields are ignored, so newer clients kee
 
 from __future__ import annotations
 
+import re
 from typing import Literal, Union
 
 import msgspec
@@ -335,11 +336,39 @@ _envelope_decoder = msgspec.json.Decoder(_Envelope)
 
 
 def request_id_of(data: bytes | str) -> RequestId:
-    """The ``id`` of a message that failed to decode, when it can still be read."""
+    """The ``id`` of a message that failed to decode, when it can still be read (also from a
+    message nested too deeply to decode whole)."""
     try:
         return _envelope_decoder.decode(data).id
+    except RecursionError:
+        return request_id_of(top_level(data.encode() if isinstance(data, str) else data))
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
+
+
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def top_level(data: bytes) -> bytes:
+    """*data* with every value nested inside a top-level value replaced by ``0``: what is left of
+    ``{"id": 1, "x": [[[…]]]}`` is ``{"id": 1, "x": 0}``, decodable at any depth of the original."""
+    kept: list[bytes] = []
+    depth, start = 0, 0
+    for token in _TOKEN.finditer(data):
+        first = token.group()[0]
+        if first == 0x22:                    # a string: its brackets do not count
+            continue
+        if first in (0x5B, 0x7B):            # [ {
+            if depth == 1:
+                kept += (data[start:token.start()], b"0")
+            depth += 1
+        else:
+            depth -= 1
+            if depth == 1:
+                start = token.end()
+    if depth <= 1:
+        kept.append(data[start:])
+    return b"".join(kept)
 
 
 def encode(msg: Struct) -> bytes:

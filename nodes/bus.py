@@ -121,8 +121,8 @@ class Bus:
         )
         if s.inbox_prefix:
             opts["inbox_prefix"] = s.inbox_prefix
-        if s.nkey_seed_file:
-            opts["nkeys_seed"] = s.nkey_seed_file
+        if s.nkey_seed:
+            opts["nkeys_seed_str"] = s.nkey_seed
         elif s.user:
             opts["user"], opts["password"] = s.user, s.password or ""
         return opts

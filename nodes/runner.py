@@ -30,6 +30,7 @@ import uvicorn
 
 from . import logs, sdnotify
 from .settings import HttpSettings, LogSettings
+from .websocket import WS_MAX_BYTES, WebSocketProtocol
 
 log = logging.getLogger("nodes.runner")
 
@@ -60,6 +61,17 @@ def serve(app: Any, *, service: str, http: HttpSettings, logging_: LogSettings |
         return 130
 
 
+def uvicorn_config(app: Any, http: HttpSettings, **overrides: Any) -> uvicorn.Config:
+    """How the runner serves *app* (tests serve the real apps the same way): WebSockets on
+    :class:`~nodes.websocket.WebSocketProtocol`, messages up to :data:`~nodes.websocket.WS_MAX_BYTES`."""
+    options: dict[str, Any] = dict(
+        host=http.host, port=http.port, log_config=None, access_log=False, lifespan="on",
+        timeout_graceful_shutdown=http.graceful_timeout, ws=WebSocketProtocol, ws_max_size=WS_MAX_BYTES,
+        server_header=False)
+    options.update(overrides)
+    return uvicorn.Config(app, **options)
+
+
 async def _serve(app: Any, service: str, http: HttpSettings) -> int:
     loop = asyncio.get_running_loop()
     notifier = sdnotify.Notifier.from_env()
@@ -67,11 +79,7 @@ async def _serve(app: Any, service: str, http: HttpSettings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    config = uvicorn.Config(
-        app, host=http.host, port=http.port, log_config=None, access_log=False, lifespan="on",
-        timeout_graceful_shutdown=http.graceful_timeout, ws_max_size=1 << 20, server_header=False,
-    )
-    server = _Server(config)
+    server = _Server(uvicorn_config(app, http))
     task = loop.create_task(server.serve(), name="http")
     while not server.started and not task.done():
         await asyncio.sleep(0.02)

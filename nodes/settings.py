@@ -5,11 +5,19 @@ silently ignored key. :func:`load` reads one file and converts it; any problem b
 :class:`SettingsError` whose message names the file and the offending field, e.g.::
 
     configs/edge.toml: Expected `int`, got `str` - at `$.http.port`
+
+Secrets (NATS password or nkey seed, LDAP service password, OIDC client secret) may be given inline,
+or read from a file (``<name>_file``, e.g. a systemd credential or a mounted secret) or an
+environment variable (``<name>_env``) — exactly one. They are resolved when the settings load, so a
+missing file or an unset variable stops the process at start with the field named::
+
+    /etc/cc/edge.toml: cannot read /run/secrets/nats: No such file or directory - at `$.nats.password_file`
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,6 +54,38 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
+def resolve_secret(section: Any, name: str) -> None:
+    """Set ``section.<name>`` from ``<name>_file`` or ``<name>_env`` when one of them is given.
+
+    Called from a settings Struct's ``__post_init__``. At most one of the three may be set. A file's
+    trailing line break is dropped. Errors are ``ValueError("`field`: detail")``, which
+    :func:`convert` reports at that field's path.
+    """
+    path, var = getattr(section, f"{name}_file"), getattr(section, f"{name}_env")
+    given = [field for field, value in ((name, getattr(section, name)), (f"{name}_file", path),
+                                        (f"{name}_env", var)) if value]
+    if len(given) > 1:
+        raise ValueError(f"`{given[-1]}`: give only one of {', '.join(given)}")
+    if path:
+        try:
+            with open(path, encoding="utf-8") as f:
+                value = f.read().rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ValueError(f"`{name}_file`: cannot read {path}: {detail}") from None
+        if not value:
+            raise ValueError(f"`{name}_file`: {path} is empty")
+    elif var:
+        value = os.environ.get(var, "")
+        if var not in os.environ:
+            raise ValueError(f"`{name}_env`: the environment variable {var} is not set")
+        if not value:
+            raise ValueError(f"`{name}_env`: the environment variable {var} is empty")
+    else:
+        return
+    setattr(section, name, value)
+
+
 class Base(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Base for settings sections: unknown keys are refused."""
 
@@ -57,15 +97,27 @@ class NatsSettings(Base, kw_only=True):
     #: JetStream domain to use for streams and KV (None: the server's own).
     jetstream_domain: str | None = None
     user: str | None = None
+    #: The user's password: inline, or from a file (``password_file``) or an environment variable
+    #: (``password_env``) — one of the three.
     password: str | None = None
-    #: Path to an nkey seed file (``SU…``); takes precedence over user/password.
-    nkey_seed_file: str | None = None
+    password_file: str = ""
+    password_env: str = ""
+    #: An nkey seed (``SU…``) instead of user/password: inline, from a file or a variable (one).
+    nkey_seed: str | None = None
+    nkey_seed_file: str = ""
+    nkey_seed_env: str = ""
     #: Prefix of this process's reply subjects (e.g. "_INBOX.edge-eu-1"), so NATS permissions can
     #: give each node its own inbox. Empty: the library default "_INBOX".
     inbox_prefix: str = ""
     connect_timeout: float = 2.0
     #: Seconds a SIGTERM drain may take before the connection is closed anyway.
     drain_timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        resolve_secret(self, "password")
+        resolve_secret(self, "nkey_seed")
+        if self.nkey_seed and (self.user or self.password):
+            raise ValueError("`nkey_seed`: give either an nkey seed or user/password, not both")
 
 
 class HttpSettings(Base, kw_only=True):
@@ -110,7 +162,19 @@ def convert(data: dict[str, Any], schema: type[T], *, source: str | os.PathLike[
     try:
         return msgspec.convert(merged, schema, strict=True)
     except msgspec.ValidationError as exc:
-        raise SettingsError(source, str(exc)) from None
+        raise SettingsError(source, _at_field(str(exc))) from None
+
+
+_FIELD_ERROR = re.compile(r"^`(\w+)`: (.*?)(?: - at `(\$[^`]*)`)?$", re.S)
+
+
+def _at_field(message: str) -> str:
+    """"`password_file`: cannot read … - at `$.nats`" → "cannot read … - at `$.nats.password_file`"."""
+    m = _FIELD_ERROR.match(message)
+    if m is None:
+        return message
+    field, detail, path = m.groups()
+    return f"{detail} - at `{path or '$'}.{field}`"
 
 
 def _set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:

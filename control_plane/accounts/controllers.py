@@ -9,14 +9,14 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from ..auth.principal import SESSION_COOKIE, Principal, require_role
+from ..clients import client_address
 from ..services import Services
 from .schemas import (AccountCreate, AccountRead, AccountUpdate, BearerRead, LoginRequest, PasswordChange,
                       SessionRead)
 
 
 def _client(request: Request) -> tuple[str, str]:
-    addr = request.client.host if request.client else ""
-    return addr, request.headers.get("user-agent", "")
+    return client_address(request), request.headers.get("user-agent", "")
 
 
 def session_cookie(services: Services, token: str, max_age: int) -> Cookie:
@@ -40,7 +40,8 @@ async def sign_in(services: Services, request: Request, account: AccountRead) ->
 
 
 async def authenticate(services: Services, request: Request, data: LoginRequest) -> AccountRead:
-    await services.limiter.check_login(data.username, request)
+    client = client_address(request)
+    services.limiter.check_login(data.username, client)
     try:
         ldap = services.extra.get("ldap")
         use_ldap = data.method == "ldap"
@@ -54,9 +55,9 @@ async def authenticate(services: Services, request: Request, data: LoginRequest)
         else:
             account = await services.accounts.authenticate_local(data.username, data.password)
     except NotAuthorizedException:  # a wrong name or password; not an outage or a refused account
-        await services.limiter.failed(data.username, request)
+        services.limiter.failed(data.username, client)
         raise
-    await services.limiter.succeeded(data.username, request)
+    services.limiter.succeeded(data.username, client)
     return account
 
 
@@ -94,7 +95,7 @@ class AuthController(Controller):
           status_code=HTTP_201_CREATED)
     async def register(self, request: Request, data: AccountCreate) -> Response[SessionRead]:
         services: Services = request.app.state.services
-        await services.limiter.check_login(data.username, request)
+        services.limiter.check_login(data.username, client_address(request))
         account = await services.accounts.register(data)
         response = await sign_in(services, request, account)
         response.status_code = HTTP_201_CREATED

@@ -5,69 +5,118 @@ Failed attempts are counted in a sliding window; past the limit further attempts
 429 with ``Retry-After`` until the window has room again, whether or not the password is right —
 so guessing cannot continue at full speed. A success clears the account's counter. Counters live
 in memory: several control planes each apply the limit.
+
+The client address is :func:`control_plane.clients.client_address` (trusted proxies honoured);
+an IPv6 client counts by its /64 network, which one subscriber usually holds whole. The maps stay
+bounded: a key is dropped once its last failure has left the window (swept at every failure), a
+key never keeps more than its limit of failures, and past ``max_keys`` keys the one failed
+longest ago is dropped first.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 
-from litestar import Request
 from litestar.exceptions import TooManyRequestsException
+
+#: Keys each limiter keeps at most (about 100 bytes each plus the failure times).
+MAX_KEYS = 100_000
+
+
+def address_key(addr: str | None) -> str:
+    """What a client address counts as: itself, or its /64 network for IPv6."""
+    try:
+        ip = ipaddress.ip_address(addr or "")
+    except ValueError:
+        return addr or "?"
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 class _Window:
-    """Failures per key in a sliding window of *window* seconds."""
+    """Failures per key in a sliding window of *window* seconds, at most *limit* kept per key."""
 
-    def __init__(self, window: float, clock: Callable[[], float]) -> None:
+    def __init__(self, window: float, clock: Callable[[], float], max_keys: int) -> None:
         self.window = window
+        self.max_keys = max_keys
         self._clock = clock
-        self._fails: dict[str, deque[float]] = defaultdict(deque)
+        #: Oldest last failure first, so a sweep stops at the first key still in the window.
+        self._fails: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        """Keys held now (expired ones go at the next failure or :meth:`sweep`)."""
+        return len(self._fails)
+
+    def sweep(self) -> None:
+        """Drop every key whose last failure has left the window."""
+        edge = self._clock() - self.window
+        while self._fails:
+            key, q = next(iter(self._fails.items()))
+            if q and q[-1] >= edge:
+                break
+            del self._fails[key]
 
     def _retry_after(self, q: deque[float]) -> int:
         return max(1, int(q[0] + self.window - self._clock()) + 1)
 
     def _recent(self, key: str) -> deque[float]:
-        q = self._fails[key]
+        q = self._fails.get(key)
+        if q is None:
+            return deque()
         edge = self._clock() - self.window
         while q and q[0] < edge:
             q.popleft()
         if not q:
-            self._fails.pop(key, None)
-            return deque()
+            del self._fails[key]
         return q
+
+    def _record(self, key: str, limit: int) -> None:
+        self.sweep()
+        q = self._fails.pop(key, None)
+        if q is None or q.maxlen != limit:
+            q = deque(q or (), maxlen=max(1, limit))
+        q.append(self._clock())
+        self._fails[key] = q
+        while len(self._fails) > self.max_keys:
+            self._fails.popitem(last=False)
+
+    def _forget(self, key: str) -> None:
+        self._fails.pop(key, None)
 
 
 class LoginLimiter(_Window):
     def __init__(self, *, per_account: int = 5, per_address: int = 20, window: float = 900.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(window, clock)
+                 clock: Callable[[], float] = time.monotonic, max_keys: int = MAX_KEYS) -> None:
+        super().__init__(window, clock, max_keys)
         self.per_account = per_account
         self.per_address = per_address
 
     @staticmethod
-    def _keys(username: str, request: Request) -> tuple[str, str]:
-        addr = request.client.host if request.client else "?"
-        return f"user:{username.strip().lower()}", f"addr:{addr}"
+    def _keys(username: str, client: str) -> tuple[str, str]:
+        return f"user:{username.strip().lower()}", f"addr:{address_key(client)}"
 
-    async def check_login(self, username: str, request: Request) -> None:
-        user_key, addr_key = self._keys(username, request)
-        for key, limit in ((user_key, self.per_account), (addr_key, self.per_address)):
+    def check_login(self, username: str, client: str) -> None:
+        """429 while *username* or the *client* address has used up its failures."""
+        user_key, addr_key = self._keys(username, client)
+        for key, limit, what in ((user_key, self.per_account, "account"), (addr_key, self.per_address, "address")):
             q = self._recent(key)
             if len(q) >= limit:
                 retry = self._retry_after(q)
                 raise TooManyRequestsException(
-                    f"too many failed sign-in attempts for this {'account' if key == user_key else 'address'};"
-                    f" try again in {retry} s", headers={"Retry-After": str(retry)})
+                    f"too many failed sign-in attempts for this {what}; try again in {retry} s",
+                    headers={"Retry-After": str(retry)})
 
-    async def failed(self, username: str, request: Request) -> None:
-        now = self._clock()
-        for key in self._keys(username, request):
-            self._fails[key].append(now)
+    def failed(self, username: str, client: str) -> None:
+        user_key, addr_key = self._keys(username, client)
+        self._record(user_key, self.per_account)
+        self._record(addr_key, self.per_address)
 
-    async def succeeded(self, username: str, request: Request) -> None:
-        self._fails.pop(self._keys(username, request)[0], None)
+    def succeeded(self, username: str, client: str) -> None:
+        self._forget(self._keys(username, client)[0])
 
 
 class GuessLimiter(_Window):
@@ -77,13 +126,13 @@ class GuessLimiter(_Window):
     the meeting for everybody else."""
 
     def __init__(self, *, per_meeting_address: int = 10, window: float = 900.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(window, clock)
+                 clock: Callable[[], float] = time.monotonic, max_keys: int = MAX_KEYS) -> None:
+        super().__init__(window, clock, max_keys)
         self.limit = per_meeting_address
 
     @staticmethod
     def _key(meeting_id: str, addr: str | None) -> str:
-        return f"meeting:{meeting_id}:addr:{addr or '?'}"
+        return f"meeting:{meeting_id}:addr:{address_key(addr)}"
 
     def check(self, meeting_id: str, addr: str | None) -> None:
         q = self._recent(self._key(meeting_id, addr))
@@ -93,7 +142,7 @@ class GuessLimiter(_Window):
                                            headers={"Retry-After": str(retry)})
 
     def failed(self, meeting_id: str, addr: str | None) -> None:
-        self._fails[self._key(meeting_id, addr)].append(self._clock())
+        self._record(self._key(meeting_id, addr), self.limit)
 
     def succeeded(self, meeting_id: str, addr: str | None) -> None:
-        self._fails.pop(self._key(meeting_id, addr), None)
+        self._forget(self._key(meeting_id, addr))

@@ -9,6 +9,7 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from ..auth.principal import Principal
+from ..clients import client_address
 from ..services import Services
 from .schemas import JoinRead, JoinRequest, MeetingCreate, MeetingRead, MeetingUpdate, OccurrenceRead
 
@@ -68,6 +69,6 @@ class MeetingController(Controller):
     @post("/{meeting_id:str}/join", summary="A join token and the edge to use", status_code=HTTP_200_OK)
     async def join(self, request: Request, maybe_principal: Principal | None, meeting_id: str,
                    data: JoinRequest | None = None) -> JoinRead:
-        addr = request.client.host if request.client else None
+        addr = client_address(request)
         return await _services(request).joins.join(maybe_principal, meeting_id, data or JoinRequest(), addr,
                                                    request.headers.get("x-cc-region"))

@@ -13,11 +13,12 @@ The meeting reaches the other edges only through a :class:`MeshLink` (implemente
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from .. import protocol as m
 
-Action = Literal["kick", "mute", "admit", "deny", "promote"]
+if TYPE_CHECKING:
+    from .moderation import ModeratorAction
 
 
 @dataclass
@@ -66,8 +67,7 @@ class MeshLink(Protocol):
     def chat(self, msg: m.ChatMessage) -> None:
         """Deliver a chat message to the other edges' participants (``to``: only its recipient)."""
 
-    async def act(self, target: RemoteParticipant, action: Action, *, by: str, reason: str = "",
-                  source: str = "") -> None:
+    async def act(self, target: RemoteParticipant, action: ModeratorAction) -> None:
         """Have the edge hosting *target* carry out a moderator's action; raises
         :class:`~.interfaces.Refusal` when it refuses or does not answer."""
 

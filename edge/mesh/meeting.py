@@ -23,10 +23,11 @@ from nats.aio.subscription import Subscription
 
 from nodes import subjects, wire
 
-from ..conference import actions
+from ..conference import moderation
 from ..conference.interfaces import Refusal
 from ..conference.meeting import Meeting
-from ..conference.remote import Action, RemoteParticipant
+from ..conference.moderation import ModeratorAction
+from ..conference.remote import RemoteParticipant
 from ..sfu.interfaces import CascadingRoom, SdpError, TrackInfo
 from .. import protocol as m
 from .authority import TAKE, WAIT
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("microphone", "camera", "screen")
 DEBOUNCE = 0.02  # seconds: a burst of changes goes out as one state
 
 
@@ -173,11 +173,12 @@ class MeshMeeting:
         except Exception as exc:  # noqa: BLE001
             log.warning("mesh signal not sent", extra={"meeting": self.meeting.id, "error": repr(exc)})
 
-    async def act(self, target: RemoteParticipant, action: Action, *, by: str, reason: str = "",
-                  source: str = "") -> None:
+    async def act(self, target: RemoteParticipant, action: ModeratorAction) -> None:
+        if action.verb == "end":
+            raise Refusal("invalid", "the end for all is not a participant's action", "type")
         request = wire.MeshAction(meeting_id=self.meeting.id, epoch=self.meeting.epoch, edge_id=self.node.edge_id,
-                                  action=action, participant_id=target.id, target_edge=target.edge_id, by=by,
-                                  reason=reason, source=source)
+                                  action=action.verb, participant_id=target.id, target_edge=target.edge_id,
+                                  by=action.by, reason=action.reason, source=action.source)
         try:
             reply = await self.node.request(subjects.mesh(self.meeting.id, self.node.edge_id, "signal"), request,
                                             wire.mesh_reply_decoder)
@@ -236,7 +237,7 @@ class MeshMeeting:
             case wire.MeshAction():
                 self.spawn(self._act_here(decoded, msg))
             case wire.MeshEnd():
-                self.spawn(self.meeting.end(by=decoded.by, reason=decoded.reason or "ended by a moderator"))
+                self.spawn(moderation.apply(self.meeting, moderation.from_mesh(decoded)))
 
     async def _vouched(self, decoded: wire.MeshMessage, msg: Msg) -> bool:
         """Whether the sender is part of the meeting (see :mod:`.authority`); if it may become so
@@ -293,27 +294,13 @@ class MeshMeeting:
         self.wake()
 
     async def _act_here(self, a: wire.MeshAction, msg: Msg) -> None:
-        mt, error = self.meeting, ""
-        target = mt.participants.get(a.participant_id)
+        error = ""
         try:
-            if target is None:
-                raise Refusal("not_found", f"no participant {a.participant_id!r} on edge {self.node.edge_id}")
-            match a.action:
-                case "kick":
-                    await actions.kick(mt, target, by=a.by, reason=a.reason)
-                case "mute":
-                    if a.source not in SOURCES:
-                        raise Refusal("invalid", f"unknown source {a.source!r} (one of {', '.join(SOURCES)})")
-                    actions.mute(mt, target, a.source, True, by=a.by)
-                case "admit":
-                    await actions.admit(mt, target, by=a.by)
-                case "deny":
-                    await actions.deny(mt, target, by=a.by, reason=a.reason)
-                case "promote":
-                    actions.promote(mt, target, by=a.by)
+            await moderation.apply(self.meeting, moderation.from_mesh(a))
         except Refusal as r:
             error = r.message
-        log.info("mesh action", extra={"meeting": mt.id, "action": a.action, "from": a.edge_id, "error": error})
+        log.info("mesh action", extra={"meeting": self.meeting.id, "action": a.action, "from": a.edge_id,
+                                       "error": error})
         await self._respond(msg, wire.MeshReply(ok=not error, edge_id=self.node.edge_id, error=error))
 
     async def _respond(self, msg: Msg, reply: msgspec.Struct) -> None:

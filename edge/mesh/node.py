@@ -27,7 +27,9 @@ from nodes import subjects, wire
 from nodes.bus import Bus
 
 from ..conference.conference import Conference
+from ..conference.interfaces import Refusal
 from ..conference.meeting import Meeting
+from ..conference.moderation import check_epoch
 from ..settings import MeshSettings
 from .authority import MeshAuthority
 from .meeting import MeshMeeting
@@ -38,11 +40,12 @@ VERBS: dict[type, str] = {wire.RelayWant: "want", wire.RelayOffer: "offer"}
 
 
 def stale_epoch(meeting: Meeting, epoch: int) -> str:
-    """The refusal for a message from an older epoch (empty: accepted; a newer one is adopted)."""
-    if epoch and epoch < meeting.epoch:
-        return f"stale epoch {epoch} (the meeting is at {meeting.epoch})"
-    if epoch > meeting.epoch:
-        meeting.epoch = epoch
+    """The refusal for a message from an older epoch (empty: accepted; a newer one is adopted):
+    :func:`edge.conference.moderation.check_epoch`, the rule commands follow too."""
+    try:
+        check_epoch(meeting, epoch)
+    except Refusal as r:
+        return r.message
     return ""
 
 

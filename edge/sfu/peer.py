@@ -164,7 +164,10 @@ class Peer:
             raise SdpError(f"unparsable ICE candidate {text!r}: {exc}") from exc
         parsed.sdpMid = candidate.sdp_mid
         parsed.sdpMLineIndex = candidate.sdp_mline_index
-        await pc.addIceCandidate(parsed)
+        try:
+            await pc.addIceCandidate(parsed)
+        except Exception as exc:  # noqa: BLE001 - aiortc/aioice refuse a candidate in many ways
+            raise SdpError(f"the ICE candidate {text[:100]!r} was refused: {type(exc).__name__} {exc}") from exc
 
     # --- lifecycle ---
 

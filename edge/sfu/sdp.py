@@ -66,6 +66,9 @@ def parse(text: str, expected_type: str) -> aiortc_sdp.SessionDescription:
         raise SdpError(f"the {expected_type} is not SDP (it must start with 'v=0')")
     try:
         desc = aiortc_sdp.SessionDescription.parse(text)
+        # The parser lets through values its writer refuses (a c= line that is no address): an
+        # offer is written out again for aiortc, so what cannot be written is refused here.
+        str(desc)
     except Exception as exc:  # noqa: BLE001 — the parser raises many kinds of errors
         raise SdpError(f"the {expected_type} cannot be parsed: {type(exc).__name__} {exc}".rstrip()) from exc
     desc.type = expected_type
@@ -99,14 +102,24 @@ def parse(text: str, expected_type: str) -> aiortc_sdp.SessionDescription:
     return desc
 
 
+def common_codecs(local: list[RTCRtpCodecParameters], media: aiortc_sdp.MediaDescription) -> list[RTCRtpCodecParameters]:
+    """The codecs of *media* that match *local* (RTX excluded); SdpError for parameters that
+    cannot be compared (aiortc reads them as they come: ``packetization-mode`` without a value)."""
+    try:
+        return [c for c in find_common_codecs(local, media.rtp.codecs) if not is_rtx(c)]
+    except (TypeError, ValueError, KeyError) as exc:
+        raise SdpError(f"mid {media.rtp.muxId} has codec parameters that cannot be read: "
+                       f"{type(exc).__name__} {exc}") from exc
+
+
 def _negotiable(media: aiortc_sdp.MediaDescription) -> tuple[RTCRtpCodecParameters, RTCRtpCodecParameters | None]:
     """The remote codec the edge will use for *media* (and its RTX), or SdpError."""
-    common = [c for c in find_common_codecs(CODECS[media.kind], media.rtp.codecs) if not is_rtx(c)]
-    if not common:
+    common = common_codecs(CODECS[media.kind], media)
+    chosen = next((c for c in media.rtp.codecs if common and c.payloadType == common[0].payloadType), None)
+    if chosen is None:
         offered = ", ".join(c.name for c in media.rtp.codecs if not is_rtx(c))
         raise SdpError(f"no usable {media.kind} codec in mid {media.rtp.muxId}: offered {offered}; "
                        f"the edge forwards {supported(media.kind)}")
-    chosen = next(c for c in media.rtp.codecs if c.payloadType == common[0].payloadType)
     rtx = next((c for c in media.rtp.codecs if is_rtx(c) and c.parameters.get("apt") == chosen.payloadType), None)
     return chosen, rtx
 
@@ -175,7 +188,6 @@ def check_answer(text: str, offered: list[tuple[str, str]], codecs: dict[str, RT
         codec = codecs.get(media.rtp.muxId)
         if codec is None or media.direction == "inactive":
             continue
-        common = [c for c in find_common_codecs([codec], media.rtp.codecs) if not is_rtx(c)]
-        if not common:
+        if not common_codecs([codec], media):
             got = ", ".join(c.name for c in media.rtp.codecs if not is_rtx(c)) or "nothing"
             raise SdpError(f"mid {media.rtp.muxId} carries {codec.name} but the answer accepts {got}")

@@ -61,6 +61,15 @@ def field_of(error: str) -> str:
     return base
 
 
+def _not_utf8(data: bytes) -> str:
+    """Why *data* is not UTF-8 text, or "" when it is."""
+    try:
+        data.decode()
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 text: {exc.reason} at byte {exc.start}"
+    return ""
+
+
 def close_reason(text: str) -> str:
     """A WebSocket close reason is at most 123 bytes."""
     raw = text.encode()
@@ -80,6 +89,8 @@ class Session:
         self.seat: Seat | None = None
         self.closing = False
         self.gone = False
+        #: Messages refused as malformed on this socket.
+        self.malformed = 0
         self._queue: asyncio.Queue[str | _Close] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
@@ -170,18 +181,29 @@ class Session:
         if self.closing:
             return
         self._last_heard = time.monotonic()
-        size = len(data) if isinstance(data, bytes) else len(data.encode())
-        if size > self.max_bytes:
-            self._reply(m.Error(code="too_large", message=f"message of {size} bytes is over the "
-                                                          f"{self.max_bytes}-byte limit"))
+        text = isinstance(data, str)
+        if isinstance(data, str):
+            try:
+                data = data.encode()
+            except UnicodeEncodeError as exc:    # a lone surrogate, e.g. from a Socket.IO "\ud800"
+                self.refuse("bad_json", f"not UTF-8 text: {exc.reason} at character {exc.start}")
+                return
+        if len(data) > self.max_bytes:
+            self.refuse("too_large", f"message of {len(data)} bytes is over the {self.max_bytes}-byte limit")
+            return
+        if not text and (why := _not_utf8(data)):   # a binary frame, or a text frame that is not UTF-8
+            self.refuse("bad_json", why)
             return
         try:
             msg = m.client_decoder.decode(data)
         except msgspec.ValidationError as exc:
-            self._reply(self._invalid(str(exc), m.request_id_of(data)))
+            self._reply(self._unreadable(self._invalid(str(exc), m.request_id_of(data))))
             return
         except msgspec.DecodeError as exc:
-            self._reply(m.Error(code="bad_json", message=f"not a JSON message: {exc}"))
+            self.refuse("bad_json", f"not a JSON message: {exc}")
+            return
+        except RecursionError:
+            self.refuse("invalid", "the message is nested too deeply to read", re=m.request_id_of(data))
             return
         try:
             await self._dispatch(msg)
@@ -190,6 +212,19 @@ class Session:
         except Exception:  # noqa: BLE001 - answered, logged, and the socket stays open
             log.exception("request failed", extra={"type": type(msg).__name__})
             self._reply(m.Error(code="internal", message="the edge failed to handle this request", re=msg.id))
+
+    def refuse(self, code: str, message: str, *, field: str = "", re: m.RequestId = None) -> None:
+        """Answer a frame that could not be read (the transport calls this for what it cannot read)."""
+        self._reply(self._unreadable(m.Error(code=code, message=message, field=field, re=re)))
+
+    def _unreadable(self, error: m.Error) -> m.Error:
+        """Log a malformed message: the first one of a socket at INFO, the others at DEBUG (a client
+        cannot flood the log)."""
+        self.malformed += 1
+        log.log(logging.INFO if self.malformed == 1 else logging.DEBUG, "malformed client message refused",
+                extra={"code": error.code, "field": error.field, "reason": error.message[:200],
+                       "malformed": self.malformed})
+        return error
 
     @staticmethod
     def _invalid(error: str, re: m.RequestId) -> m.Error:

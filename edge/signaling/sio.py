@@ -9,10 +9,18 @@ then omit the token. Before the edge closes a connection it emits ``close`` with
 
 ``Origin`` is checked by Engine.IO against ``signaling.allowed_origins`` (the handshake is refused
 with HTTP 400 "Not an accepted origin").
+
+A packet that Socket.IO cannot read (not JSON, nested too deeply, not an event array, a ``message``
+event without exactly one argument, another event) is answered like a bad WebSocket frame: an
+``error`` in a ``message`` event, and the connection stays open. Engine.IO's and Socket.IO's own
+log lines about such packets are one line (:class:`QuietLogger`), never a traceback.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -21,8 +29,11 @@ import msgspec
 import socketio
 
 from nodes.claims import TokenError
+from nodes.websocket import WS_MAX_BYTES
 
 from .session import Session, Signaling
+
+log = logging.getLogger(__name__)
 
 
 class SocketIOTransport:
@@ -42,15 +53,91 @@ def refused(code: str, message: str) -> socketio.exceptions.ConnectionRefusedErr
     return socketio.exceptions.ConnectionRefusedError(message, {"code": code, "message": message})
 
 
-def create_server(get_signaling: Callable[[], Signaling | None], *, allowed_origins: list[str],
-                  max_message_bytes: int) -> socketio.AsyncServer:
+class QuietLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """The logger handed to Engine.IO and Socket.IO: their chatter goes to DEBUG, and what they
+    report as an error (a client's malformed packet, a socket gone mid-read) is one INFO line
+    naming the exception — no traceback."""
+
+    def __init__(self) -> None:
+        super().__init__(log, {})
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        exc = sys.exc_info()[1] if kwargs.pop("exc_info", False) else None
+        kwargs.pop("stack_info", None)
+        if level >= logging.ERROR:
+            self.logger.info("Socket.IO: %s", str(msg) % args if args else msg,
+                             extra={"error": repr(exc)[:300]} if exc is not None else None)
+        else:
+            self.logger.debug("Socket.IO: %s", str(msg) % args if args else msg)
+
+    def debug(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        self.log(logging.DEBUG, msg, *args, **kwargs)
+
+    def info(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        self.log(logging.INFO, msg, *args, **kwargs)
+
+    def warning(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        self.log(logging.WARNING, msg, *args, **kwargs)
+
+    def error(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        self.log(logging.ERROR, msg, *args, **kwargs)
+
+    def exception(self, msg: object, *args: Any, exc_info: bool = True, **kwargs: Any) -> None:
+        self.log(logging.ERROR, msg, *args, exc_info=exc_info, **kwargs)
+
+    def critical(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        self.log(logging.CRITICAL, msg, *args, **kwargs)
+
+
+def unreadable(exc: BaseException) -> str:
+    """What was wrong with a Socket.IO packet that could not be handled."""
+    if isinstance(exc, RecursionError):
+        return "the Socket.IO packet is nested too deeply to read"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"the Socket.IO packet is not JSON: {exc}"
+    if isinstance(exc, (IndexError, KeyError, TypeError)):
+        return "a Socket.IO event must be a JSON array starting with the event name"
+    return f"not a Socket.IO packet the edge reads: {exc}"
+
+
+class Server(socketio.AsyncServer):
+    """Socket.IO, where a packet that cannot be read is answered (``on_unreadable``), not dropped
+    with a traceback."""
+
+    on_unreadable: Callable[[str, str], Any] | None = None
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except Exception as exc:  # noqa: BLE001 - a client's malformed packet: answered below
+            self._binary_packet.pop(eio_sid, None)
+            sid = self.manager.sid_from_eio_sid(eio_sid, "/")
+            if self.on_unreadable is not None and sid is not None:
+                await self.on_unreadable(sid, unreadable(exc))
+            else:   # not connected to the namespace yet: refuse the connection attempt
+                await self._send_packet(eio_sid, self.packet_class(
+                    socketio.packet.CONNECT_ERROR, data={"message": unreadable(exc),
+                                                         "data": {"code": "invalid", "message": unreadable(exc)}}))
+
+
+def create_server(get_signaling: Callable[[], Signaling | None], *,
+                  allowed_origins: list[str]) -> socketio.AsyncServer:
     """A Socket.IO server whose sessions come from ``get_signaling()`` (filled in by the app's lifespan)."""
-    sio = socketio.AsyncServer(
+    quiet = QuietLogger()
+    sio = Server(
         async_mode="asgi", cors_allowed_origins=list(allowed_origins) or "*", async_handlers=False,
-        # Frames a little over the protocol limit still reach the session (and get an error back).
-        max_http_buffer_size=2 * max_message_bytes + (1 << 20), logger=False, engineio_logger=False,
+        # Messages over the protocol limit still reach the session (and get an error back), up to
+        # the WebSocket limit.
+        max_http_buffer_size=WS_MAX_BYTES, logger=quiet, engineio_logger=quiet,
     )
     sessions: dict[str, Session] = {}
+
+    async def refuse(sid: str, message: str) -> None:
+        session = sessions.get(sid)
+        if session is not None:
+            session.refuse("invalid", message)
+
+    sio.on_unreadable = refuse
 
     @sio.event
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -72,13 +159,28 @@ def create_server(get_signaling: Callable[[], Signaling | None], *, allowed_orig
         sessions[sid] = signaling.session(SocketIOTransport(sio, sid), url_meeting=meeting, claims=claims)
 
     @sio.on("message")
-    async def message(sid: str, data: Any) -> None:
+    async def message(sid: str, *args: Any) -> None:
         session = sessions.get(sid)
         if session is None:
             return
+        if len(args) != 1:
+            session.refuse("invalid", f"a message event carries one protocol message, not {len(args)}")
+            return
+        data = args[0]
         if not isinstance(data, (str, bytes)):
-            data = msgspec.json.encode(data)
+            try:
+                data = msgspec.json.encode(data)
+            except (UnicodeEncodeError, RecursionError, TypeError, ValueError) as exc:
+                session.refuse("bad_json", f"the message cannot be read as JSON: {exc}")
+                return
         await session.receive(data)
+
+    @sio.on("*")
+    async def other(event: Any, sid: str, *_args: Any) -> None:
+        session = sessions.get(sid)
+        if session is not None:
+            session.refuse("unknown_type", f"unknown Socket.IO event {str(event)[:60]!r}: every protocol "
+                                           "message goes in a message event", field="event")
 
     @sio.event
     async def disconnect(sid: str, *_reason: Any) -> None:

@@ -124,8 +124,9 @@ def _ldap(**fields: object) -> Settings:
 def test_passwords_are_not_sent_in_the_clear_to_another_host() -> None:
     with pytest.raises(SettingsError) as caught:
         _ldap(url="ldap://dc1.example.org:389")
-    assert str(caught.value) == ("cp.toml: url: ldap://dc1.example.org:389 would carry passwords unencrypted;"
-                                 " use ldaps:// or start_tls = true (or set allow_plaintext = true) - at `$.ldap`")
+    assert str(caught.value) == ("cp.toml: ldap://dc1.example.org:389 would carry passwords unencrypted;"
+                                 " use ldaps:// or start_tls = true (or set allow_plaintext = true)"
+                                 " - at `$.ldap.url`")
     # Encrypted, explicitly allowed, or on this machine: accepted.
     assert _ldap(url="ldap://dc1.example.org:389", start_tls=True).ldap.start_tls
     assert _ldap(url="ldaps://dc1.example.org").ldap is not None
@@ -135,10 +136,12 @@ def test_passwords_are_not_sent_in_the_clear_to_another_host() -> None:
 
 
 def test_tls_settings_that_cannot_work_are_refused_at_load(tmp_path: Path) -> None:
-    with pytest.raises(SettingsError, match="start_tls: an ldaps:// URL is encrypted from the start"):
+    with pytest.raises(SettingsError, match=r"an ldaps:// URL is encrypted from the start; StartTLS is for"
+                                            r" ldap:// - at `\$.ldap.start_tls`"):
         _ldap(url="ldaps://dc1.example.org", start_tls=True)
-    with pytest.raises(SettingsError, match=r"url: 'http://dc1' is not an ldap:// or ldaps:// URL - at `\$.ldap`"):
+    with pytest.raises(SettingsError, match=r"'http://dc1' is not an ldap:// or ldaps:// URL - at `\$.ldap.url`"):
         _ldap(url="http://dc1")
     missing = tmp_path / "nope.pem"
-    with pytest.raises(SettingsError, match=f"ca_file: cannot read {missing}: No such file or directory"):
+    with pytest.raises(SettingsError,
+                       match=f"cannot read {missing}: No such file or directory - at `\\$.ldap.ca_file`"):
         _ldap(url="ldaps://dc1.example.org", ca_file=str(missing))

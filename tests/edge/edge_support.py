@@ -20,6 +20,7 @@ from websockets.exceptions import ConnectionClosed
 
 from edge.app import create_app
 from edge.settings import Settings
+from nodes.runner import uvicorn_config
 from nodes.settings import convert
 from tests.support.util import eventually, free_port
 
@@ -83,9 +84,7 @@ class EdgeServer:
         self.settings = settings
         self.port = settings.http.port
         self.app = create_app(settings)
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, lifespan="on", log_config=None,
-                                access_log=False, ws_max_size=1 << 20, timeout_graceful_shutdown=2)
-        self.server = _Server(config)
+        self.server = _Server(uvicorn_config(self.app, settings.http, host="127.0.0.1", timeout_graceful_shutdown=2))
         self.task: asyncio.Task[None] | None = None
 
     @property

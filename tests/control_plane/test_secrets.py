@@ -1,0 +1,40 @@
+"""The LDAP service password and an OIDC client secret from a file or the environment, used for real."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.control_plane.conftest import ldap_settings, login, oidc_settings
+from tests.control_plane.test_oidc import sign_in
+from tests.support.ldap import ROOT_PW
+
+
+async def test_ldap_service_password_from_a_file_or_a_variable(control_plane, slapd, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "ldap-pw").write_text(ROOT_PW + "\n")
+    monkeypatch.setenv("CC_LDAP_PW", ROOT_PW)
+    for source in ({"bind_password_file": str(tmp_path / "ldap-pw")}, {"bind_password_env": "CC_LDAP_PW"}):
+        async with control_plane(ldap=ldap_settings(slapd, bind_password="", **source)) as cp:
+            r = await login(cp.browser(), "alice", "alice-pw-1")
+            assert r.status_code == 200, r.text
+    monkeypatch.setenv("CC_LDAP_PW", "not-the-service-password")  # the variable is what is used
+    async with control_plane(ldap=ldap_settings(slapd, bind_password="", bind_password_env="CC_LDAP_PW")) as cp:
+        r = await login(cp.browser(), "alice", "alice-pw-1")
+        assert r.status_code == 503 and "refused the service account" in r.json()["detail"]
+
+
+async def test_oidc_client_secret_from_a_variable_or_a_file(control_plane, oidc_provider, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CC_OIDC_SECRET", oidc_provider.client_secret)
+    (tmp_path / "oidc-secret").write_text(oidc_provider.client_secret + "\n")
+    for source in ({"client_secret_env": "CC_OIDC_SECRET"}, {"client_secret_file": str(tmp_path / "oidc-secret")}):
+        async with control_plane(oidc=[oidc_settings(oidc_provider, client_secret="", **source)]) as cp:
+            back = await sign_in(cp.browser(), "alice")
+            assert back.status_code == 302 and back.headers["location"] == "/", back.text
+    monkeypatch.setenv("CC_OIDC_SECRET", "wrong-secret")  # the provider refuses the code exchange
+    async with control_plane(oidc=[oidc_settings(oidc_provider, client_secret="",
+                                                 client_secret_env="CC_OIDC_SECRET")]) as cp:
+        back = await sign_in(cp.browser(), "alice")
+        assert back.status_code == 401 and back.json()["detail"] == "Test IdP refused the sign-in code (invalid_client)"
