@@ -23,18 +23,27 @@ the mesh by sending them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import msgspec
+from nats.aio.msg import Msg
 from nats.js.errors import NotFoundError
 
-from nodes import subjects
+from nodes import subjects, wire
 from nodes.bus import Bus
+
+if TYPE_CHECKING:
+    from .meeting import MeshMeeting
 
 log = logging.getLogger(__name__)
 
 TAKE, WAIT, REFUSE = "take", "wait", "refuse"
+#: Messages of one meeting held for the placement at once; more are refused at once.
+MAX_HELD = 64
 KV_STREAM = f"KV_{subjects.PLACEMENT_BUCKET}"
 
 
@@ -124,3 +133,48 @@ class MeshAuthority:
         if entry.names(sender) or await self.named_before(meeting_id, sender):
             return TAKE, ""
         return WAIT, f"meeting {meeting_id!r} is not placed on edge {sender!r}"
+
+
+class SenderGate:
+    """One meeting's check of who sends it chat, actions and the end (the rules above)."""
+
+    def __init__(self, mm: MeshMeeting, redeliver: Callable[[Msg], Awaitable[None]]) -> None:
+        self.mm = mm
+        self.redeliver = redeliver  # hands a held message back once its sender is vouched for
+        self.held = 0
+
+    async def _judge(self, decoded: wire.MeshMessage) -> tuple[str, str]:
+        mm = self.mm
+        return await mm.node.authority.judge(mm.meeting.id, decoded.edge_id, decoded.edge_id in mm.edges)
+
+    async def admits(self, decoded: wire.MeshMessage, msg: Msg) -> bool:
+        """True: take it now. False: it was refused, or is held and checked again."""
+        outcome, reason = await self._judge(decoded)
+        if outcome == TAKE:
+            return True
+        if outcome == WAIT and self.held < MAX_HELD:
+            self.mm.spawn(self._hold(decoded, msg))
+            return False
+        await self.mm.refuse_sender(decoded, msg, reason)
+        return False
+
+    async def _hold(self, decoded: wire.MeshMessage, msg: Msg) -> None:
+        mm = self.mm
+        wait = mm.node.settings.placement_wait
+        deadline = time.monotonic() + wait
+        outcome, reason = WAIT, ""
+        self.held += 1
+        try:
+            while not mm.closed:
+                await asyncio.sleep(min(0.5, mm.node.authority.ttl))
+                outcome, reason = await self._judge(decoded)
+                if outcome == TAKE:
+                    await self.redeliver(msg)
+                    return
+                if outcome != WAIT or time.monotonic() >= deadline:
+                    break
+        finally:
+            self.held -= 1
+        if not mm.closed:
+            await mm.refuse_sender(decoded, msg, f"{reason} (waited {wait:g} s for its placement)"
+                                   if outcome == WAIT else reason)

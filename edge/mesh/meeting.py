@@ -30,7 +30,7 @@ from ..conference.moderation import ModeratorAction
 from ..conference.remote import RemoteParticipant
 from ..sfu.interfaces import CascadingRoom, SdpError, TrackInfo
 from .. import protocol as m
-from .authority import TAKE, WAIT
+from .authority import SenderGate
 from .relaying import RelayWants
 from .state import EdgeView, describe, participants_of, reasons_of
 
@@ -50,6 +50,7 @@ class MeshMeeting:
         self.states_sent = 0
         #: mesh messages refused: a sender that is not the subject's edge, or not part of the meeting
         self.refused = 0
+        self.senders = SenderGate(self, lambda msg: self._on_msg(msg, vouched=True))
         self.closed = False
         self._dirty = True
         self._wake = asyncio.Event()
@@ -219,7 +220,7 @@ class MeshMeeting:
             return
         if isinstance(decoded, wire.MeshAction) and decoded.target_edge != self.node.edge_id:
             return  # for another edge: it answers
-        if not (vouched or isinstance(decoded, wire.MeshState) or await self._vouched(decoded, msg)):
+        if not (vouched or isinstance(decoded, wire.MeshState) or await self.senders.admits(decoded, msg)):
             return
         stale = self.node.check_epoch(self.meeting, decoded.epoch)
         if stale:
@@ -239,36 +240,7 @@ class MeshMeeting:
             case wire.MeshEnd():
                 self.spawn(moderation.apply(self.meeting, moderation.from_mesh(decoded)))
 
-    async def _vouched(self, decoded: wire.MeshMessage, msg: Msg) -> bool:
-        """Whether the sender is part of the meeting (see :mod:`.authority`); if it may become so
-        (the placement does not name it yet), the message is held and checked again."""
-        outcome, reason = await self.node.authority.judge(self.meeting.id, decoded.edge_id,
-                                                          decoded.edge_id in self.edges)
-        if outcome == TAKE:
-            return True
-        if outcome == WAIT:
-            self.spawn(self._hold(decoded, msg))
-            return False
-        await self._refuse_sender(decoded, msg, reason)
-        return False
-
-    async def _hold(self, decoded: wire.MeshMessage, msg: Msg) -> None:
-        authority, wait = self.node.authority, self.node.settings.placement_wait
-        deadline = time.monotonic() + wait
-        outcome, reason = WAIT, ""
-        while not self.closed:
-            await asyncio.sleep(min(0.5, authority.ttl))
-            outcome, reason = await authority.judge(self.meeting.id, decoded.edge_id, decoded.edge_id in self.edges)
-            if outcome == TAKE:
-                await self._on_msg(msg, vouched=True)
-                return
-            if outcome != WAIT or time.monotonic() >= deadline:
-                break
-        if not self.closed:
-            await self._refuse_sender(decoded, msg, f"{reason} (waited {wait:g} s for its placement)"
-                                      if outcome == WAIT else reason)
-
-    async def _refuse_sender(self, decoded: wire.MeshMessage, msg: Msg, reason: str) -> None:
+    async def refuse_sender(self, decoded: wire.MeshMessage, msg: Msg, reason: str) -> None:
         log.warning("mesh message refused", extra={"meeting": self.meeting.id, "edge": decoded.edge_id,
                                                    "type": type(decoded).__name__, "error": reason})
         self.refused += 1

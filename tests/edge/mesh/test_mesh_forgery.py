@@ -33,14 +33,16 @@ def forgery_topology(tmp_path: Path):  # noqa: ANN201
 
 
 @pytest.fixture
-async def meeting_pair(forgery_topology: Topology, tokens: TokenKit,
-                       tmp_path: Path) -> AsyncIterator[tuple[EdgeServer, EdgeServer]]:
-    """Edge apps eu-1 and us-1 (not eu-9: its user is the forger's)."""
+async def meeting_pair(forgery_topology: Topology, tokens: TokenKit, tmp_path: Path,
+                       request: pytest.FixtureRequest) -> AsyncIterator[tuple[EdgeServer, EdgeServer]]:
+    """Edge apps eu-1 and us-1 (not eu-9: its user is the forger's); ``mesh.placement_wait`` is
+    the test's parameter (default 1 s)."""
     jwks = tokens.write(tmp_path / "jwks.json")
+    wait = getattr(request, "param", 1.0)
     async with contextlib.AsyncExitStack() as stack:
         servers = []
         for edge_id, region in (("eu-1", "eu"), ("us-1", "us")):
-            s = settings(forgery_topology, edge_id, region, jwks, mesh={"placement_wait": 1.0, "placement_ttl": 0.2})
+            s = settings(forgery_topology, edge_id, region, jwks, mesh={"placement_wait": wait, "placement_ttl": 0.2})
             servers.append(await stack.enter_async_context(EdgeServer(s)))
         for server in servers:
             await server.node.bus.wait_connected(10)
@@ -163,3 +165,25 @@ async def test_a_forged_end_from_an_edge_the_meeting_is_not_placed_on_is_refused
     await ada.send({"type": "chat", "id": "c2", "text": "formerly placed edges are heard"})
     await bob.expect("chat", text="formerly placed edges are heard")
     assert all(mm.refused == 1 for mm in meshes)
+
+
+@pytest.mark.parametrize("meeting_pair", [30.0], indirect=True)
+async def test_an_edge_placed_only_later_is_heard_once_the_placement_names_it(
+        meeting_pair, tokens: TokenKit, forger: nats.NATS, forgery_topology: Topology) -> None:
+    """Failover: the next edge of a region hosts the meeting's participants before the control
+    plane re-homes the meeting there. Its chat waits for the placement instead of being lost."""
+    eu, us = meeting_pair
+    await place(forgery_topology, {"edge_id": "us-1", "region": "us", "epoch": 1,
+                                   "sites": {"us": "us-1", "eu": "eu-1"}})
+    bob = await join(us, tokens, "Bob")
+    chat = wire.MeshChat(meeting_id=MEETING, edge_id="eu-9", message_id="m-late", sender="p-9", sender_name="Nia",
+                         text="after the failover")
+    await forger.publish(subjects.mesh(MEETING, "eu-9", "signal"), wire.encode(chat))
+    await forger.flush()
+    mm = us.node.mesh.meetings[MEETING]
+    await eventually(lambda: mm.senders.held == 1, what="the chat held for the placement")
+    assert not [m for m in bob.seen if m["type"] == "chat"]
+    await place(forgery_topology, {"edge_id": "us-1", "region": "us", "epoch": 1,
+                                   "sites": {"us": "us-1", "eu": "eu-9"}})   # the re-home
+    got = await bob.expect("chat", text="after the failover", timeout=10)
+    assert (got["sender_name"], mm.refused, mm.senders.held) == ("Nia", 0, 0)
