@@ -71,7 +71,8 @@ def create_app(settings: Settings) -> Litestar:
                 app.state.services.extra["ldap"] = LdapAuthenticator(settings.ldap, app.state.services.accounts)
             if settings.oidc:
                 oidc = OidcLogin(settings.oidc, db=db, accounts=app.state.services.accounts,
-                                 public_url=settings.public_url)
+                                 public_url=settings.public_url, ttl=acc.oidc_pending_ttl,
+                                 max_pending=acc.oidc_pending_max, per_client=acc.oidc_pending_per_address)
                 stack.push_async_callback(oidc.close)
                 app.state.services.extra["oidc"] = oidc
             await start_meetings(stack, app.state.services)

@@ -37,6 +37,13 @@ class AccountSettings(Base, kw_only=True):
     login_attempts_per_account: int = 5
     login_attempts_per_address: int = 20
     login_window: float = 900.0
+    #: OpenID Connect sign-ins in progress (started, not yet back from the provider): each is
+    #: forgotten after ``oidc_pending_ttl`` s; one client address (IPv6: /64) may have at most
+    #: ``oidc_pending_per_address`` at once (429 past it), all clients together ``oidc_pending_max``
+    #: (503 past it).
+    oidc_pending_ttl: float = 600.0
+    oidc_pending_per_address: int = 30
+    oidc_pending_max: int = 10_000
 
 
 class ClientSettings(Base, kw_only=True):

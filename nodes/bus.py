@@ -6,6 +6,11 @@ needs the connection (subscriptions, stream set-up) is registered with :meth:`Bu
 runs once the first connection is made; nats-py restores subscriptions itself after a reconnect.
 :meth:`Bus.close` drains (in-flight messages are handled, then the connection closes) within
 ``drain_timeout``.
+
+With ``tls://`` server URLs the connection is TLS, the server's certificate verified (chain to
+``nats.tls.ca_file`` or the system's CAs, name matching the URL's host or ``server_name``). A
+server that does not ask for TLS in its greeting is refused before anything — credentials above
+all — is sent: nats-py would otherwise carry on unencrypted.
 """
 
 from __future__ import annotations
@@ -14,30 +19,62 @@ import asyncio
 import contextlib
 import logging
 import random
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import nats
 from nats.aio.client import Client
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 
-from .settings import NatsSettings
+from .settings import NatsSettings, NatsTlsSettings
 
 log = logging.getLogger(__name__)
 
 Hook = Callable[["Bus"], Awaitable[None]]
 
 
+class TlsNotOffered(NatsError):
+    """A server reached through a ``tls://`` URL greeted without requiring TLS."""
+
+
+class TlsOnlyClient(Client):
+    """A client that refuses to go on in the clear when it was told to use TLS."""
+
+    async def _process_info(self, info: dict[str, Any], initial_connection: bool = False) -> None:  # noqa: FBT001
+        if initial_connection and not info.get("tls_required"):
+            raise TlsNotOffered(f"nats: the server {info.get('server_name') or info.get('server_id', '?')}"
+                                " does not require TLS; nothing was sent")
+        await super()._process_info(info, initial_connection)
+
+
+def tls_context(settings: NatsTlsSettings) -> ssl.SSLContext:
+    """The client side of TLS to NATS: verify the server (chain and name); our certificate if given."""
+    try:
+        context = ssl.create_default_context(cafile=settings.ca_file or None)
+        if settings.cert_file:
+            context.load_cert_chain(settings.cert_file, settings.key_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"nats.tls: cannot load the CA file or the certificate and key: {exc}") from None
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
 class Bus:
     def __init__(self, settings: NatsSettings, name: str) -> None:
         self.settings = settings
         self.name = name
-        self.nc: Client = nats.NATS()
+        self._tls = tls_context(settings.tls) if settings.uses_tls else None
+        self.nc: Client = self._client()
         self._hooks: list[Hook] = []
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self._closing = False
         self.hooks_done = False
+
+    def _client(self) -> Client:
+        return TlsOnlyClient() if self._tls is not None else nats.NATS()
 
     # -- state --------------------------------------------------------------------------------
     @property
@@ -70,7 +107,7 @@ class Bus:
                 break
             except Exception as exc:  # noqa: BLE001 - every failure means "try again"
                 log.warning("nats connect failed", extra={"error": repr(exc), "retry_in": round(delay, 2)})
-                self.nc = nats.NATS()
+                self.nc = self._client()
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 5.0)
         if self._closing:
@@ -121,6 +158,10 @@ class Bus:
         )
         if s.inbox_prefix:
             opts["inbox_prefix"] = s.inbox_prefix
+        if self._tls is not None:
+            opts["tls"] = self._tls
+            if s.tls.server_name:
+                opts["tls_hostname"] = s.tls.server_name
         if s.nkey_seed:
             opts["nkeys_seed_str"] = s.nkey_seed
         elif s.user:
@@ -128,7 +169,13 @@ class Bus:
         return opts
 
     async def _on_error(self, exc: Exception) -> None:
-        log.warning("nats error", extra={"error": repr(exc)})
+        servers = ", ".join(self.settings.servers)
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            log.warning("nats certificate not verified", extra={"servers": servers, "error": exc.verify_message})
+        elif isinstance(exc, TlsNotOffered):
+            log.warning("nats server offers no tls", extra={"servers": servers, "error": str(exc)})
+        else:
+            log.warning("nats error", extra={"error": repr(exc)})
 
     async def _on_disconnected(self) -> None:
         if not self._closing:

@@ -143,6 +143,8 @@ def verify_join_token(token: str, keys: KeySet, *, edge_id: str | None = None, l
         raise TokenError("wrong_audience", "token is not for edges") from None
     except jwt.MissingRequiredClaimError as exc:
         raise TokenError("malformed", str(exc)) from None
+    except jwt.DecodeError as exc:  # after InvalidSignatureError, which is one
+        raise TokenError("malformed", f"unreadable token: {exc}") from None
     except jwt.PyJWTError as exc:
         raise TokenError("invalid", f"token refused: {exc}") from None
     if now is not None:

@@ -90,9 +90,42 @@ class Base(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Base for settings sections: unknown keys are refused."""
 
 
+def _check_readable(field: str, path: str) -> None:
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"`{field}`: cannot read {path}: {exc.strerror or exc}") from None
+
+
+class NatsTlsSettings(Base, kw_only=True):
+    """TLS to the NATS servers; used with ``tls://`` server URLs, which then all must be."""
+
+    #: PEM file of the CA(s) that issued the servers' certificates; "": the system's CAs. The
+    #: server's certificate is always verified, its name against the host of the URL.
+    ca_file: str = ""
+    #: This process's own certificate and key (PEM), for servers that verify clients (``verify: true``).
+    cert_file: str = ""
+    key_file: str = ""
+    #: Name expected in the servers' certificates instead of the URL's host (e.g. when connecting by address).
+    server_name: str = ""
+
+    def __post_init__(self) -> None:
+        if bool(self.cert_file) != bool(self.key_file):
+            raise ValueError(f"`{'key_file' if self.cert_file else 'cert_file'}`: cert_file and key_file go together")
+        for field in ("ca_file", "cert_file", "key_file"):
+            if getattr(self, field):
+                _check_readable(field, getattr(self, field))
+
+    @property
+    def given(self) -> bool:
+        return any((self.ca_file, self.cert_file, self.key_file, self.server_name))
+
+
 class NatsSettings(Base, kw_only=True):
     """How a process reaches NATS."""
 
+    #: ``nats://host:port`` (unencrypted) or ``tls://host:port`` (TLS, verified; see ``[nats.tls]``).
     servers: list[str] = msgspec.field(default_factory=lambda: ["nats://127.0.0.1:4222"])
     #: JetStream domain to use for streams and KV (None: the server's own).
     jetstream_domain: str | None = None
@@ -112,12 +145,36 @@ class NatsSettings(Base, kw_only=True):
     connect_timeout: float = 2.0
     #: Seconds a SIGTERM drain may take before the connection is closed anyway.
     drain_timeout: float = 5.0
+    tls: NatsTlsSettings = msgspec.field(default_factory=NatsTlsSettings)
+    #: Allow a password over ``nats://`` (unencrypted) to a server other than this machine's
+    #: loopback. Off: such settings are refused at start.
+    allow_plaintext: bool = False
 
     def __post_init__(self) -> None:
+        from urllib.parse import urlsplit
+
         resolve_secret(self, "password")
         resolve_secret(self, "nkey_seed")
         if self.nkey_seed and (self.user or self.password):
             raise ValueError("`nkey_seed`: give either an nkey seed or user/password, not both")
+        urls = [urlsplit(u) for u in self.servers]
+        for url, parts in zip(self.servers, urls):
+            if parts.scheme not in ("nats", "tls") or not parts.hostname:
+                raise ValueError(f"`servers`: {url!r} is not a nats:// or tls:// URL")
+        schemes = {p.scheme for p in urls}
+        if len(schemes) > 1:
+            raise ValueError("`servers`: either all tls:// or all nats:// (a plain URL would be a way around TLS)")
+        if self.tls.given and schemes != {"tls"}:
+            raise ValueError("`tls`: TLS settings need tls:// server URLs")
+        if self.password and schemes == {"nats"} and not self.allow_plaintext:
+            remote = [u for u, p in zip(self.servers, urls) if not is_loopback(p.hostname)]
+            if remote:
+                raise ValueError(f"`servers`: {remote[0]} would carry the password unencrypted; use tls://"
+                                 " (or set allow_plaintext = true)")
+
+    @property
+    def uses_tls(self) -> bool:
+        return bool(self.servers) and all(u.startswith("tls://") for u in self.servers)
 
 
 class HttpSettings(Base, kw_only=True):

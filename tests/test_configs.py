@@ -21,13 +21,25 @@ def test_edge_example_loads() -> None:
     assert (s.edge_id, s.region) == ("eu-1", "eu")
 
 
-def test_nats_configs_are_valid() -> None:
+def test_nats_configs_are_valid(tmp_path: Path) -> None:
+    """Each config parses, its TLS blocks included: the certificates they name are made by a test CA."""
+    import re
     import subprocess
 
     from tests.support.nats import nats_server_path
+    from tests.support.tls import Ca
 
+    ca = Ca(tmp_path / "tls")
     for conf in sorted(CONFIGS.glob("nats-*.conf")):
-        run = subprocess.run([nats_server_path(), "-c", str(conf), "-t"], capture_output=True, text=True)
+        text = conf.read_text()
+        names = set(re.findall(r'"/etc/curious-connect/tls/([^"/]+)\.(?:crt|key)"', text))
+        assert names and "/etc/curious-connect/tls/ca.pem" in text, f"{conf.name}: no TLS blocks"
+        for name in names:
+            ca.issue(name, (f"{name}.example.org",))
+        (tmp_path / "tls" / "ca.pem").write_bytes(ca.cert_file.read_bytes())
+        copy = tmp_path / conf.name
+        copy.write_text(text.replace("/etc/curious-connect/tls/", f"{tmp_path / 'tls'}/"))
+        run = subprocess.run([nats_server_path(), "-c", str(copy), "-t"], capture_output=True, text=True)
         assert run.returncode == 0 and "is valid" in run.stderr + run.stdout, (conf, run.stderr)
 
 

@@ -9,6 +9,7 @@ from litestar.params import Parameter
 from litestar.response import Redirect
 
 from ..accounts.controllers import open_session
+from ..clients import client_address
 from ..services import Services
 from .oidc_flow import BROWSER_COOKIE, OidcLogin, browser_secret
 
@@ -30,7 +31,7 @@ class OidcController(Controller):
         services: Services = request.app.state.services
         login = _login(services)
         browser = browser_secret(request.cookies.get(BROWSER_COOKIE))
-        url = await login.start(provider, next_path, browser)
+        url = await login.start(provider, next_path, browser, client_address(request))
         cookie = Cookie(key=BROWSER_COOKIE, value=browser, path="/api/v1/auth/oidc", httponly=True,
                         secure=services.settings.public_url.startswith("https://"), samesite="lax",
                         max_age=int(login.states.ttl))

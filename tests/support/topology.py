@@ -6,6 +6,9 @@ region off and heal it. Edges connect to their region's leaf as ``edge-<id>``; t
 connects to the hub as ``control-plane``. With ``observer=True`` every leaf also has a user
 ``observer`` that may only use its JetStream API, so a test can look into a region's streams while
 the region is cut off.
+
+With ``tls=Ca(...)`` every listener speaks TLS with a certificate from that CA and verifies its
+peers: clients (our processes, with their own client certificates) and the leaf links.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .nats import NatsServer
+from .nats import NatsServer, tls_block
 from .netcut import Link
+from .tls import Ca
 from .util import free_port
 
 PASSWORD = "s3cret-for-tests"
@@ -66,10 +70,13 @@ class Region:
 
 class Topology:
     def __init__(self, workdir: Path, regions: dict[str, list[str]], *, hub_edges: list[str] | None = None,
-                 observer: bool = False) -> None:
+                 observer: bool = False, tls: Ca | None = None) -> None:
         """*regions*: region → edge ids on its leaf; *hub_edges*: edges connected to the hub itself."""
         self.workdir = Path(workdir)
         self.leaf_port = free_port()
+        self.ca = tls
+        hub_cert = tls.issue("hub") if tls else None
+        link_tls = tls_block(hub_cert, tls.cert_file) if tls else ""
         hub_users = {"control-plane": CONTROL_PLANE_PERMISSIONS,
                      **{f"edge-{e}": edge_permissions(e) for e in (hub_edges or [])}}
         self.hub = NatsServer(self.workdir, name="hub", domain="hub", config=users_block(hub_users) + f"""
@@ -77,14 +84,17 @@ leafnodes {{
   listen: 127.0.0.1:{self.leaf_port}
   no_advertise: true
   authorization {{ user: leaf, password: "{PASSWORD}" }}
+  {link_tls}
 }}
-""")
+""", tls=hub_cert, client_ca=tls.cert_file if tls else None)
         self.regions: dict[str, Region] = {}
         for name, edges in regions.items():
             link = Link(self.leaf_port)
             leaf_users = {f"edge-{e}": edge_permissions(e) for e in edges}
             if observer:
                 leaf_users["observer"] = OBSERVER_PERMISSIONS
+            remote_tls = tls_block(tls.issue(f"leaf-{name}-link", (f"leaf-{name}",), client=True), tls.cert_file,
+                                   verify=False) if tls else ""
             leaf = NatsServer(self.workdir, name=f"leaf-{name}", domain=name, config=users_block(leaf_users) + f"""
 leafnodes {{
   remotes: [
@@ -92,10 +102,11 @@ leafnodes {{
       url: "nats-leaf://leaf:{PASSWORD}@127.0.0.1:{link.port}"
       deny_exports: ["cc.evt.>"]
       deny_imports: ["cc.evt.>"]
+      {remote_tls}
     }}
   ]
 }}
-""")
+""", tls=tls.issue(f"leaf-{name}") if tls else None, client_ca=tls.cert_file if tls else None)
             self.regions[name] = Region(name, leaf, link, list(edges))
 
     def start(self) -> "Topology":
@@ -112,9 +123,16 @@ leafnodes {{
         self.hub.stop()
 
     # -- connection settings for our processes ---------------------------------------------------
+    def client_tls(self, who: str) -> dict:
+        """``[nats.tls]`` for the process *who*: the test CA and a client certificate of its own."""
+        if self.ca is None:
+            return {}
+        cert = self.ca.issue(f"client-{who}", (who,), client=True)
+        return {"tls": {"ca_file": str(self.ca.cert_file), "cert_file": str(cert.cert), "key_file": str(cert.key)}}
+
     def control_plane_nats(self) -> dict:
         return {"servers": [self.hub.url], "user": "control-plane", "password": PASSWORD,
-                "inbox_prefix": "_INBOX.control-plane", "jetstream_domain": "hub"}
+                "inbox_prefix": "_INBOX.control-plane", "jetstream_domain": "hub", **self.client_tls("control-plane")}
 
     def observer_nats(self, region: str) -> dict:
         """The leaf's JetStream-only test user (``observer=True``)."""
@@ -129,6 +147,6 @@ leafnodes {{
         for region in self.regions.values():
             if edge_id in region.edges:
                 return {"servers": [region.leaf.url], "user": f"edge-{edge_id}", "password": PASSWORD,
-                        "inbox_prefix": f"_INBOX.{edge_id}"}
+                        "inbox_prefix": f"_INBOX.{edge_id}", **self.client_tls(f"edge-{edge_id}")}
         return {"servers": [self.hub.url], "user": f"edge-{edge_id}", "password": PASSWORD,
-                "inbox_prefix": f"_INBOX.{edge_id}"}
+                "inbox_prefix": f"_INBOX.{edge_id}", **self.client_tls(f"edge-{edge_id}")}
