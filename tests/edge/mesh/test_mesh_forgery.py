@@ -176,11 +176,20 @@ async def test_an_edge_placed_only_later_is_heard_once_the_placement_names_it(
     await place(forgery_topology, {"edge_id": "us-1", "region": "us", "epoch": 1,
                                    "sites": {"us": "us-1", "eu": "eu-1"}})
     bob = await join(us, tokens, "Bob")
+    mm = us.node.mesh.meetings[MEETING]
+
+    async def eu9_heard() -> bool:  # (us-1's interest in the meeting crosses both leaf links first)
+        state = wire.MeshState(meeting_id=MEETING, edge_id="eu-9", region="eu", started_at=1.0, seq=next(seqs))
+        await forger.publish(subjects.mesh(MEETING, "eu-9", "state"), wire.encode(state))
+        await forger.flush()
+        return "eu-9" in mm.edges
+
+    seqs = iter(range(1, 1000))
+    await eventually(eu9_heard, timeout=10, interval=0.2, what="eu-9's mesh state heard by us-1")
     chat = wire.MeshChat(meeting_id=MEETING, edge_id="eu-9", message_id="m-late", sender="p-9", sender_name="Nia",
                          text="after the failover")
     await forger.publish(subjects.mesh(MEETING, "eu-9", "signal"), wire.encode(chat))
     await forger.flush()
-    mm = us.node.mesh.meetings[MEETING]
     await eventually(lambda: mm.senders.held == 1, what="the chat held for the placement")
     assert not [m for m in bob.seen if m["type"] == "chat"]
     await place(forgery_topology, {"edge_id": "us-1", "region": "us", "epoch": 1,
