@@ -154,7 +154,13 @@ class OidcProviderSettings(Base, kw_only=True):
     allowed_domains: list[str] = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
+        from urllib.parse import urlsplit
+
         resolve_secret(self, "client_secret")
+        issuer = urlsplit(self.issuer)
+        if issuer.scheme != "https" and not (issuer.scheme == "http" and is_loopback(issuer.hostname)):
+            raise ValueError(f"`issuer`: {self.issuer!r} must be an https:// URL (http:// only on this machine's"
+                             " loopback): the client secret and users' tokens travel to it")
 
 
 class TokenSettings(Base, kw_only=True):

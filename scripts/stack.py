@@ -142,7 +142,7 @@ format = "text"
         if pw_file.exists():
             print(f"  First admin: admin / {pw_file.read_text().strip()}   (shown once; change it)")
             pw_file.unlink()
-        print(f"  Live edges: {url}/api/v1/edges    API docs: {url}/api/docs")
+        print(f"  Live edges: {url}/api/v1/edges (signed in as an admin)    API docs: {url}/api/docs")
         print("  Ctrl-C stops everything.")
         print("=" * 64 + "\n", flush=True)
         while all(p.poll() is None for _, p in procs):

@@ -1,9 +1,12 @@
+"""The live edge registry (from heartbeats on NATS) and its HTTP view, for admins: it shows the
+deployment's topology (every edge's region and address) and load."""
 from __future__ import annotations
 
 import time
 
 from litestar import Controller, Request, get
 
+from ..auth.principal import Principal, require_role
 from .schemas import EdgeRead
 
 
@@ -11,8 +14,9 @@ class EdgeController(Controller):
     path = "/api/v1/edges"
     tags = ["edges"]
 
-    @get("/", summary="Live edges and their load")
-    async def list_edges(self, request: Request) -> list[EdgeRead]:
+    @get("/", summary="Live edges and their load (admin)")
+    async def list_edges(self, request: Request, principal: Principal) -> list[EdgeRead]:
+        require_role(principal, "admin", "list edges")
         registry = request.app.state.services.edges
         now = time.monotonic()
         out = []

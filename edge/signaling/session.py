@@ -200,7 +200,9 @@ class Session:
             self._reply(self._unreadable(self._invalid(str(exc), m.request_id_of(data))))
             return
         except msgspec.DecodeError as exc:
-            self.refuse("bad_json", f"not a JSON message: {exc}")
+            surrogate = m.lone_surrogate(data)
+            self.refuse("bad_json", f"a string holds {surrogate}, half of a UTF-16 surrogate pair" if surrogate
+                        else f"not a JSON message: {exc}")
             return
         except RecursionError:
             self.refuse("invalid", "the message is nested too deeply to read", re=m.request_id_of(data))

@@ -89,8 +89,11 @@ class QuietLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
         self.log(logging.CRITICAL, msg, *args, **kwargs)
 
 
-def unreadable(exc: BaseException) -> str:
+def unreadable(exc: BaseException, data: Any = None) -> str:
     """What was wrong with a Socket.IO packet that could not be handled."""
+    if isinstance(data, bytes):
+        return ("a binary message that is no Socket.IO packet (binary messages only carry the "
+                "attachments of a binary event; a text frame that is not UTF-8 arrives as one)")
     if isinstance(exc, RecursionError):
         return "the Socket.IO packet is nested too deeply to read"
     if isinstance(exc, json.JSONDecodeError):
@@ -113,11 +116,11 @@ class Server(socketio.AsyncServer):
             self._binary_packet.pop(eio_sid, None)
             sid = self.manager.sid_from_eio_sid(eio_sid, "/")
             if self.on_unreadable is not None and sid is not None:
-                await self.on_unreadable(sid, unreadable(exc))
+                await self.on_unreadable(sid, unreadable(exc, data))
             else:   # not connected to the namespace yet: refuse the connection attempt
+                why = unreadable(exc, data)
                 await self._send_packet(eio_sid, self.packet_class(
-                    socketio.packet.CONNECT_ERROR, data={"message": unreadable(exc),
-                                                         "data": {"code": "invalid", "message": unreadable(exc)}}))
+                    socketio.packet.CONNECT_ERROR, data={"message": why, "data": {"code": "invalid", "message": why}}))
 
 
 def create_server(get_signaling: Callable[[], Signaling | None], *,

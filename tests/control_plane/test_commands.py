@@ -214,7 +214,7 @@ async def test_end_to_end_with_a_real_control_plane_and_edge(nats_server, tmp_pa
             admin_h = {"Authorization": f"Bearer {token}"}
 
             async def edges_listed() -> bool:
-                return any(e["edge_id"] == "edge-e2e" for e in (await http.get("/api/v1/edges")).json())
+                return any(e["edge_id"] == "edge-e2e" for e in (await http.get("/api/v1/edges", headers=admin_h)).json())
             await eventually(edges_listed, timeout=15, what="edge in the registry")
             m = (await http.post("/api/v1/meetings", headers=admin_h,
                                  json={"title": "E2E", "lobby": True, "allow_guests": True})).json()

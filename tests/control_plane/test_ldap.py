@@ -224,7 +224,7 @@ async def test_invalid_user_filter_in_settings_is_503_naming_it(control_plane, s
 
 async def test_a_password_with_a_tab_is_a_wrong_password(control_plane, slapd) -> None:
     """A simple bind cannot carry control characters: such a password is wrong, and counted as a failure."""
-    from tests.control_plane.test_ldap_tls import Records
+    from tests.support.records import Records
 
     with Records("control_plane.auth.ldap") as records:
         async with control_plane(ldap=ldap_settings(slapd), accounts={"login_attempts_per_account": 2}) as cp:

@@ -16,27 +16,9 @@ from control_plane.settings import Settings
 from nodes.settings import SettingsError, convert
 from tests.control_plane.conftest import ldap_settings, login, seed_directory
 from tests.support.ldap import PEOPLE, Slapd, slapd_available
+from tests.support.records import Records
 from tests.support.tls import Ca
 from tests.support.util import require
-
-
-class Records(logging.Handler):
-    """The records one logger emits (attached to it directly: the app replaces the root's handlers)."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(logging.DEBUG)
-        self.logger = logging.getLogger(name)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def __enter__(self) -> list[logging.LogRecord]:
-        self.logger.addHandler(self)
-        return self.records
-
-    def __exit__(self, *exc: object) -> None:
-        self.logger.removeHandler(self)
 
 
 @pytest.fixture

@@ -38,3 +38,20 @@ async def test_oidc_client_secret_from_a_variable_or_a_file(control_plane, oidc_
                                                  client_secret_env="CC_OIDC_SECRET")]) as cp:
         back = await sign_in(cp.browser(), "alice")
         assert back.status_code == 401 and back.json()["detail"] == "Test IdP refused the sign-in code (invalid_client)"
+
+
+def test_an_oidc_issuer_is_reached_over_https_only() -> None:
+    from control_plane.settings import Settings
+    from nodes.settings import SettingsError, convert
+
+    def provider(issuer: str) -> Settings:
+        return convert({"oidc": [{"id": "a", "name": "A", "issuer": issuer, "client_id": "c"}]}, Settings,
+                       source="cp.toml")
+
+    with pytest.raises(SettingsError) as caught:
+        provider("http://sso.example.org/realms/x")
+    assert str(caught.value) == ("cp.toml: 'http://sso.example.org/realms/x' must be an https:// URL (http:// only"
+                                 " on this machine's loopback): the client secret and users' tokens travel to it"
+                                 " - at `$.oidc[0].issuer`")
+    assert provider("https://sso.example.org/realms/x").oidc[0].issuer.startswith("https://")
+    assert provider("http://127.0.0.1:9000").oidc

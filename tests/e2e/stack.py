@@ -62,7 +62,7 @@ class Stack:
         self.edges.append(edge)
         edge.start()
         edge.wait_http("/readyz", timeout=30)
-        eventually_sync(lambda: edge_id in [e["edge_id"] for e in httpx.get(self.url + "/api/v1/edges", timeout=2).json()],
+        eventually_sync(lambda: edge_id in [e["edge_id"] for e in procs.live_edges(self.cp, timeout=2)],
                         timeout=10, what=f"{edge_id} in the control plane's registry")
         return edge
 
@@ -135,7 +135,7 @@ def start_stack(workdir: Path, *, oidc: bool = True, ldap: bool = True, **cp_set
         cp.wait_http("/readyz", timeout=30)
         edge.start()
         edge.wait_http("/readyz", timeout=30)
-        eventually_sync(lambda: httpx.get(cp.base_url + "/api/v1/edges", timeout=2).json(), timeout=10,
+        eventually_sync(lambda: procs.live_edges(cp, timeout=2), timeout=10,
                         what="the edge in the control plane's registry")
     except BaseException:
         stack.stop()

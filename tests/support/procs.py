@@ -135,12 +135,32 @@ def control_plane(workdir: Path, nats_url: str, name: str = "control_plane", **o
         "database": {"path": str(Path(workdir) / "cp.sqlite3")},
         "keys": {"dir": str(Path(workdir) / "keys")},
         "log": {"level": "INFO", "format": "json"},
+        "bootstrap": {"admin_password_file": str(Path(workdir) / f"{name}-admin-password")},
     }
     _merge(cfg, overrides)
     proc = Proc("control_plane", workdir, cfg, name=name)
     if not cfg["public_url"]:
         cfg["public_url"] = proc.base_url
     return proc
+
+
+def admin_headers(cp: Proc) -> dict[str, str]:
+    """A bearer token of *cp*'s first admin (its generated password file), kept for the next call."""
+    cached = getattr(cp, "_admin_headers", None)
+    if cached is None:
+        password = Path(cp.config["bootstrap"]["admin_password_file"]).read_text().strip()
+        r = httpx.post(cp.base_url + "/api/v1/auth/token", json={"username": "admin", "password": password},
+                       timeout=10)
+        r.raise_for_status()
+        cached = cp._admin_headers = {"Authorization": f"Bearer {r.json()['token']}"}  # type: ignore[attr-defined]
+    return cached
+
+
+def live_edges(cp: Proc, timeout: float = 3.0) -> list[dict[str, Any]]:
+    """``GET /api/v1/edges`` as the first admin: the edges *cp* sees live."""
+    r = httpx.get(cp.base_url + "/api/v1/edges", headers=admin_headers(cp), timeout=timeout)
+    r.raise_for_status()
+    return r.json()
 
 
 def edge(workdir: Path, nats_url: str, edge_id: str = "edge-1", **overrides: Any) -> Proc:

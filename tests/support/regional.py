@@ -56,7 +56,7 @@ def start_edge(workdir: Path, topo: Topology, edge_id: str, region: str) -> proc
 
 
 def listed_edges(cp: procs.Proc) -> list[str]:
-    return sorted(e["edge_id"] for e in httpx.get(cp.base_url + "/api/v1/edges", timeout=3).json())
+    return sorted(e["edge_id"] for e in procs.live_edges(cp))
 
 
 async def admin_headers(cp: procs.Proc) -> dict[str, str]:

@@ -296,4 +296,4 @@ async def test_real_processes_placed_by_region_kicked_by_the_control_plane_and_a
 
 
 def _listed(cp: procs.Proc) -> list[str]:
-    return sorted(e["edge_id"] for e in httpx.get(cp.base_url + "/api/v1/edges", timeout=3).json())
+    return sorted(e["edge_id"] for e in procs.live_edges(cp))

@@ -19,6 +19,7 @@ from nodes.bus import Bus
 from nodes.settings import NatsSettings
 from tests.support import procs
 from tests.support.nats import NatsServer, nats_server_path, tls_block
+from tests.support.records import Records
 from tests.support.regional import listed_edges, regional_stack
 from tests.support.tls import Ca
 from tests.support.topology import PASSWORD
@@ -33,23 +34,6 @@ def _nats_server() -> None:
 @pytest.fixture
 def ca(tmp_path: Path) -> Ca:
     return Ca(tmp_path / "ca")
-
-
-class Records(logging.Handler):
-    def __init__(self, name: str) -> None:
-        super().__init__(logging.DEBUG)
-        self.logger = logging.getLogger(name)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def __enter__(self) -> list[logging.LogRecord]:
-        self.logger.addHandler(self)
-        return self.records
-
-    def __exit__(self, *exc: object) -> None:
-        self.logger.removeHandler(self)
 
 
 def test_the_regional_stack_runs_over_verified_tls(tmp_path: Path, ca: Ca) -> None:

@@ -6,8 +6,6 @@ import signal
 import time
 from pathlib import Path
 
-import httpx
-
 from control_plane.edges.registry import EdgeRegistry
 from nodes import wire
 from tests.support import procs
@@ -15,7 +13,7 @@ from tests.support.util import eventually_sync
 
 
 def edges(cp: procs.Proc) -> list[dict]:
-    return httpx.get(cp.base_url + "/api/v1/edges", timeout=2).json()
+    return procs.live_edges(cp, timeout=2)
 
 
 def test_registry_expires_after_ttl_with_a_clock() -> None:

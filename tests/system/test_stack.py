@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.util import free_port
+from tests.support.util import eventually_sync, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,11 +34,16 @@ def test_stack_up_lists_one_edge_and_stops_on_ctrl_c(tmp_path: Path) -> None:
                 break
         text = "".join(out)
         assert f"Curious Connect is up: http://127.0.0.1:{http}" in text, text
-        assert re.search(r"First admin: admin / \S{12,}", text), text
-        edges = httpx.get(f"http://127.0.0.1:{http}/api/v1/edges", timeout=5).json()
-        if not edges:  # the first heartbeat may still be in flight
-            time.sleep(2.5)
-            edges = httpx.get(f"http://127.0.0.1:{http}/api/v1/edges", timeout=5).json()
+        first_admin = re.search(r"First admin: admin / (\S{12,})", text)
+        assert first_admin, text
+        base = f"http://127.0.0.1:{http}"
+        assert httpx.get(base + "/api/v1/edges", timeout=5).status_code == 401  # topology is for admins
+        token = httpx.post(base + "/api/v1/auth/token", json={"username": "admin", "password": first_admin[1]},
+                           timeout=10).json()["token"]
+
+        def listed() -> list[dict]:
+            return httpx.get(base + "/api/v1/edges", headers={"Authorization": f"Bearer {token}"}, timeout=5).json()
+        edges = eventually_sync(listed, timeout=10, what="the edge listed")  # its first heartbeat may be in flight
         assert [e["edge_id"] for e in edges] == ["edge-1"]
         assert edges[0]["public_url"] == f"ws://127.0.0.1:{edge}/ws"
         proc.send_signal(signal.SIGINT)
