@@ -181,7 +181,7 @@ class Session:
         if self.closing:
             return
         self._last_heard = time.monotonic()
-        text = isinstance(data, str)
+        was_text = isinstance(data, str)
         if isinstance(data, str):
             try:
                 data = data.encode()
@@ -191,7 +191,7 @@ class Session:
         if len(data) > self.max_bytes:
             self.refuse("too_large", f"message of {len(data)} bytes is over the {self.max_bytes}-byte limit")
             return
-        if not text and (why := _not_utf8(data)):   # a binary frame, or a text frame that is not UTF-8
+        if not was_text and (why := _not_utf8(data)):   # a binary frame, or a text frame that is not UTF-8
             self.refuse("bad_json", why)
             return
         try:

@@ -157,6 +157,9 @@ def create_server(get_signaling: Callable[[], Signaling | None], *,
                 claims = await signaling.verifier.verify(str(token))
             except TokenError as exc:
                 raise refused(exc.code, str(exc)) from None
+            except Exception:  # noqa: BLE001 - the edge's fault, not the packet's: logged as such
+                log.exception("socket.io connect failed")
+                raise refused("internal", "the edge failed to check the token") from None
             if meeting and meeting != claims.mid:
                 raise refused("wrong_meeting", "the token is for another meeting")
         sessions[sid] = signaling.session(SocketIOTransport(sio, sid), url_meeting=meeting, claims=claims)

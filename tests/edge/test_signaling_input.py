@@ -9,6 +9,7 @@ import json
 import pytest
 from websockets.asyncio.client import connect
 
+from edge.protocol import lone_surrogate, request_id_of
 from nodes.websocket import WS_MAX_BYTES
 from tests.edge.edge_support import Client, EdgeServer, TokenKit, joined_client
 from tests.edge.input_support import RawSocketIO, documented_close_codes, product_tracebacks, real_offer
@@ -119,3 +120,13 @@ async def test_a_socketio_connect_that_cannot_be_read_is_refused(edge: EdgeServe
         await ws.send('40{"meeting_id": "meet-1"}')       # the same connection may still connect
         assert str(await ws.recv()).startswith("40{")
     assert product_tracebacks(caplog) == []
+
+
+def test_the_id_of_a_frame_too_deep_to_decode_is_still_read() -> None:
+    deep = b"[" * 5000 + b"]" * 5000
+    assert request_id_of(b'{"x": ' + deep + b', "note": "[{", "id": "after"}') == "after"
+    assert request_id_of(b'{"type": "ping", "id": 3, "t": {"a": ' + deep + b"}}") == 3
+    assert request_id_of(b'{"type": "ping", "id": ' + deep + b"}") is None       # the id itself is too deep
+    assert request_id_of(b'{"id": 4, "x": ' + b"[" * 5000) is None                # and nothing is guessed
+    assert lone_surrogate(b'{"text": "\\ud83d\\ude00 \\udc00"}') == "\\udc00"
+    assert lone_surrogate(b'{"text": "\\uD83D\\uDE00"}') == ""
