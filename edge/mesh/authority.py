@@ -11,8 +11,9 @@ meeting's placement entry (bucket ``cc_placement``, read-only, in the JetStream 
   **taken**: after a cut heals, the edges of a meeting split by it are each other's again before
   anyone joins to update the placement;
 * the entry names other edges → read again; still not named → **wait**: participants that failed
-  over to another edge of a region get there before the control plane re-homes the meeting, so the
-  message is checked again until ``mesh.placement_wait`` seconds have passed, then **refused**;
+  over to another edge of a region get there before the control plane re-homes the meeting, so a
+  chat or end is checked again until ``mesh.placement_wait`` seconds have passed, then **refused**
+  (an action, a request its sender waits for, is refused at once, saying why);
 * there is no entry, or it cannot be read (the region is cut off from the hub, or no control plane
   placed the meeting) → only an edge already in this meeting's mesh (one whose mesh state this
   edge has heard, and not dropped) is **taken**; any other is **refused**.
@@ -152,7 +153,9 @@ class SenderGate:
         outcome, reason = await self._judge(decoded)
         if outcome == TAKE:
             return True
-        if outcome == WAIT and self.held < MAX_HELD:
+        # a moderator's action is a request: its sender waits for the answer only so long, so it is
+        # answered now rather than carried out after the sender gave up
+        if outcome == WAIT and self.held < MAX_HELD and not isinstance(decoded, wire.MeshAction):
             self.mm.spawn(self._hold(decoded, msg))
             return False
         await self.mm.refuse_sender(decoded, msg, reason)

@@ -192,7 +192,14 @@ async def test_an_edge_placed_only_later_is_heard_once_the_placement_names_it(
     await forger.flush()
     await eventually(lambda: mm.senders.held == 1, what="the chat held for the placement")
     assert not [m for m in bob.seen if m["type"] == "chat"]
+    # a moderator's action is a request: it is answered at once, not carried out later
+    kick = wire.MeshAction(meeting_id=MEETING, edge_id="eu-9", action="kick", participant_id=bob.joined["participant_id"],
+                           target_edge="us-1", by="p-9")
+    reply = wire.mesh_reply_decoder.decode((await forger.request(subjects.mesh(MEETING, "eu-9", "signal"),
+                                                                 wire.encode(kick), timeout=5)).data)
+    assert (reply.ok, reply.edge_id, reply.error) == (False, "us-1", f"meeting '{MEETING}' is not placed on edge 'eu-9'")
+    assert mm.refused == 1 and await bob.is_open()
     await place(forgery_topology, {"edge_id": "us-1", "region": "us", "epoch": 1,
                                    "sites": {"us": "us-1", "eu": "eu-9"}})   # the re-home
     got = await bob.expect("chat", text="after the failover", timeout=10)
-    assert (got["sender_name"], mm.refused, mm.senders.held) == ("Nia", 0, 0)
+    assert (got["sender_name"], mm.refused, mm.senders.held) == ("Nia", 1, 0)
