@@ -205,6 +205,10 @@ class EventSettings(Base, kw_only=True):
     #: declares ``CC_EVENTS`` in each and makes its own ``CC_EVENTS`` source them. Empty: one
     #: NATS server (or edges all on the hub).
     region_domains: list[str] = msgspec.field(default_factory=list)
+    #: An event from an edge the meeting's placement does not name (yet) is retried this long
+    #: (seconds) — participants that failed over to another edge of the region are there before
+    #: the control plane re-homes the meeting — then refused (docs/security.md).
+    placement_wait: float = 30.0
 
 
 class EdgeRegistrySettings(Base, kw_only=True):
