@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from nodes.settings import Base, HttpSettings, LogSettings, NatsSettings, is_loopback, resolve_secret
+from nodes.settings import Base, HttpSettings, LogSettings, NatsSettings, check_ca_file, is_loopback, resolve_secret
 
 
 class DatabaseSettings(Base, kw_only=True):
@@ -123,11 +123,7 @@ class LdapSettings(Base, kw_only=True):
             raise ValueError(f"`url`: {self.url} would carry passwords unencrypted; use ldaps:// or"
                              " start_tls = true (or set allow_plaintext = true)")
         if self.ca_file:
-            try:
-                with open(self.ca_file, "rb"):
-                    pass
-            except OSError as exc:
-                raise ValueError(f"`ca_file`: cannot read {self.ca_file}: {exc.strerror or exc}") from None
+            check_ca_file("ca_file", self.ca_file)
 
 
 class OidcProviderSettings(Base, kw_only=True):
