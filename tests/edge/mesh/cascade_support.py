@@ -16,7 +16,8 @@ from tests.support.topology import Topology
 from tests.support.util import eventually, free_port
 
 #: Fast mesh timings for tests (the defaults are 2 s / 6 s).
-MESH = {"state_interval": 0.5, "edge_timeout": 3.0, "request_timeout": 3.0, "relay_retry": 3.0}
+MESH = {"state_interval": 0.5, "edge_timeout": 3.0, "request_timeout": 3.0, "relay_retry": 3.0,
+        "placement_domain": "hub"}
 
 
 def settings(topology: Topology, edge_id: str, region: str, jwks: Path, **sections: Any) -> Settings:
