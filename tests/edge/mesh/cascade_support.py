@@ -21,6 +21,8 @@ MESH = {"state_interval": 0.5, "edge_timeout": 3.0, "request_timeout": 3.0, "rel
 
 
 def settings(topology: Topology, edge_id: str, region: str, jwks: Path, **sections: Any) -> Settings:
+    allow_errors(r"edge\.events: events not published before stopping",
+                 reason="no events stream on the leaves here: the edges' events are never stored")
     data: dict[str, Any] = {"edge_id": edge_id, "region": region,
                             "nats": {**topology.edge_nats(edge_id), "drain_timeout": 2.0},
                             "auth": {"jwks_file": str(jwks)}, "heartbeat": {"interval": 0.5},
@@ -36,8 +38,6 @@ def settings(topology: Topology, edge_id: str, region: str, jwks: Path, **sectio
 async def edges(topology: Topology, tokens: TokenKit, workdir: Path,
                 **sections: Any) -> AsyncIterator[dict[str, EdgeServer]]:
     """Every edge of *topology*, started and connected to NATS."""
-    allow_errors(r"edge\.events: events not published before stopping",
-                 reason="no events stream on the leaves here: the edges' events are never stored")
     jwks = tokens.write(workdir / "jwks.json")
     async with contextlib.AsyncExitStack() as stack:
         out: dict[str, EdgeServer] = {}
