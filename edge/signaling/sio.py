@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -56,17 +57,21 @@ def refused(code: str, message: str) -> socketio.exceptions.ConnectionRefusedErr
 class QuietLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
     """The logger handed to Engine.IO and Socket.IO: their chatter goes to DEBUG, and what they
     report as an error (a client's malformed packet, a socket gone mid-read) is one INFO line
-    naming the exception — no traceback."""
+    naming the exception (DEBUG within a second of the last one) — no traceback."""
 
     def __init__(self) -> None:
         super().__init__(log, {})
+        self._quiet_until = 0.0
 
     def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
         exc = sys.exc_info()[1] if kwargs.pop("exc_info", False) else None
         kwargs.pop("stack_info", None)
-        if level >= logging.ERROR:
-            self.logger.info("Socket.IO: %s", str(msg) % args if args else msg,
-                             extra={"error": repr(exc)[:300]} if exc is not None else None)
+        now = time.monotonic()
+        if level >= logging.ERROR:     # at most one INFO line a second: clients cannot flood the log
+            self.logger.log(logging.INFO if now >= self._quiet_until else logging.DEBUG, "Socket.IO: %s",
+                            str(msg) % args if args else msg,
+                            extra={"error": repr(exc)[:300]} if exc is not None else None)
+            self._quiet_until = max(self._quiet_until, now + 1.0)
         else:
             self.logger.debug("Socket.IO: %s", str(msg) % args if args else msg)
 

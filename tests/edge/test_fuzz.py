@@ -100,10 +100,14 @@ async def drive(tally: Tally, frames: list[Frame], send: Callable[[Frame], Await
         assert is_open(), f"the socket closed\n{tally.report()}"
 
 
-async def ws_stream(edge: EdgeServer, name: str, frames: list[Frame], token: str | None) -> Tally:
+async def ws_client(edge: EdgeServer, token: str | None) -> Client:
     c = await Client.open(edge.ws_url())
     if token is not None:
         assert (await c.join(token, MEETING))["type"] == "joined"
+    return c
+
+
+async def ws_stream(c: Client, name: str, frames: list[Frame]) -> Tally:
     tally = Tally(name, c.seen)
 
     async def send(frame: Frame) -> None:
@@ -182,12 +186,14 @@ async def test_every_malformed_frame_is_answered(make_edge, tokens: TokenKit,
                          joined=joined)
             return [gen.next() for _ in range(n)]
 
-        a_token, b_token = tokens.sign(name="A", mid=MEETING, perms=FULL), tokens.sign(name="B", mid=MEETING)
-        others = ["p-unknown"]
+        fresh = await ws_client(edge, None)
+        a = await ws_client(edge, tokens.sign(name="A", mid=MEETING, perms=FULL))
+        b = await ws_client(edge, tokens.sign(name="B", mid=MEETING, perms=FULL))
+        others = [a.joined["participant_id"], b.joined["participant_id"], "p-unknown"]
         tallies = await asyncio.gather(
-            ws_stream(edge, "ws before join", frames("w", 2400, False, others), None),
-            ws_stream(edge, "ws A", frames("a", 3300, True, others), a_token),
-            ws_stream(edge, "ws B", frames("b", 3000, True, others), b_token),
+            ws_stream(fresh, "ws before join", frames("w", 2400, False, others)),
+            ws_stream(a, "ws A", frames("a", 3300, True, others)),
+            ws_stream(b, "ws B", frames("b", 3000, True, others)),
             sio_stream(edge, "socket.io before join", frames("s", 600, False, others), None, random.Random(SEED)),
             sio_stream(edge, "socket.io joined", frames("t", 900, True, others), tokens.sign(name="S", mid=MEETING),
                        random.Random(SEED + 1)))
