@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from nodes.settings import Base, HttpSettings, LogSettings, NatsSettings, is_loopback, resolve_secret
+from nodes.settings import Base, HttpSettings, LogSettings, NatsSettings, check_ca_file, is_loopback, resolve_secret
 
 
 class DatabaseSettings(Base, kw_only=True):
@@ -123,11 +123,7 @@ class LdapSettings(Base, kw_only=True):
             raise ValueError(f"`url`: {self.url} would carry passwords unencrypted; use ldaps:// or"
                              " start_tls = true (or set allow_plaintext = true)")
         if self.ca_file:
-            try:
-                with open(self.ca_file, "rb"):
-                    pass
-            except OSError as exc:
-                raise ValueError(f"`ca_file`: cannot read {self.ca_file}: {exc.strerror or exc}") from None
+            check_ca_file("ca_file", self.ca_file)
 
 
 class OidcProviderSettings(Base, kw_only=True):
@@ -154,7 +150,13 @@ class OidcProviderSettings(Base, kw_only=True):
     allowed_domains: list[str] = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
+        from urllib.parse import urlsplit
+
         resolve_secret(self, "client_secret")
+        issuer = urlsplit(self.issuer)
+        if issuer.scheme != "https" and not (issuer.scheme == "http" and is_loopback(issuer.hostname)):
+            raise ValueError(f"`issuer`: {self.issuer!r} must be an https:// URL (http:// only on this machine's"
+                             " loopback): the client secret and users' tokens travel to it")
 
 
 class TokenSettings(Base, kw_only=True):
@@ -203,6 +205,10 @@ class EventSettings(Base, kw_only=True):
     #: declares ``CC_EVENTS`` in each and makes its own ``CC_EVENTS`` source them. Empty: one
     #: NATS server (or edges all on the hub).
     region_domains: list[str] = msgspec.field(default_factory=list)
+    #: An event from an edge the meeting's placement does not name (yet) is retried this long
+    #: (seconds) — participants that failed over to another edge of the region are there before
+    #: the control plane re-homes the meeting — then refused (docs/security.md).
+    placement_wait: float = 30.0
 
 
 class EdgeRegistrySettings(Base, kw_only=True):

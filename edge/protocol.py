@@ -346,12 +346,23 @@ def request_id_of(data: bytes | str) -> RequestId:
         return None
 
 
+_HIGH, _LOW = rb"\\u[dD][89abAB][0-9a-fA-F]{2}", rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+_LONE_SURROGATE = re.compile(_HIGH + rb"(?!" + _LOW + rb")|(?<!" + _HIGH + rb")" + _LOW)
+
+
+def lone_surrogate(data: bytes) -> str:
+    """The first ``\\uD800``-style escape in *data* that is half of a surrogate pair without the
+    other half (JSON allows the escape; the text it stands for is not Unicode), or ""."""
+    found = _LONE_SURROGATE.search(data)
+    return found.group().decode() if found else ""
+
+
 _TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
 def top_level(data: bytes) -> bytes:
-    """*data* with every value nested inside a top-level value replaced by ``0``: what is left of
-    ``{"id": 1, "x": [[[…]]]}`` is ``{"id": 1, "x": 0}``, decodable at any depth of the original."""
+    """*data* with every value nested inside a top-level value replaced by ``null``: what is left
+    of ``{"id": 1, "x": [[[…]]]}`` is ``{"id": 1, "x": null}``, decodable at any depth of the original."""
     kept: list[bytes] = []
     depth, start = 0, 0
     for token in _TOKEN.finditer(data):
@@ -360,7 +371,7 @@ def top_level(data: bytes) -> bytes:
             continue
         if first in (0x5B, 0x7B):            # [ {
             if depth == 1:
-                kept += (data[start:token.start()], b"0")
+                kept += (data[start:token.start()], b"null")
             depth += 1
         else:
             depth -= 1

@@ -79,6 +79,14 @@ class MeshSettings(Base, kw_only=True):
     relay_retry: float = 5.0
     #: Seconds a departure (and its reason) stays in the mesh state.
     departed_memory: float = 30.0
+    #: JetStream domain of the placement bucket the edge reads to know which edges are part of a
+    #: meeting ("": the edge's own, ``nats.jetstream_domain``; on a regional leaf node: "hub").
+    placement_domain: str = ""
+    #: Seconds a placement entry read for the mesh is kept before it is read again.
+    placement_ttl: float = 2.0
+    #: Seconds a chat, action or end from an edge the placement does not name (yet) is held
+    #: (checked again) before it is refused.
+    placement_wait: float = 10.0
 
 
 class SfuSettings(Base, kw_only=True):

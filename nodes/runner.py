@@ -64,10 +64,10 @@ def serve(app: Any, *, service: str, http: HttpSettings, logging_: LogSettings |
 def uvicorn_config(app: Any, http: HttpSettings, **overrides: Any) -> uvicorn.Config:
     """How the runner serves *app* (tests serve the real apps the same way): WebSockets on
     :class:`~nodes.websocket.WebSocketProtocol`, messages up to :data:`~nodes.websocket.WS_MAX_BYTES`."""
-    options: dict[str, Any] = dict(
-        host=http.host, port=http.port, log_config=None, access_log=False, lifespan="on",
-        timeout_graceful_shutdown=http.graceful_timeout, ws=WebSocketProtocol, ws_max_size=WS_MAX_BYTES,
-        server_header=False)
+    options: dict[str, Any] = {
+        "host": http.host, "port": http.port, "log_config": None, "access_log": False, "lifespan": "on",
+        "timeout_graceful_shutdown": http.graceful_timeout, "ws": WebSocketProtocol, "ws_max_size": WS_MAX_BYTES,
+        "server_header": False}
     options.update(overrides)
     return uvicorn.Config(app, **options)
 

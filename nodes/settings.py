@@ -98,6 +98,17 @@ def _check_readable(field: str, path: str) -> None:
         raise ValueError(f"`{field}`: cannot read {path}: {exc.strerror or exc}") from None
 
 
+def check_ca_file(field: str, path: str) -> None:
+    """Refuse (``ValueError`` naming *field*) a CA file that cannot be read or holds no certificate."""
+    import ssl
+
+    _check_readable(field, path)
+    try:
+        ssl.create_default_context(cafile=path)
+    except ssl.SSLError as exc:
+        raise ValueError(f"`{field}`: {path} holds no usable CA certificate ({exc.reason or exc})") from None
+
+
 class NatsTlsSettings(Base, kw_only=True):
     """TLS to the NATS servers; used with ``tls://`` server URLs, which then all must be."""
 
@@ -113,9 +124,19 @@ class NatsTlsSettings(Base, kw_only=True):
     def __post_init__(self) -> None:
         if bool(self.cert_file) != bool(self.key_file):
             raise ValueError(f"`{'key_file' if self.cert_file else 'cert_file'}`: cert_file and key_file go together")
-        for field in ("ca_file", "cert_file", "key_file"):
+        for field in ("cert_file", "key_file"):
             if getattr(self, field):
                 _check_readable(field, getattr(self, field))
+        if self.ca_file:
+            check_ca_file("ca_file", self.ca_file)
+        if self.cert_file:
+            import ssl
+
+            try:
+                ssl.create_default_context().load_cert_chain(self.cert_file, self.key_file)
+            except ssl.SSLError as exc:
+                raise ValueError(f"`cert_file`: {self.cert_file} and {self.key_file} are not a certificate and"
+                                 f" its key ({exc.reason or exc})") from None
 
     @property
     def given(self) -> bool:

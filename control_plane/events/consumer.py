@@ -3,8 +3,11 @@
 At connect the stream ``CC_EVENTS`` is declared (idempotent; with regional leaf domains, as a
 stream sourcing theirs: :mod:`.streams`) and the consumer is created or bound. Messages are fetched in batches and acknowledged explicitly, one by one, after their event
 is applied; a failure to apply is answered with a delayed ``nak`` (the event comes back), and a
-message that is not an event at all is terminated (it would never apply). Because the consumer is
-durable, events published while the control plane was down are read when it comes back.
+message that is not an event at all is terminated (it would never apply). Before it is applied,
+an event must match its subject and come from an edge its meeting is placed on (:mod:`.authority`):
+otherwise it is held back (``nak``) while placement may still catch up, or terminated and logged.
+Because the consumer is durable, events published while the control plane was down are read when
+it comes back.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from nodes import subjects, wire
 from nodes.bus import Bus
 
 from ..db import Database
+from ..placement.service import PlacementService, PlacementUnavailable
 from .apply import apply_event
+from .authority import REFUSE, WAIT, EventAuthority
 from .streams import RegionStreams, ensure_hub_stream
 
 log = logging.getLogger(__name__)
@@ -31,9 +36,11 @@ Listener = Callable[[wire.Event], Awaitable[None]]
 
 
 class EventConsumer:
-    def __init__(self, db: Database, *, region_domains: list[str] | None = None, batch: int = 64,
-                 ack_wait: float = 30.0) -> None:
+    def __init__(self, db: Database, placement: PlacementService, *, region_domains: list[str] | None = None,
+                 batch: int = 64, ack_wait: float = 30.0, placement_wait: float = 30.0) -> None:
         self.db = db
+        self.authority = EventAuthority(placement, wait=placement_wait)
+        self.refused = 0
         self.regions = RegionStreams(region_domains or [])
         self.batch = batch
         self.ack_wait = ack_wait
@@ -92,6 +99,8 @@ class EventConsumer:
             with contextlib.suppress(Exception):
                 await msg.term()
             return
+        if not await self._authorised(msg, event):
+            return
         try:
             fresh = await apply_event(self.db, event)
         except Exception:  # noqa: BLE001 - try again later; the event is not lost
@@ -110,6 +119,35 @@ class EventConsumer:
                 await listener(event)
             except Exception:  # noqa: BLE001
                 log.exception("event listener failed")
+
+    async def _authorised(self, msg, event: wire.Event) -> bool:  # noqa: ANN001 - nats Msg
+        """Whether *event* may be applied; if not, it is held back or terminated here."""
+        reason = self.authority.mismatch(msg.subject, event)
+        if not reason:
+            try:
+                verdict = await self.authority.judge(event)
+            except PlacementUnavailable as exc:
+                log.warning("event held back: placement unreadable", extra={"event_id": event.event_id,
+                                                                             "error": str(exc)})
+                with contextlib.suppress(Exception):
+                    await msg.nak(delay=1.0)
+                return False
+            if verdict.outcome == WAIT:
+                log.info("event held back until its meeting's placement names its edge",
+                         extra={"meeting": event.meeting_id, "edge": event.edge_id, "event_id": event.event_id})
+                with contextlib.suppress(Exception):
+                    await msg.nak(delay=1.0)
+                return False
+            if verdict.outcome != REFUSE:
+                return True
+            reason = verdict.reason
+        self.refused += 1
+        log.warning("event refused", extra={"meeting": event.meeting_id, "edge": event.edge_id,
+                                            "kind": wire.EVENT_KIND[type(event)], "event_id": event.event_id,
+                                            "subject": msg.subject, "reason": reason})
+        with contextlib.suppress(Exception):
+            await msg.term()
+        return False
 
     async def stop(self) -> None:
         await self.regions.stop()

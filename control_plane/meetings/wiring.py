@@ -37,7 +37,8 @@ async def start_meetings(stack: contextlib.AsyncExitStack, services: Services) -
     services.commands = CommandService(bus, services.placement, services.meetings,
                                        timeout=settings.meetings.command_timeout)
 
-    services.events = EventConsumer(db, region_domains=settings.events.region_domains)
+    services.events = EventConsumer(db, services.placement, region_domains=settings.events.region_domains,
+                                    placement_wait=settings.events.placement_wait)
     bus.on_connect(services.events.attach)
     stack.push_async_callback(services.events.stop)
 

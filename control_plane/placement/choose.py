@@ -47,6 +47,10 @@ class Placement(msgspec.Struct, kw_only=True, frozen=True):
     def site_map(self) -> dict[str, str]:
         return dict(self.sites) if self.sites else {self.region: self.edge_id}
 
+    def names(self, edge_id: str) -> bool:
+        """*edge_id* is the meeting's home or one of its sites."""
+        return edge_id == self.edge_id or edge_id in self.site_map().values()
+
 
 class NoEdgeError(Exception):
     """No live edge can take the meeting."""

@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass, field
 
 import msgspec
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
 from nats.js.kv import KeyValue
 
 from nodes import subjects
@@ -90,6 +90,18 @@ class PlacementService:
         if entry.value is None:
             return None
         return _decoder.decode(entry.value), entry.revision or 0
+
+    async def history(self, meeting_id: str) -> list[Placement]:
+        """The entries the bucket still keeps for *meeting_id* (its history, oldest first)."""
+        try:
+            entries = await self._bucket().history(subjects.token(meeting_id))
+        except NoKeysError:
+            return []
+        except PlacementUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise PlacementUnavailable(f"cannot read the placement bucket: {exc!r}") from None
+        return [_decoder.decode(e.value) for e in entries if e.value]
 
     async def _write(self, meeting_id: str, new: Placement, found: tuple[Placement, int] | None) -> bool:
         """Compare-and-swap *new* over *found*; False when another writer came first."""

@@ -30,6 +30,7 @@ from ..conference.moderation import ModeratorAction
 from ..conference.remote import RemoteParticipant
 from ..sfu.interfaces import CascadingRoom, SdpError, TrackInfo
 from .. import protocol as m
+from .authority import SenderGate
 from .relaying import RelayWants
 from .state import EdgeView, describe, participants_of, reasons_of
 
@@ -47,6 +48,9 @@ class MeshMeeting:
         self.edges: dict[str, EdgeView] = {}
         self.wants = RelayWants(self)
         self.states_sent = 0
+        #: mesh messages refused: a sender that is not the subject's edge, or not part of the meeting
+        self.refused = 0
+        self.senders = SenderGate(self, lambda msg: self._on_msg(msg, vouched=True))
         self.closed = False
         self._dirty = True
         self._wake = asyncio.Event()
@@ -192,7 +196,7 @@ class MeshMeeting:
             await self.node.bus.nc.flush(timeout=2)
 
     # -- what the other edges say -------------------------------------------------------------------
-    async def _on_msg(self, msg: Msg) -> None:
+    async def _on_msg(self, msg: Msg, vouched: bool = False) -> None:
         try:
             decoded = wire.mesh_decoder.decode(msg.data)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -202,9 +206,10 @@ class MeshMeeting:
         parsed = subjects.parse_mesh(msg.subject)
         sender = parsed[1] if parsed else ""
         if sender != decoded.edge_id:
+            self.refused += 1
             error = f"the sender {decoded.edge_id!r} is not the subject's edge {sender!r}"
             log.warning("mesh message refused", extra={"meeting": self.meeting.id, "edge": sender,
-                                                       "subject": msg.subject, "error": error})
+                                                       "type": type(decoded).__name__, "error": error})
             await self._respond(msg, wire.MeshReply(ok=False, edge_id=self.node.edge_id, error=error))
             return
         if decoded.edge_id == self.node.edge_id or self.closed:
@@ -215,6 +220,8 @@ class MeshMeeting:
             return
         if isinstance(decoded, wire.MeshAction) and decoded.target_edge != self.node.edge_id:
             return  # for another edge: it answers
+        if not (vouched or isinstance(decoded, wire.MeshState) or await self.senders.admits(decoded, msg)):
+            return
         stale = self.node.check_epoch(self.meeting, decoded.epoch)
         if stale:
             log.warning("mesh message refused", extra={"meeting": self.meeting.id, "edge": decoded.edge_id,
@@ -232,6 +239,12 @@ class MeshMeeting:
                 self.spawn(self._act_here(decoded, msg))
             case wire.MeshEnd():
                 self.spawn(moderation.apply(self.meeting, moderation.from_mesh(decoded)))
+
+    async def refuse_sender(self, decoded: wire.MeshMessage, msg: Msg, reason: str) -> None:
+        log.warning("mesh message refused", extra={"meeting": self.meeting.id, "edge": decoded.edge_id,
+                                                   "type": type(decoded).__name__, "error": reason})
+        self.refused += 1
+        await self._respond(msg, wire.MeshReply(ok=False, edge_id=self.node.edge_id, error=reason))
 
     def _on_state(self, state: wire.MeshState) -> None:
         view = self.edges.get(state.edge_id)

@@ -31,6 +31,7 @@ from ..conference.interfaces import Refusal
 from ..conference.meeting import Meeting
 from ..conference.moderation import check_epoch
 from ..settings import MeshSettings
+from .authority import MeshAuthority
 from .meeting import MeshMeeting
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,8 @@ class Mesh:
         self._inbox: Subscription | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.served = 0
+        self.authority = MeshAuthority(bus, domain=settings.placement_domain or bus.settings.jetstream_domain,
+                                       timeout=min(1.0, settings.request_timeout), ttl=settings.placement_ttl)
 
     def next_seq(self) -> int:
         return next(self._seq)

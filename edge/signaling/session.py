@@ -181,7 +181,7 @@ class Session:
         if self.closing:
             return
         self._last_heard = time.monotonic()
-        text = isinstance(data, str)
+        was_text = isinstance(data, str)
         if isinstance(data, str):
             try:
                 data = data.encode()
@@ -191,7 +191,7 @@ class Session:
         if len(data) > self.max_bytes:
             self.refuse("too_large", f"message of {len(data)} bytes is over the {self.max_bytes}-byte limit")
             return
-        if not text and (why := _not_utf8(data)):   # a binary frame, or a text frame that is not UTF-8
+        if not was_text and (why := _not_utf8(data)):   # a binary frame, or a text frame that is not UTF-8
             self.refuse("bad_json", why)
             return
         try:
@@ -200,7 +200,9 @@ class Session:
             self._reply(self._unreadable(self._invalid(str(exc), m.request_id_of(data))))
             return
         except msgspec.DecodeError as exc:
-            self.refuse("bad_json", f"not a JSON message: {exc}")
+            surrogate = m.lone_surrogate(data)
+            self.refuse("bad_json", f"a string holds {surrogate}, half of a UTF-16 surrogate pair" if surrogate
+                        else f"not a JSON message: {exc}")
             return
         except RecursionError:
             self.refuse("invalid", "the message is nested too deeply to read", re=m.request_id_of(data))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -56,17 +57,21 @@ def refused(code: str, message: str) -> socketio.exceptions.ConnectionRefusedErr
 class QuietLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
     """The logger handed to Engine.IO and Socket.IO: their chatter goes to DEBUG, and what they
     report as an error (a client's malformed packet, a socket gone mid-read) is one INFO line
-    naming the exception — no traceback."""
+    naming the exception (DEBUG within a second of the last one) — no traceback."""
 
     def __init__(self) -> None:
         super().__init__(log, {})
+        self._quiet_until = 0.0
 
     def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
         exc = sys.exc_info()[1] if kwargs.pop("exc_info", False) else None
         kwargs.pop("stack_info", None)
-        if level >= logging.ERROR:
-            self.logger.info("Socket.IO: %s", str(msg) % args if args else msg,
-                             extra={"error": repr(exc)[:300]} if exc is not None else None)
+        now = time.monotonic()
+        if level >= logging.ERROR:     # at most one INFO line a second: clients cannot flood the log
+            self.logger.log(logging.INFO if now >= self._quiet_until else logging.DEBUG, "Socket.IO: %s",
+                            str(msg) % args if args else msg,
+                            extra={"error": repr(exc)[:300]} if exc is not None else None)
+            self._quiet_until = max(self._quiet_until, now + 1.0)
         else:
             self.logger.debug("Socket.IO: %s", str(msg) % args if args else msg)
 
@@ -89,8 +94,11 @@ class QuietLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
         self.log(logging.CRITICAL, msg, *args, **kwargs)
 
 
-def unreadable(exc: BaseException) -> str:
+def unreadable(exc: BaseException, data: Any = None) -> str:
     """What was wrong with a Socket.IO packet that could not be handled."""
+    if isinstance(data, bytes):
+        return ("a binary message that is no Socket.IO packet (binary messages only carry the "
+                "attachments of a binary event; a text frame that is not UTF-8 arrives as one)")
     if isinstance(exc, RecursionError):
         return "the Socket.IO packet is nested too deeply to read"
     if isinstance(exc, json.JSONDecodeError):
@@ -113,11 +121,11 @@ class Server(socketio.AsyncServer):
             self._binary_packet.pop(eio_sid, None)
             sid = self.manager.sid_from_eio_sid(eio_sid, "/")
             if self.on_unreadable is not None and sid is not None:
-                await self.on_unreadable(sid, unreadable(exc))
+                await self.on_unreadable(sid, unreadable(exc, data))
             else:   # not connected to the namespace yet: refuse the connection attempt
+                why = unreadable(exc, data)
                 await self._send_packet(eio_sid, self.packet_class(
-                    socketio.packet.CONNECT_ERROR, data={"message": unreadable(exc),
-                                                         "data": {"code": "invalid", "message": unreadable(exc)}}))
+                    socketio.packet.CONNECT_ERROR, data={"message": why, "data": {"code": "invalid", "message": why}}))
 
 
 def create_server(get_signaling: Callable[[], Signaling | None], *,
@@ -154,6 +162,9 @@ def create_server(get_signaling: Callable[[], Signaling | None], *,
                 claims = await signaling.verifier.verify(str(token))
             except TokenError as exc:
                 raise refused(exc.code, str(exc)) from None
+            except Exception:  # noqa: BLE001 - the edge's fault, not the packet's: logged as such
+                log.exception("socket.io connect failed")
+                raise refused("internal", "the edge failed to check the token") from None
             if meeting and meeting != claims.mid:
                 raise refused("wrong_meeting", "the token is for another meeting")
         sessions[sid] = signaling.session(SocketIOTransport(sio, sid), url_meeting=meeting, claims=claims)

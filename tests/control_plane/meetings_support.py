@@ -11,11 +11,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
+import msgspec
 import nats
 import pytest_asyncio
 from litestar.testing.transport import TestClientTransport
 from nats.aio.client import Client
 
+from control_plane.placement.choose import Placement
 from nodes import subjects, wire
 from nodes.claims import KeySet
 from tests.control_plane.conftest import BASE_URL, ControlPlane
@@ -100,6 +102,16 @@ async def nats_client(url: str) -> AsyncIterator[Client]:
         yield nc
     finally:
         await nc.drain()
+
+
+async def place(url: str, meeting_id: str, edge_id: str, region: str = "local") -> None:
+    """Record *meeting_id* as placed on *edge_id* (its home and its region's site) in the placement
+    bucket, the entry a join would write: the control plane applies only events from edges a
+    meeting is placed on."""
+    async with nats_client(url) as nc:
+        kv = await nc.jetstream().key_value(subjects.PLACEMENT_BUCKET)
+        entry = Placement(edge_id=edge_id, region=region, epoch=1, sites={region: edge_id})
+        await kv.put(meeting_id, msgspec.json.encode(entry))
 
 
 class FakeEdge:

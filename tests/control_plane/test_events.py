@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from nodes import subjects, wire
-from tests.control_plane.meetings_support import (FakeEdge, admin, create_meeting, nats_client, nats_overrides, user,
-                                                  wait_edges, wait_ready)
+from tests.control_plane.meetings_support import (FakeEdge, admin, create_meeting, nats_client, nats_overrides, place,
+                                                  user, wait_edges, wait_ready)
 from tests.control_plane.meetings_support import edges  # noqa: F401 - the fixture
 from tests.support.util import eventually
 
@@ -33,6 +33,7 @@ async def test_events_build_the_roster_attendance_and_state(control_plane, nats_
         member = await user(cp, "mia", "member")
         m = await create_meeting(cp, host, allow_guests=True, lobby=True)
         mid = m["id"]
+        await place(nats_server.url, mid, "edge-a")
         edge = await edges("edge-a", heartbeat=False)
         consumer = cp.services.events
 
@@ -92,6 +93,7 @@ async def test_an_event_delivered_twice_is_applied_once(control_plane, nats_serv
         await wait_ready(cp)
         host = await user(cp, "hanna", "host")
         mid = (await create_meeting(cp, host))["id"]
+        await place(nats_server.url, mid, "edge-a")
         edge = await edges("edge-a", heartbeat=False)
         consumer = cp.services.events
         joined = wire.ParticipantJoined(meeting_id=mid, edge_id="edge-a", participant_id="p1", display_name="P")
@@ -116,6 +118,7 @@ async def test_events_published_while_the_control_plane_is_down_are_read_later(c
         await wait_ready(cp)
         host = await user(cp, "hanna", "host")
         mid = (await create_meeting(cp, host))["id"]
+    await place(nats_server.url, mid, "edge-a")
     # While the control plane is stopped:
     edge = await edges("edge-a", heartbeat=False)
     await edge.publish(wire.ParticipantJoined(meeting_id=mid, edge_id="edge-a", participant_id="p1"))
@@ -162,6 +165,7 @@ async def test_participants_of_a_lost_edge_are_lost_then_restored_or_removed(con
         await wait_ready(cp)
         host = await user(cp, "hanna", "host")
         mid = (await create_meeting(cp, host))["id"]
+        await place(nats_server.url, mid, "edge-a")
         a = await edges("edge-a")
         await wait_edges(cp, "edge-a")
         await a.publish(wire.ParticipantJoined(meeting_id=mid, edge_id="edge-a", participant_id="p1"))
@@ -202,6 +206,7 @@ async def test_lost_participants_are_removed_after_the_timeout_and_the_meeting_e
         await wait_ready(cp)
         host = await user(cp, "hanna", "host")
         mid = (await create_meeting(cp, host))["id"]
+        await place(nats_server.url, mid, "edge-a")
         a = await edges("edge-a")
         await wait_edges(cp, "edge-a")
         await a.publish(wire.ParticipantJoined(meeting_id=mid, edge_id="edge-a", participant_id="p1"))
@@ -220,6 +225,7 @@ async def test_a_control_plane_cut_off_from_nats_ends_nothing(control_plane, nat
         await wait_ready(cp)
         host = await user(cp, "hanna", "host")
         mid = (await create_meeting(cp, host))["id"]
+        await place(nats_server.url, mid, "edge-a")
         a = await edges("edge-a")
         await wait_edges(cp, "edge-a")
         await a.publish(wire.ParticipantJoined(meeting_id=mid, edge_id="edge-a", participant_id="p1"))
@@ -241,6 +247,7 @@ async def test_a_control_plane_cut_off_from_nats_ends_nothing(control_plane, nat
 async def test_events_for_unknown_meetings_are_acknowledged_and_ignored(control_plane, nats_server, edges) -> None:
     async with control_plane(**nats_overrides(nats_server.url)) as cp:
         await wait_ready(cp)
+        await place(nats_server.url, "f" * 32, "edge-a")  # placed, but not (or no longer) in the database
         await (await edges("edge-a", heartbeat=False)).publish(wire.ParticipantJoined(meeting_id="f" * 32, edge_id="edge-a",
                                                                     participant_id="p1"))
         await eventually(lambda: cp.services.events.applied == 1, what="event handled")
@@ -262,8 +269,12 @@ async def test_region_events_reach_the_control_plane_through_the_hub_also_after_
     opts = topo.edge_nats("eu-1")
     edge = FakeEdge(opts["servers"][0], "eu-1", region="eu", user=opts["user"], password=opts["password"],
                     inbox_prefix=opts["inbox_prefix"])
+    us = topo.edge_nats("us-1")
+    forger = FakeEdge(us["servers"][0], "us-1", region="us", user=us["user"], password=us["password"],
+                      inbox_prefix=us["inbox_prefix"])
     try:
-        async with control_plane(nats=topo.control_plane_nats(), events={"region_domains": ["eu", "us"]},
+        async with control_plane(nats=topo.control_plane_nats(),
+                                 events={"region_domains": ["eu", "us"], "placement_wait": 0.5},
                                  edges={"ttl": 2.0, "sweep_interval": 0.1}) as cp:
             await wait_ready(cp)
             await eventually(lambda: cp.services.events.regions.declared == {"eu", "us"}, timeout=15,
@@ -287,6 +298,13 @@ async def test_region_events_reach_the_control_plane_through_the_hub_also_after_
             people = (await roster(cp, mid, host))["participants"]
             assert sorted(p["participant_id"] for p in people) == ["p1", "p2"]
 
+            # us-1, with its own credentials (it may publish only as us-1), forges the end of the
+            # meeting placed on eu-1: stored in its region, sourced to the hub, refused there.
+            await forger.connect()
+            await forger.publish(wire.MeetingEnded(meeting_id=mid, edge_id="us-1", reason="forged"))
+            await eventually(lambda: cp.services.events.refused == 1, timeout=20, what="the forged end refused")
+            assert (await roster(cp, mid, host))["state"] == "live" and cp.services.events.applied == 2
+
             # Commands reach the edge on its leaf, under the per-node permissions.
             await edge.host(mid)
 
@@ -297,4 +315,5 @@ async def test_region_events_reach_the_control_plane_through_the_hub_also_after_
             assert isinstance(edge.commands[-1], wire.Kick)
     finally:
         await edge.close()
+        await forger.close()
         topo.stop()

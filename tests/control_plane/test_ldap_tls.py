@@ -127,3 +127,5 @@ def test_tls_settings_that_cannot_work_are_refused_at_load(tmp_path: Path) -> No
     with pytest.raises(SettingsError,
                        match=f"cannot read {missing}: No such file or directory - at `\\$.ldap.ca_file`"):
         _ldap(url="ldaps://dc1.example.org", ca_file=str(missing))
+    with pytest.raises(SettingsError, match=r"holds no usable CA certificate .* - at `\$.ldap.ca_file`"):
+        _ldap(url="ldaps://dc1.example.org", ca_file=__file__)

@@ -11,7 +11,7 @@ import nats
 
 from control_plane.placement.choose import Placement, rendezvous
 from nodes import subjects, wire
-from tests.control_plane.meetings_support import (FakeEdge, create_meeting, field_names, nats_overrides,
+from tests.control_plane.meetings_support import (FakeEdge, create_meeting, field_names, nats_overrides, place,
                                                   user, wait_edges, wait_ready)
 from tests.control_plane.meetings_support import edges  # noqa: F401 - the fixture
 from tests.control_plane.test_events import attendance, roster
@@ -129,17 +129,21 @@ async def test_a_participant_who_reconnected_elsewhere_has_moved_not_lost(contro
         await edges("eu-2", region="eu")
         await wait_edges(cp, "eu-1", "eu-2")
         mid = (await create_meeting(cp, host))["id"]
+        await place(nats_server.url, mid, "eu-1", region="eu")
         consumer = cp.services.events
 
-        async def send(edge_id: str, pid: str, account: str) -> None:
+        async def send(edge_id: str, pid: str, account: str, *, wait: bool = True) -> None:
             before = consumer.applied
             await eu1.publish(wire.ParticipantJoined(meeting_id=mid, edge_id=edge_id, participant_id=pid,
                                                      account_id=account, display_name=pid, role="member"))
-            await eventually(lambda: consumer.applied > before, what=f"{pid} applied")
+            if wait:
+                await eventually(lambda: consumer.applied > before, what=f"{pid} applied")
 
         for pid in ("ann", "bob", "cid"):
             await send("eu-1", pid, f"acc-{pid}")
-        await send("eu-2", "ann-2", "acc-ann")   # Ann's client reconnected to eu-2 before eu-1 was noticed gone
+        # Ann's client reconnected to eu-2 before eu-1 was noticed gone: the event waits until the
+        # meeting is re-homed to eu-2 (its placement names eu-1 until then)
+        await send("eu-2", "ann-2", "acc-ann", wait=False)
         await eu1.stop()
         await eventually(lambda: cp.services.edges.get("eu-1") is None, timeout=5, what="eu-1 expired")
 

@@ -26,7 +26,7 @@ def documented_close_codes() -> set[int]:
     """The close codes in the table under ``### Close codes`` of docs/protocol.md."""
     text = PROTOCOL_DOC.read_text()
     section = text.split("### Close codes", 1)[1].split("\n#", 1)[0]
-    codes = {int(code) for code in re.findall(r"^\|\s*(\d{4})\s*\|", section, re.M)}
+    codes = {int(code) for code in re.findall(r"^\|\s*(\d{4})\s*\|", section, re.MULTILINE)}
     assert codes, "no close codes found in docs/protocol.md"
     return codes
 
@@ -80,7 +80,7 @@ class RawSocketIO:
         self._reader = asyncio.get_running_loop().create_task(self._read())
 
     @classmethod
-    async def open(cls, port: int, auth: dict | None = None) -> "RawSocketIO":
+    async def open(cls, port: int, auth: dict | None = None) -> RawSocketIO:
         ws = await connect(f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket", max_size=None,
                            open_timeout=5)
         opened = await ws.recv()

@@ -4,8 +4,12 @@ protocol limit, Socket.IO packets that are not events, and SDP the forwarding co
 
 from __future__ import annotations
 
-import pytest
+import json
 
+import pytest
+from websockets.asyncio.client import connect
+
+from edge.protocol import lone_surrogate, request_id_of
 from nodes.websocket import WS_MAX_BYTES
 from tests.edge.edge_support import Client, EdgeServer, TokenKit, joined_client
 from tests.edge.input_support import RawSocketIO, documented_close_codes, product_tracebacks, real_offer
@@ -67,7 +71,7 @@ async def test_socketio_packets_that_cannot_be_read_are_answered(edge: EdgeServe
             ('42["chat", {"type": "chat", "text": "hi"}]', "unknown_type", "unknown Socket.IO event 'chat'"),
             ('42["message", "\\ud800"]', "bad_json", "not UTF-8"),
             ('42["message", {"type": "chat", "text": "\\ud800"}]', "bad_json", "cannot be read as JSON"),
-            (b"\xff\x00", "invalid", "not a Socket.IO packet"),
+            (b"\xff\x00", "invalid", "a binary message that is no Socket.IO packet"),
             ('42["message", "' + "x" * (2 << 20) + '"]', "too_large", "65536-byte limit"),
         ]
         for packet, code, words in cases:
@@ -104,3 +108,25 @@ async def test_malformed_sdp_is_bad_sdp_saying_why(edge: EdgeServer, tokens: Tok
     await c.send({"type": "offer", "id": "good", "pc": "publish", "sdp": audio, "sources": {"0": "microphone"}})
     await c.expect("answer", re="good", timeout=15)            # nothing was left half done
     assert product_tracebacks(caplog) == []
+
+
+async def test_a_socketio_connect_that_cannot_be_read_is_refused(edge: EdgeServer,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    async with connect(f"ws://127.0.0.1:{edge.port}/socket.io/?EIO=4&transport=websocket") as ws:
+        assert str(await ws.recv()).startswith("0{")
+        await ws.send("40" + DEEP)                       # the auth payload, nested 1,000 deep
+        refused = str(await ws.recv())
+        assert refused.startswith("44") and "nested too deeply" in json.loads(refused[2:])["data"]["message"]
+        await ws.send('40{"meeting_id": "meet-1"}')       # the same connection may still connect
+        assert str(await ws.recv()).startswith("40{")
+    assert product_tracebacks(caplog) == []
+
+
+def test_the_id_of_a_frame_too_deep_to_decode_is_still_read() -> None:
+    deep = b"[" * 5000 + b"]" * 5000
+    assert request_id_of(b'{"x": ' + deep + b', "note": "[{", "id": "after"}') == "after"
+    assert request_id_of(b'{"type": "ping", "id": 3, "t": {"a": ' + deep + b"}}") == 3
+    assert request_id_of(b'{"type": "ping", "id": ' + deep + b"}") is None       # the id itself is too deep
+    assert request_id_of(b'{"id": 4, "x": ' + b"[" * 5000) is None                # and nothing is guessed
+    assert lone_surrogate(b'{"text": "\\ud83d\\ude00 \\udc00"}') == "\\udc00"
+    assert lone_surrogate(b'{"text": "\\uD83D\\uDE00"}') == ""

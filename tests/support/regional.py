@@ -51,7 +51,8 @@ def start_control_plane(workdir: Path, topo: Topology, domains: list[str]) -> pr
 
 
 def start_edge(workdir: Path, topo: Topology, edge_id: str, region: str) -> procs.Proc:
-    return procs.edge(workdir, topo.hub.url, edge_id, region=region, nats=topo.edge_nats(edge_id)).start()
+    return procs.edge(workdir, topo.hub.url, edge_id, region=region, nats=topo.edge_nats(edge_id),
+                      mesh=topo.edge_mesh()).start()
 
 
 def listed_edges(cp: procs.Proc) -> list[str]:

@@ -30,7 +30,7 @@ def edge_permissions(edge_id: str) -> str:
     return f"""{{
         publish: {{
           allow: ["cc.edge.{e}.>", "cc.evt.{e}.>", "cc.relay.m.*.{e}.>", "cc.relay.e.*.{e}.>",
-                  "cc.cp.jwks"]
+                  "cc.cp.jwks", "$JS.hub.API.STREAM.MSG.GET.KV_cc_placement"]
           deny: ["cc.cmd.>"]
         }}
         subscribe: {{
@@ -138,6 +138,10 @@ leafnodes {{
         """The leaf's JetStream-only test user (``observer=True``)."""
         return {"servers": [self.regions[region].leaf.url], "user": "observer", "password": PASSWORD,
                 "inbox_prefix": "_INBOX.observer"}
+
+    def edge_mesh(self) -> dict:
+        """An edge's ``[mesh]`` settings here: the placement bucket is in the hub's domain."""
+        return {"placement_domain": "hub"}
 
     def edge_nats(self, edge_id: str) -> dict:
         for region in self.regions.values():

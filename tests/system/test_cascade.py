@@ -238,7 +238,8 @@ async def test_real_processes_placed_by_region_kicked_by_the_control_plane_and_a
     cp = procs.control_plane(tmp_path, topology.hub.url, nats=topology.control_plane_nats(),
                              events={"region_domains": ["eu", "us"]},
                              bootstrap={"admin_password_file": str(tmp_path / "admin-password")}).start()
-    started = {e: procs.edge(tmp_path, topology.hub.url, e, region=r, nats=topology.edge_nats(e)).start()
+    started = {e: procs.edge(tmp_path, topology.hub.url, e, region=r, nats=topology.edge_nats(e),
+                             mesh=topology.edge_mesh()).start()
                for e, r in (("eu-1", "eu"), ("us-1", "us"))}
     people: list[Participant] = []
     try:
