@@ -19,6 +19,10 @@ test *ARGS:
 lint:
     .venv/bin/lint-imports
 
+# re-resolve pyproject.toml's dependencies into requirements.lock (a clean temporary venv, from PyPI)
+lock:
+    ./dev lock
+
 # join-token issues per second against a trivial endpoint (JSON; `--out bench/results/tokens.json` keeps a copy)
 bench-tokens *ARGS:
     {{py}} bench/tokens.py {{ARGS}}

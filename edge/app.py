@@ -33,6 +33,7 @@ from .heartbeat import Heartbeat, LoadSnapshot
 from .keys import Keys
 from .mesh.node import Mesh
 from .settings import Settings
+from .sfu import aiortc_hooks
 from .sfu.interfaces import SfuConfig
 from .signaling import sio
 from .signaling.session import Signaling
@@ -52,6 +53,8 @@ class Node:
     commands: CommandEndpoint
     signaling: Signaling
     mesh: Mesh | None = None
+    #: Why the forwarding core cannot run (its aiortc hooks do not fit), or None; checked at start.
+    sfu_problem: str | None = None
 
 
 def sfu_config(settings: Settings) -> SfuConfig:
@@ -98,8 +101,12 @@ def create_app(settings: Settings) -> Litestar:
             signaling = Signaling(entry=conference, verifier=keys, max_message_bytes=sig.max_message_bytes,
                                   join_timeout=sig.join_timeout, idle_timeout=sig.idle_timeout,
                                   send_queue=sig.send_queue, allowed_origins=sig.allowed_origins)
+            sfu_problem = await aiortc_hooks.problem()
+            if sfu_problem is not None:
+                log.error("not ready: the forwarding core does not fit the installed aiortc",
+                          extra={"problem": sfu_problem})
             node = Node(settings=settings, bus=bus, heartbeat=hb, keys=keys, outbox=outbox, conference=conference,
-                        commands=commands, signaling=signaling, mesh=mesh)
+                        commands=commands, signaling=signaling, mesh=mesh, sfu_problem=sfu_problem)
             app.state.node = node
             app.state.signaling = signaling
             holder["signaling"] = signaling

@@ -1,4 +1,5 @@
-"""Liveness (local state only) and readiness (NATS connected) for the edge."""
+"""Liveness (local state only) and readiness for the edge: NATS connected, not draining, and the
+forwarding core's hooks into aiortc fit the installed version (checked at start)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,11 @@ def healthz() -> dict[str, str]:
 @get("/readyz", include_in_schema=False, sync_to_thread=False)
 def readyz(request: Request) -> Response[dict]:
     node = getattr(request.app.state, "node", None)
-    checks = {"nats": bool(node and node.bus.connected), "draining": bool(node and node.heartbeat.draining)}
-    ok = checks["nats"] and not checks["draining"]
-    return Response({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503)
+    sfu_problem = node.sfu_problem if node else "not started"
+    checks = {"nats": bool(node and node.bus.connected), "draining": bool(node and node.heartbeat.draining),
+              "sfu": sfu_problem is None}
+    ok = checks["nats"] and not checks["draining"] and checks["sfu"]
+    body: dict = {"status": "ready" if ok else "not ready", "checks": checks}
+    if sfu_problem is not None:
+        body["problems"] = {"sfu": sfu_problem}
+    return Response(body, status_code=200 if ok else 503)

@@ -23,11 +23,11 @@ import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import nats
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 
+from .natsclient import Client as SafeClient
 from .settings import NatsSettings, NatsTlsSettings
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class TlsNotOffered(NatsError):
     """A server reached through a ``tls://`` URL greeted without requiring TLS."""
 
 
-class TlsOnlyClient(Client):
+class TlsOnlyClient(SafeClient):
     """A client that refuses to go on in the clear when it was told to use TLS."""
 
     async def _process_info(self, info: dict[str, Any], initial_connection: bool = False) -> None:  # noqa: FBT001
@@ -74,7 +74,7 @@ class Bus:
         self.hooks_done = False
 
     def _client(self) -> Client:
-        return TlsOnlyClient() if self._tls is not None else nats.NATS()
+        return TlsOnlyClient() if self._tls is not None else SafeClient()
 
     # -- state --------------------------------------------------------------------------------
     @property

@@ -3,7 +3,8 @@
 The forwarding core moves RTP packets between peer connections without depacketizing,
 decoding or encoding them. aiortc has no public API for that, so this module reaches into
 its internals — and nothing else in ``edge.sfu`` does. aiortc is pinned to 1.16.x; :func:`check`
-verifies that everything used here still exists and is called when a room is created, and
+verifies that everything used here still exists: the edge runs :func:`problem` when it starts
+(``/readyz`` fails with the reason when the hooks do not fit) and each room checks again, and
 ``tests/edge/sfu/test_aiortc_hooks.py`` exercises each hook against real peer connections.
 
 What is hooked, and why:
@@ -101,6 +102,24 @@ def check(receiver: Any = None, sender: Any = None, transceiver: Any = None, dtl
         missing.append("pylibsrtp._binding.lib.srtp_protect")
     if missing:
         raise HookError("aiortc (aioice, pylibsrtp) internals changed; missing: " + ", ".join(missing))
+
+
+async def problem() -> str | None:
+    """Why the hooks do not fit the installed aiortc, or None when they do (for start-up)."""
+    try:
+        pc = aiortc.RTCPeerConnection(aiortc.RTCConfiguration(iceServers=[]))
+    except Exception as exc:  # noqa: BLE001 - whatever breaks here, the forwarding core cannot run
+        return f"cannot create a peer connection: {exc!r}"
+    try:
+        t = pc.addTransceiver("video", direction="sendonly")
+        check(receiver=t.receiver, sender=t.sender, transceiver=t, dtls=t.sender.transport, pc=pc)
+        return None
+    except HookError as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001
+        return f"cannot inspect aiortc: {exc!r}"
+    finally:
+        await pc.close()
 
 
 # --- publish side: the receiver tap ------------------------------------------------------------

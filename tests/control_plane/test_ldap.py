@@ -169,6 +169,7 @@ async def test_directory_that_does_not_answer_is_503(control_plane, slapd, silen
         assert r.status_code == 503 and f"127.0.0.1:{silent_server}" in r.json()["detail"]
 
 
+@pytest.mark.allow_errors(r"ldap service bind refused", reason="a wrong service account is logged for the operator")
 async def test_wrong_service_account_is_503_naming_the_problem(control_plane, slapd) -> None:
     async with control_plane(ldap=ldap_settings(slapd, bind_password="not-the-service-password")) as cp:
         r = await login(cp.browser(), "alice", "alice-pw-1")
@@ -216,6 +217,7 @@ def test_unknown_role_in_settings_is_refused_at_start() -> None:
         LdapAuthenticator(s, AccountService.__new__(AccountService))
 
 
+@pytest.mark.allow_errors(r"ldap sign-in failed", reason="a user filter the directory refuses is logged for the operator")
 async def test_invalid_user_filter_in_settings_is_503_naming_it(control_plane, slapd) -> None:
     async with control_plane(ldap=ldap_settings(slapd, user_filter="(uid={username}")) as cp:
         r = await login(cp.browser(), "alice", "alice-pw-1")

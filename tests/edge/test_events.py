@@ -73,7 +73,8 @@ async def test_an_emptied_meeting_is_not_ended(edge: EdgeServer, nc: nats.NATS, 
     a = await joined_client(edge, tokens.sign(name="Ada"))
     await a.send({"type": "leave"})
     await a.closed()
-    events = await eventually(lambda: _when(stream_events(nc), lambda ev: len(ev) >= 3), what="events")
+    events = await eventually(lambda: _when(stream_events(nc), lambda ev: len(ev) >= 3), timeout=15,
+                              what="started, joined and left in the stream")
     assert kinds(events) == ["started", "joined", "left"]           # the control plane decides when it ends
 
 
@@ -87,7 +88,7 @@ async def test_the_same_event_published_twice_is_stored_once(nats_server, nc: na
         event = wire.ParticipantJoined(meeting_id="m-dup", edge_id="e", participant_id="p")
         outbox.put(event)
         outbox.put(event)           # e.g. a publish whose ack was lost, retried
-        await eventually(lambda: outbox.published == 2, what="both publishes acked")
+        await eventually(lambda: outbox.published == 2, timeout=15, what="both publishes acked")
         events = await stream_events(nc)
         assert [e.event_id for _, e in events] == [event.event_id]
     finally:
@@ -107,7 +108,7 @@ async def test_events_survive_a_nats_outage(tmp_path: Path, make_edge, tokens: T
     async with edge:
         await edge.node.bus.wait_connected(10)
         a = await joined_client(edge, tokens.sign(name="Ada"))
-        await eventually(lambda: edge.node.outbox.published == 2, what="started, joined published")
+        await eventually(lambda: edge.node.outbox.published == 2, timeout=15, what="started, joined published")
         hub.stop()
         await eventually(lambda: not edge.node.bus.connected, what="edge saw NATS go")
         b = await joined_client(edge, tokens.sign(name="Bob"))       # joins need no NATS

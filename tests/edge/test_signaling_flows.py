@@ -208,6 +208,7 @@ async def test_a_client_that_does_not_read_is_let_go(make_edge, tokens: TokenKit
         assert participant.state == "in"                  # its place is kept for a resume
         await a.send({"type": "chat", "id": "last", "text": "still fine"})
         assert (await a.expect("chat", text="still fine"))["re"] == "last"
+        slow.ws.transport.abort()   # gone for good: the server need not wait for it when it stops
 
 
 async def test_the_active_speaker_is_relayed(edge: EdgeServer, tokens: TokenKit) -> None:

@@ -17,6 +17,9 @@ from .util import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# Every Proc started and not yet checked: tests/conftest.py reads their logs after each test.
+_started: list["Proc"] = []
+
 
 def toml_dumps(data: dict[str, Any]) -> str:
     """Enough TOML for our settings files: nested tables of scalars and lists of scalars."""
@@ -65,6 +68,7 @@ class Proc:
         self.proc: subprocess.Popen[bytes] | None = None
         self.config_path = self.workdir / f"{name}.toml"
         self.log_path = self.workdir / f"{name}.log"
+        self.checked_to = self.log_size()   # how far the log has been checked for ERRORs
 
     @property
     def base_url(self) -> str:
@@ -76,6 +80,8 @@ class Proc:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         self.proc = subprocess.Popen([sys.executable, "-m", self.module, "--config", str(self.config_path)],
                                      cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT, env=env)
+        if self not in _started:
+            _started.append(self)
         return self
 
     def wait_http(self, path: str = "/healthz", timeout: float = 20.0, status: int = 200) -> None:
@@ -106,6 +112,49 @@ class Proc:
                 pass
         return out
 
+    def log_size(self) -> int:
+        try:
+            return self.log_path.stat().st_size
+        except OSError:
+            return 0
+
+    def log_errors(self, start: int = 0, end: int | None = None) -> list[str]:
+        """The ERROR and CRITICAL records, and any raw traceback, in the log between two offsets."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(start)
+                text = f.read(-1 if end is None else max(0, end - start)).decode(errors="replace")
+        except OSError:
+            return []
+        found: list[str] = []
+        raw: list[str] | None = None   # a traceback printed outside the JSON log
+        for line in text.splitlines():
+            if raw is not None:
+                if line.startswith((" ", "\t", "Traceback", "During handling", "The above")) or not line.strip():
+                    raw.append(line)
+                    continue
+                raw.append(line)   # the exception's own line ends it
+                found.append("\n".join(raw))
+                raw = None
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                if line.startswith("Traceback"):
+                    raw = [f"{self.name}: {line}"]
+                continue
+            if isinstance(rec, dict) and str(rec.get("level", "")).lower() in ("error", "critical"):
+                text_ = f"{self.name}: {rec.get('logger', '')}: {rec.get('msg', '')}"
+                extra = {k: v for k, v in rec.items() if k not in ("ts", "level", "service", "logger", "msg", "exc")}
+                if extra:
+                    text_ += f" {json.dumps(extra, default=str)}"
+                if rec.get("exc"):
+                    text_ += "\n" + str(rec["exc"])
+                found.append(text_)
+        if raw is not None:
+            found.append("\n".join(raw))
+        return found
+
     def signal(self, sig: int) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -126,6 +175,32 @@ class Proc:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+def mark_logs() -> None:
+    """Start the log check here: what the running processes logged so far is not looked at."""
+    for p in _started:
+        p.checked_to = p.log_size()
+
+
+def new_log_errors() -> list[str]:
+    """ERRORs our processes logged since the last look; forgets the processes that have exited."""
+    found: list[str] = []
+    for p in list(_started):
+        exited = p.proc is None or p.proc.poll() is not None
+        try:
+            with open(p.log_path, "rb") as f:
+                f.seek(p.checked_to)
+                chunk = f.read()
+        except OSError:
+            chunk = b""
+        if not exited:
+            chunk = chunk[:chunk.rfind(b"\n") + 1]   # a line being written is read next time
+        found += p.log_errors(p.checked_to, p.checked_to + len(chunk))
+        p.checked_to += len(chunk)
+        if exited:
+            _started.remove(p)
+    return found
 
 
 def control_plane(workdir: Path, nats_url: str, name: str = "control_plane", **overrides: Any) -> Proc:
