@@ -91,4 +91,7 @@ def create_app(settings: Settings) -> Litestar:
         request_max_body_size=settings.clients.max_body_bytes,
         request_class=request_class(settings.clients.max_json_depth),
         debug=False,
+        # Logging is the process's (nodes.logs, set up by the runner); Litestar's default would
+        # replace the root logger's handlers when the app is built.
+        logging_config=None,
     )

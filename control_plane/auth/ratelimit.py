@@ -16,11 +16,14 @@ longest ago is dropped first.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 
 from litestar.exceptions import TooManyRequestsException
+
+log = logging.getLogger(__name__)
 
 #: Keys each limiter keeps at most (about 100 bytes each plus the failure times).
 MAX_KEYS = 100_000
@@ -74,15 +77,20 @@ class _Window:
             del self._fails[key]
         return q
 
-    def _record(self, key: str, limit: int) -> None:
+    def _record(self, key: str, limit: int) -> bool:
+        """Count a failure for *key*; whether it has just reached *limit* (once per lockout)."""
         self.sweep()
+        edge = self._clock() - self.window
         q = self._fails.pop(key, None)
         if q is None or q.maxlen != limit:
             q = deque(q or (), maxlen=max(1, limit))
+        while q and q[0] < edge:
+            q.popleft()
         q.append(self._clock())
         self._fails[key] = q
         while len(self._fails) > self.max_keys:
             self._fails.popitem(last=False)
+        return len(q) == limit
 
     def _forget(self, key: str) -> None:
         self._fails.pop(key, None)
@@ -112,8 +120,12 @@ class LoginLimiter(_Window):
 
     def failed(self, username: str, client: str) -> None:
         user_key, addr_key = self._keys(username, client)
-        self._record(user_key, self.per_account)
-        self._record(addr_key, self.per_address)
+        if self._record(user_key, self.per_account):
+            log.warning("sign-in limit reached for an account",
+                        extra={"username": user_key[5:], "client": client, "window": self.window})
+        if self._record(addr_key, self.per_address):
+            log.warning("sign-in limit reached for a client address",
+                        extra={"client": addr_key[5:], "username": user_key[5:], "window": self.window})
 
     def succeeded(self, username: str, client: str) -> None:
         self._forget(self._keys(username, client)[0])
@@ -142,7 +154,9 @@ class GuessLimiter(_Window):
                                            headers={"Retry-After": str(retry)})
 
     def failed(self, meeting_id: str, addr: str | None) -> None:
-        self._record(self._key(meeting_id, addr), self.limit)
+        if self._record(self._key(meeting_id, addr), self.limit):
+            log.warning("meeting password limit reached",
+                        extra={"meeting_id": meeting_id, "client": address_key(addr), "window": self.window})
 
     def succeeded(self, meeting_id: str, addr: str | None) -> None:
         self._forget(self._key(meeting_id, addr))

@@ -3,6 +3,8 @@ maps that forget what has left their window."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from litestar.exceptions import TooManyRequestsException
 
@@ -32,7 +34,8 @@ def test_forwarded_for_is_believed_only_from_a_trusted_proxy() -> None:
     assert p.client(None, ["198.51.100.1"]) == "unknown"
 
 
-async def test_behind_a_trusted_proxy_one_client_does_not_lock_out_another(control_plane) -> None:
+async def test_behind_a_trusted_proxy_one_client_does_not_lock_out_another(control_plane, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="control_plane.auth.ratelimit")
     async with control_plane(clients={"trusted_proxies": PROXIES},
                              accounts={"login_attempts_per_account": 100, "login_attempts_per_address": 3}) as cp:
         await cp.add_account("maria", "maria-password-1")
@@ -45,6 +48,8 @@ async def test_behind_a_trusted_proxy_one_client_does_not_lock_out_another(contr
         r = await balancer.post("/api/v1/auth/login", json={"username": "d", "password": "spray"}, headers=attacker)
         assert r.status_code == 429
         assert r.json()["detail"].startswith("too many failed sign-in attempts for this address")
+        reached = [r for r in caplog.records if r.getMessage() == "sign-in limit reached for a client address"]
+        assert [(r.levelno, r.client, r.username) for r in reached] == [(logging.WARNING, "198.51.100.66", "c")]
         # Someone else behind the same balancer signs in, and the session records their address.
         r = await balancer.post("/api/v1/auth/login", json={"username": "maria", "password": "maria-password-1"},
                                 headers={"X-Forwarded-For": "198.51.100.7"})
@@ -67,7 +72,9 @@ async def test_from_an_untrusted_peer_the_header_is_ignored(control_plane) -> No
         assert (await login(cp.browser("192.0.2.7"), "admin", cp.admin_password)).status_code == 200
 
 
-async def test_meeting_passwords_and_placement_use_the_forwarded_client(control_plane, nats_server, edges) -> None:
+async def test_meeting_passwords_and_placement_use_the_forwarded_client(control_plane, nats_server, edges,
+                                                                      caplog) -> None:
+    caplog.set_level(logging.INFO, logger="control_plane.auth.ratelimit")
     async with control_plane(**nats_overrides(nats_server.url), clients={"trusted_proxies": PROXIES},
                              placement={"regions": {"198.51.100.0/24": "eu"}}, default_region="us") as cp:
         await wait_ready(cp)
@@ -83,6 +90,8 @@ async def test_meeting_passwords_and_placement_use_the_forwarded_client(control_
             assert r.status_code == 403
         r = await balancer.post(url, json={"display_name": "G", "password": "open-sesame"}, headers=guesser)
         assert r.status_code == 429 and "too many wrong passwords" in r.json()["detail"]
+        reached = [r for r in caplog.records if r.getMessage() == "meeting password limit reached"]
+        assert [(r.levelno, r.meeting_id, r.client) for r in reached] == [(logging.WARNING, m["id"], "203.0.113.9")]
         r = await balancer.post(url, json={"display_name": "N", "password": "open-sesame"}, headers=neighbour)
         assert r.status_code == 200, r.text
         assert (r.json()["region"], r.json()["edge_id"]) == ("eu", "eu-1")  # placed by the forwarded address

@@ -53,13 +53,16 @@ class Records(logging.Handler):
 async def test_an_edge_that_leaves_takes_its_meetings_along_at_once(control_plane, nats_server, edges) -> None:
     async with control_plane(**nats_overrides(nats_server.url, edges={"ttl": 1.0, "sweep_interval": 0.1})) as cp:
         await wait_ready(cp)
-        logs = Records()  # (after the app's start, which sets up logging)
+        logs = Records()
         placement_log = logging.getLogger("control_plane.placement")
+        level = placement_log.level
         placement_log.addHandler(logs)
+        placement_log.setLevel(logging.INFO)
         try:
             await _rehome_scenario(cp, edges, nats_server, logs)
         finally:
             placement_log.removeHandler(logs)
+            placement_log.setLevel(level)
 
 
 async def _rehome_scenario(cp, edges, nats_server, logs: Records) -> None:  # noqa: ANN001
