@@ -68,11 +68,16 @@ class Conference:
         ended_at = self._ended.get(claims.mid)
         if ended_at is not None and claims.iat < ended_at:
             raise Refusal("meeting_ended", "this meeting has ended")
-        self.book.check_token(claims)
         mt = self.meetings.get(claims.mid)
         if self.book.adopt(claims.mid, claims.pol) and mt is not None:
             mt.changed()
-        self.book.check_entry(claims, mt.seats_taken(except_token=claims.jti) if mt is not None else 0)
+        try:
+            self.book.check_token(claims)
+            self.book.check_entry(claims, mt.seats_taken(except_token=claims.jti) if mt is not None else 0)
+        except Refusal as r:
+            log.info("join refused", extra={"meeting": claims.mid, "code": r.code, "token_id": claims.jti,
+                                            "role": claims.role})
+            raise
         mt = mt or self._open(claims)
         p = await mt.add(claims, link, request.id)
         if p.state != "left":

@@ -57,12 +57,15 @@ async def test_a_denied_participant_s_token_no_longer_joins(edge: EdgeServer, to
     await joined_client(edge, tokens.sign(name="Gus", role="guest", sub="guest:g", lobby=True))  # a new token may
 
 
-async def test_the_newest_policy_wins_lock_and_limit(edge: EdgeServer, tokens: TokenKit) -> None:
+async def test_the_newest_policy_wins_lock_and_limit(edge: EdgeServer, tokens: TokenKit, caplog) -> None:  # noqa: ANN001
     old = {"locked": False, "max_participants": 0, "version": 1000}
     locked = {"locked": True, "max_participants": 0, "version": 2000}
     await joined_client(edge, tokens.sign(name="Host", role="host", perms=MODERATOR, pol=locked))
-    refused = await join_error(edge, tokens.sign(name="Ada", pol=old), "locked")   # an older snapshot
+    ada = tokens.sign(name="Ada", pol=old)
+    refused = await join_error(edge, ada, "locked")   # an older snapshot
     assert refused["message"] == "the meeting is locked: only its hosts and moderators may join"
+    logged = [r for r in caplog.records if r.getMessage() == "join refused"]
+    assert [(r.levelname, r.code, r.meeting, r.role) for r in logged] == [("INFO", "locked", "meet-1", "member")]
     await joined_client(edge, tokens.sign(name="Mo", role="moderator", perms=MODERATOR, pol=old))
     await joined_client(edge, tokens.sign(name="Bob", pol={"locked": False, "max_participants": 3,
                                                            "version": 3000}))
