@@ -10,7 +10,8 @@ subscription when the meeting closes), carries out :data:`nodes.wire.Command` an
   adopted;
 * the action is applied by :func:`edge.conference.moderation.apply` (the same checks and effects as
   a moderator's request over signaling or the mesh); the control plane is trusted to ask;
-* ``EndMeeting`` is carried out by every edge of the meeting;
+* ``EndMeeting`` and ``Policy`` (the meeting's lock and participant limit: see
+  :mod:`edge.conference.seats`) are carried out by every edge of the meeting;
 * a participant command for someone this edge does not host is answered ``not here`` only after
   ``commands.not_here_delay``, so that when a meeting spans several edges the reply of the edge
   that hosts the participant arrives first (request/reply keeps the first answer).
@@ -42,7 +43,7 @@ from .settings import CommandsSettings
 log = logging.getLogger(__name__)
 
 VERB: dict[type, str] = {wire.Kick: "kick", wire.Mute: "mute", wire.Admit: "admit", wire.Deny: "deny",
-                         wire.Promote: "promote", wire.EndMeeting: "end"}
+                         wire.Promote: "promote", wire.EndMeeting: "end", wire.Policy: "policy"}
 NOT_HERE = "not here"
 
 
@@ -168,6 +169,9 @@ class CommandEndpoint:
             return None  # not hosted here (any more): the edges that host it answer
         try:
             moderation.check_epoch(mt, cmd.epoch)
+            if isinstance(cmd, wire.Policy):  # every edge of the meeting enforces it from now on
+                mt.learn(cmd.policy, [])
+                return wire.CommandReply(command_id=cmd.command_id, ok=True, edge_id=self.edge_id)
             action = moderation.from_command(cmd, actions.CONTROL_PLANE)
             if action.verb != "end" and action.participant_id not in mt.participants:
                 return self._fail(cmd.command_id, NOT_HERE)  # another edge of the meeting hosts it

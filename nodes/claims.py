@@ -17,6 +17,8 @@ from typing import Any
 import jwt
 import msgspec
 
+from .wire import MeetingPolicy
+
 #: The ``aud`` of every join token.
 AUDIENCE = "cc-edge"
 ALGORITHM = "EdDSA"
@@ -69,6 +71,9 @@ class JoinClaims(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
     perms: Permissions = msgspec.field(default_factory=Permissions)
     #: True when the participant must wait in the lobby until a moderator admits them.
     lobby: bool = False
+    #: The meeting's entry policy (lock, participant limit, version) when the token was issued; the
+    #: edge enforces the newest it knows (a newer one comes with commands and the mesh).
+    pol: MeetingPolicy = msgspec.field(default_factory=MeetingPolicy)
 
 
 class TokenError(Exception):

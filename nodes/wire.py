@@ -69,6 +69,20 @@ class EdgeGone(_Msg, kw_only=True, tag="edge.gone"):
 Registry = Union[EdgeHeartbeat, EdgeGone]
 
 
+# --- a meeting's entry policy ---------------------------------------------------------------
+class MeetingPolicy(Struct, kw_only=True, forbid_unknown_fields=False):
+    """Who may still take a seat in a meeting, as the control plane last decided it: in join tokens
+    (claim ``pol``), in the :class:`Policy` command and in the mesh state. The newest ``version``
+    wins."""
+
+    #: Only hosts and moderators may join.
+    locked: bool = False
+    #: Participants in the meeting at most, on every edge together (0: no limit).
+    max_participants: int = 0
+    #: Milliseconds since the epoch of the meeting's last change (0: unknown, any other wins).
+    version: int = 0
+
+
 # --- commands -------------------------------------------------------------------------------
 class _Cmd(_Msg, kw_only=True):
     command_id: str = msgspec.field(default_factory=new_id)
@@ -108,7 +122,13 @@ class EndMeeting(_Cmd, kw_only=True, tag="cmd.end"):
     reason: str = "ended by host"
 
 
-Command = Union[Kick, Mute, Admit, Deny, Promote, EndMeeting]
+class Policy(_Cmd, kw_only=True, tag="cmd.policy"):
+    """The meeting's lock or participant limit changed: every edge hosting it enforces the newest."""
+
+    policy: MeetingPolicy = msgspec.field(default_factory=MeetingPolicy)
+
+
+Command = Union[Kick, Mute, Admit, Deny, Promote, EndMeeting, Policy]
 
 
 class CommandReply(_Msg, kw_only=True, tag="cmd.reply"):
@@ -217,6 +237,8 @@ class MeshParticipant(Struct, kw_only=True):
     since: float = 0.0
     #: When it entered the meeting (the roster is in this order on every edge), Unix seconds.
     entered_at: float = 0.0
+    #: The ``jti`` of its join token: one seat per token across the meeting's edges.
+    token_id: str = ""
 
 
 class MeshTrack(Struct, kw_only=True):
@@ -239,6 +261,16 @@ class MeshDeparture(Struct, kw_only=True):
     at: float = 0.0
 
 
+class MeshBarred(Struct, kw_only=True):
+    """A join token that no longer joins the meeting: its participant was kicked or denied."""
+
+    token_id: str
+    #: "kicked" or "denied".
+    reason: str = "kicked"
+    #: The token's ``exp``: remembered until then.
+    until: float = 0.0
+
+
 class _Mesh(_Msg, kw_only=True):
     meeting_id: str
     #: Placement epoch the sender believes current; older ones are refused.
@@ -259,6 +291,10 @@ class MeshState(_Mesh, kw_only=True, tag="mesh.state"):
     departed: list[MeshDeparture] = msgspec.field(default_factory=list)
     #: The meeting closed on the sending edge: drop it now rather than after the timeout.
     leaving: bool = False
+    #: The newest entry policy the sending edge knows.
+    policy: MeetingPolicy = msgspec.field(default_factory=MeetingPolicy)
+    #: Tokens of participants kicked or denied (on any edge, as far as the sender knows).
+    barred: list[MeshBarred] = msgspec.field(default_factory=list)
 
 
 class MeshChat(_Mesh, kw_only=True, tag="mesh.chat"):

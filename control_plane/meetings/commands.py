@@ -23,12 +23,12 @@ from ..errors import FieldError
 from ..events import repository as roster
 from ..placement.service import PlacementService, PlacementUnavailable
 from .schemas import CommandRead
-from .service import MeetingService
+from .service import MeetingService, entry_policy
 
 log = logging.getLogger(__name__)
 
 VERBS = {wire.Kick: "kick", wire.Mute: "mute", wire.Admit: "admit", wire.Deny: "deny", wire.Promote: "promote",
-         wire.EndMeeting: "end"}
+         wire.EndMeeting: "end", wire.Policy: "policy"}
 
 
 class NoEdge(ServiceUnavailableException):
@@ -114,6 +114,22 @@ class CommandService:
         await self.meetings.mark_ended(meeting_id, reason="ended")
         return CommandRead(command_id=command.command_id, ok=True, edge_id=edge_id, epoch=command.epoch,
                            state="ended")
+
+    async def push_policy(self, meeting_id: str, by: str = "") -> str:
+        """Tell the edges hosting the meeting its lock and participant limit changed. Best effort:
+        without an edge nothing is to be told (the next tokens carry it); returns the answering
+        edge ("" when none)."""
+        row = await self.meetings.row(meeting_id)
+        try:
+            epoch = await self._epoch(meeting_id)
+            reply = await self.request(wire.Policy(meeting_id=meeting_id, epoch=epoch, by=by,
+                                                   policy=entry_policy(row)))
+        except NoEdge:
+            return ""
+        except Exception as exc:  # noqa: BLE001 - the change is saved; tokens carry it from now on
+            log.warning("policy not confirmed by the edge", extra={"meeting_id": meeting_id, "error": repr(exc)})
+            return ""
+        return reply.edge_id
 
     async def end_quietly(self, meeting_id: str, reason: str) -> None:
         """Best effort EndMeeting (the empty-meeting sweeper): failures are logged, not raised."""

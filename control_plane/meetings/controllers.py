@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
@@ -39,7 +40,11 @@ class MeetingController(Controller):
     @patch("/{meeting_id:str}", summary="Change a meeting (owner, co-hosts, admins)")
     async def update_meeting(self, request: Request, principal: Principal, meeting_id: str,
                              data: MeetingUpdate) -> MeetingRead:
-        return await _services(request).meetings.update(principal, meeting_id, data)
+        services = _services(request)
+        read = await services.meetings.update(principal, meeting_id, data)
+        if data.locked is not msgspec.UNSET or data.max_participants is not msgspec.UNSET:
+            await services.commands.push_policy(meeting_id, by=principal.account_id)  # the edges enforce it
+        return read
 
     @delete("/{meeting_id:str}", summary="Delete a meeting (owner, co-hosts, admins)", status_code=HTTP_204_NO_CONTENT)
     async def delete_meeting(self, request: Request, principal: Principal, meeting_id: str) -> None:

@@ -9,7 +9,9 @@ hosts need none); a full meeting refuses (409). Then the participant's region is
 the client address, else the default), the meeting is placed (:mod:`control_plane.placement`;
 503 when no edge is live) and a token is signed with the permissions
 :mod:`control_plane.tokens.permissions` derives, for the chosen edge and its region's other edges
-(``alt``, also returned with their URLs as ``alternates``).
+(``alt``, also returned with their URLs as ``alternates``). The token carries the meeting's lock
+and participant limit (claim ``pol``): the edge enforces them too, with the newest it knows
+(changes reach edges as ``policy`` commands: :meth:`CommandService.push_policy`).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from ..placement.service import NoEdgeError, PlacementService, PlacementUnavaila
 from ..tokens.permissions import derive
 from ..tokens.service import TokenService
 from .schemas import AlternateEdge, JoinRead, JoinRequest
-from .service import MeetingService
+from .service import MeetingService, entry_policy
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +108,7 @@ class JoinService:
         hb = placed.edge.heartbeat
         issued = self.tokens.issue(account_role=account_role, sub=sub, name=name, meeting_id=meeting_id,
                                    edge_id=hb.edge_id, role=meeting_role, perms=perms, alt=placed.alt,
-                                   epoch=placed.placement.epoch, lobby=lobby)
+                                   epoch=placed.placement.epoch, lobby=lobby, policy=entry_policy(row))
         log.info("join token issued", extra={"meeting_id": meeting_id, "sub": sub, "edge_id": hb.edge_id,
                                              "region": region, "role": meeting_role, "epoch": placed.placement.epoch})
         return JoinRead(token=issued.token, edge_url=hb.public_url, edge_id=hb.edge_id,

@@ -19,6 +19,7 @@ import msgspec
 from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 
 from nodes.subjects import TOKEN_RE
+from nodes.wire import MeetingPolicy
 
 from ..accounts.passwords import hash_password_async
 from ..auth.principal import Principal, require_role
@@ -45,6 +46,17 @@ def iso_utc(ts: float | None) -> str | None:
 
 def _utc_text(dt: datetime | None) -> str | None:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if dt is not None else None
+
+
+def entry_policy(row: aiosqlite.Row) -> MeetingPolicy:
+    """The meeting's lock and participant limit for the edges (in join tokens and ``policy``
+    commands); its version is the row's last change, in milliseconds."""
+    try:
+        changed = datetime.strptime(row["updated_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        version = int(changed.timestamp() * 1000)
+    except (TypeError, ValueError):
+        version = 0
+    return MeetingPolicy(locked=bool(row["locked"]), max_participants=int(row["max_participants"]), version=version)
 
 
 def schedule_of(row: aiosqlite.Row) -> recurrence.Schedule | None:

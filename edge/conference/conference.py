@@ -20,6 +20,7 @@ from .interfaces import CLOSE_EDGE_STOPPING, Link, Refusal
 from .meeting import Meeting, RoomMaker
 from .participant import Participant
 from .seat import ParticipantSeat
+from .seats import SeatBook
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ class Conference:
         self.draining = False
         self._resume: dict[str, tuple[Meeting, Participant]] = {}
         self._ended: dict[str, float] = {}
+        #: Barred tokens and entry policies of every meeting (they outlive a meeting that empties).
+        self.book = SeatBook()
         self._opened: list[Callable[[Meeting], None]] = []
         self._closed: list[Callable[[Meeting], None]] = []
 
@@ -65,7 +68,12 @@ class Conference:
         ended_at = self._ended.get(claims.mid)
         if ended_at is not None and claims.iat < ended_at:
             raise Refusal("meeting_ended", "this meeting has ended")
-        mt = self.meetings.get(claims.mid) or self._open(claims)
+        self.book.check_token(claims)
+        mt = self.meetings.get(claims.mid)
+        if self.book.adopt(claims.mid, claims.pol) and mt is not None:
+            mt.changed()
+        self.book.check_entry(claims, mt.seats_taken(except_token=claims.jti) if mt is not None else 0)
+        mt = mt or self._open(claims)
         p = await mt.add(claims, link, request.id)
         if p.state != "left":
             self._resume[p.resume_token] = (mt, p)
@@ -86,7 +94,7 @@ class Conference:
     def _open(self, claims: JoinClaims) -> Meeting:
         mt = Meeting(claims.mid, edge_id=self.edge_id, epoch=claims.ep, make_room=self.make_room, emit=self.emit,
                      resume_grace=self.resume_grace, replay=self.replay, ice_servers=self.ice_servers,
-                     on_left=self._forget, on_closed=self._meeting_closed)
+                     on_left=self._forget, on_closed=self._meeting_closed, book=self.book)
         self.meetings[mt.id] = mt
         log.info("meeting opened", extra={"meeting": mt.id})
         for fn in self._opened:

@@ -1,8 +1,8 @@
 """One meeting on this edge: who is in it, who waits in the lobby, and its forwarding room.
 
-The meeting is the room's :class:`~edge.sfu.interfaces.RoomEvents`: it turns what the forwarding
-core reports (tracks, active speaker, subscriber offers, PC states) into protocol messages for
-the participants and bus events for the control plane. Membership changes live here; what a
+The meeting is the room's :class:`~edge.sfu.interfaces.RoomEvents` (:mod:`.room_events`): it
+turns what the forwarding core reports (tracks, active speaker, subscriber offers, PC states) into
+protocol messages for the participants and bus events for the control plane. Membership changes live here; what a
 participant or the control plane may ask for (chat, mute, kick, …) is in :mod:`.actions`.
 
 Participants whose socket dropped keep their place for ``resume_grace`` seconds; the meeting
@@ -24,23 +24,27 @@ from typing import Any
 from nodes import wire
 from nodes.claims import JoinClaims
 
-from ..sfu.interfaces import ForwardingRoom, RoomEvents, TrackInfo
+from ..sfu.interfaces import ForwardingRoom, RoomEvents
 from .. import protocol as m
 from .interfaces import CLOSE_ENDED, CLOSE_NORMAL, CLOSE_REPLACED, Link, Refusal
 from .participant import Participant
 from .remote import Changes, MeshLink, RemoteParticipant, apply, drop
+from .room_events import MeetingRoomEvents
+from .seats import SeatBook
 
 log = logging.getLogger(__name__)
 
 RoomMaker = Callable[[str, RoomEvents], ForwardingRoom]
 
 
-class Meeting:
+class Meeting(MeetingRoomEvents):
     def __init__(self, meeting_id: str, *, edge_id: str, epoch: int, make_room: RoomMaker,
                  emit: Callable[[Any], None], resume_grace: float, replay: int,
                  ice_servers: list[dict], on_left: Callable[[Participant], None],
-                 on_closed: Callable[["Meeting"], None]) -> None:
+                 on_closed: Callable[["Meeting"], None], book: SeatBook | None = None) -> None:
         self.id, self.edge_id, self.epoch = meeting_id, edge_id, epoch
+        #: Barred tokens and the entry policy, kept by the conference (they outlive this object).
+        self.book = book or SeatBook()
         self.emit_event = emit
         self.resume_grace, self.replay, self.ice_servers = resume_grace, replay, ice_servers
         self._on_left, self._on_closed = on_left, on_closed
@@ -100,6 +104,23 @@ class Meeting:
             raise Refusal("not_found", f"no participant {participant_id!r} in this meeting", field)
         return p
 
+    def seat_of(self, token_id: str) -> Participant | None:
+        """The participant of this edge that joined with *token_id*, if any."""
+        return next((p for p in self.participants.values() if p.token_id == token_id and p.state != "left"), None)
+
+    def seats_taken(self, *, except_token: str = "") -> int:
+        """Everyone in the meeting or its lobby on every edge, but the seat *except_token* holds."""
+        here = sum(1 for p in self.participants.values() if p.state != "left" and p.token_id != except_token)
+        return here + sum(1 for r in self.remote.values() if not (except_token and r.token_id == except_token))
+
+    def learn(self, policy: wire.MeetingPolicy, barred: list[wire.MeshBarred]) -> None:
+        """What the control plane or another edge says of the entry policy and barred tokens."""
+        changed = self.book.adopt(self.id, policy)
+        for b in barred:
+            changed = self.book.bar(self.id, b.token_id, b.reason, b.until) or changed
+        if changed:
+            self.changed()
+
     def track_count(self) -> int:
         return sum(len(p.tracks) for p in self.participants.values())
 
@@ -149,6 +170,10 @@ class Meeting:
         if self.closed or self._ending:
             raise Refusal("meeting_ended", "this meeting is ending")
         self.epoch = max(self.epoch, claims.ep)
+        old = self.seat_of(claims.jti)
+        if old is not None:  # one seat per token: the new join takes over, the old socket is told
+            await self.leave(old, "replaced", code=CLOSE_REPLACED, keep_open=True,
+                             close_reason="replaced: the same join token joined again")
         p = Participant(claims, replay=self.replay)
         p.link = link
         self.participants[p.id] = p
@@ -223,9 +248,13 @@ class Meeting:
             await self.room.restart(p.id)  # type: ignore[union-attr]
 
     async def leave(self, p: Participant, reason: str, *, code: int = CLOSE_NORMAL, close_reason: str = "",
-                    announce: bool = True) -> None:
+                    announce: bool = True, keep_open: bool = False) -> None:
+        """*p* leaves; the meeting closes here when it was the last (unless *keep_open*: its seat is
+        being taken over). A kicked or denied participant's token no longer joins."""
         if p.state == "left":
             return
+        if reason in ("kicked", "denied"):
+            self.book.bar(self.id, p.token_id, reason, p.token_exp)
         was = p.state
         p.state = "left"
         p.cancel_grace()
@@ -247,7 +276,7 @@ class Meeting:
         if p.link is not None:
             p.link.close(code, close_reason or reason)
             p.link = None
-        if not self.participants and not self._ending:
+        if not self.participants and not self._ending and not keep_open:
             await self.close("empty")
 
     async def end(self, *, by: str, reason: str, code: int = CLOSE_ENDED, leave_reason: str = "ended",
@@ -275,6 +304,11 @@ class Meeting:
         """Another edge's current part of the meeting (its mesh state)."""
         self._announce(apply(self.remote, edge_id, [p for p in participants if p.id not in self.participants],
                              reasons))
+        for r in participants:  # one seat per token across edges: the newer seat stays
+            p = self.seat_of(r.token_id) if r.token_id else None
+            if p is not None and r.since > p.since:
+                self.spawn(self.leave(p, "replaced", code=CLOSE_REPLACED,
+                                      close_reason="replaced: the same join token joined on another edge"))
 
     def drop_remote(self, edge_id: str, reason: str, reasons: dict[str, str] | None = None) -> None:
         """Another edge left the meeting (closed it, or was not heard from)."""
@@ -310,39 +344,3 @@ class Meeting:
         if self.ended:  # emptied or stopped here is not the end of the meeting: the control plane decides
             self.event(wire.MeetingEnded, reason=reason)
         self._on_closed(self)
-
-    # -- RoomEvents -----------------------------------------------------------------------------
-    def on_track_published(self, track: TrackInfo) -> None:
-        p = self.participants.get(track.participant_id)
-        if p is None or p.state != "in":
-            return
-        p.tracks[track.track_id] = track
-        if track.source in p.muted and self.room is not None:
-            self.room.set_track_muted(track.track_id, True)
-        self.broadcast(m.TrackPublished(track=p.track_out(track)))
-        self.event(wire.TrackPublished, participant_id=p.id, track_id=track.track_id, kind=track.kind,
-                   source=track.source)
-
-    def on_track_unpublished(self, track: TrackInfo) -> None:
-        p = self.participants.get(track.participant_id)
-        if p is None or p.tracks.pop(track.track_id, None) is None:
-            return
-        self.broadcast(m.TrackUnpublished(participant_id=p.id, track_id=track.track_id))
-        self.event(wire.TrackUnpublished, participant_id=p.id, track_id=track.track_id)
-
-    def on_active_speaker(self, participant_id: str | None) -> None:
-        if participant_id == self.active_speaker:
-            return
-        self.active_speaker = participant_id
-        self.broadcast(m.ActiveSpeaker(participant_id=participant_id))
-
-    def on_subscriber_offer(self, participant_id: str, sdp: str) -> None:
-        p = self.participants.get(participant_id)
-        if p is not None and p.state == "in":
-            p.send(m.ServerOffer(pc="subscribe", sdp=sdp))
-
-    def on_peer_state(self, participant_id: str, pc: str, state: str) -> None:
-        p = self.participants.get(participant_id)
-        if p is not None and p.state == "in":
-            p.pc_state[pc] = state
-            p.send(m.PeerState(pc=pc, state=state))  # type: ignore[arg-type]

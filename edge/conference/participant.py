@@ -49,6 +49,8 @@ class Participant:
         self.name = claims.name
         self.role = claims.role
         self.token_id = claims.jti
+        #: The token's expiry: a kicked participant's token is refused until then.
+        self.token_exp = float(claims.exp)
         self.publish = publish_sources(claims)
         self.subscribe = claims.perms.subscribe
         self.chat = claims.perms.chat

@@ -44,6 +44,8 @@ class RemoteParticipant:
     since: float = 0.0
     entered_at: float = 0.0
     tracks: dict[str, RemoteTrack] = field(default_factory=dict)
+    #: The ``jti`` of its join token (one seat per token across edges).
+    token_id: str = ""
 
     def track_out(self, t: RemoteTrack) -> m.TrackOut:
         return m.TrackOut(track_id=t.track_id, participant_id=self.id, kind=t.kind, source=t.source,  # type: ignore[arg-type]

@@ -250,6 +250,7 @@ class MeshMeeting:
         view = self.edges.get(state.edge_id)
         if view is not None and not view.newer(state):
             return
+        self.meeting.learn(state.policy, state.barred)  # kept even from an edge that closed the meeting
         if state.leaving:
             if view is not None:
                 self._drop(state.edge_id, "left", reasons_of(state))

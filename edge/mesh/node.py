@@ -5,8 +5,8 @@ Relay requests addressed to this edge arrive on ``cc.relay.e.<edge>.<sender>.<ve
 ``want`` (:class:`nodes.wire.RelayWant`: another edge wants tracks of this edge's participants)
 and ``offer`` (:class:`nodes.wire.RelayOffer`: another edge sends its tracks to this one); each
 is answered with :class:`nodes.wire.RelayReply`. Every request names the meeting, the sender (which
-must be the sender in the subject, the only one its NATS user may publish as) and the epoch it
-believes current; an older epoch than the meeting's is refused with
+must be the sender in the subject, the only one its NATS user may publish as, and part of the
+meeting: :mod:`.authority`) and the epoch it believes current; an older epoch than the meeting's is refused with
 ``stale epoch N (the meeting is at M)``, a newer one raises the meeting's.
 """
 
@@ -31,7 +31,7 @@ from ..conference.interfaces import Refusal
 from ..conference.meeting import Meeting
 from ..conference.moderation import check_epoch
 from ..settings import MeshSettings
-from .authority import MeshAuthority
+from .authority import TAKE, MeshAuthority
 from .meeting import MeshMeeting
 
 log = logging.getLogger(__name__)
@@ -141,6 +141,9 @@ class Mesh:
             return refuse(f"meeting {req.meeting_id!r} is not hosted on edge {self.edge_id}")
         if req.edge_id == self.edge_id:
             return refuse("a relay to this edge itself")
+        outcome, reason = await self.authority.judge(req.meeting_id, req.edge_id, req.edge_id in mm.edges)
+        if outcome != TAKE:  # no media for an edge that is not part of the meeting (asked again later)
+            return refuse(reason)
         stale = stale_epoch(mm.meeting, req.epoch)
         if stale:
             return refuse(stale)

@@ -26,7 +26,8 @@ def describe(meeting: Meeting, *, edge_id: str, region: str, started_at: float, 
                 continue
             participants.append(wire.MeshParticipant(
                 participant_id=p.id, name=p.name, role=p.role, moderator=p.moderator, state=p.state,  # type: ignore[arg-type]
-                muted=sorted(p.muted), muted_by=dict(p.muted_by), since=p.since, entered_at=p.entered_at))
+                muted=sorted(p.muted), muted_by=dict(p.muted_by), since=p.since, entered_at=p.entered_at,
+                token_id=p.token_id))
             if p.state == "in":
                 tracks += [wire.MeshTrack(track_id=t.track_id, participant_id=p.id, kind=t.kind, source=t.source,
                                           codec=t.codec, muted=t.source in p.muted) for t in p.tracks.values()]
@@ -34,14 +35,16 @@ def describe(meeting: Meeting, *, edge_id: str, region: str, started_at: float, 
                 if leaving or now - at <= departed_memory]
     return wire.MeshState(meeting_id=meeting.id, epoch=meeting.epoch, edge_id=edge_id, region=region,
                           started_at=started_at, seq=seq, participants=participants, tracks=tracks,
-                          departed=departed, leaving=leaving)
+                          departed=departed, leaving=leaving, policy=meeting.book.policy(meeting.id),
+                          barred=meeting.book.barred(meeting.id))
 
 
 def participants_of(state: wire.MeshState) -> list[RemoteParticipant]:
     """The remote participants a state describes, with their tracks."""
     out = {p.participant_id: RemoteParticipant(
         id=p.participant_id, edge_id=state.edge_id, name=p.name, role=p.role, moderator=p.moderator, state=p.state,
-        muted=set(p.muted), muted_by=dict(p.muted_by), since=p.since, entered_at=p.entered_at)
+        muted=set(p.muted), muted_by=dict(p.muted_by), since=p.since, entered_at=p.entered_at,
+        token_id=p.token_id)
         for p in state.participants}
     for t in state.tracks:
         owner = out.get(t.participant_id)

@@ -262,3 +262,28 @@ async def test_end_to_end_with_a_real_control_plane_and_edge(nats_server, tmp_pa
                 await ws.close()
         edge.stop()
         cp.stop()
+
+
+async def test_a_lock_or_limit_change_is_pushed_to_the_hosting_edge(control_plane, nats_server, edges) -> None:
+    from nodes.claims import verify_join_token
+    from tests.control_plane.meetings_support import keyset
+
+    async with control_plane(**nats_overrides(nats_server.url)) as cp:
+        await wait_ready(cp)
+        host = await user(cp, "hanna", "host")
+        m, edge = await placed_meeting(cp, edges, host, max_participants=5)
+        r = await cp.client.post(f"/api/v1/meetings/{m['id']}/join", json={}, headers=host)
+        issued = verify_join_token(r.json()["token"], keyset(cp)).pol
+        assert (issued.locked, issued.max_participants) == (False, 5) and issued.version > 0
+
+        r = await cp.client.patch(f"/api/v1/meetings/{m['id']}", json={"locked": True}, headers=host)
+        assert r.status_code == 200, r.text
+        await eventually(lambda: any(isinstance(c, wire.Policy) for c in edge.commands), what="the policy pushed")
+        pushed = next(c for c in edge.commands if isinstance(c, wire.Policy))
+        assert (pushed.meeting_id, pushed.epoch, pushed.policy.locked, pushed.policy.max_participants) == \
+            (m["id"], 1, True, 5)
+        assert pushed.policy.version > issued.version          # newer than what earlier tokens carry
+        r = await cp.client.patch(f"/api/v1/meetings/{m['id']}", json={"title": "renamed"}, headers=host)
+        assert r.status_code == 200
+        assert sum(isinstance(c, wire.Policy) for c in edge.commands) == 1   # only lock and limit are pushed
+        await edge.stop()

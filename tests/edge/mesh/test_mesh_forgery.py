@@ -100,6 +100,15 @@ async def place(topology: Topology, entry: dict) -> None:
         await nc.close()
 
 
+async def want_all(forger: nats.NATS, from_edge: str = "eu-9") -> wire.RelayReply:
+    """Ask eu-1 to relay its tracks of the meeting to the forger."""
+    want = wire.RelayWant(meeting_id=MEETING, edge_id=from_edge, tracks=["TR_any"], restart=True)
+    msg = await forger.request(subjects.relay("eu-1", from_edge, "want"), wire.encode(want), timeout=5)
+    reply = wire.relay_reply_decoder.decode(msg.data)
+    assert isinstance(reply, wire.RelayReply)
+    return reply
+
+
 def end_from(edge_id: str) -> bytes:
     return wire.encode(wire.MeshEnd(meeting_id=MEETING, edge_id=edge_id, by="intruder", reason="forged"))
 
@@ -126,6 +135,11 @@ async def test_a_forged_end_from_an_edge_outside_the_mesh_is_refused(meeting_pai
         ])
     assert await ada.is_open() and await bob.is_open()
     assert not [m for m in ada.seen + bob.seen if m["type"] in ("meeting_ended", "ended", "kicked")]
+    # nor does it get the meeting's media relayed to it
+    reply = await want_all(forger)
+    assert (reply.ok, reply.error) == (False, f"edge 'eu-9' is not part of meeting '{MEETING}' (not in its mesh, "
+                                              "and its placement cannot be read)")
+    assert "eu-9" not in eu.node.conference.meetings[MEETING].room.relays.out
     # the meeting's own edges are still heard
     await bob.send({"type": "chat", "id": "c1", "text": "still here"})
     await ada.expect("chat", text="still here")
@@ -153,6 +167,9 @@ async def test_a_forged_end_from_an_edge_the_meeting_is_not_placed_on_is_refused
         assert logs.refused() == 2 * [("eu-9", "MeshEnd", f"meeting '{MEETING}' is not placed on edge 'eu-9' "
                                                           "(waited 1 s for its placement)")]
     assert await ada.is_open() and await bob.is_open()
+    reply = await want_all(forger)   # in the mesh, not placed: no media
+    assert (reply.ok, reply.error) == (False, f"meeting '{MEETING}' is not placed on edge 'eu-9'")
+    assert "eu-9" not in eu.node.conference.meetings[MEETING].room.relays.out
     await bob.send({"type": "chat", "id": "c1", "text": "placed edges are heard"})
     await ada.expect("chat", text="placed edges are heard")
     # The meeting moved on without eu-1 (as when a cut made the control plane re-home it): an edge

@@ -36,7 +36,8 @@ async def relay(nc: nats.NATS, verb: str, payload: bytes | msgspec.Struct, edge:
 async def test_bad_relay_requests_are_refused_with_the_reason(pair, tokens: TokenKit, as_us: nats.NATS) -> None:
     eu, us = pair
     ada = await join(eu, tokens, "Ada")
-    await ada.send({"type": "ping"})
+    bob = await join(us, tokens, "Bob")   # us-1 is part of the meeting (its mesh): relay requests are heard
+    await same_roster([ada, bob], ["Ada", "Bob"])
     meeting = eu.node.conference.meetings["meet-1"]
     assert "bad relay request" in (await relay(as_us, "want", b"{not json")).error
     assert "Object missing required field `meeting_id`" in (await relay(as_us, "want", b'{"type":"relay.want"}')).error
