@@ -24,13 +24,16 @@ from .util import free_port
 PASSWORD = "s3cret-for-tests"
 
 
-def edge_permissions(edge_id: str) -> str:
-    """What an edge may do (same text as the example configs): publish only under its own id."""
+def edge_permissions(edge_id: str, *, on_hub: bool = False) -> str:
+    """What an edge may do (same text as the example configs): publish only under its own id.
+    On the hub itself the server maps ``$JS.hub.API`` to its own ``$JS.API`` before it checks a
+    permission, so an edge there reads the placement through ``$JS.API``."""
     e = edge_id
+    api = "$JS.API" if on_hub else "$JS.hub.API"
     return f"""{{
         publish: {{
           allow: ["cc.edge.{e}.>", "cc.evt.{e}.>", "cc.relay.m.*.{e}.>", "cc.relay.e.*.{e}.>",
-                  "cc.cp.jwks", "$JS.hub.API.STREAM.MSG.GET.KV_cc_placement"]
+                  "cc.cp.jwks", "{api}.STREAM.MSG.GET.KV_cc_placement"]
           deny: ["cc.cmd.>"]
         }}
         subscribe: {{
@@ -78,7 +81,7 @@ class Topology:
         hub_cert = tls.issue("hub") if tls else None
         link_tls = tls_block(hub_cert, tls.cert_file) if tls else ""
         hub_users = {"control-plane": CONTROL_PLANE_PERMISSIONS,
-                     **{f"edge-{e}": edge_permissions(e) for e in (hub_edges or [])}}
+                     **{f"edge-{e}": edge_permissions(e, on_hub=True) for e in (hub_edges or [])}}
         self.hub = NatsServer(self.workdir, name="hub", domain="hub", config=users_block(hub_users) + f"""
 leafnodes {{
   listen: 127.0.0.1:{self.leaf_port}
