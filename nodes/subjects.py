@@ -21,6 +21,12 @@ EVENTS_CONSUMER = "control-plane"
 PLACEMENT_BUCKET = "cc_placement"
 
 
+def policy_key(meeting_id: str) -> str:
+    """Key of a meeting's entry policy (:class:`nodes.wire.MeetingPolicy`) in the placement bucket,
+    next to its placement: the edge that opens the meeting reads it."""
+    return f"{token(meeting_id)}.policy"
+
+
 class SubjectError(ValueError):
     """An identifier is not safe to place in a subject token."""
 

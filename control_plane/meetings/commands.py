@@ -116,10 +116,15 @@ class CommandService:
                            state="ended")
 
     async def push_policy(self, meeting_id: str, by: str = "") -> str:
-        """Tell the edges hosting the meeting its lock and participant limit changed. Best effort:
-        without an edge nothing is to be told (the next tokens carry it); returns the answering
-        edge ("" when none)."""
+        """Tell the edges its lock and participant limit changed: recorded next to its placement
+        (read by the edge that opens the meeting) and sent as a ``policy`` command to the edges
+        hosting it. Best effort (the change is saved and the next tokens carry it); returns the
+        answering edge ("" when none)."""
         row = await self.meetings.row(meeting_id)
+        try:  # for the edge that opens the meeting next (with a token issued before the change)
+            await self.placement.set_policy(meeting_id, entry_policy(row))
+        except PlacementUnavailable as exc:
+            log.warning("policy not recorded for the edges", extra={"meeting_id": meeting_id, "error": str(exc)})
         try:
             epoch = await self._epoch(meeting_id)
             reply = await self.request(wire.Policy(meeting_id=meeting_id, epoch=epoch, by=by,

@@ -22,6 +22,7 @@ from nats.js.kv import KeyValue
 
 from nodes import subjects
 from nodes.bus import Bus
+from nodes.wire import MeetingPolicy
 
 from ..edges.registry import EdgeRegistry, LiveEdge
 from .choose import NoEdgeError, Placement, View, decide, rehome
@@ -146,12 +147,23 @@ class PlacementService:
                 return new
         raise PlacementUnavailable("placement kept changing under us; try again")
 
-    async def forget(self, meeting_id: str) -> None:
-        """Remove the placement of a deleted meeting."""
+    async def set_policy(self, meeting_id: str, policy: MeetingPolicy) -> None:
+        """Record the meeting's entry policy for the edge that opens it next (key
+        ``<meeting>.policy`` of the same bucket). Raises :class:`PlacementUnavailable`."""
         try:
-            await self._bucket().delete(subjects.token(meeting_id))
-        except (KeyNotFoundError, PlacementUnavailable):
-            pass
+            await self._bucket().put(subjects.policy_key(meeting_id), msgspec.json.encode(policy))
+        except PlacementUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise PlacementUnavailable(f"cannot write the placement bucket: {exc!r}") from None
+
+    async def forget(self, meeting_id: str) -> None:
+        """Remove the placement (and entry policy) of a deleted meeting."""
+        for key in (subjects.token(meeting_id), subjects.policy_key(meeting_id)):
+            try:
+                await self._bucket().delete(key)
+            except (KeyNotFoundError, PlacementUnavailable):
+                pass
 
 
 def _log_change(meeting_id: str, old: Placement | None, new: Placement, *, why: str) -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from nodes import wire
 from nodes.claims import JoinClaims
 
 from .. import protocol as m
@@ -43,6 +44,8 @@ class Conference:
         self._ended: dict[str, float] = {}
         #: Barred tokens and entry policies of every meeting (they outlive a meeting that empties).
         self.book = SeatBook()
+        #: Reads the entry policy the control plane recorded for a meeting (set by the mesh).
+        self.policy_source: Callable[[str], Awaitable[wire.MeetingPolicy | None]] | None = None
         self._opened: list[Callable[[Meeting], None]] = []
         self._closed: list[Callable[[Meeting], None]] = []
 
@@ -69,6 +72,11 @@ class Conference:
         if ended_at is not None and claims.iat < ended_at:
             raise Refusal("meeting_ended", "this meeting has ended")
         mt = self.meetings.get(claims.mid)
+        if mt is None and self.policy_source is not None:  # opening it here: the newest recorded policy
+            recorded = await self.policy_source(claims.mid)
+            if recorded is not None:
+                self.book.adopt(claims.mid, recorded)
+            mt = self.meetings.get(claims.mid)  # opened by another join meanwhile
         if self.book.adopt(claims.mid, claims.pol) and mt is not None:
             mt.changed()
         try:

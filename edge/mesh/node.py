@@ -32,6 +32,7 @@ from ..conference.meeting import Meeting
 from ..conference.moderation import check_epoch
 from ..settings import MeshSettings
 from .authority import TAKE, MeshAuthority
+from .policy import PolicyReader
 from .meeting import MeshMeeting
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ class Mesh:
         self.served = 0
         self.authority = MeshAuthority(bus, domain=settings.placement_domain or bus.settings.jetstream_domain,
                                        timeout=min(1.0, settings.request_timeout), ttl=settings.placement_ttl)
+        self.policies = PolicyReader(bus, domain=settings.placement_domain or bus.settings.jetstream_domain,
+                                     timeout=min(1.0, settings.request_timeout))
 
     def next_seq(self) -> int:
         return next(self._seq)
@@ -70,6 +73,7 @@ class Mesh:
     check_epoch = staticmethod(stale_epoch)
 
     def start(self) -> None:
+        self.conference.policy_source = self.policies.read
         self.conference.on_meeting_opened(self._opened)
         self.conference.on_meeting_closed(self._closed)
         self.bus.on_connect(self._connected)

@@ -118,5 +118,15 @@ async def test_one_seat_per_token_and_the_entry_policy_at_the_edge(eu_stack) -> 
                                                                         json={"locked": False}, headers=admin)
     assert r.status_code == 200, r.text
     await seated(guest["edge_url"], guest)         # unlocked again: the same token joins
+
+    # -- locked while no edge hosts the meeting: the edge that opens it reads the recorded policy ----
+    mid3 = await create_meeting(cp, admin)
+    early = await token(cp, mid3, name="Early")
+    r = await httpx.AsyncClient(base_url=cp.base_url, timeout=10).patch(f"/api/v1/meetings/{mid3}",
+                                                                        json={"locked": True}, headers=admin)
+    assert r.status_code == 200, r.text
+    await refused(early["edge_url"], early, "locked")
+    await refused(early["alternates"][0]["url"], early, "locked")
+    await seated(early["edge_url"], await token(cp, mid3, admin))   # the host opens it
     for c in (h, h2):
         await c.close()
