@@ -162,6 +162,8 @@ class Peer:
             parsed = candidate_from_sdp(text.removeprefix("a=").removeprefix("candidate:"))
         except Exception as exc:  # noqa: BLE001
             raise SdpError(f"unparsable ICE candidate {text!r}: {exc}") from exc
+        if not 1 <= parsed.port <= 65535:  # aioice would try to send to it and fail in its timers
+            raise SdpError(f"the ICE candidate {text[:100]!r} has port {parsed.port} (1 to 65535)")
         parsed.sdpMid = candidate.sdp_mid
         parsed.sdpMLineIndex = candidate.sdp_mline_index
         try:

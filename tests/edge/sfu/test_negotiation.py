@@ -157,6 +157,10 @@ async def test_bad_ice_candidates_are_refused(meeting: Meeting) -> None:
         await meeting.room.add_ice_candidate("alice", "publish", IceCandidate("candidate:nonsense", "0"))
     with pytest.raises(SdpError, match="needs sdp_mid or sdp_mline_index"):
         await meeting.room.add_ice_candidate("alice", "publish", IceCandidate("candidate:1 1 udp 1 192.0.2.9 5 typ host"))
+    for port in (70000, 0):   # aioice would take them and fail later, when it sends
+        with pytest.raises(SdpError, match=f"has port {port} \\(1 to 65535\\)"):
+            await meeting.room.add_ice_candidate("alice", "publish",
+                                                 IceCandidate(f"candidate:1 1 udp 1 192.0.2.9 {port} typ host", "0"))
     await meeting.room.add_ice_candidate("alice", "publish", IceCandidate("candidate:1 1 udp 1 192.0.2.9 5 typ host", "0"))
 
 
