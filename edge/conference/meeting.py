@@ -26,7 +26,7 @@ from nodes.claims import JoinClaims
 
 from ..sfu.interfaces import ForwardingRoom, RoomEvents
 from .. import protocol as m
-from .interfaces import CLOSE_ENDED, CLOSE_NORMAL, CLOSE_REPLACED, Link, Refusal
+from .interfaces import CLOSE_ENDED, CLOSE_KICKED, CLOSE_NORMAL, CLOSE_REPLACED, Link, Refusal
 from .participant import Participant
 from .remote import Changes, MeshLink, RemoteParticipant, apply, drop
 from .room_events import MeetingRoomEvents
@@ -117,9 +117,18 @@ class Meeting(MeetingRoomEvents):
         """What the control plane or another edge says of the entry policy and barred tokens."""
         changed = self.book.adopt(self.id, policy)
         for b in barred:
-            changed = self.book.bar(self.id, b.token_id, b.reason, b.until) or changed
+            if self.book.bar(self.id, b.token_id, b.reason, b.until):
+                changed = True
+                p = self.seat_of(b.token_id)
+                if p is not None:  # it joined here before this edge heard of it: it goes now
+                    self.spawn(self._remove_barred(p, b.reason))
         if changed:
             self.changed()
+
+    async def _remove_barred(self, p: Participant, reason: str) -> None:
+        message = f"this join token was {reason} from the meeting"
+        p.send(m.Kicked(by="", reason=message))
+        await self.leave(p, "kicked", code=CLOSE_KICKED, close_reason=message)
 
     def track_count(self) -> int:
         return sum(len(p.tracks) for p in self.participants.values())

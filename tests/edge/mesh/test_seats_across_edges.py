@@ -38,3 +38,23 @@ async def test_a_limit_counts_every_edge_and_a_newer_policy_spreads(pair, tokens
     gus = await Client.open(us.ws_url())
     refused = await gus.join(tokens.sign(name="Gus", eid="us-1", pol=limit))
     assert refused["code"] == "locked"
+
+
+async def test_a_kicked_token_that_joined_another_edge_first_is_removed_there(pair, tokens: TokenKit) -> None:
+    eu, us = pair
+    mo = await join(eu, tokens, "Mo", perms=MODERATOR)
+    token = tokens.sign(name="Ada", eid="eu-1", alt=["us-1"])
+    ada = await Client.open(eu.ws_url())
+    await ada.join(token)
+    await same_roster([mo, ada], ["Mo", "Ada"])
+    await mo.send({"type": "kick", "id": "k", "participant_id": ada.joined["participant_id"]})
+    assert (await ada.closed(timeout=10))[0] == 4010
+    # us-1 does not host the meeting yet, so it has not heard of the kick when the token arrives
+    assert "meet-1" not in us.node.conference.meetings
+    again = await Client.open(us.ws_url())
+    assert (await again.join(token))["type"] == "joined"
+    kicked = await again.expect("kicked", timeout=10)   # as soon as us-1 hears from eu-1
+    assert kicked["reason"] == "this join token was kicked from the meeting"
+    assert await again.closed(timeout=10) == (4010, "this join token was kicked from the meeting")
+    refused = await Client.open(us.ws_url())
+    assert (await refused.join(token))["code"] == "kicked"
