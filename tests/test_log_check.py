@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -80,7 +81,10 @@ def test_a_marker_without_reason_fails():
 '''
 
 
-def test_unexpected_errors_fail_the_test_and_declared_ones_do_not(pytester: pytest.Pytester) -> None:
+def test_unexpected_errors_fail_the_test_and_declared_ones_do_not(pytester: pytest.Pytester,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # The inner run starts in a temporary folder: it finds the suite's support code by the path.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     pytester.makeconftest((ROOT / "tests" / "conftest.py").read_text())
     pytester.makeini("[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
                      "markers =\n    allow_errors: expected ERROR logs\n")
