@@ -15,9 +15,11 @@ up *ARGS:
 test *ARGS:
     {{py}} -m pytest {{ARGS}}
 
-# check the import direction between packages
+# the checks CI runs before the tests: import direction, ruff, mypy (strict on nodes/ and edge/sfu/)
 lint:
     .venv/bin/lint-imports
+    .venv/bin/ruff check .
+    .venv/bin/mypy
 
 # re-resolve pyproject.toml's dependencies into requirements.lock (a clean temporary venv, from PyPI)
 lock:

@@ -27,8 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import (AUDIO_PTIME, VIDEO_CLOCK_RATE, VIDEO_PTIME, AudioStreamTrack, MediaStreamError,
-                                 VideoStreamTrack)
+from aiortc.mediastreams import (
+    AUDIO_PTIME,
+    VIDEO_CLOCK_RATE,
+    VIDEO_PTIME,
+    AudioStreamTrack,
+    MediaStreamError,
+    VideoStreamTrack,
+)
 from av import AudioFrame, VideoFrame
 
 from edge.sfu.keyframes import vp8_keyframe_start

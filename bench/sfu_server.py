@@ -14,8 +14,8 @@ import argparse
 import asyncio
 import json
 import os
-import time
 import sys
+import time
 from pathlib import Path
 from typing import Any
 

@@ -11,15 +11,13 @@ import logging
 from collections.abc import AsyncIterator
 
 from litestar import Litestar
-from litestar.di import Provide
 from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from nodes.bus import Bus
 
 from . import errors
-from .bodies import request_class
-from .clients import TrustedProxies
 from .accounts.bootstrap import ensure_first_admin
 from .accounts.controllers import AccountAdminController, AuthController
 from .accounts.service import AccountService
@@ -29,6 +27,8 @@ from .auth.oidc_flow import OidcLogin
 from .auth.principal import provide_maybe_principal, provide_principal
 from .auth.ratelimit import LoginLimiter
 from .auth.sessions import SessionStore
+from .bodies import request_class
+from .clients import TrustedProxies
 from .db import open_database
 from .edges.controllers import EdgeController
 from .edges.registry import EdgeRegistry

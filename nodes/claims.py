@@ -16,6 +16,7 @@ from typing import Any
 
 import jwt
 import msgspec
+from jwt.types import Options
 
 from .wire import MeetingPolicy
 
@@ -40,7 +41,7 @@ class Permissions(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
     def granted(self) -> set[str]:
         return {f for f in self.__struct_fields__ if getattr(self, f)}
 
-    def within(self, other: "Permissions") -> bool:
+    def within(self, other: Permissions) -> bool:
         """True if every grant here is also granted by *other*."""
         return self.granted() <= other.granted()
 
@@ -91,7 +92,7 @@ class KeySet:
         self._keys: dict[str, Any] = dict(keys or {})
 
     @classmethod
-    def from_jwks(cls, jwks: dict[str, Any] | list[dict[str, Any]]) -> "KeySet":
+    def from_jwks(cls, jwks: dict[str, Any] | list[dict[str, Any]]) -> KeySet:
         entries = jwks["keys"] if isinstance(jwks, dict) else jwks
         keys: dict[str, Any] = {}
         for entry in entries:
@@ -113,7 +114,7 @@ class KeySet:
         return sorted(self._keys)
 
 
-_claims_decoder_opts = {"require": ["exp", "iat", "jti", "sub", "aud", "iss"]}
+_claims_decoder_opts: Options = {"require": ["exp", "iat", "jti", "sub", "aud", "iss"]}
 
 
 def verify_join_token(token: str, keys: KeySet, *, edge_id: str | None = None, leeway: float = 5.0,

@@ -139,13 +139,13 @@ def main(argv: list[str] | None, *, prog: str, description: str | None, schema: 
     parser.add_argument("--config", "-c", required=True, help="TOML settings file")
     args = parser.parse_args(argv)
     try:
-        settings = settings_mod.load(args.config, schema)
+        settings: Any = settings_mod.load(args.config, schema)
     except settings_mod.SettingsError as exc:
         fail(str(exc))
     return serve(create_app(settings), service=service(settings), http=settings.http, logging_=settings.log)
 
 
-def fail(message: str, code: int = 2) -> "NoReturn":  # type: ignore[name-defined]  # noqa: F821
+def fail(message: str, code: int = 2) -> NoReturn:  # type: ignore[name-defined]  # noqa: F821
     """Print a start-up error (bad config, missing file) plainly and exit."""
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(code)

@@ -23,7 +23,7 @@ class Notifier:
             self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Notifier":
+    def from_env(cls, environ: dict[str, str] | None = None) -> Notifier:
         env = os.environ if environ is None else environ
         return cls(env.get("NOTIFY_SOCKET"))
 

@@ -179,7 +179,7 @@ class NatsSettings(Base, kw_only=True):
         if self.nkey_seed and (self.user or self.password):
             raise ValueError("`nkey_seed`: give either an nkey seed or user/password, not both")
         urls = [urlsplit(u) for u in self.servers]
-        for url, parts in zip(self.servers, urls):
+        for url, parts in zip(self.servers, urls, strict=True):
             if parts.scheme not in ("nats", "tls") or not parts.hostname:
                 raise ValueError(f"`servers`: {url!r} is not a nats:// or tls:// URL")
         schemes = {p.scheme for p in urls}
@@ -188,7 +188,7 @@ class NatsSettings(Base, kw_only=True):
         if self.tls.given and schemes != {"tls"}:
             raise ValueError("`tls`: TLS settings need tls:// server URLs")
         if self.password and schemes == {"nats"} and not self.allow_plaintext:
-            remote = [u for u, p in zip(self.servers, urls) if not is_loopback(p.hostname)]
+            remote = [u for u, p in zip(self.servers, urls, strict=True) if not is_loopback(p.hostname)]
             if remote:
                 raise ValueError(f"`servers`: {remote[0]} would carry the password unencrypted; use tls://"
                                  " (or set allow_plaintext = true)")

@@ -29,6 +29,6 @@ def events_stream_config(name: str = subjects.EVENTS_STREAM, subject_filter: str
 async def ensure_events_stream(js: JetStreamContext) -> None:
     config = events_stream_config()
     try:
-        await js.stream_info(config.name)
+        await js.stream_info(subjects.EVENTS_STREAM)
     except NotFoundError:
         await js.add_stream(config)

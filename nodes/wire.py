@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Literal, Union
+from typing import Any, Literal, Union
 
 import msgspec
 from msgspec import Struct
@@ -211,7 +211,7 @@ EVENT_KIND: dict[type, str] = {
 class JwksReply(_Msg, kw_only=True, tag="cp.jwks"):
     """The public keys that verify join tokens, as a JWKS document (RFC 7517) in ``keys``."""
 
-    keys: list[dict] = msgspec.field(default_factory=list)
+    keys: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
 class ErrorReply(_Msg, kw_only=True, tag="error"):
@@ -380,7 +380,7 @@ class RelayReply(_Msg, kw_only=True, tag="relay.reply"):
 # --- one encoder, one decoder per family -----------------------------------------------------
 encoder = msgspec.json.Encoder()
 registry_decoder = msgspec.json.Decoder(Registry)
-command_decoder = msgspec.json.Decoder(Union[Command])  # type: ignore[arg-type]
+command_decoder = msgspec.json.Decoder(Union[Command])
 reply_decoder = msgspec.json.Decoder(Union[CommandReply, ErrorReply])
 event_decoder = msgspec.json.Decoder(Event)
 jwks_decoder = msgspec.json.Decoder(Union[JwksReply, ErrorReply])

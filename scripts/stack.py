@@ -77,7 +77,8 @@ jetstream {{
   max_file: 2GB
 }}
 """)
-    write_once(var / "control_plane.toml", f"""# Control plane settings for the development stack; see configs/control_plane.toml.
+    write_once(var / "control_plane.toml", f"""# Control plane settings for the development stack;
+# see configs/control_plane.toml.
 public_url = "http://127.0.0.1:{args.http_port}"
 [http]
 port = {args.http_port}

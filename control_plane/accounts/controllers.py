@@ -11,8 +11,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from ..auth.principal import SESSION_COOKIE, Principal, require_role
 from ..clients import client_address
 from ..services import Services
-from .schemas import (AccountCreate, AccountRead, AccountUpdate, BearerRead, LoginRequest, PasswordChange,
-                      SessionRead)
+from .schemas import AccountCreate, AccountRead, AccountUpdate, BearerRead, LoginRequest, PasswordChange, SessionRead
 
 
 def _client(request: Request) -> tuple[str, str]:

@@ -13,6 +13,7 @@ from ..clients import client_address
 from ..services import Services
 from .oidc_flow import BROWSER_COOKIE, OidcLogin, browser_secret
 
+
 def _login(services: Services) -> OidcLogin:
     login = services.extra.get("oidc")
     if login is None:

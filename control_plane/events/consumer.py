@@ -1,7 +1,8 @@
 """Reading the events stream through the durable pull consumer ``control-plane``.
 
 At connect the stream ``CC_EVENTS`` is declared (idempotent; with regional leaf domains, as a
-stream sourcing theirs: :mod:`.streams`) and the consumer is created or bound. Messages are fetched in batches and acknowledged explicitly, one by one, after their event
+stream sourcing theirs: :mod:`.streams`) and the consumer is created or bound. Messages are
+fetched in batches and acknowledged explicitly, one by one, after their event
 is applied; a failure to apply is answered with a delayed ``nak`` (the event comes back), and a
 message that is not an event at all is terminated (it would never apply). Before it is applied,
 an event must match its subject and come from an edge its meeting is placed on (:mod:`.authority`):
@@ -78,7 +79,7 @@ class EventConsumer:
         while True:
             try:
                 msgs = await psub.fetch(batch=self.batch, timeout=1.0)
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+            except (TimeoutError, nats.errors.TimeoutError):
                 continue
             except asyncio.CancelledError:
                 raise

@@ -24,8 +24,8 @@ import aiosqlite
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException, ServiceUnavailableException
 
 from ..accounts.passwords import verify_password_async
-from ..auth.ratelimit import GuessLimiter
 from ..auth.principal import Principal
+from ..auth.ratelimit import GuessLimiter
 from ..errors import FieldError
 from ..events import repository as roster
 from ..placement.regions import RegionMap

@@ -125,5 +125,6 @@ class Lifecycle:
 
     async def _mark_lost(self, edge_id: str, now: float) -> None:
         async with self.db.transaction() as conn:
-            emptied = await roster.mark_lost(conn, edge_id, now, self._started.get(edge_id), moved_since=now - self.grace)
+            emptied = await roster.mark_lost(conn, edge_id, now, self._started.get(edge_id),
+                                             moved_since=now - self.grace)
         log.info("participants of a lost edge marked lost", extra={"edge_id": edge_id, "emptied": emptied})

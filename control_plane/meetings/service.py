@@ -29,8 +29,16 @@ from ..events.repository import close_roster
 from ..settings import MeetingSettings
 from . import ics, recurrence
 from .repository import MeetingRepository
-from .schemas import (AccountRef, MeetingCreate, MeetingRead, MeetingUpdate, OccurrenceRead, Recurrence,
-                      ScheduleIn, ScheduleRead)
+from .schemas import (
+    AccountRef,
+    MeetingCreate,
+    MeetingRead,
+    MeetingUpdate,
+    OccurrenceRead,
+    Recurrence,
+    ScheduleIn,
+    ScheduleRead,
+)
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +125,8 @@ class MeetingService:
     def url(self, meeting_id: str) -> str:
         return f"{self.public_url}/meetings/{meeting_id}"
 
-    async def to_read(self, row: aiosqlite.Row, principal: Principal | None, *, now: datetime | None = None) -> MeetingRead:
+    async def to_read(self, row: aiosqlite.Row, principal: Principal | None, *,
+                      now: datetime | None = None) -> MeetingRead:
         manage = await self.can_manage(principal, row)
         schedule = schedule_of(row)
         sched_read = nxt = None
@@ -161,7 +170,7 @@ class MeetingService:
         if scope == "mine":
             return reads
         never = datetime.max.replace(tzinfo=UTC)
-        upcoming = [m for m, r in zip(reads, rows) if m.state != "ended"
+        upcoming = [m for m, r in zip(reads, rows, strict=True) if m.state != "ended"
                     and (r["start_local"] is None or m.next_occurrence is not None)]
         return sorted(upcoming, key=lambda m: m.next_occurrence.start_utc if m.next_occurrence else never)
 

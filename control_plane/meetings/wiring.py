@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 
-from ..events.consumer import EventConsumer
 from ..events import repository as roster
+from ..events.consumer import EventConsumer
 from ..placement.regions import RegionMap
 from ..placement.rehome import Rehomer
 from ..placement.service import PlacementService

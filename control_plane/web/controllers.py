@@ -92,7 +92,8 @@ class AssetCache:
         if cached is not None and cached.stamp == stamp:
             return cached
         body = path.read_bytes()
-        content_type = CONTENT_TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        content_type = (CONTENT_TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0]
+                        or "application/octet-stream")
         asset = Asset(body=body, etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
                       content_type=content_type, stamp=stamp)
         self._cache[path] = asset

@@ -13,8 +13,8 @@ import time
 
 from nodes import wire
 
-from ..sfu.interfaces import ForwardingRoom, GrantError, IceCandidate, SdpError
 from .. import protocol as m
+from ..sfu.interfaces import ForwardingRoom, GrantError, IceCandidate, SdpError
 from .interfaces import CLOSE_DENIED, CLOSE_KICKED, Refusal
 from .meeting import Meeting
 from .participant import KIND_OF_SOURCE, Participant

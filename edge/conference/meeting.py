@@ -24,8 +24,8 @@ from typing import Any
 from nodes import wire
 from nodes.claims import JoinClaims
 
-from ..sfu.interfaces import ForwardingRoom, RoomEvents
 from .. import protocol as m
+from ..sfu.interfaces import ForwardingRoom, RoomEvents
 from .interfaces import CLOSE_ENDED, CLOSE_KICKED, CLOSE_NORMAL, CLOSE_REPLACED, Link, Refusal
 from .participant import Participant
 from .remote import Changes, MeshLink, RemoteParticipant, apply, drop
@@ -41,7 +41,7 @@ class Meeting(MeetingRoomEvents):
     def __init__(self, meeting_id: str, *, edge_id: str, epoch: int, make_room: RoomMaker,
                  emit: Callable[[Any], None], resume_grace: float, replay: int,
                  ice_servers: list[dict], on_left: Callable[[Participant], None],
-                 on_closed: Callable[["Meeting"], None], book: SeatBook | None = None) -> None:
+                 on_closed: Callable[[Meeting], None], book: SeatBook | None = None) -> None:
         self.id, self.edge_id, self.epoch = meeting_id, edge_id, epoch
         #: Barred tokens and the entry policy, kept by the conference (they outlive this object).
         self.book = book or SeatBook()

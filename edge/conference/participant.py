@@ -18,8 +18,8 @@ import msgspec
 
 from nodes.claims import JoinClaims
 
-from ..sfu.interfaces import Grants, TrackInfo
 from .. import protocol as m
+from ..sfu.interfaces import Grants, TrackInfo
 from .interfaces import Link
 
 State = Literal["lobby", "in", "left"]

@@ -116,7 +116,8 @@ def apply(known: dict[str, RemoteParticipant], edge_id: str, now: list[RemotePar
             out.messages.append(m.Muted(participant_id=p.id, source=source, muted=source in p.muted,  # type: ignore[arg-type]
                                         by=p.muted_by.get(source, "")))
         out.muted_tracks.update({t.track_id: t.source in p.muted for t in p.tracks.values()
-                                 if (t.source in p.muted) != (t.source in before.muted) or t.track_id not in before.tracks})
+                                 if (t.source in p.muted) != (t.source in before.muted)
+                                 or t.track_id not in before.tracks})
     for pid, gone in old.items():
         del known[pid]
         out.messages += _departure(gone, reasons.get(pid, "left"))

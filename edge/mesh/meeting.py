@@ -23,13 +23,13 @@ from nats.aio.subscription import Subscription
 
 from nodes import subjects, wire
 
+from .. import protocol as m
 from ..conference import moderation
 from ..conference.interfaces import Refusal
 from ..conference.meeting import Meeting
 from ..conference.moderation import ModeratorAction
 from ..conference.remote import RemoteParticipant
 from ..sfu.interfaces import CascadingRoom, SdpError, TrackInfo
-from .. import protocol as m
 from .authority import SenderGate
 from .relaying import RelayWants
 from .state import EdgeView, describe, participants_of, reasons_of
@@ -201,7 +201,8 @@ class MeshMeeting:
             decoded = wire.mesh_decoder.decode(msg.data)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             log.warning("bad mesh message", extra={"subject": msg.subject, "error": str(exc)})
-            await self._respond(msg, wire.MeshReply(ok=False, edge_id=self.node.edge_id, error=f"bad mesh message: {exc}"))
+            await self._respond(msg, wire.MeshReply(ok=False, edge_id=self.node.edge_id,
+                                                    error=f"bad mesh message: {exc}"))
             return
         parsed = subjects.parse_mesh(msg.subject)
         sender = parsed[1] if parsed else ""
@@ -216,7 +217,8 @@ class MeshMeeting:
             return
         kind = parsed[2] if parsed else ""
         if decoded.meeting_id != self.meeting.id or (kind == "state") != isinstance(decoded, wire.MeshState):
-            log.warning("mesh message on the wrong subject", extra={"subject": msg.subject, "type": type(decoded).__name__})
+            log.warning("mesh message on the wrong subject",
+                        extra={"subject": msg.subject, "type": type(decoded).__name__})
             return
         if isinstance(decoded, wire.MeshAction) and decoded.target_edge != self.node.edge_id:
             return  # for another edge: it answers

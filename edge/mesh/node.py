@@ -32,8 +32,8 @@ from ..conference.meeting import Meeting
 from ..conference.moderation import check_epoch
 from ..settings import MeshSettings
 from .authority import TAKE, MeshAuthority
-from .policy import PolicyReader
 from .meeting import MeshMeeting
+from .policy import PolicyReader
 
 log = logging.getLogger(__name__)
 

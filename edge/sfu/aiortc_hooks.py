@@ -131,14 +131,14 @@ def on_new_transceiver(pc: aiortc.RTCPeerConnection, callback: Callable[[RTCRtpT
     original = getattr(pc, name)
 
     def create(*args: Any, **kwargs: Any) -> RTCRtpTransceiver:
-        transceiver = original(*args, **kwargs)
+        transceiver: RTCRtpTransceiver = original(*args, **kwargs)
         callback(transceiver)
         return transceiver
 
     setattr(pc, name, create)
 
 
-class _DiscardFrames(queue.Queue):
+class _DiscardFrames(queue.Queue[Any]):
     """A decoder queue that drops encoded frames and lets only the stop signal (None) through."""
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
@@ -265,7 +265,8 @@ def srtp_protector(session: pylibsrtp.Session) -> Callable[[bytes], bytes]:
         rc = protect(srtp, cdata, length)
         if rc:
             raise pylibsrtp.Error(f"srtp_protect failed with error {rc}")
-        return buffer[0:length[0]]
+        protected: bytes = buffer[0:length[0]]
+        return protected
 
     return protect_packet
 

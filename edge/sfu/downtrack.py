@@ -30,7 +30,7 @@ import asyncio
 import random
 import struct
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from aiortc.clock import current_ntp_time
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -207,7 +207,7 @@ class ForwardedTrack(MediaStreamTrack):
             self._id = track_id
         self._ended: asyncio.Future[None] | None = None
 
-    async def recv(self):  # type: ignore[override]
+    async def recv(self) -> NoReturn:
         if self.readyState != "live":
             raise MediaStreamError
         if self._ended is None:

@@ -23,7 +23,8 @@ import asyncio
 import logging
 import time
 from collections import deque
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .aiortc_hooks import SendPath
@@ -45,10 +46,10 @@ class Egress:
         self.limit = limit
         self.queue: deque[tuple[DownTrack, Media]] = deque()
         self.downtracks: list[DownTrack] = []
-        self._protect = None
-        self._sendto = None
+        self._protect: Callable[[bytes], bytes] | None = None
+        self._sendto: Callable[[bytes, Any], None] | None = None
         self._addr: tuple[str, int] | None = None
-        self._backlog = None
+        self._backlog: Callable[[], int] | None = None
         self._rate: float | None = None  # bytes per second
         self._tokens = 0.0
         self._refilled = 0.0
@@ -118,7 +119,7 @@ class Egress:
             data = dt.emit(m)
             if data is not None:
                 try:
-                    self._sendto(self._protect(data), self._addr)
+                    self._sendto(self._protect(data), self._addr)  # type: ignore[misc]  # _direct: all set
                 except Exception as exc:  # noqa: BLE001 — one bad packet must not stop the others
                     self._failed(exc)
                     return
@@ -144,7 +145,7 @@ class Egress:
         if self._protect is None:
             return
         try:
-            self._sendto(self._protect(data), self._addr)
+            self._sendto(self._protect(data), self._addr)  # type: ignore[misc]  # set with _protect
         except Exception as exc:  # noqa: BLE001
             self._failed(exc)
             return
@@ -164,7 +165,7 @@ class Egress:
             if self._rate is not None and self._tokens <= 0:
                 self._schedule(-self._tokens / self._rate)
                 return
-            if self._backlog():
+            if self._backlog():  # type: ignore[misc]  # set with _protect
                 self._blocked, self._direct = True, False
                 self._schedule(RETRY)
                 return
@@ -173,7 +174,7 @@ class Egress:
             if data is None:
                 continue
             try:
-                self._sendto(self._protect(data), self._addr)
+                self._sendto(self._protect(data), self._addr)  # type: ignore[misc]  # set with _protect
             except Exception as exc:  # noqa: BLE001
                 self._failed(exc)
                 continue

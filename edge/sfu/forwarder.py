@@ -193,7 +193,7 @@ class ReceiverFeed:
                 self._rtx_ssrc[encoding.rtx.ssrc] = encoding.ssrc
         for codec in parameters.codecs:
             apt = codec.parameters.get("apt")
-            if codec.name.lower() == "rtx" and apt == self.payload_type:
+            if codec.name.lower() == "rtx" and apt == self.payload_type and codec.payloadType is not None:
                 self._rtx_types.add(codec.payloadType)
 
     def _on_packet(self, packet: RtpPacket) -> None:

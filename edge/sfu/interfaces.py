@@ -87,7 +87,7 @@ class RoomStats:
 class SfuConfig:
     #: STUN/TURN servers for the edge's own ICE agent (RTCIceServer-like dicts). Empty: host
     #: candidates only (never a public STUN server by default: installs may be offline).
-    ice_servers: tuple[dict, ...] = ()
+    ice_servers: tuple[dict[str, Any], ...] = ()
     #: At most one keyframe request per publisher track in this many seconds.
     keyframe_min_interval: float = 0.5
     #: Packets a subscriber may have queued before the oldest are dropped (slow subscribers).

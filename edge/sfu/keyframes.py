@@ -98,7 +98,7 @@ class KeyframeRequester:
         self.min_interval = min_interval
         self._last = float("-inf")
         self._timer: asyncio.TimerHandle | None = None
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         #: Requests received (from subscribers and the edge).
         self.requested = 0
         #: Requests actually sent to the origin.

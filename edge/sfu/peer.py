@@ -110,8 +110,10 @@ class Peer:
         async with self._publish_lock:
             current = {mid: p.source_name for mid, p in self.publications.items() if p.source is not None}
             plan = sdp.plan_publish(text, sources, self.grants, current)
-            fresh = self.publish_pc is None
-            pc = self.publish_pc if not fresh else self._new_pc("publish")
+            pc = self.publish_pc
+            fresh = pc is None
+            if pc is None:
+                pc = self._new_pc("publish")
             try:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=plan.sdp, type="offer"))
                 await pc.setLocalDescription(await pc.createAnswer())
@@ -134,6 +136,7 @@ class Peer:
                 feed = self._feeds.get(by_mid[item.mid])
                 if feed is None:
                     raise SdpError(f"mid {item.mid} has no receiver")  # cannot happen with aiortc 1.16
+                assert item.codec.payloadType is not None   # an answered codec has its payload type
                 feed.payload_type = item.codec.payloadType
                 publication = Publication(item.mid, item.source, feed)
                 self.publications[item.mid] = publication

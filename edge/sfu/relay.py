@@ -23,7 +23,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from aiortc import RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCRtpCodecParameters, RTCRtpTransceiver, RTCSessionDescription
 from aiortc.codecs import is_rtx
 
 from . import aiortc_hooks as hooks
@@ -180,6 +180,7 @@ class RelayIn:
             if feed is None or not codecs:
                 log.error("relay from %s: mid %s has no receiver or codec", self.edge_id, mid)
                 continue
+            assert codecs[0].payloadType is not None   # negotiated: aiortc has set it
             feed.payload_type = codecs[0].payloadType
             if mid not in self.by_mid:
                 source = self.room.sources.get(info.track_id)
@@ -231,7 +232,7 @@ class Relays:
         self.room = room
         self.out: dict[str, RelayOut] = {}
         self.inbound: dict[str, RelayIn] = {}
-        self._totals = {"relay_packets_sent": 0, "relay_bytes_sent": 0}
+        self._totals: dict[str, float] = {"relay_packets_sent": 0, "relay_bytes_sent": 0}
 
     def sending(self, edge_id: str, events: RelayEvents) -> RelayOut:
         """The relay of local tracks to *edge_id* (created when missing)."""
@@ -273,7 +274,7 @@ class Relays:
 
     # --- relayed sources in the room ---
 
-    def add_source(self, info: TrackInfo, codec, via: str) -> TrackSource:  # noqa: ANN001
+    def add_source(self, info: TrackInfo, codec: RTCRtpCodecParameters, via: str) -> TrackSource:
         return self.room.add_relayed_source(info, codec, via)
 
     def remove_source(self, source: TrackSource) -> None:

@@ -14,6 +14,8 @@ import dataclasses
 import logging
 import secrets
 
+from aiortc import RTCRtpCodecParameters
+
 from . import aiortc_hooks as hooks
 from .forwarder import TrackSource
 from .interfaces import (
@@ -206,7 +208,7 @@ class Room:
 
     # --- called by relays (RelayHost) ---
 
-    def add_relayed_source(self, info: TrackInfo, codec, via: str) -> TrackSource:  # noqa: ANN001
+    def add_relayed_source(self, info: TrackInfo, codec: RTCRtpCodecParameters, via: str) -> TrackSource:
         source = TrackSource(info, codec, self.config.keyframe_min_interval,
                              on_level=self.speaker.observe if info.kind == "audio" else None)
         source.via = via

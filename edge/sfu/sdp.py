@@ -19,7 +19,7 @@ from aiortc.codecs import CODECS, get_capabilities, is_rtx
 from aiortc.rtcpeerconnection import find_common_codecs
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
 
-from .interfaces import Grants, GrantError, SdpError
+from .interfaces import GrantError, Grants, SdpError
 
 #: What kind of media each source is.
 SOURCE_KINDS = {"microphone": "audio", "camera": "video", "screen": "video"}
@@ -31,12 +31,13 @@ def supported(kind: str) -> str:
     return ", ".join(sorted({c.name for c in CODECS[kind] if not is_rtx(c)}))
 
 
-def codec_key(codec: RTCRtpCodecParameters) -> tuple:
+def codec_key(codec: RTCRtpCodecParameters) -> tuple[object, ...]:
     """What must match for packets of one codec to be forwarded as another's: the media type and
     clock rate, and for H.264 the packetization mode and profile (RFC 6184 §8.1)."""
-    key: tuple = (codec.mimeType.lower(), codec.clockRate)
+    key: tuple[object, ...] = (codec.mimeType.lower(), codec.clockRate)
     if codec.mimeType.lower() == "video/h264":
         profile_level_id = str(codec.parameters.get("profile-level-id", "42E01F"))
+        profile: object
         try:
             profile = aiortc_sdp.parse_h264_profile_level_id(profile_level_id)[0]
         except ValueError:
@@ -85,7 +86,7 @@ def parse(text: str, expected_type: str) -> aiortc_sdp.SessionDescription:
         if media.rtp.muxId in mids:
             raise SdpError(f"{where}: the mid is used twice")
         mids.append(media.rtp.muxId)
-        if not media.ice.usernameFragment or not media.ice.password:
+        if media.ice is None or not media.ice.usernameFragment or not media.ice.password:
             raise SdpError(f"{where} has no ICE credentials (a=ice-ufrag / a=ice-pwd)")
         if media.dtls is None or not media.dtls.fingerprints:
             raise SdpError(f"{where} has no DTLS fingerprint (a=fingerprint)")
@@ -102,7 +103,8 @@ def parse(text: str, expected_type: str) -> aiortc_sdp.SessionDescription:
     return desc
 
 
-def common_codecs(local: list[RTCRtpCodecParameters], media: aiortc_sdp.MediaDescription) -> list[RTCRtpCodecParameters]:
+def common_codecs(local: list[RTCRtpCodecParameters],
+                  media: aiortc_sdp.MediaDescription) -> list[RTCRtpCodecParameters]:
     """The codecs of *media* that match *local* (RTX excluded); SdpError for parameters that
     cannot be compared (aiortc reads them as they come: ``packetization-mode`` without a value)."""
     try:

@@ -36,13 +36,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from aiortc import RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCRtpCodecParameters, RTCRtpTransceiver, RTCSessionDescription
 
 from . import aiortc_hooks as hooks
 from . import sdp
 from .downtrack import DownTrack, ForwardedTrack
 from .egress import Egress
-from .interfaces import SdpError
+from .interfaces import PcRole, SdpError
 
 if TYPE_CHECKING:
     from .forwarder import TrackSource
@@ -64,7 +64,7 @@ class Subscription:
 class SubscribeSide:
     """Subscriptions, the subscribe PC and its negotiation, for one participant."""
 
-    def __init__(self, participant_id: str, egress: Egress, new_pc: Callable[[str], RTCPeerConnection],
+    def __init__(self, participant_id: str, egress: Egress, new_pc: Callable[[PcRole], RTCPeerConnection],
                  send_offer: Callable[[str], None], *, stagger_new_kinds: bool = False) -> None:
         self.participant_id = participant_id
         #: Offer a kind the PC does not carry yet with one m-section at a time (see above).
@@ -77,12 +77,12 @@ class SubscribeSide:
         self._owner: dict[RTCRtpTransceiver, Subscription] = {}
         # transceivers whose track was removed, with the down track that last sent on them
         self._removing: list[tuple[RTCRtpTransceiver, DownTrack]] = []
-        self._free: list[tuple[RTCRtpTransceiver, tuple, DownTrack]] = []  # reusable, with codec key
+        self._free: list[tuple[RTCRtpTransceiver, tuple[object, ...], DownTrack]] = []  # reusable, with codec key
         self._outstanding = False
         self._dirty = False
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._offered: list[tuple[str, str]] = []
-        self._offered_codecs: dict[str, object] = {}
+        self._offered_codecs: dict[str, RTCRtpCodecParameters] = {}
         self.offers = 0
         self.closed = False
 
@@ -151,7 +151,7 @@ class SubscribeSide:
             local = pc.localDescription.sdp
             desc = sdp.parse(local, "offer")
             self._offered = [(m.kind, m.rtp.muxId) for m in desc.media]
-            self._offered_codecs = {t.mid: codec for t, codec in sending}  # what this offer sends
+            self._offered_codecs = {t.mid: codec for t, codec in sending if t.mid is not None}  # what it sends
             self._outstanding = True
             self.offers += 1
         except Exception:  # noqa: BLE001 — a failed offer leaves the subscriber as it was
@@ -229,8 +229,10 @@ class SubscribeSide:
                       codecs[0].name if codecs else "nothing", sub.source.codec.name)
             return
         ids = {e.uri: e.id for e in extensions}
-        sub.downtrack.configure(ssrc=hooks.sender_ssrc(t.sender), payload_type=codecs[0].payloadType,
-                                mid=t.mid, mid_ext=ids.get(MID_URI), level_ext=ids.get(LEVEL_URI),
+        payload_type, mid = codecs[0].payloadType, t.mid
+        assert payload_type is not None and mid is not None   # negotiated: aiortc has set both
+        sub.downtrack.configure(ssrc=hooks.sender_ssrc(t.sender), payload_type=payload_type,
+                                mid=mid, mid_ext=ids.get(MID_URI), level_ext=ids.get(LEVEL_URI),
                                 report=functools.partial(hooks.report_sent, t.sender))
         if not sub.active:
             sub.active = True

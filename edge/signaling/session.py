@@ -24,8 +24,8 @@ import msgspec
 
 from nodes.claims import JoinClaims, TokenError
 
-from ..conference.interfaces import (CLOSE_AUTH, CLOSE_IDLE, CLOSE_NO_JOIN, CLOSE_SLOW, Entry, Refusal, Seat)
 from .. import protocol as m
+from ..conference.interfaces import CLOSE_AUTH, CLOSE_IDLE, CLOSE_NO_JOIN, CLOSE_SLOW, Entry, Refusal, Seat
 
 log = logging.getLogger(__name__)
 

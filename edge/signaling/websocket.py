@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from litestar import WebSocket, websocket
 
-from ..conference.interfaces import CLOSE_ORIGIN
 from .. import protocol as m
+from ..conference.interfaces import CLOSE_ORIGIN
 from .session import Signaling
 
 

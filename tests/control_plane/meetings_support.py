@@ -65,7 +65,7 @@ class _FromAddress(TestClientTransport):
         scope["client"] = (self.address, 50000)
         return scope
 
-    async def __aenter__(self) -> "_FromAddress":
+    async def __aenter__(self) -> _FromAddress:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -153,13 +153,13 @@ class FakeEdge:
         return wire.EdgeHeartbeat(edge_id=self.edge_id, region=self.region, public_url=self.url,
                                   cpu_pct=self.cpu_pct, interval=self.interval, started_at=self.started_at)
 
-    async def connect(self) -> "FakeEdge":
+    async def connect(self) -> FakeEdge:
         async def go() -> None:
             self._nc = await nats.connect(self.nats_url, name=f"edge-{self.edge_id}", **self.connect_options)
         await self._run(go())
         return self
 
-    async def start(self) -> "FakeEdge":
+    async def start(self) -> FakeEdge:
         """Connect and heartbeat every ``interval`` seconds."""
         if self._nc is None:
             await self.connect()

@@ -11,8 +11,14 @@ from litestar.exceptions import TooManyRequestsException
 from control_plane.auth.ratelimit import GuessLimiter, LoginLimiter
 from control_plane.clients import TrustedProxies
 from tests.control_plane.conftest import login
-from tests.control_plane.meetings_support import create_meeting, nats_overrides, user, wait_edges, wait_ready
-from tests.control_plane.meetings_support import edges  # noqa: F401 - the fixture
+from tests.control_plane.meetings_support import (
+    create_meeting,
+    edges,  # noqa: F401 - the fixture
+    nats_overrides,
+    user,
+    wait_edges,
+    wait_ready,
+)
 
 PROXIES = ["10.0.0.0/24", "fd00:1::/64"]
 

@@ -7,9 +7,15 @@ import asyncio
 import contextlib
 
 from nodes import wire
-from tests.control_plane.meetings_support import (create_meeting, field_names, nats_overrides, user, wait_edges,
-                                                  wait_ready)
-from tests.control_plane.meetings_support import edges  # noqa: F401 - the fixture
+from tests.control_plane.meetings_support import (
+    create_meeting,
+    edges,  # noqa: F401 - the fixture
+    field_names,
+    nats_overrides,
+    user,
+    wait_edges,
+    wait_ready,
+)
 from tests.support.util import eventually
 
 

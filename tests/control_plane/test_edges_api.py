@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from tests.control_plane.meetings_support import admin, nats_overrides, user, wait_edges, wait_ready
-from tests.control_plane.meetings_support import edges  # noqa: F401 - the fixture
+from tests.control_plane.meetings_support import (
+    admin,
+    edges,  # noqa: F401 - the fixture
+    nats_overrides,
+    user,
+    wait_edges,
+    wait_ready,
+)
 
 
 async def test_only_admins_see_the_live_edges(control_plane, nats_server, edges) -> None:

@@ -8,8 +8,14 @@ import logging
 from collections.abc import Iterator
 
 from nodes import subjects, wire
-from tests.control_plane.meetings_support import create_meeting, nats_overrides, place, user, wait_ready
-from tests.control_plane.meetings_support import edges  # noqa: F401 - the fixture
+from tests.control_plane.meetings_support import (
+    create_meeting,
+    edges,  # noqa: F401 - the fixture
+    nats_overrides,
+    place,
+    user,
+    wait_ready,
+)
 from tests.support.util import eventually
 
 

@@ -4,9 +4,18 @@
 from __future__ import annotations
 
 from nodes import subjects, wire
-from tests.control_plane.meetings_support import (FakeEdge, admin, create_meeting, nats_client, nats_overrides, place,
-                                                  user, wait_edges, wait_ready)
-from tests.control_plane.meetings_support import edges  # noqa: F401 - the fixture
+from tests.control_plane.meetings_support import (
+    FakeEdge,
+    admin,
+    create_meeting,
+    edges,  # noqa: F401 - the fixture
+    nats_client,
+    nats_overrides,
+    place,
+    user,
+    wait_edges,
+    wait_ready,
+)
 from tests.support.util import eventually
 
 

@@ -6,14 +6,24 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from control_plane.events.apply import apply_event
 import msgspec
 
+from control_plane.events.apply import apply_event
 from nodes import subjects, wire
 from nodes.claims import verify_join_token
-from tests.control_plane.meetings_support import (admin, client_at, create_meeting, field_names, keyset, nats_client,
-                                                  nats_overrides, user, wait_edges, wait_ready)
-from tests.control_plane.meetings_support import edges  # noqa: F401 - the fixture
+from tests.control_plane.meetings_support import (
+    admin,
+    client_at,
+    create_meeting,
+    edges,  # noqa: F401 - the fixture
+    field_names,
+    keyset,
+    nats_client,
+    nats_overrides,
+    user,
+    wait_edges,
+    wait_ready,
+)
 from tests.support import procs
 from tests.support.util import eventually
 

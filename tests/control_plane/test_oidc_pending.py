@@ -47,7 +47,7 @@ async def test_one_client_cannot_fill_the_pending_sign_ins(control_plane, oidc_p
         # Everyone else still signs in: from another address, and behind the trusted balancer.
         await _signs_in(cp.browser("192.0.2.7"))
         balancer = cp.browser("10.0.0.5")
-        for i in range(3):
+        for _ in range(3):
             assert (await balancer.get(START, headers={"X-Forwarded-For": "198.51.100.9"})).status_code == 302
         assert (await balancer.get(START, headers={"X-Forwarded-For": "198.51.100.9"})).status_code == 429
         await _signs_in(cp.browser("10.0.0.5"), headers={"X-Forwarded-For": "198.51.100.10"})

@@ -9,8 +9,7 @@ import msgspec
 import pytest
 
 from control_plane.edges.registry import LiveEdge
-from control_plane.placement.choose import (NoEdgeError, Placement, View, alternates, decide, rehome, rendezvous,
-                                            repair)
+from control_plane.placement.choose import NoEdgeError, Placement, View, alternates, decide, rehome, rendezvous, repair
 from nodes import wire
 
 

@@ -11,9 +11,17 @@ import nats
 
 from control_plane.placement.choose import Placement, rendezvous
 from nodes import subjects, wire
-from tests.control_plane.meetings_support import (FakeEdge, create_meeting, field_names, nats_overrides, place,
-                                                  user, wait_edges, wait_ready)
-from tests.control_plane.meetings_support import edges  # noqa: F401 - the fixture
+from tests.control_plane.meetings_support import (
+    FakeEdge,
+    create_meeting,
+    edges,  # noqa: F401 - the fixture
+    field_names,
+    nats_overrides,
+    place,
+    user,
+    wait_edges,
+    wait_ready,
+)
 from tests.control_plane.test_events import attendance, roster
 from tests.support.util import eventually
 

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 
 from tests.support import procs
-from tests.support.nats import NatsServer
 from tests.support.ldap import GROUPS, PEOPLE, ROOT_DN, ROOT_PW, Directory, Slapd, slapd_available
 from tests.support.ldap import Person as DirectoryPerson
+from tests.support.nats import NatsServer
 from tests.support.oidc import OidcProvider, oidc_provider_available
 from tests.support.util import eventually_sync
 

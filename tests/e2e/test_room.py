@@ -12,8 +12,18 @@ import pytest
 import pytest_asyncio
 
 from tests.e2e.stack import Stack
-from tests.e2e.ui import (audio_keeps_coming, frames, frames_keep_coming, join, joined, open_panel, roster_entry,
-                          sign_in, tile, wait_for)
+from tests.e2e.ui import (
+    audio_keeps_coming,
+    frames,
+    frames_keep_coming,
+    join,
+    joined,
+    open_panel,
+    roster_entry,
+    sign_in,
+    tile,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 

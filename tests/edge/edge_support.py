@@ -98,7 +98,7 @@ class EdgeServer:
     def http_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def __aenter__(self) -> "EdgeServer":
+    async def __aenter__(self) -> EdgeServer:
         self.task = asyncio.get_running_loop().create_task(self.server.serve())
         await eventually(lambda: self.server.started or self.task.done(), timeout=10, what="edge listening")
         if self.task.done():
@@ -129,7 +129,7 @@ class Client:
         self._reader = asyncio.get_running_loop().create_task(self._read_all())
 
     @classmethod
-    async def open(cls, url: str, **kw: Any) -> "Client":
+    async def open(cls, url: str, **kw: Any) -> Client:
         return cls(await connect(url, open_timeout=5, max_size=None, **kw))
 
     async def send(self, msg: dict[str, Any] | str | bytes) -> None:

@@ -23,7 +23,7 @@ class JwksResponder:
         self.kits = list(kits)
         self.requests = 0
 
-    async def start(self) -> "JwksResponder":
+    async def start(self) -> JwksResponder:
         async def answer(msg) -> None:  # noqa: ANN001
             self.requests += 1
             await msg.respond(wire.encode(wire.JwksReply(keys=[k.jwk() for k in self.kits])))

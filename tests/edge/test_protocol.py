@@ -7,9 +7,9 @@ import json
 import msgspec
 import pytest
 
+from edge import protocol as m
 from edge.conference.interfaces import Refusal
 from edge.conference.sdp import check_publish, sections
-from edge import protocol as m
 from edge.signaling.session import Session, field_of
 
 OFFER = """v=0\r

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+
 import pytest
 
 from tests.edge.edge_support import MEETING, MODERATOR, VIEWER, Client, EdgeServer, TokenKit, joined_client

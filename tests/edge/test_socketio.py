@@ -32,7 +32,7 @@ class SioClient:
         self._taken: set[int] = set()
 
     @classmethod
-    async def start(cls, url: str, auth: dict | None = None, **options: Any) -> "SioClient":
+    async def start(cls, url: str, auth: dict | None = None, **options: Any) -> SioClient:
         auth_arg = json.dumps(auth) if auth is not None else ""
         proc = await asyncio.create_subprocess_exec(
             shutil.which("node"), str(JS / "sio_client.mjs"), url, auth_arg, json.dumps(options), cwd=JS,

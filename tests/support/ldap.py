@@ -161,7 +161,7 @@ class Slapd:
                                      + [f"member: {dn}" for dn in dns]))
         return "\n\n".join(entries) + "\n"
 
-    def start(self, timeout: float = 5.0) -> "Slapd":
+    def start(self, timeout: float = 5.0) -> Slapd:
         conf = self._config()
         ldif = self.workdir / "seed.ldif"
         ldif.write_text(self._seed())

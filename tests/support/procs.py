@@ -18,7 +18,7 @@ from .util import free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 # Every Proc started and not yet checked: tests/conftest.py reads their logs after each test.
-_started: list["Proc"] = []
+_started: list[Proc] = []
 
 
 def toml_dumps(data: dict[str, Any]) -> str:
@@ -74,7 +74,7 @@ class Proc:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "Proc":
+    def start(self) -> Proc:
         self.config_path.write_text(toml_dumps(self.config))
         log = open(self.log_path, "ab")
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}

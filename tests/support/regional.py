@@ -90,7 +90,7 @@ async def cp_post(cp: procs.Proc, path: str, headers: dict[str, str], body: dict
 class PlacementReader:
     """Reads ``cc_placement`` as the control plane's NATS user (its inbox prefix, domain "hub")."""
 
-    async def open(self, topo: Topology) -> "PlacementReader":
+    async def open(self, topo: Topology) -> PlacementReader:
         opts = topo.control_plane_nats()
         self.nc = await nats.connect(servers=opts["servers"], user=opts["user"], password=opts["password"],
                                      inbox_prefix=opts["inbox_prefix"])

@@ -47,7 +47,7 @@ class Ca:
         self.name = name
         self._key = ec.generate_private_key(ec.SECP256R1())
         self._subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         self._cert = (
             x509.CertificateBuilder().subject_name(self._subject).issuer_name(self._subject)
             .public_key(self._key.public_key()).serial_number(x509.random_serial_number())
@@ -66,7 +66,7 @@ class Ca:
     def issue(self, stem: str, hosts: tuple[str, ...] = LOOPBACK, *, client: bool = False) -> CertFiles:
         """Sign a certificate for *hosts* (a server; ``client=True``: a client certificate) into *stem*.{crt,key}."""
         key = ec.generate_private_key(ec.SECP256R1())
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         usage = [ExtendedKeyUsageOID.CLIENT_AUTH] if client else [ExtendedKeyUsageOID.SERVER_AUTH,
                                                                   ExtendedKeyUsageOID.CLIENT_AUTH]
         builder = (

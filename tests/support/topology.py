@@ -112,7 +112,7 @@ leafnodes {{
 """, tls=tls.issue(f"leaf-{name}") if tls else None, client_ca=tls.cert_file if tls else None)
             self.regions[name] = Region(name, leaf, link, list(edges))
 
-    def start(self) -> "Topology":
+    def start(self) -> Topology:
         self.hub.start()
         for region in self.regions.values():
             region.link.start()

@@ -14,7 +14,7 @@ import pytest
 
 from nodes import subjects, wire
 from tests.edge.edge_support import MODERATOR, VIEWER, EdgeServer, TokenKit
-from tests.edge.mesh.cascade_support import edges, join, roster, same_roster
+from tests.edge.mesh.cascade_support import edges, join, same_roster
 from tests.edge.test_media import MediaClient
 from tests.support import procs
 from tests.support.nats import nats_server_path

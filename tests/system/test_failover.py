@@ -19,8 +19,15 @@ import pytest
 from control_plane.placement.choose import Placement
 from tests.support import procs
 from tests.support.participant import Participant, reconnect_delays
-from tests.support.regional import (PlacementReader, admin_headers, cp_get, cp_post, create_meeting, listed_edges,
-                                    regional_stack)
+from tests.support.regional import (
+    PlacementReader,
+    admin_headers,
+    cp_get,
+    cp_post,
+    create_meeting,
+    listed_edges,
+    regional_stack,
+)
 from tests.support.topology import Topology
 from tests.support.util import eventually
 

@@ -142,7 +142,7 @@ async def test_a_tls_url_reaching_a_server_without_tls_sends_nothing(tmp_path: P
     """Someone in the middle can strip TLS from the greeting; nats-py would then send the password
     in the clear. Our bus refuses first, and the server (tracing every operation) sees no CONNECT."""
     server = NatsServer(tmp_path, jetstream=False, config=(
-        'trace: true\ndebug: true\nauthorization { users: [ {user: "edge", password: "%s"} ] }' % PASSWORD)).start()
+        'trace: true\ndebug: true\nauthorization { users: [ {user: "edge", password: "' + PASSWORD + '"} ] }')).start()
     try:
         url = server.url.replace("nats://", "tls://")
         with Records("nodes.bus") as records:

@@ -24,10 +24,17 @@ from control_plane.placement.choose import Placement
 from nodes import subjects
 from tests.support import procs
 from tests.support.participant import Participant
+from tests.support.regional import (
+    PlacementReader,
+    admin_headers,
+    cp_get,
+    cp_post,
+    create_meeting,
+    listed_edges,
+    regional_stack,
+)
 from tests.support.topology import Topology
 from tests.support.util import eventually
-from tests.support.regional import (PlacementReader, admin_headers, cp_get, cp_post, create_meeting, listed_edges,
-                                    regional_stack)
 
 
 async def stream_events(opts: dict[str, Any], meeting_id: str, domain: str | None = None) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from tests.edge.edge_support import MODERATOR, VIEWER, EdgeServer, TokenKit
+from tests.edge.edge_support import MODERATOR, VIEWER, TokenKit
 from tests.edge.mesh.cascade_support import join, same_roster
 from tests.edge.sfu.client import ToneTrack
 from tests.edge.test_media import MediaClient

@@ -23,7 +23,7 @@ class Wire:
         self.errors: list[BaseException] = []
         self._tasks: set[asyncio.Task] = set()
 
-    def events(self, edge_id: str) -> "WireEvents":
+    def events(self, edge_id: str) -> WireEvents:
         return WireEvents(self, edge_id)
 
     def carry(self, sender: str, receiver: str, sdp: str, tracks: dict[str, TrackInfo]) -> None:
@@ -123,7 +123,7 @@ async def test_relayed_tracks_are_never_relayed_onward_and_unpublishing_reaches_
     a, b, wire = edges
     alice = await a.join("alice")
     await alice.publish()
-    bob = await b.join("bob")
+    await b.join("bob")
     tracks = [t.track_id for t in a.room.tracks()]
     a.room.relays.sending("B", wire.events("A")).want(tracks)
     await eventually(lambda: len(b.room.sources) == 2 and len(b.room.subscriptions("bob")) == 2, timeout=30,

@@ -37,7 +37,7 @@ async def test_a_started_receiver_cannot_be_tapped(meeting: Meeting) -> None:
     alice = await meeting.join("alice")
     await alice.publish()
     edge = meeting.room.peers["alice"].publish_pc.getTransceivers()[0].receiver
-    await eventually(lambda: getattr(edge, "_RTCRtpReceiver__started"), what="the edge receiver started")
+    await eventually(lambda: edge._RTCRtpReceiver__started, what="the edge receiver started")
     with pytest.raises(hooks.HookError, match="already started"):
         hooks.tap_receiver(edge, lambda p: None, lambda p: None)
 
@@ -47,9 +47,9 @@ async def test_edge_receivers_have_no_decoder_thread(meeting: Meeting) -> None:
     await alice.publish()
     await eventually(lambda: bob.decoded("video") >= 5, timeout=10, what="video at bob")
     edge = meeting.room.peers["alice"].publish_pc.getTransceivers()
-    assert [getattr(t.receiver, "_RTCRtpReceiver__decoder_thread") for t in edge] == [None, None]
+    assert [t.receiver._RTCRtpReceiver__decoder_thread for t in edge] == [None, None]
     clients = bob.subscribe_pc.getTransceivers()  # a plain aiortc receiver does have one
-    assert all(getattr(t.receiver, "_RTCRtpReceiver__decoder_thread") is not None for t in clients)
+    assert all(t.receiver._RTCRtpReceiver__decoder_thread is not None for t in clients)
 
 
 async def test_send_path_and_sender_reports(meeting: Meeting) -> None:
