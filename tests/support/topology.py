@@ -13,8 +13,12 @@ peers: clients (our processes, with their own client certificates) and the leaf 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import nats
 
 from .nats import NatsServer, tls_block
 from .netcut import Link
@@ -153,3 +157,14 @@ leafnodes {{
                         "inbox_prefix": f"_INBOX.{edge_id}", **self.client_tls(f"edge-{edge_id}")}
         return {"servers": [self.hub.url], "user": f"edge-{edge_id}", "password": PASSWORD,
                 "inbox_prefix": f"_INBOX.{edge_id}", **self.client_tls(f"edge-{edge_id}")}
+
+
+@contextlib.asynccontextmanager
+async def nats_client(opts: dict) -> AsyncIterator[nats.NATS]:
+    """A bare NATS client signed in as the node whose settings *opts* are (to forge or to watch)."""
+    nc = await nats.connect(servers=opts["servers"], user=opts["user"], password=opts["password"],
+                            inbox_prefix=opts["inbox_prefix"])
+    try:
+        yield nc
+    finally:
+        await nc.close()

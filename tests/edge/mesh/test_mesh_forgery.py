@@ -18,7 +18,7 @@ from nodes import subjects, wire
 from tests.edge.edge_support import MEETING, EdgeServer, TokenKit
 from tests.edge.mesh.cascade_support import join, same_roster, settings
 from tests.support.nats import nats_server_path
-from tests.support.topology import Topology
+from tests.support.topology import Topology, nats_client
 from tests.support.util import eventually, require
 
 
@@ -51,13 +51,8 @@ async def meeting_pair(forgery_topology: Topology, tokens: TokenKit, tmp_path: P
 
 @pytest.fixture
 async def forger(forgery_topology: Topology) -> AsyncIterator[nats.NATS]:
-    opts = forgery_topology.edge_nats("eu-9")
-    nc = await nats.connect(servers=opts["servers"], user=opts["user"], password=opts["password"],
-                            inbox_prefix=opts["inbox_prefix"])
-    try:
+    async with nats_client(forgery_topology.edge_nats("eu-9")) as nc:
         yield nc
-    finally:
-        await nc.close()
 
 
 class Records(logging.Handler):
@@ -86,18 +81,13 @@ def mesh_logs() -> Iterator[Records]:
 
 async def place(topology: Topology, entry: dict) -> None:
     """Write the meeting's placement entry in the hub as the control plane does."""
-    opts = topology.control_plane_nats()
-    nc = await nats.connect(servers=opts["servers"], user=opts["user"], password=opts["password"],
-                            inbox_prefix=opts["inbox_prefix"])
-    try:
+    async with nats_client(topology.control_plane_nats()) as nc:
         js = nc.jetstream(domain="hub")
         try:
             kv = await js.key_value(subjects.PLACEMENT_BUCKET)
         except BucketNotFoundError:
             kv = await js.create_key_value(bucket=subjects.PLACEMENT_BUCKET, history=5)
         await kv.put(MEETING, msgspec.json.encode(entry))
-    finally:
-        await nc.close()
 
 
 async def want_all(forger: nats.NATS, from_edge: str = "eu-9") -> wire.RelayReply:

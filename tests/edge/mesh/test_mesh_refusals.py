@@ -11,19 +11,14 @@ import pytest
 from nodes import subjects, wire
 from tests.edge.edge_support import MODERATOR, TokenKit
 from tests.edge.mesh.cascade_support import join, same_roster
-from tests.support.topology import Topology
+from tests.support.topology import Topology, nats_client
 
 
 @pytest.fixture
 async def as_us(topology: Topology) -> AsyncIterator[nats.NATS]:
     """A NATS client with edge us-1's user and inbox (what another edge may send)."""
-    opts = topology.edge_nats("us-1")
-    nc = await nats.connect(servers=opts["servers"], user=opts["user"], password=opts["password"],
-                            inbox_prefix=opts["inbox_prefix"])
-    try:
+    async with nats_client(topology.edge_nats("us-1")) as nc:
         yield nc
-    finally:
-        await nc.close()
 
 
 async def relay(nc: nats.NATS, verb: str, payload: bytes | msgspec.Struct, edge: str = "eu-1") -> wire.RelayReply:

@@ -13,7 +13,7 @@ import pytest
 from nodes import subjects, wire
 from tests.edge.edge_support import MODERATOR, Client, TokenKit
 from tests.edge.mesh.cascade_support import join, same_roster
-from tests.support.topology import Topology
+from tests.support.topology import Topology, nats_client
 from tests.support.util import eventually
 
 VERB = {"kick": wire.Kick, "mute": wire.Mute, "admit": wire.Admit, "deny": wire.Deny, "promote": wire.Promote}
@@ -22,13 +22,8 @@ _ids = itertools.count()
 
 @pytest.fixture
 async def control_plane(topology: Topology) -> AsyncIterator[nats.NATS]:
-    opts = topology.control_plane_nats()
-    nc = await nats.connect(servers=opts["servers"], user=opts["user"], password=opts["password"],
-                            inbox_prefix=opts["inbox_prefix"])
-    try:
+    async with nats_client(topology.control_plane_nats()) as nc:
         yield nc
-    finally:
-        await nc.close()
 
 
 def pid(c: Client) -> str:
