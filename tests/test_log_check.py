@@ -58,7 +58,7 @@ async def test_a_task_exception_never_retrieved_fails():
     async def boom():
         raise RuntimeError("lost in a task")
     task = asyncio.get_running_loop().create_task(boom())
-    await asyncio.sleep(0)
+    await asyncio.wait([task])  # done, its exception never retrieved
     del task
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import nats
@@ -107,21 +108,23 @@ async def test_an_edge_cannot_publish_under_another_edge_s_id(topo: Topology) ->
     cp = await connect(topo.control_plane_nats(), cp_errors)
     edge = await connect(topo.edge_nats("eu-1"), edge_errors)
     try:
-        got: list[str] = []
+        got: list[tuple[str, bytes]] = []
 
         async def record(msg) -> None:  # noqa: ANN001
-            got.append(msg.subject)
+            got.append((msg.subject, msg.data))
 
         await cp.subscribe("cc.>", cb=record)
         await cp.flush()
         own = subjects.mesh("m1", "eu-1", "state")
 
-        async def own_arrives() -> bool:  # the leaf link carries the edge's own mesh messages
-            await edge.publish(own, b"{}")
-            await asyncio.sleep(0.05)
-            return own in got
+        def arrives(marker: bytes) -> Callable[[], Awaitable[bool]]:
+            """Publish the edge's own mesh message *marker* (again) until the hub has it."""
+            async def probe() -> bool:
+                await edge.publish(own, marker)
+                return (own, marker) in got
+            return probe
 
-        await eventually(own_arrives, timeout=10, what="the edge's own mesh message reaches the hub")
+        await eventually(arrives(b'{"marker":1}'), timeout=10, what="the edge's own mesh message reaches the hub")
         forged = [subjects.event("us-1", "m1", "ended"), subjects.mesh("m1", "us-1", "signal"),
                   subjects.relay("eu-1", "us-1", "want"), subjects.relay("us-1", "us-2", "offer")]
         end = wire.MeshEnd(meeting_id="m1", edge_id="us-1", by="intruder")
@@ -135,8 +138,8 @@ async def test_an_edge_cannot_publish_under_another_edge_s_id(topo: Topology) ->
         for subject in forged:
             await eventually(lambda s=subject: refused(s), timeout=5, what=f"{subject} refused")
         # a marker published after the forgeries arrives: the forgeries had their chance and did not
-        await eventually(own_arrives, timeout=10, what="a later message of its own arrives")
-        assert not set(forged) & set(got), got
+        await eventually(arrives(b'{"marker":2}'), timeout=10, what="a later message of its own arrives")
+        assert not set(forged) & {subject for subject, _ in got}, got
         # nor may an edge listen to the relay requests addressed to another edge
         await edge.subscribe(subjects.relay_inbox("us-1"))
         await edge.flush()
