@@ -14,6 +14,9 @@ publish only under its own id), and the payload must say the same. Then the meet
   then **refused**;
 * the meeting is placed nowhere (no entry) → **refused** at once: no edge may speak for it.
 
+An edge once accepted for a meeting stays accepted (the history keeps naming it), so the pair is
+remembered and the next events of that edge and meeting cost no read of the bucket.
+
 A refused event is terminated (never redelivered) and logged as a WARNING with the meeting, the
 edge and the reason; it changes nothing.
 """
@@ -21,6 +24,7 @@ edge and the reason; it changes nothing.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from nodes import subjects, wire
@@ -43,6 +47,8 @@ class EventAuthority:
         self.memory = memory
         #: event id → when it was first held back for want of a placement naming its edge
         self._waiting: dict[str, float] = {}
+        #: (meeting, edge) pairs already accepted, least recently used first
+        self._named: OrderedDict[tuple[str, str], None] = OrderedDict()
 
     @staticmethod
     def mismatch(subject: str, event: wire.Event) -> str:
@@ -60,12 +66,16 @@ class EventAuthority:
     async def judge(self, event: wire.Event) -> Verdict:
         """May *event*'s edge speak for its meeting? (raises PlacementUnavailable: try again later)"""
         mid, edge = event.meeting_id, event.edge_id
+        if (mid, edge) in self._named:
+            self._named.move_to_end((mid, edge))
+            return Verdict(ACCEPT)
         found = await self.placement.current(mid)
         if found is None:
             return self._done(event, Verdict(REFUSE, f"meeting {mid!r} is not placed on any edge"))
-        if found[0].names(edge):
-            return self._done(event, Verdict(ACCEPT))
-        if any(p.names(edge) for p in await self.placement.history(mid)):
+        if found[0].names(edge) or any(p.names(edge) for p in await self.placement.history(mid)):
+            self._named[(mid, edge)] = None
+            if len(self._named) > self.memory:
+                self._named.popitem(last=False)
             return self._done(event, Verdict(ACCEPT))
         now = time.monotonic()
         if len(self._waiting) >= self.memory:
