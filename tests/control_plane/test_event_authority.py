@@ -3,9 +3,7 @@ real CC_EVENTS stream and placement bucket): forged events change nothing and ar
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Iterator
 
 from nodes import subjects, wire
 from tests.control_plane.meetings_support import (
@@ -16,31 +14,17 @@ from tests.control_plane.meetings_support import (
     user,
     wait_ready,
 )
+from tests.support.records import Records
 from tests.support.util import eventually
 
 
-class Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def refusals(self) -> list[tuple[str, str, str]]:
-        return [(r.meeting, r.edge, r.reason) for r in self.records  # type: ignore[attr-defined]
-                if r.getMessage() == "event refused" and r.levelno == logging.WARNING]
+def consumer_logs() -> Records:
+    return Records("control_plane.events.consumer")
 
 
-@contextlib.contextmanager
-def consumer_logs() -> Iterator[Records]:
-    logs = Records()
-    log = logging.getLogger("control_plane.events.consumer")
-    log.addHandler(logs)
-    try:
-        yield logs
-    finally:
-        log.removeHandler(logs)
+def refusals(records: list[logging.LogRecord]) -> list[tuple[str, str, str]]:
+    return [(r.meeting, r.edge, r.reason) for r in records  # type: ignore[attr-defined]
+            if r.getMessage() == "event refused" and r.levelno == logging.WARNING]
 
 
 async def meeting_state(cp, mid: str, headers: dict) -> str:  # noqa: ANN001
@@ -79,7 +63,7 @@ async def test_a_forged_end_from_an_edge_the_meeting_is_not_placed_on_changes_no
             await intruder.publish_raw(subjects.event("edge-x", mid, "ended"),
                                        wire.encode(wire.MeetingEnded(meeting_id=mid, edge_id="edge-a")))
             await eventually(lambda: consumer.refused == 4, timeout=10, what="four forged events refused")
-            assert sorted(logs.refusals()) == sorted([
+            assert sorted(refusals(logs)) == sorted([
                 (mid, "edge-x", f"meeting {mid!r} is not placed on edge 'edge-x' (waited 0.5 s for its placement)"),
                 (mid, "edge-x", f"meeting {mid!r} is not placed on edge 'edge-x' (waited 0.5 s for its placement)"),
                 (other, "edge-x", f"meeting {other!r} is not placed on any edge"),

@@ -23,6 +23,7 @@ from tests.control_plane.meetings_support import (
     wait_ready,
 )
 from tests.control_plane.test_events import attendance, roster
+from tests.support.records import Records
 from tests.support.util import eventually
 
 
@@ -49,31 +50,20 @@ async def test_the_region_comes_from_the_body_then_the_header_then_the_address(c
         assert "region name" in r.json()["detail"]
 
 
-class Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 async def test_an_edge_that_leaves_takes_its_meetings_along_at_once(control_plane, nats_server, edges) -> None:
     async with control_plane(**nats_overrides(nats_server.url, edges={"ttl": 1.0, "sweep_interval": 0.1})) as cp:
         await wait_ready(cp)
-        logs = Records()
         placement_log = logging.getLogger("control_plane.placement")
         level = placement_log.level
-        placement_log.addHandler(logs)
         placement_log.setLevel(logging.INFO)
         try:
-            await _rehome_scenario(cp, edges, nats_server, logs)
+            with Records("control_plane.placement") as logs:
+                await _rehome_scenario(cp, edges, nats_server, logs)
         finally:
-            placement_log.removeHandler(logs)
             placement_log.setLevel(level)
 
 
-async def _rehome_scenario(cp, edges, nats_server, logs: Records) -> None:  # noqa: ANN001
+async def _rehome_scenario(cp, edges, nats_server, logs: list[logging.LogRecord]) -> None:  # noqa: ANN001
     host = await user(cp, "hanna", "host")
     eu1 = await edges("eu-1", region="eu", cpu_pct=1)
     for e in ("eu-2", "eu-3"):
@@ -118,7 +108,7 @@ async def _rehome_scenario(cp, edges, nats_server, logs: Records) -> None:  # no
     assert moved_abroad == Placement(edge_id="us-1", region="us", epoch=1,
                                      sites={"us": "us-1", "eu": abroad_first.heartbeat.edge_id})
     assert await entry(idle["id"]) == Placement(edge_id="eu-1", region="eu", epoch=1, sites={"eu": "eu-1"})
-    messages = [r for r in logs.records if r.getMessage() == "meeting re-homed"]
+    messages = [r for r in logs if r.getMessage() == "meeting re-homed"]
     assert [(r.meeting_id, r.moved_from, r.edge_id, r.epoch) for r in messages] == \
         [(busy["id"], "eu-1", survivors[0], 2)]
     assert cp.services.extra["rehomer"].moved == 2

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import msgspec
@@ -18,6 +18,7 @@ from nodes import subjects, wire
 from tests.edge.edge_support import MEETING, EdgeServer, TokenKit
 from tests.edge.mesh.cascade_support import join, same_roster, settings
 from tests.support.nats import nats_server_path
+from tests.support.records import Records
 from tests.support.topology import Topology, nats_client
 from tests.support.util import eventually, require
 
@@ -55,28 +56,13 @@ async def forger(forgery_topology: Topology) -> AsyncIterator[nats.NATS]:
         yield nc
 
 
-class Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def refused(self) -> list[tuple[str, str, str]]:
-        return [(r.edge, r.type, r.error) for r in self.records  # type: ignore[attr-defined]
-                if r.getMessage() == "mesh message refused"]
+def mesh_logs() -> Records:
+    return Records("edge.mesh.meeting")
 
 
-@contextlib.contextmanager
-def mesh_logs() -> Iterator[Records]:
-    logs = Records()
-    log = logging.getLogger("edge.mesh.meeting")
-    log.addHandler(logs)
-    try:
-        yield logs
-    finally:
-        log.removeHandler(logs)
+def refused(records: list[logging.LogRecord]) -> list[tuple[str, str, str]]:
+    return [(r.edge, r.type, r.error) for r in records  # type: ignore[attr-defined]
+            if r.levelno >= logging.WARNING and r.getMessage() == "mesh message refused"]
 
 
 async def place(topology: Topology, entry: dict) -> None:
@@ -116,9 +102,9 @@ async def test_a_forged_end_from_an_edge_outside_the_mesh_is_refused(meeting_pai
         await forger.publish(subjects.mesh(MEETING, "eu-9", "signal"), end_from("us-1"))
         await forger.flush()
         meshes = [eu.node.mesh.meetings[MEETING], us.node.mesh.meetings[MEETING]]
-        await eventually(lambda: all(mm.refused == 2 for mm in meshes) and len(logs.refused()) == 4,
+        await eventually(lambda: all(mm.refused == 2 for mm in meshes) and len(refused(logs)) == 4,
                          what="both forgeries refused by both edges")
-        assert sorted(logs.refused()) == sorted(2 * [
+        assert sorted(refused(logs)) == sorted(2 * [
             ("eu-9", "MeshEnd", f"edge 'eu-9' is not part of meeting '{MEETING}' (not in its mesh, and its "
                                 "placement cannot be read)"),
             ("eu-9", "MeshEnd", "the sender 'us-1' is not the subject's edge 'eu-9'"),
@@ -154,7 +140,7 @@ async def test_a_forged_end_from_an_edge_the_meeting_is_not_placed_on_is_refused
         await forger.flush()
         await eventually(lambda: all(mm.refused == 1 for mm in meshes), timeout=10,
                          what="the forged end refused by both edges after the placement wait")
-        assert logs.refused() == 2 * [("eu-9", "MeshEnd", f"meeting '{MEETING}' is not placed on edge 'eu-9' "
+        assert refused(logs) == 2 * [("eu-9", "MeshEnd", f"meeting '{MEETING}' is not placed on edge 'eu-9' "
                                                           "(waited 1 s for its placement)")]
     assert await ada.is_open() and await bob.is_open()
     reply = await want_all(forger)   # in the mesh, not placed: no media
