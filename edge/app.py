@@ -61,7 +61,7 @@ def sfu_config(settings: Settings) -> SfuConfig:
     s = settings.sfu
     return SfuConfig(ice_servers=tuple(s.ice_servers), keyframe_min_interval=s.keyframe_min_interval,
                      subscriber_queue=s.subscriber_queue, speaker_threshold=s.speaker_threshold,
-                     speaker_interval=s.speaker_interval)
+                     speaker_interval=s.speaker_interval, adaptation=s.adaptation)
 
 
 def create_app(settings: Settings) -> Litestar:

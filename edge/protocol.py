@@ -120,8 +120,25 @@ class Ping(_In, kw_only=True, tag="ping"):
     t: float = 0.0
 
 
+class Tile(Struct, kw_only=True):
+    """A shown track and the size of its tile, in CSS pixels × ``devicePixelRatio`` (0: unknown)."""
+
+    track_id: str
+    width: int = 0
+    height: int = 0
+
+
+class View(_In, kw_only=True, tag="view"):
+    """What the client shows: the edge sends each shown track the smallest layer that covers its
+    tile, nothing for hidden ones; video tracks named in neither list get what the bandwidth
+    allows. Replaces the previous view."""
+
+    tracks: list[Tile] = msgspec.field(default_factory=list)
+    hidden: list[str] = msgspec.field(default_factory=list)
+
+
 ClientMessage = Union[Join, Offer, Answer, Ice, Mute, Chat, Admit, Deny, Kick, Promote, EndMeeting,
-                      Leave, Ping]
+                      Leave, Ping, View]
 
 
 # --- edge → client: the shapes inside messages -------------------------------------------------

@@ -101,6 +101,9 @@ class SfuSettings(Base, kw_only=True):
     speaker_threshold: Annotated[int, msgspec.Meta(ge=0, le=127)] = 60
     #: Seconds between active-speaker decisions.
     speaker_interval: Annotated[float, msgspec.Meta(gt=0)] = 0.2
+    #: Bandwidth adaptation: fit what each subscriber receives to its downlink (layers, pauses)
+    #: and what publishers send to what is used. Off: everyone gets every track's top layer.
+    adaptation: bool = True
 
 
 class Settings(Base, kw_only=True):

@@ -68,9 +68,10 @@ def test_edge_sfu_settings_reach_the_forwarding_core(tmp_path) -> None:
 
     conf = tmp_path / "edge.toml"
     conf.write_text('edge_id = "e"\n[sfu]\nspeaker_threshold = 40\nspeaker_interval = 0.5\nsubscriber_queue = 64\n'
-                    'ice_servers = [{urls = "stun:stun.example.org:3478"}]\n')
+                    'adaptation = false\nice_servers = [{urls = "stun:stun.example.org:3478"}]\n')
     cfg = sfu_config(load(conf, EdgeSettings))
     assert (cfg.speaker_threshold, cfg.speaker_interval, cfg.subscriber_queue) == (40, 0.5, 64)
+    assert cfg.adaptation is False
     assert cfg.ice_servers == ({"urls": "stun:stun.example.org:3478"},)
     conf.write_text('edge_id = "e"\n[sfu]\nspeaker_threshold = 200\n')
     import pytest

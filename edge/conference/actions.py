@@ -178,3 +178,34 @@ async def ice(meeting: Meeting, p: Participant, msg: m.Ice) -> None:
     except (ValueError, SdpError) as exc:
         raise Refusal("bad_candidate", f"candidate refused: {exc}", "candidate") from None
     ack(p, msg.id)
+
+
+#: Most tiles (shown plus hidden) a ``view`` may name, and the largest tile side in device pixels.
+MAX_VIEW_TRACKS = 500
+MAX_TILE = 16384
+
+
+def view(meeting: Meeting, p: Participant, msg: m.View) -> None:
+    """What the participant shows; every track named must be one the meeting has."""
+    room = _room(meeting, p)
+    if len(msg.tracks) + len(msg.hidden) > MAX_VIEW_TRACKS:
+        raise Refusal("invalid", f"a view names at most {MAX_VIEW_TRACKS} tracks", "tracks")
+    known = {t.track_id for t in room.tracks()}
+    known.update(track_id for q in meeting.roster() for track_id in q.tracks)
+    tiles: dict[str, tuple[int, int]] = {}
+    for i, tile in enumerate(msg.tracks):
+        if tile.track_id not in known:
+            raise Refusal("not_found", f"no track {tile.track_id!r} in this meeting", f"tracks[{i}].track_id")
+        for name, value in (("width", tile.width), ("height", tile.height)):
+            if not 0 <= value <= MAX_TILE:
+                raise Refusal("invalid", f"a tile's {name} is 0 to {MAX_TILE} device pixels", f"tracks[{i}].{name}")
+        tiles[tile.track_id] = (tile.width, tile.height)
+    hidden: set[str] = set()
+    for i, track_id in enumerate(msg.hidden):
+        if track_id not in known:
+            raise Refusal("not_found", f"no track {track_id!r} in this meeting", f"hidden[{i}]")
+        if track_id in tiles:
+            raise Refusal("invalid", f"track {track_id!r} is both shown and hidden", f"hidden[{i}]")
+        hidden.add(track_id)
+    room.set_view(p.id, tiles, frozenset(hidden))
+    ack(p, msg.id)

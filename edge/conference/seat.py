@@ -50,6 +50,8 @@ class ParticipantSeat:
                 if not muted:
                     raise Refusal("forbidden", "only the participant can unmute itself", "muted")
                 await moderation.apply(mt, moderation.from_signaling(msg, p.id), requester=p, re=msg.id)
+            case m.View():
+                actions.view(mt, p, msg)
             case m.Chat(text=text, to=to):
                 if not p.chat:
                     raise Refusal("forbidden", "you may not chat in this meeting")

@@ -24,12 +24,19 @@ What is hooked, and why:
   written with ``sendto`` on the nominated ICE pair's UDP socket — no per-packet coroutine.
   Protection calls libsrtp through pylibsrtp's binding with the session's own buffer, skipping
   the per-call allocations of ``Session.protect`` (a quarter of its cost).
+* **RTCP tap** (subscribe PC): the DTLS transport's ``_handle_rtcp_data`` is wrapped so each
+  decrypted compound RTCP packet reaches the bandwidth estimator whole — aiortc's parser keeps
+  no FCI of RTPFB packets, so transport-wide cc feedback (RTPFB fmt 15) would be lost.
+* **REMB towards publishers** (publish PC): the receiver's ``_send_rtcp`` is wrapped so the REMB
+  aiortc's own estimator sends is capped at what subscribers use, and the edge sends its own
+  REMB from the receiver's RTCP SSRC.
 * **msid / negotiated parameters**: a sender's stream and track ids (``a=msid``) and a
   transceiver's negotiated codecs and header extensions.
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -44,7 +51,19 @@ from aiortc.rtcrtpparameters import (
     RTCRtpHeaderExtensionParameters,
     RTCRtpReceiveParameters,
 )
-from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRtpfbPacket, RtpPacket
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_PSFB_FIR,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    RtcpPsfbPacket,
+    RtcpRtpfbPacket,
+    RtpPacket,
+    pack_remb_fci,
+    unpack_remb_fci,
+)
+
+log = logging.getLogger(__name__)
 
 SUPPORTED_AIORTC = "1.16."
 
@@ -53,7 +72,8 @@ _SENDER = "_RTCRtpSender__"
 
 #: Attributes of a fresh ``RTCRtpReceiver`` this module uses.
 RECEIVER_ATTRS = (f"{_RECEIVER}started", f"{_RECEIVER}decoder_queue", f"{_RECEIVER}decoder_thread",
-                  f"{_RECEIVER}stop_decoder", "_handle_rtp_packet", "_send_rtcp_pli", "receive")
+                  f"{_RECEIVER}stop_decoder", f"{_RECEIVER}rtcp_ssrc", "_handle_rtp_packet", "_send_rtcp_pli",
+                  "_send_rtcp", "receive")
 #: Attributes of a fresh ``RTCRtpSender`` this module uses.
 SENDER_ATTRS = (f"{_SENDER}ntp_timestamp", f"{_SENDER}rtp_timestamp", f"{_SENDER}packet_count",
                 f"{_SENDER}octet_count", "_handle_rtcp_packet", "_ssrc", "_stream_id", "_track_id")
@@ -62,7 +82,7 @@ TRANSCEIVER_ATTRS = ("_codecs", "_headerExtensions")
 #: Attributes of a fresh ``RTCPeerConnection`` this module uses.
 PC_ATTRS = ("_RTCPeerConnection__createTransceiver",)
 #: Attributes of a fresh ``RTCDtlsTransport`` this module uses.
-DTLS_ATTRS = ("_tx_srtp", "transport")
+DTLS_ATTRS = ("_tx_srtp", "transport", "_handle_rtcp_data")
 #: Attributes of aioice's ICE connection this module uses (checked on a live one by the tests).
 ICE_ATTRS = ("_connection",)
 #: Attributes of a pylibsrtp ``Session`` this module uses.
@@ -181,6 +201,36 @@ def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> Awaitable[None]:
     return receiver._send_rtcp_pli(media_ssrc)
 
 
+def cap_remb(receiver: RTCRtpReceiver, cap: Callable[[], int | None]) -> None:
+    """Lower the REMB aiortc's receiver-side estimator sends the publisher to ``cap()`` bits/s
+    (None: no cap)."""
+    original = receiver._send_rtcp
+
+    async def send_rtcp(packet: Any) -> None:
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            limit = cap()
+            try:
+                bitrate, ssrcs = unpack_remb_fci(packet.fci)
+            except ValueError:
+                bitrate, ssrcs = 0, []
+            if limit is not None and bitrate > limit:
+                packet = RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=packet.ssrc, media_ssrc=0,
+                                        fci=pack_remb_fci(limit, ssrcs))
+        await original(packet)
+
+    receiver._send_rtcp = send_rtcp  # type: ignore[method-assign]
+
+
+def send_remb(receiver: RTCRtpReceiver, bitrate: int, ssrcs: list[int]) -> Awaitable[None] | None:
+    """Send a REMB (draft-alvestrand-rmcat-remb) for *ssrcs* to the publisher from the
+    receiver's RTCP SSRC; None when the receiver has not started."""
+    rtcp_ssrc = getattr(receiver, f"{_RECEIVER}rtcp_ssrc")
+    if rtcp_ssrc is None:
+        return None
+    return receiver._send_rtcp(RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0,
+                                              fci=pack_remb_fci(bitrate, ssrcs)))
+
+
 # --- subscribe side: the sender ----------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -204,6 +254,26 @@ def tap_sender(sender: RTCRtpSender, feedback: SenderFeedback) -> None:
             await original(packet)
 
     sender._handle_rtcp_packet = handle_rtcp_packet  # type: ignore[method-assign]
+
+
+def tap_rtcp(dtls: RTCDtlsTransport, on_rtcp: Callable[[bytes], None]) -> None:
+    """Give every decrypted compound RTCP packet the transport receives to *on_rtcp* first (then
+    aiortc handles it as usual). Tapping a transport again replaces the callback."""
+    taps = dtls.__dict__.setdefault("_edge_rtcp_taps", [])
+    if taps:
+        taps[0] = on_rtcp
+        return
+    taps.append(on_rtcp)
+    original = dtls._handle_rtcp_data
+
+    async def handle_rtcp_data(data: bytes) -> None:
+        try:
+            taps[0](data)
+        except Exception:  # noqa: BLE001 — a bug in the estimator must not stop RTCP
+            log.exception("the RTCP tap failed")
+        await original(data)
+
+    dtls._handle_rtcp_data = handle_rtcp_data  # type: ignore[method-assign]
 
 
 def sender_ssrc(sender: RTCRtpSender) -> int:

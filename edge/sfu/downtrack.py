@@ -67,6 +67,8 @@ class DownTrack:
         self._ext = b""
         self._ext_levels: list[bytes] | None = None
         self._report: Callable[[int, int, int, int], None] | None = None
+        #: Adds the congestion-feedback header extension (see :mod:`edge.sfu.stamping`), or None.
+        self.stamp: Callable[[bytes, int], bytes] | None = None
         # rewriting state
         self.epoch = -1
         self.waiting_key = self.video
@@ -101,6 +103,12 @@ class DownTrack:
         self._report = report
         self.ready = True
 
+    def use_stamp(self, stamp: Callable[[bytes, int], bytes] | None) -> None:
+        """Add a congestion-feedback header extension to every packet (after :meth:`configure`)."""
+        self.stamp = stamp
+        if stamp is not None:
+            self._b0 = 0x90
+
     def continue_after(self, previous: DownTrack) -> None:
         """Send on an SSRC *previous* sent on before (a reused transceiver): its sequence
         numbers and timestamps go on from where *previous* stopped."""
@@ -134,6 +142,8 @@ class DownTrack:
         ts = (m.ts + self.ts_offset) & 0xFFFFFFFF
         levels = self._ext_levels
         ext = self._ext if levels is None or m.level < 0 else levels[m.level]
+        if self.stamp is not None:
+            ext = self.stamp(ext, len(m.payload))
         data = _HEADER.pack(self._b0, self._mpt[m.marker], seq, ts, self.ssrc) + ext + m.payload
         if not m.late:
             self.last_seq = seq

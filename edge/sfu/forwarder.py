@@ -182,6 +182,11 @@ class ReceiverFeed:
         if source is not None:
             source.attach(self)
 
+    @property
+    def ssrc(self) -> int | None:
+        """The publisher's SSRC for this track, once a packet came."""
+        return self._ssrc
+
     def request_keyframe(self) -> object:
         if self._ssrc is None:
             return None

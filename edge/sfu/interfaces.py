@@ -97,6 +97,10 @@ class SfuConfig:
     speaker_threshold: int = 60
     #: Seconds between active-speaker decisions.
     speaker_interval: float = 0.2
+    #: Bandwidth adaptation: estimate each subscriber's downlink from its feedback and choose
+    #: (or pause) the layers it receives to fit; tell publishers (REMB) what is used. Off: every
+    #: subscriber gets every track's top layer, as fast as it comes.
+    adaptation: bool = True
 
 
 class RoomEvents(Protocol):
@@ -154,6 +158,12 @@ class ForwardingRoom(Protocol):
         """Cap what the edge sends the participant (None: no cap). Packets over the cap wait
         in the participant's bounded queue; when it overflows, the oldest are dropped (video
         then waits for the next keyframe)."""
+
+    def set_view(self, participant_id: str, tiles: Mapping[str, tuple[int, int]], hidden: frozenset[str]) -> None:
+        """What the participant shows (replacing what it said before): each track in *tiles* in a
+        tile of (width, height) device pixels (0 × 0: size unknown), the *hidden* ones not at all.
+        The edge sends a shown track the smallest layer that covers its tile, nothing for a hidden
+        one. Raises :class:`UnknownTrackError` (nothing changed) for a track the room does not have."""
 
     def subscriptions(self, participant_id: str) -> dict[str, str]:
         """The participant's subscribe PC as last negotiated: ``mid`` → ``track_id``. The SDP

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from . import aiortc_hooks as hooks
 from . import sdp
+from .adaptation import SubscriberRate
 from .egress import Egress
 from .forwarder import ReceiverFeed, TrackSource
 from .interfaces import Grants, IceCandidate, PcRole, SdpError, SfuConfig, UnknownPeerError
@@ -68,9 +70,16 @@ class Peer:
         self._feeds: dict[RTCRtpTransceiver, ReceiverFeed] = {}
         self._publish_lock = asyncio.Lock()
         self.egress = Egress(room.config.subscriber_queue)
+        adaptive = room.config.adaptation
         self.subscriber = SubscribeSide(participant_id, self.egress, self._new_pc,
                                         lambda offer: room.emit("on_subscriber_offer", participant_id, offer),
-                                        stagger_new_kinds=True)
+                                        stagger_new_kinds=True, feedback=adaptive)
+        #: Its downlink estimate and layer choices (None: adaptation is off).
+        self.rate = SubscriberRate(self.subscriber, self.egress) if adaptive else None
+        if adaptive:
+            self.subscriber.on_activated = lambda: room.decide(self)
+        #: The most its publish PC may send, in bits/s (REMB), None: no cap.
+        self.remb_cap: int | None = None
         self.closed = False
 
     # --- peer connections ---
@@ -88,6 +97,8 @@ class Peer:
 
     def _tap(self, transceiver: RTCRtpTransceiver) -> None:
         self._feeds[transceiver] = ReceiverFeed(transceiver.receiver)
+        if self.rate is not None:
+            hooks.cap_remb(transceiver.receiver, lambda: self.remb_cap)
 
     def _on_state(self, role: PcRole, pc: RTCPeerConnection) -> None:
         current = self.publish_pc if role == "publish" else self.subscriber.pc
@@ -100,8 +111,13 @@ class Peer:
                 path = hooks.send_path(transceivers[0].sender.transport) if transceivers else None
                 if path is not None:
                     self.egress.open(path)
+                    if self.rate is not None:
+                        hooks.tap_rtcp(transceivers[0].sender.transport, self.rate.on_rtcp)
+                        self.rate.opened_at = time.monotonic()
             else:
                 self.egress.shut()
+                if self.rate is not None:
+                    self.rate.opened_at = None
         self.room.emit("on_peer_state", self.id, role, state)
 
     # --- publishing ---

@@ -13,10 +13,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import secrets
+from collections.abc import Mapping
 
 from aiortc import RTCRtpCodecParameters
 
 from . import aiortc_hooks as hooks
+from .adaptation import Adaptation
 from .forwarder import TrackSource
 from .interfaces import (
     Grants,
@@ -67,6 +69,8 @@ class Room:
         self._totals = RoomStats()
         #: Relay peer connections to and from the meeting's other edges (cascading).
         self.relays = Relays(self)
+        #: Bandwidth adaptation (None: off).
+        self.adaptation = Adaptation(self) if config.adaptation else None
         self.closed = False
 
     def emit(self, name: str, *args: object) -> None:
@@ -96,6 +100,8 @@ class Room:
             raise ValueError(f"participant {participant_id!r} is already in room {self.room_id!r}")
         peer = Peer(self, participant_id, grants)
         self.peers[participant_id] = peer
+        if self.adaptation is not None:
+            self.adaptation.start()
         self._sync(peer)
 
     async def remove_peer(self, participant_id: str) -> None:
@@ -141,6 +147,16 @@ class Room:
     def set_subscriber_bitrate(self, participant_id: str, bits_per_second: int | None) -> None:
         self._peer(participant_id).egress.set_rate(bits_per_second)
 
+    def set_view(self, participant_id: str, tiles: Mapping[str, tuple[int, int]], hidden: frozenset[str]) -> None:
+        peer = self._peer(participant_id)
+        if self.adaptation is not None:
+            self.adaptation.set_view(peer, tiles, hidden)
+
+    def decide(self, peer: Peer) -> None:
+        """Choose *peer*'s layers now (its subscriptions changed)."""
+        if self.adaptation is not None:
+            self.adaptation.decide(peer)
+
     def subscriptions(self, participant_id: str) -> dict[str, str]:
         return self._peer(participant_id).subscriber.mids()
 
@@ -173,6 +189,8 @@ class Room:
         for participant_id in list(self.peers):
             await self.remove_peer(participant_id)
         self.speaker.close()
+        if self.adaptation is not None:
+            self.adaptation.close()
 
     # --- called by peers ---
 

@@ -39,7 +39,8 @@ from typing import TYPE_CHECKING
 from aiortc import RTCPeerConnection, RTCRtpCodecParameters, RTCRtpTransceiver, RTCSessionDescription
 
 from . import aiortc_hooks as hooks
-from . import sdp
+from . import sdp, stamping
+from .bandwidth import TransportSequence
 from .downtrack import DownTrack, ForwardedTrack
 from .egress import Egress
 from .interfaces import PcRole, SdpError
@@ -65,8 +66,16 @@ class SubscribeSide:
     """Subscriptions, the subscribe PC and its negotiation, for one participant."""
 
     def __init__(self, participant_id: str, egress: Egress, new_pc: Callable[[PcRole], RTCPeerConnection],
-                 send_offer: Callable[[str], None], *, stagger_new_kinds: bool = False) -> None:
+                 send_offer: Callable[[str], None], *, stagger_new_kinds: bool = False,
+                 feedback: bool = False) -> None:
         self.participant_id = participant_id
+        #: Ask for congestion feedback (transport-wide cc, else REMB) and stamp what it needs.
+        self.feedback = feedback
+        #: Transport-wide sequence numbers of the current PC.
+        self.sequence = TransportSequence()
+        self._answered: dict[str, stamping.Answered] = {}
+        #: Called when forwarding to a transceiver starts (or its parameters change).
+        self.on_activated: Callable[[], None] | None = None
         #: Offer a kind the PC does not carry yet with one m-section at a time (see above).
         self.stagger_new_kinds = stagger_new_kinds
         self.egress = egress
@@ -150,6 +159,8 @@ class SubscribeSide:
                 return
             local = pc.localDescription.sdp
             desc = sdp.parse(local, "offer")
+            if self.feedback:
+                local = stamping.offer_transport_cc(local)
             self._offered = [(m.kind, m.rtp.muxId) for m in desc.media]
             self._offered_codecs = {t.mid: codec for t, codec in sending if t.mid is not None}  # what it sends
             self._outstanding = True
@@ -202,6 +213,7 @@ class SubscribeSide:
         if self.closed or self.pc is None or not self._outstanding:
             raise SdpError(f"no subscriber offer is outstanding for {self.participant_id}")
         sdp.check_answer(text, self._offered, self._offered_codecs)
+        answered = stamping.answered(text) if self.feedback else {}
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=text, type="answer"))
         except Exception as exc:  # noqa: BLE001
@@ -209,10 +221,13 @@ class SubscribeSide:
         if self.closed:
             return
         self._outstanding = False
+        self._answered = answered
         for sub in self.subs.values():
             t = sub.transceiver
             if t is not None and t.mid in self._offered_codecs and t.currentDirection in ("sendonly", "sendrecv"):
                 self._activate(sub, t)
+        if self.on_activated is not None:
+            self.on_activated()
         for t, last in list(self._removing):
             if t.currentDirection == "inactive" and t.direction == "inactive":
                 self._removing.remove((t, last))
@@ -234,6 +249,8 @@ class SubscribeSide:
         sub.downtrack.configure(ssrc=hooks.sender_ssrc(t.sender), payload_type=payload_type,
                                 mid=mid, mid_ext=ids.get(MID_URI), level_ext=ids.get(LEVEL_URI),
                                 report=functools.partial(hooks.report_sent, t.sender))
+        if self.feedback and sub.downtrack.video:
+            sub.downtrack.use_stamp(stamping.stamper(self._answered.get(mid, stamping.Answered()), self.sequence))
         if not sub.active:
             sub.active = True
             self.egress.downtracks.append(sub.downtrack)
@@ -272,6 +289,8 @@ class SubscribeSide:
         self._free.clear()
         self._outstanding = False
         self._offered, self._offered_codecs = [], {}
+        self.sequence = TransportSequence()
+        self._answered = {}
         pc, self.pc = self.pc, None
         if pc is not None:
             for t in pc.getTransceivers():

@@ -1,0 +1,348 @@
+"""How much a subscriber can receive: its downlink estimate, from the RTCP it sends.
+
+Three kinds of feedback, best first (a subscriber's client negotiates what it supports):
+
+* **Transport-wide congestion control** (draft-holmer-rmcat-transport-wide-cc-extensions-01):
+  the edge stamps a transport-wide sequence number (one counter per subscribe PC) on every
+  video packet it sends and remembers when it sent each one and how big it was
+  (:class:`TransportSequence`); the subscriber's RTPFB ``fmt 15`` feedback says which arrived and
+  when (:func:`parse_twcc`). From that the edge knows the delivery rate, the loss and whether the
+  one-way delay grows (a queue filling up on the path): :meth:`Downlink.on_transport_feedback`.
+* **REMB** (draft-alvestrand-rmcat-remb): the subscriber's own estimate, computed from the
+  abs-send-time header extension the edge stamps (:func:`parse_remb`).
+* **Receiver reports** (RFC 3550 §6.4.2): the fraction of packets lost, the fallback when the
+  client has neither.
+
+:class:`Downlink` turns these into one number. Decreases apply at once; increases are limited to
+a few percent a second, so the allocator steps up carefully. Feedback that does not parse, or
+that speaks of packets this edge never sent, is ignored: it never counts as feedback and never
+raises the estimate.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections import deque
+from collections.abc import Iterable
+
+#: The header extension and RTCP feedback names for transport-wide congestion control.
+TWCC_URI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+
+RTCP_RR, RTCP_SR, RTCP_RTPFB, RTCP_PSFB = 201, 200, 205, 206
+RTPFB_TWCC, PSFB_APP = 15, 15
+
+INITIAL = 800_000  # bits/s assumed before any feedback
+MINIMUM = 30_000
+MAXIMUM = 50_000_000
+GROWTH = 0.12  # at most this much more per second
+DECREASE = 0.85  # of the delivery rate, when the path is congested
+QUEUE_DELAY = 0.06  # seconds of queueing delay that mean congestion
+HISTORY = 8192  # sent packets remembered for feedback (a power of two)
+
+_H = struct.Struct("!H")
+_TWCC_HEAD = struct.Struct("!HHI")
+
+
+# --- parsing -----------------------------------------------------------------------------------
+
+def parse_twcc(fci: bytes) -> tuple[int, list[tuple[int, int | None]]]:
+    """A transport feedback FCI as (feedback count, [(transport seq, arrival µs or None)]).
+
+    Arrival times are on the receiver's clock (only differences mean anything). Raises
+    :class:`ValueError` when the packet is malformed.
+    """
+    if len(fci) < 8:
+        raise ValueError("transport feedback shorter than its header")
+    base, count, ref = _TWCC_HEAD.unpack_from(fci)
+    fb_count = ref & 0xFF
+    reference = ref >> 8
+    if reference & 0x800000:
+        reference -= 0x1000000
+    if count == 0:
+        raise ValueError("transport feedback for no packets")
+    symbols: list[int] = []
+    pos = 8
+    while len(symbols) < count:
+        if pos + 2 > len(fci):
+            raise ValueError("transport feedback chunks are truncated")
+        chunk = _H.unpack_from(fci, pos)[0]
+        pos += 2
+        if not chunk & 0x8000:  # run length chunk
+            symbol, run = (chunk >> 13) & 3, chunk & 0x1FFF
+            if run == 0:
+                raise ValueError("transport feedback run of length 0")
+            symbols.extend([symbol] * min(run, count - len(symbols)))
+        elif chunk & 0x4000:  # status vector of 7 two-bit symbols
+            symbols.extend((chunk >> (12 - 2 * i)) & 3 for i in range(min(7, count - len(symbols))))
+        else:  # status vector of 14 one-bit symbols
+            symbols.extend((chunk >> (13 - i)) & 1 for i in range(min(14, count - len(symbols))))
+    now = reference * 64000
+    out: list[tuple[int, int | None]] = []
+    for i, symbol in enumerate(symbols):
+        seq = (base + i) & 0xFFFF
+        if symbol == 0:
+            out.append((seq, None))
+            continue
+        if symbol == 1:
+            if pos + 1 > len(fci):
+                raise ValueError("transport feedback deltas are truncated")
+            delta = fci[pos]
+            pos += 1
+        elif symbol == 2:
+            if pos + 2 > len(fci):
+                raise ValueError("transport feedback deltas are truncated")
+            delta = struct.unpack_from("!h", fci, pos)[0]
+            pos += 2
+        else:
+            raise ValueError("transport feedback has a reserved status symbol")
+        now += delta * 250
+        out.append((seq, now))
+    return fb_count, out
+
+
+def parse_remb(fci: bytes) -> tuple[int, list[int]]:
+    """A REMB FCI ("REMB", SSRC count, exponent/mantissa, SSRCs) as (bits/s, SSRCs)."""
+    if len(fci) < 8 or fci[:4] != b"REMB":
+        raise ValueError("not a REMB")
+    n = fci[4]
+    if len(fci) < 8 + 4 * n:
+        raise ValueError("REMB SSRC list is truncated")
+    exponent = fci[5] >> 2
+    mantissa = ((fci[5] & 3) << 16) | (fci[6] << 8) | fci[7]
+    return mantissa << exponent, list(struct.unpack_from(f"!{n}I", fci, 8))
+
+
+def pack_remb(bitrate: int, ssrcs: list[int]) -> bytes:
+    """A REMB FCI for *bitrate* bits/s about *ssrcs*."""
+    exponent = 0
+    mantissa = max(int(bitrate), 0)
+    while mantissa > 0x3FFFF:
+        mantissa >>= 1
+        exponent += 1
+    return (b"REMB" + bytes([len(ssrcs), (exponent << 2) | (mantissa >> 16), (mantissa >> 8) & 0xFF,
+                             mantissa & 0xFF]) + b"".join(struct.pack("!I", s) for s in ssrcs))
+
+
+class Feedback:
+    """The congestion feedback in one compound RTCP packet (everything else is skipped)."""
+
+    __slots__ = ("twcc", "remb", "losses")
+
+    def __init__(self) -> None:
+        self.twcc: list[bytes] = []
+        self.remb: list[tuple[int, list[int]]] = []
+        self.losses: list[tuple[int, float]] = []  # (reported SSRC, fraction lost)
+
+
+def parse_rtcp(data: bytes) -> Feedback:
+    """Pick transport feedback, REMB and report blocks out of a (decrypted) compound RTCP packet.
+    A malformed part ends the parse: what came before it is kept."""
+    fb = Feedback()
+    pos = 0
+    while pos + 4 <= len(data):
+        first, kind, length = data[pos], data[pos + 1], _H.unpack_from(data, pos + 2)[0]
+        end = pos + 4 + 4 * length
+        if first >> 6 != 2 or end > len(data):
+            break
+        body = data[pos + 4:end]
+        if first & 0x20 and body:  # padding
+            if not 0 < body[-1] <= len(body):
+                break
+            body = body[:-body[-1]]
+        count = first & 0x1F
+        if kind in (RTCP_RR, RTCP_SR):
+            start = 4 if kind == RTCP_RR else 24
+            for i in range(count):
+                block = body[start + 24 * i:start + 24 * (i + 1)]
+                if len(block) < 24:
+                    break
+                fb.losses.append((struct.unpack_from("!I", block)[0], block[4] / 256))
+        elif kind == RTCP_RTPFB and count == RTPFB_TWCC and len(body) >= 8:
+            fb.twcc.append(body[8:])
+        elif kind == RTCP_PSFB and count == PSFB_APP and len(body) >= 8:
+            try:
+                fb.remb.append(parse_remb(body[8:]))
+            except ValueError:
+                pass
+        pos = end
+    return fb
+
+
+# --- the sending side of transport-wide cc -----------------------------------------------------
+
+class TransportSequence:
+    """One subscribe PC's transport-wide sequence numbers and what was sent under each."""
+
+    __slots__ = ("seq", "times", "sizes")
+
+    def __init__(self) -> None:
+        self.seq = 1
+        self.times = [0.0] * HISTORY
+        self.sizes = [0] * HISTORY
+
+    def stamp(self, size: int) -> int:
+        """The sequence number for a packet of *size* bytes sent now."""
+        seq = self.seq
+        self.seq = (seq + 1) & 0xFFFF
+        self.times[seq & (HISTORY - 1)] = time.monotonic()
+        self.sizes[seq & (HISTORY - 1)] = size
+        return seq
+
+    def sent(self, seq: int) -> tuple[float, int] | None:
+        """(send time, size) of *seq*, or None when it was never sent or is forgotten."""
+        behind = (self.seq - seq) & 0xFFFF
+        if behind == 0 or behind > HISTORY:
+            return None
+        i = seq & (HISTORY - 1)
+        t = self.times[i]
+        return (t, self.sizes[i]) if t else None
+
+
+# --- the estimate ------------------------------------------------------------------------------
+
+class Downlink:
+    """A subscriber's downlink estimate in bits/s."""
+
+    def __init__(self, initial: float = INITIAL) -> None:
+        self.estimate = float(initial)
+        #: monotonic time of the last usable feedback (None: none yet).
+        self.last_feedback: float | None = None
+        #: Where the estimate came from last: "twcc", "remb", "rr" or "".
+        self.source = ""
+        self.loss = 0.0
+        self.queue_delay = 0.0
+        self.delivery = 0.0  # bits/s delivered (transport feedback)
+        self._raised: float | None = None
+        self._decreased = 0.0
+        self._twcc_at = -1e9
+        self._remb_at = -1e9
+        self._base_delay: deque[tuple[float, float]] = deque()  # (time, min one-way delay in that second)
+        self._acked: deque[tuple[float, int]] = deque()  # (arrival s, bytes) over the last second
+        self._last_count = -1
+
+    # increases are paced; decreases are not
+    def _propose(self, value: float, now: float, source: str) -> None:
+        value = min(max(value, MINIMUM), MAXIMUM)
+        self.source = source
+        self.last_feedback = now
+        if value < self.estimate:
+            self.estimate = value
+            self._decreased = now
+            self._raised = now
+            return
+        elapsed = 0.0 if self._raised is None else min(max(now - self._raised, 0.0), 1.0)
+        self._raised = now
+        self.estimate = min(value, self.estimate * (1 + GROWTH * elapsed))
+
+    def _hold(self, now: float, source: str) -> None:
+        self.source = source
+        self.last_feedback = now
+        self._raised = now
+
+    def on_remb(self, bitrate: int, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        self._remb_at = now
+        if now - self._twcc_at < 2.0:
+            return  # transport feedback is better
+        self._propose(float(bitrate), now, "remb")
+
+    def on_loss(self, fraction: float, sent_bps: float, now: float | None = None) -> None:
+        """A receiver report's fraction lost, for a stream this subscriber receives."""
+        now = time.monotonic() if now is None else now
+        if not 0.0 <= fraction <= 1.0:
+            return
+        if now - self._twcc_at < 2.0 or now - self._remb_at < 2.0:
+            self.last_feedback = now  # still feedback; the better kind decides
+            return
+        self.loss = fraction
+        if fraction > 0.1:
+            self._propose(self.estimate * (1 - 0.5 * fraction), now, "rr")
+        elif fraction < 0.02 and 2 * sent_bps + 100_000 > self.estimate:
+            self._propose(2 * sent_bps + 100_000, now, "rr")
+        else:
+            self._hold(now, "rr")
+
+    def on_transport_feedback(self, fci: bytes, sent: TransportSequence, now: float | None = None) -> bool:
+        """One transport feedback FCI; False (and no effect) when it is malformed or speaks only
+        of packets this edge did not send."""
+        now = time.monotonic() if now is None else now
+        try:
+            _, results = parse_twcc(fci)
+        except (ValueError, struct.error):
+            return False
+        known = [(seq, arrival, s) for seq, arrival in results if (s := sent.sent(seq)) is not None]
+        if not known:
+            return False
+        received = [(arrival / 1e6, s[0], s[1]) for _, arrival, s in known if arrival is not None]
+        lost = len(known) - len(received)
+        self._twcc_at = now
+        self.loss = lost / len(known)
+        if received:
+            # one-way delay, up to a constant: its growth over the smallest seen lately is queueing
+            delays = [a - t for a, t, _ in received]
+            low = min(delays)
+            base = self._base_delay
+            while base and base[-1][1] >= low:
+                base.pop()
+            base.append((now, low))
+            while base and now - base[0][0] > 10.0:
+                base.popleft()
+            floor = base[0][1]
+            self.queue_delay = max(sum(delays[-3:]) / len(delays[-3:]) - floor, 0.0)
+            acked = self._acked
+            for a, t, size in received:
+                acked.append((a, size))
+            newest = max(a for a, _, _ in received)
+            while acked and newest - acked[0][0] > 1.0:
+                acked.popleft()
+            span = newest - acked[0][0]
+            first_sent = min(t for _, t, _ in received)
+            sent_span = max(max(t for _, t, _ in received) - first_sent, 0.0)
+            if span > 0.2 and len(acked) > 4:
+                rate = 8 * sum(size for _, size in acked) / span
+                if sent_span > 0:  # a receiver cannot take packets faster than they were sent
+                    rate = min(rate, 8 * sum(size for _, _, size in received) / sent_span * 1.5 + 8 * 1500 / span)
+                self.delivery = rate
+        congested = self.loss > 0.1 or self.queue_delay > QUEUE_DELAY
+        if congested and self.delivery > 0:
+            if now - self._decreased > 0.3:
+                self._propose(min(self.estimate, DECREASE * self.delivery), now, "twcc")
+            else:
+                self._hold(now, "twcc")
+        elif self.loss < 0.02 and self.queue_delay < QUEUE_DELAY / 3 and self.delivery > 0:
+            # room to grow, up to a little over what is delivered (the allocator tries the next
+            # layer carefully and backs off when that congests the path)
+            cap = 2 * self.delivery + 100_000
+            if cap > self.estimate:
+                self._propose(cap, now, "twcc")
+            else:
+                self._hold(now, "twcc")
+        else:
+            self._hold(now, "twcc")
+        return True
+
+    def on_rtcp(self, data: bytes, ssrcs: Iterable[int], sent: TransportSequence | None,
+                sent_bps: float, now: float | None = None) -> bool:
+        """A decrypted compound RTCP packet from the subscriber; True if it held usable feedback."""
+        now = time.monotonic() if now is None else now
+        fb = parse_rtcp(data)
+        mine = set(ssrcs)
+        used = False
+        if sent is not None:
+            for fci in fb.twcc:
+                used = self.on_transport_feedback(fci, sent, now) or used
+        for bitrate, about in fb.remb:
+            if mine.intersection(about):
+                self.on_remb(bitrate, now)
+                used = True
+        for ssrc, fraction in fb.losses:
+            if ssrc in mine:
+                self.on_loss(fraction, sent_bps, now)
+                used = True
+        return used
+
+    def silent_for(self, now: float) -> float | None:
+        """Seconds since the last usable feedback (None: never had any)."""
+        return None if self.last_feedback is None else now - self.last_feedback

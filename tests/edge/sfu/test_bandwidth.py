@@ -1,0 +1,152 @@
+"""The downlink estimators: feedback parsing, and estimates on simulated links."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from edge.sfu import bandwidth as bw
+from edge.sfu.bandwidth import Downlink, TransportSequence, parse_remb, parse_rtcp, parse_twcc
+from tests.edge.sfu.twcc_support import psfb_remb, receiver_report, rtpfb, twcc_fci
+
+
+def test_transport_feedback_round_trip() -> None:
+    arrivals: list[int | None] = [1_000_000, 1_000_250, None, None, 1_080_000, 1_070_000]  # large and negative deltas
+    arrivals += [1_090_000 + 1000 * i for i in range(20)] + [None] * 9
+    fb_count, results = parse_twcc(twcc_fci(65530, arrivals, reference_us=960_000, fb_count=7))
+    assert fb_count == 7
+    assert [seq for seq, _ in results] == [(65530 + i) & 0xFFFF for i in range(len(arrivals))]
+    assert [a for _, a in results] == arrivals
+
+
+@pytest.mark.parametrize("fci", [b"", b"\x00" * 7, bytes.fromhex("0001 0000 00000000"),  # no packets
+                                 bytes.fromhex("0001 0005 00000000"),  # chunks missing
+                                 bytes.fromhex("0001 0002 00000000 2002"),  # deltas missing
+                                 bytes.fromhex("0001 0002 00000000 6002 0000"),  # reserved symbol
+                                 bytes.fromhex("0001 0002 00000000 0000")])  # run of 0
+def test_malformed_transport_feedback_is_refused(fci: bytes) -> None:
+    with pytest.raises(ValueError):
+        parse_twcc(fci)
+
+
+def test_remb_round_trip() -> None:
+    assert parse_remb(bw.pack_remb(1_234_567, [5, 6])) == ((1_234_567 >> 3) << 3, [5, 6])
+    assert parse_remb(bw.pack_remb(300_000, [])) == (300_000, [])
+    with pytest.raises(ValueError):
+        parse_remb(b"REMB\x02\x00\x00\x01" + b"\x00" * 4)
+
+
+def test_compound_rtcp_picks_out_feedback() -> None:
+    data = receiver_report(0xABC, 0.25) + psfb_remb(500_000, [0xABC]) + rtpfb(twcc_fci(1, [0, 250]))
+    fb = parse_rtcp(data)
+    assert fb.losses == [(0xABC, 0.25)]
+    assert fb.remb == [(500_000, [0xABC])]
+    assert len(fb.twcc) == 1 and parse_twcc(fb.twcc[0])[1] == [(1, 0), (2, 250)]
+
+
+def test_sequence_remembers_only_what_was_sent() -> None:
+    seq = TransportSequence()
+    first = seq.stamp(1000)
+    assert seq.sent(first) is not None and seq.sent(first)[1] == 1000  # type: ignore[index]
+    assert seq.sent(first + 1) is None  # not sent yet
+    for _ in range(bw.HISTORY):
+        seq.stamp(10)
+    assert seq.sent(first) is None  # forgotten
+
+
+class Link:
+    """A bottleneck of *capacity* bits/s with a drop-tail queue of *limit* seconds (like tbf)."""
+
+    def __init__(self, capacity: float, limit: float = 0.2) -> None:
+        self.capacity, self.limit, self.free = capacity, limit, 0.0
+
+    def carry(self, sent: float, size: int) -> float | None:
+        start = max(sent, self.free)
+        if start - sent > self.limit:
+            return None
+        self.free = start + size * 8 / self.capacity
+        return self.free
+
+
+def simulate(estimator: Downlink, capacity: float, rate: float, seconds: float,
+             rate_of: object = None) -> TransportSequence:
+    """Send at *rate* (or ``rate_of(estimate)``) through a :class:`Link`; feedback every 100 ms."""
+    link, seq = Link(capacity), TransportSequence()
+    t, pending, base_time = 0.0, [], 0.0
+    next_feedback = 0.1
+    while t < seconds:
+        r = rate_of(estimator.estimate) if callable(rate_of) else rate
+        s = seq.stamp(1200)
+        seq.times[s & (bw.HISTORY - 1)] = 1000 + t
+        arrival = link.carry(t, 1200)
+        pending.append((s, None if arrival is None else int((arrival + 0.02 + base_time) * 1e6)))
+        t += 1200 * 8 / r
+        if t >= next_feedback:
+            next_feedback += 0.1
+            first, arrivals = pending[0][0], [a for _, a in pending]
+            reference = min((a for a in arrivals if a is not None), default=0)
+            assert estimator.on_transport_feedback(twcc_fci(first, arrivals, reference_us=reference),
+                                                   seq, now=1000 + t)
+            pending = []
+    return seq
+
+
+def test_a_thin_link_is_found() -> None:
+    est = Downlink(initial=1_000_000)
+    simulate(est, capacity=300_000, rate=1_000_000, seconds=3)
+    assert 150_000 < est.estimate < 300_000
+    assert est.source == "twcc"
+
+
+def test_an_estimate_grows_on_a_clear_link_but_gradually() -> None:
+    est = Downlink(initial=300_000)
+    simulate(est, capacity=10_000_000, rate=0, seconds=10, rate_of=lambda e: e * 0.9)
+    assert 300_000 * 1.5 < est.estimate < 300_000 * (1 + bw.GROWTH) ** 11
+
+
+def test_a_sender_that_follows_the_estimate_settles_under_the_link() -> None:
+    est = Downlink(initial=1_500_000)
+    simulate(est, capacity=300_000, rate=0, seconds=20, rate_of=lambda e: e * 0.9)
+    assert 150_000 < est.estimate < 450_000
+
+
+def test_receiver_report_loss_fallback() -> None:
+    est = Downlink(initial=1_000_000)
+    est.on_loss(0.3, sent_bps=1_000_000, now=1.0)
+    assert est.estimate == pytest.approx(850_000)
+    assert est.source == "rr"
+    est.on_loss(0.0, sent_bps=100_000, now=2.0)
+    assert est.estimate == pytest.approx(850_000)  # sending little says nothing about more
+    est.on_loss(0.0, sent_bps=800_000, now=3.0)
+    assert 850_000 < est.estimate <= 850_000 * (1 + bw.GROWTH)
+
+
+def test_remb_wins_over_reports_and_rises_gradually() -> None:
+    est = Downlink(initial=500_000)
+    est.on_remb(5_000_000, now=0.0)
+    est.on_remb(5_000_000, now=1.0)
+    assert 500_000 < est.estimate <= 500_000 * (1 + bw.GROWTH)
+    est.on_loss(0.5, sent_bps=500_000, now=1.5)  # REMB speaks for this subscriber
+    assert est.estimate > 500_000
+    est.on_remb(200_000, now=2.0)
+    assert est.estimate == 200_000
+
+
+def test_garbage_feedback_is_no_feedback_and_never_raises_the_estimate() -> None:
+    rng = random.Random(10)
+    seq = TransportSequence()
+    for _ in range(100):
+        seq.stamp(1200)
+    est = Downlink(initial=400_000)
+    ssrcs = [1, 2]
+    for i in range(3000):
+        n = rng.randrange(0, 80)
+        junk = bytes(rng.randrange(256) for _ in range(n))
+        if i % 3 == 0:  # structurally valid RTCP headers around junk
+            junk = rtpfb(junk) if i % 2 else bytes([0x8F, 206]) + len(junk).to_bytes(2, "big") + junk
+        est.on_rtcp(junk, ssrcs, seq, sent_bps=400_000, now=float(i))
+        assert est.estimate <= 400_000
+    # feedback about packets never sent is ignored
+    assert not est.on_transport_feedback(twcc_fci(5000, [0, 250, 500]), seq, now=5000.0)
+    assert est.estimate <= 400_000
