@@ -19,11 +19,13 @@ from aiortc import RTCRtpCodecParameters
 from . import aiortc_hooks as hooks
 from .forwarder import TrackSource
 from .interfaces import (
+    GrantError,
     Grants,
     IceCandidate,
     PcRole,
     RoomEvents,
     RoomStats,
+    SdpError,
     SfuConfig,
     TrackInfo,
     UnknownPeerError,
@@ -37,6 +39,11 @@ from .speaker import ActiveSpeaker
 log = logging.getLogger(__name__)
 
 _hooks_checked = False
+
+
+def _refused(participant_id: str, what: str, exc: Exception) -> None:
+    log.warning("%s refused: participant %s: %s", what, participant_id, exc,
+                extra={"participant": participant_id, "reason": str(exc)})
 
 
 def _check_hooks() -> None:
@@ -108,10 +115,20 @@ class Room:
         self._add_totals(peer)
 
     async def publisher_offer(self, participant_id: str, sdp: str, sources: dict[str, str]) -> str:
-        return await self._peer(participant_id).publish(sdp, sources)
+        peer = self._peer(participant_id)
+        try:
+            return await peer.publish(sdp, sources)
+        except (SdpError, GrantError) as exc:
+            _refused(participant_id, "offer", exc)
+            raise
 
     async def subscriber_answer(self, participant_id: str, sdp: str) -> None:
-        await self._peer(participant_id).subscriber.answer(sdp)
+        peer = self._peer(participant_id)
+        try:
+            await peer.subscriber.answer(sdp)
+        except SdpError as exc:
+            _refused(participant_id, "answer", exc)
+            raise
 
     async def add_ice_candidate(self, participant_id: str, pc: PcRole, candidate: IceCandidate) -> None:
         if pc not in ("publish", "subscribe"):
