@@ -157,9 +157,9 @@ class Room:
         for peer in self.peers.values():
             self._add_egress(stats, peer)
         for source in self.sources.values():
-            stats.keyframe_requests += source.keyframes.sent
+            stats.keyframe_requests += source.keyframes_sent()
             stats.extra["keyframe_requests_received"] = (stats.extra.get("keyframe_requests_received", 0)
-                                                         + source.keyframes.requested)
+                                                         + source.keyframes_requested())
             stats.extra["packets_received"] = stats.extra.get("packets_received", 0) + source.packets_in
             stats.extra["bytes_received"] = stats.extra.get("bytes_received", 0) + source.bytes_in
         stats.extra.update(self.relays.stats())
@@ -222,7 +222,7 @@ class Room:
 
     def _remove_source(self, source: TrackSource) -> None:
         del self.sources[source.track_id]
-        self._totals.keyframe_requests += source.keyframes.sent
+        self._totals.keyframe_requests += source.keyframes_sent()
         self._sync_all()
         source.close()
         if source.kind == "audio":
