@@ -38,6 +38,7 @@ from .sfu.interfaces import SfuConfig
 from .signaling import sio
 from .signaling.session import Signaling
 from .signaling.websocket import signaling_socket
+from .turn import IceServers
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,12 @@ def sfu_config(settings: Settings) -> SfuConfig:
                      speaker_interval=s.speaker_interval, adaptation=s.adaptation)
 
 
+def ice_servers(settings: Settings) -> IceServers:
+    """What each participant's ``joined.ice_servers`` holds: public STUN and its own TURN credentials."""
+    t = settings.turn
+    return IceServers(settings.sfu.ice_servers, turn_urls=t.urls, secret=t.secret, ttl=t.ttl)
+
+
 def create_app(settings: Settings) -> Litestar:
     subjects.token(settings.edge_id)
     sig = settings.signaling
@@ -88,7 +95,7 @@ def create_app(settings: Settings) -> Litestar:
             conference = Conference(
                 edge_id=settings.edge_id, make_room=room_factory(sfu_config(settings)), emit=outbox.put,
                 resume_grace=sig.resume_grace, replay=sig.replay_messages, chat_max_chars=sig.chat_max_chars,
-                ice_servers=settings.sfu.ice_servers)
+                ice_servers=ice_servers(settings))
             hb = Heartbeat(bus, edge_id=settings.edge_id, region=settings.region,
                            public_url=settings.public_url, interval=settings.heartbeat.interval,
                            load=lambda: LoadSnapshot(*conference.counts()))

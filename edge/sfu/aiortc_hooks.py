@@ -30,6 +30,10 @@ What is hooked, and why:
 * **REMB towards publishers** (publish PC): the receiver's ``_send_rtcp`` is wrapped so the REMB
   aiortc's own estimator sends is capped at what subscribers use, and the edge sends its own
   REMB from the receiver's RTCP SSRC.
+* **DTLS** (every PC): aiortc's DTLS context offers only ECDHE-ECDSA cipher suites, so when the
+  edge is the DTLS client it cannot talk to a server whose certificate is RSA (GStreamer 1.22:
+  "no shared cipher"). Each PC's certificate makes its contexts offer the ECDHE-RSA suites as
+  well, and records the alerts sent and received, so a failed handshake can say why.
 * **msid / negotiated parameters**: a sender's stream and track ids (``a=msid``) and a
   transceiver's negotiated codecs and header extensions.
 """
@@ -62,6 +66,7 @@ from aiortc.rtp import (
     pack_remb_fci,
     unpack_remb_fci,
 )
+from OpenSSL import SSL
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +85,9 @@ SENDER_ATTRS = (f"{_SENDER}ntp_timestamp", f"{_SENDER}rtp_timestamp", f"{_SENDER
 #: Attributes of a fresh ``RTCRtpTransceiver`` this module uses.
 TRANSCEIVER_ATTRS = ("_codecs", "_headerExtensions")
 #: Attributes of a fresh ``RTCPeerConnection`` this module uses.
-PC_ATTRS = ("_RTCPeerConnection__createTransceiver",)
+PC_ATTRS = ("_RTCPeerConnection__createTransceiver", "_RTCPeerConnection__certificates")
+#: Attributes of aiortc's ``RTCCertificate`` this module uses.
+CERTIFICATE_ATTRS = ("_create_ssl_context",)
 #: Attributes of a fresh ``RTCDtlsTransport`` this module uses.
 DTLS_ATTRS = ("_tx_srtp", "transport", "_handle_rtcp_data")
 #: Attributes of aioice's ICE connection this module uses (checked on a live one by the tests).
@@ -107,6 +114,8 @@ def check(receiver: Any = None, sender: Any = None, transceiver: Any = None, dtl
         t = pc.addTransceiver("video", direction="sendonly")
         receiver, sender, transceiver, dtls = t.receiver, t.sender, t, t.sender.transport
     missing = [f"RTCPeerConnection.{a}" for a in PC_ATTRS if not hasattr(pc, a)]
+    for certificate in getattr(pc, "_RTCPeerConnection__certificates", [])[:1]:
+        missing += [f"RTCCertificate.{a}" for a in CERTIFICATE_ATTRS if not hasattr(certificate, a)]
     missing += [f"RTCRtpReceiver.{a}" for a in RECEIVER_ATTRS if not hasattr(receiver, a)]
     missing += [f"RTCRtpSender.{a}" for a in SENDER_ATTRS if not hasattr(sender, a)]
     missing += [f"RTCRtpTransceiver.{a}" for a in TRANSCEIVER_ATTRS if not hasattr(transceiver, a)]
@@ -366,3 +375,76 @@ def send_path(dtls: RTCDtlsTransport) -> SendPath | None:
     return SendPath(protect=srtp_protector(srtp), sendto=udp.sendto, addr=pair.remote_addr,
                     backlog=udp.get_write_buffer_size)
 
+
+
+# --- DTLS: cipher suites and failure reasons ---------------------------------------------------
+
+#: aiortc's ECDHE-ECDSA suites, each followed by its ECDHE-RSA twin. Which applies is decided by
+#: the DTLS server's certificate; the edge's own certificate stays ECDSA.
+DTLS_CIPHERS = (b"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                b"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+                b"ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA:ECDHE-RSA-AES256-SHA")
+
+#: TLS alert descriptions (RFC 8446 §6, RFC 5246 §7.2).
+ALERTS = {0: "close_notify", 10: "unexpected_message", 20: "bad_record_mac", 22: "record_overflow",
+          40: "handshake_failure", 42: "bad_certificate", 43: "unsupported_certificate",
+          44: "certificate_revoked", 45: "certificate_expired", 46: "certificate_unknown",
+          47: "illegal_parameter", 48: "unknown_ca", 49: "access_denied", 50: "decode_error",
+          51: "decrypt_error", 70: "protocol_version", 71: "insufficient_security", 80: "internal_error",
+          86: "inappropriate_fallback", 90: "user_canceled", 109: "missing_extension",
+          110: "unsupported_extension", 112: "unrecognized_name", 116: "certificate_required",
+          120: "no_application_protocol"}
+
+_SSL_CB_READ, _SSL_CB_WRITE, _SSL_CB_HANDSHAKE_DONE, _SSL_CB_ALERT = 0x04, 0x08, 0x20, 0x4000
+
+
+@dataclass
+class DtlsRecord:
+    """What the DTLS handshakes of one peer connection went through."""
+    #: The first alert other than close_notify: ("sent" | "received", description).
+    alert: tuple[str, str] | None = None
+    handshake_done: bool = False
+
+
+def prepare_dtls(pc: aiortc.RTCPeerConnection) -> DtlsRecord:
+    """Make *pc*'s DTLS accept RSA-certificate servers and record its alerts. Call it right after
+    creating the PC (before any DTLS transport starts)."""
+    record = DtlsRecord()
+
+    def on_info(connection: SSL.Connection, where: int, ret: int) -> None:
+        if where & _SSL_CB_HANDSHAKE_DONE:
+            record.handshake_done = True
+        elif where & _SSL_CB_ALERT and record.alert is None and ret & 0xFF:
+            description = ALERTS.get(ret & 0xFF, f"alert {ret & 0xFF}")
+            record.alert = ("received" if where & _SSL_CB_READ else "sent", description)
+
+    for certificate in pc._RTCPeerConnection__certificates:  # type: ignore[attr-defined]
+        original = certificate._create_ssl_context
+
+        def create(*args: Any, _original: Callable[..., SSL.Context] = original, **kwargs: Any) -> SSL.Context:
+            context = _original(*args, **kwargs)
+            context.set_cipher_list(DTLS_CIPHERS)
+            context.set_info_callback(on_info)
+            return context
+
+        certificate._create_ssl_context = create
+    return record
+
+
+def failure_reason(pc: aiortc.RTCPeerConnection, record: DtlsRecord) -> str:
+    """Why *pc* failed, in words: ICE, or DTLS (with the alert when there was one)."""
+    transports = {t.receiver.transport for t in pc.getTransceivers()}
+    ice_states = {dtls.transport.state for dtls in transports}
+    dtls_states = {dtls.state for dtls in transports}
+    if "failed" in ice_states:
+        if record.handshake_done:
+            return "ICE: the connection was lost (consent checks went unanswered)"
+        return "ICE: no candidate pair answered connectivity checks"
+    if "failed" in dtls_states:
+        if record.alert is not None:
+            direction, description = record.alert
+            return f"DTLS: alert {direction}: {description}"
+        if record.handshake_done:
+            return "DTLS: the peer's certificate does not match its a=fingerprint, or no SRTP profile was agreed"
+        return "DTLS: the handshake failed"
+    return "the connection failed"

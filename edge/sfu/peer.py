@@ -86,11 +86,16 @@ class Peer:
 
     def _new_pc(self, role: PcRole) -> RTCPeerConnection:
         pc = RTCPeerConnection(rtc_configuration(self.room.config))
+        dtls = hooks.prepare_dtls(pc)
         if role == "publish":
             hooks.on_new_transceiver(pc, self._tap)
 
         @pc.on("connectionstatechange")
         def on_state() -> None:
+            if pc.connectionState == "failed" and not self.closed:
+                reason = hooks.failure_reason(pc, dtls)
+                log.warning("peer connection failed: participant %s, %s PC: %s", self.id, role, reason,
+                            extra={"participant": self.id, "pc": role, "reason": reason})
             self._on_state(role, pc)
 
         return pc

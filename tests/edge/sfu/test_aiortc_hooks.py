@@ -6,6 +6,8 @@ from __future__ import annotations
 import aiortc
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
+from aiortc.rtcdtlstransport import SRTP_AES128_CM_SHA1_80
+from OpenSSL import SSL
 
 from edge.sfu import aiortc_hooks as hooks
 from tests.edge.sfu.client import Meeting
@@ -104,3 +106,23 @@ def test_the_lean_srtp_protector_matches_pylibsrtp() -> None:
         assert ours(packet) == theirs.protect(packet)
     with pytest.raises(ValueError, match="too long for SRTP"):
         ours(bytes(1400))
+
+
+async def test_a_missing_certificate_hook_is_named() -> None:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    t = pc.addTransceiver("video")
+    pc._RTCPeerConnection__certificates = [object()]
+    with pytest.raises(hooks.HookError, match=r"RTCCertificate\._create_ssl_context"):
+        hooks.check(receiver=t.receiver, sender=t.sender, transceiver=t, dtls=t.sender.transport, pc=pc)
+    await pc.close()
+
+
+async def test_prepared_dtls_offers_rsa_suites_and_records_nothing_yet() -> None:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    record = hooks.prepare_dtls(pc)
+    certificate = pc._RTCPeerConnection__certificates[0]
+    context = certificate._create_ssl_context(srtp_profiles=[SRTP_AES128_CM_SHA1_80])
+    names = SSL.Connection(context).get_cipher_list()
+    assert "ECDHE-RSA-AES128-GCM-SHA256" in names and "ECDHE-ECDSA-AES128-GCM-SHA256" in names
+    assert record.alert is None and not record.handshake_done
+    await pc.close()
