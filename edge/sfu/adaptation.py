@@ -38,6 +38,8 @@ INTERVAL = 0.5  # seconds between decisions
 REMB_EVERY = 2  # decisions between REMBs to publishers
 MIN_PUBLISH = 100_000  # bits/s a published video is always allowed
 NO_CAP = 50_000_000
+HEADER_BYTES = 40  # RTP, SRTP, UDP and IP headers of a packet
+OVERHEAD = 1.1  # RTP, SRTP, UDP and IP headers on top of the payload bitrate a source measures
 
 
 def demand(source: TrackSource, speaker: str | None) -> Demand:
@@ -45,7 +47,7 @@ def demand(source: TrackSource, speaker: str | None) -> Demand:
     video = source.kind == "video"
     priority = (SCREEN if source.info.source == "screen" else
                 SPEAKER if source.info.participant_id == speaker else CAMERA)
-    return Demand(source.track_id, video, [float(source.layer_bitrate(i)) for i in range(n)],
+    return Demand(source.track_id, video, [OVERHEAD * source.layer_bitrate(i) for i in range(n)],
                   [source.layer_size(i) for i in range(n)] if video else [], priority)
 
 
@@ -60,21 +62,32 @@ class SubscriberRate:
         #: When its subscribe PC last connected (None: not connected).
         self.opened_at: float | None = None
         self.sent_bps = 0.0
-        self._sent = (time.monotonic(), 0)
+        #: Bits/s sent of each stream, by SSRC.
+        self.rates: dict[int, float] = {}
+        self._counts: dict[int, tuple[int, int]] = {}
+        self._sent_at = time.monotonic()
         #: Bits/s of each track this subscriber could take (its layers plus its spare budget).
         self.usable: dict[str, float] = {}
         self.feedback_packets = 0
 
     def on_rtcp(self, data: bytes) -> None:
-        ssrcs = [dt.ssrc for dt in self.egress.downtracks]
-        if self.downlink.on_rtcp(data, ssrcs, self.subscriber.sequence, self.sent_bps):
+        rates = {dt.ssrc: self.rates.get(dt.ssrc, 0.0) for dt in self.egress.downtracks}
+        if self.downlink.on_rtcp(data, rates, self.subscriber.sequence):
             self.feedback_packets += 1
 
     def measure(self, now: float) -> None:
-        then, sent = self._sent
-        if now - then >= 0.25:
-            self.sent_bps = 8 * (self.egress.sent_bytes - sent) / (now - then)
-            self._sent = (now, self.egress.sent_bytes)
+        """Bits/s sent of each stream (by SSRC) since the last measurement."""
+        then = self._sent_at
+        if now - then < 0.25:
+            return
+        counts: dict[int, tuple[int, int]] = {}
+        rates: dict[int, float] = {}
+        for dt in self.egress.downtracks:
+            octets, packets = self._counts.get(dt.ssrc, (dt.octets, dt.packets))
+            counts[dt.ssrc] = (dt.octets, dt.packets)
+            rates[dt.ssrc] = 8 * (dt.octets - octets + HEADER_BYTES * (dt.packets - packets)) / (now - then)
+        self._counts, self.rates, self._sent_at = counts, rates, now
+        self.sent_bps = sum(rates.values())
 
     def no_feedback(self, now: float) -> bool:
         if self.opened_at is None or now - self.opened_at < FEEDBACK_TIMEOUT:
@@ -85,7 +98,9 @@ class SubscriberRate:
     def decide(self, now: float, speaker: str | None) -> None:
         subs = [s for s in self.subscriber.subs.values() if s.active]
         demands = [demand(s.source, speaker) for s in subs]
-        layers = self.allocator.decide(self.downlink.estimate, demands, now, no_feedback=self.no_feedback(now))
+        layers = self.allocator.decide(self.downlink.estimate, demands, now, no_feedback=self.no_feedback(now),
+                                       measured=self.downlink.last_feedback is not None)
+        self.downlink.wanted = self.allocator.wanted
         cost = 0.0
         for d in demands:
             if not d.video:
@@ -96,7 +111,7 @@ class SubscriberRate:
                 cost += d.bitrates[min(chosen, len(d.bitrates) - 1)]
         spare = max(self.allocator.budget - cost, 0.0)
         usable: dict[str, float] = {}
-        for s, d in zip(subs, demands):
+        for s, d in zip(subs, demands, strict=True):
             if not d.video:
                 continue
             target = layers.get(d.track_id)

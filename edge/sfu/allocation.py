@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-HEADROOM = 0.9  # of the estimate that is allocated
+HEADROOM = 0.9  # of the estimate that a step up must fit in
+KEEP = 1.1  # × the estimate that what flows may take before it is lowered (measurements are noisy)
 STEP_UP_INTERVAL = 2.0  # seconds between step-ups
 MAX_BACKOFF = 32.0
 FEEDBACK_TIMEOUT = 3.0
@@ -69,8 +70,9 @@ def _order(d: Demand) -> tuple[int, int, str]:
     return (d.priority, -area, d.track_id)
 
 
-def allocate(budget: float, demands: list[Demand]) -> dict[str, Layer]:
-    """The layer of each video track (None: paused) for *budget* bits/s."""
+def allocate(budget: float, demands: list[Demand], *, pause: bool = True) -> dict[str, Layer]:
+    """The layer of each video track (None: paused) for *budget* bits/s. Without *pause*, a shown
+    track that does not fit gets its lowest layer all the same."""
     for d in demands:
         if not d.video:
             budget -= d.bitrates[0] if d.bitrates and d.bitrates[0] > 0 else AUDIO_DEFAULT
@@ -81,7 +83,7 @@ def allocate(budget: float, demands: list[Demand]) -> dict[str, Layer]:
             chosen[d.track_id] = None
     for d in shown:
         cost = d.bitrates[0] if d.bitrates else 0.0
-        if cost <= budget:
+        if cost <= budget or not pause:
             chosen[d.track_id] = 0
             budget -= cost
         else:
@@ -102,6 +104,17 @@ def allocate(budget: float, demands: list[Demand]) -> dict[str, Layer]:
     return chosen
 
 
+def wanted(demands: list[Demand], layers: Mapping[str, Layer]) -> float:
+    """Bits/s of *demands* at *layers* (audio always)."""
+    total = 0.0
+    for d in demands:
+        if not d.video:
+            total += d.bitrates[0] if d.bitrates and d.bitrates[0] > 0 else AUDIO_DEFAULT
+        elif (layer := layers.get(d.track_id)) is not None:
+            total += d.bitrates[layer]
+    return total
+
+
 def _rank(layer: Layer) -> int:
     return -1 if layer is None else layer
 
@@ -120,6 +133,8 @@ class Allocator:
         self.view = View()
         self.current: dict[str, Layer] = {}
         self.budget = 0.0
+        #: Bits/s (with headroom) that everything shown would take at the layers its tiles want.
+        self.wanted = 0.0
         self._next_up = 0.0
         self._interval = STEP_UP_INTERVAL
         self._up_at = -1e9
@@ -131,8 +146,9 @@ class Allocator:
         return demand
 
     def decide(self, estimate: float, demands: list[Demand], now: float, *, no_feedback: bool = False,
-               ) -> dict[str, Layer]:
-        """The layers from now on, by track id (video tracks only)."""
+               measured: bool = True) -> dict[str, Layer]:
+        """The layers from now on, by track id (video tracks only). Until the estimate is
+        *measured* (feedback came), nothing is paused. Sets :attr:`wanted`."""
         for d in demands:
             self.demands_view(d)
         video = [d for d in demands if d.video]
@@ -141,7 +157,11 @@ class Allocator:
             self.current = decided
             return dict(decided)
         self.budget = estimate * HEADROOM
-        ideal = allocate(self.budget, demands)
+        self.wanted = wanted(demands, allocate(float("inf"), demands)) / HEADROOM
+        # hysteresis: what flows is kept while it fits the whole estimate; a step up must fit
+        # with headroom
+        keep = allocate(estimate * KEEP, demands, pause=measured)
+        ideal = allocate(self.budget, demands, pause=measured)
         if estimate < self._up_estimate * 0.95 and now - self._up_at < 2 * STEP_UP_INTERVAL:
             # the last step up congested the path: wait longer before the next one
             self._interval = min(self._interval * 2, MAX_BACKOFF)
@@ -152,14 +172,15 @@ class Allocator:
         decided = {}
         ups: list[Demand] = []
         for d in sorted(video, key=_order):
-            want = ideal.get(d.track_id)
+            have = self.current.get(d.track_id, -2)
             if d.track_id not in self.current:
-                decided[d.track_id] = want  # a new track starts where the policy puts it
-            elif _rank(want) <= _rank(self.current[d.track_id]):
-                decided[d.track_id] = want  # a decrease (or no change): at once
+                decided[d.track_id] = ideal.get(d.track_id)  # a new track starts where the policy puts it
+            elif _rank(keep.get(d.track_id)) < _rank(have):
+                decided[d.track_id] = keep.get(d.track_id)  # a decrease: at once
             else:
-                decided[d.track_id] = self.current[d.track_id]
-                ups.append(d)
+                decided[d.track_id] = have
+                if _rank(ideal.get(d.track_id)) > _rank(have):
+                    ups.append(d)
         if ups and now >= self._next_up:
             d = ups[0]
             have = decided[d.track_id]

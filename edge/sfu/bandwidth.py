@@ -24,7 +24,7 @@ from __future__ import annotations
 import struct
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 #: The header extension and RTCP feedback names for transport-wide congestion control.
 TWCC_URI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
@@ -39,6 +39,7 @@ MAXIMUM = 50_000_000
 GROWTH = 0.12  # at most this much more per second
 DECREASE = 0.85  # of the delivery rate, when the path is congested
 QUEUE_DELAY = 0.06  # seconds of queueing delay that mean congestion
+PROVEN = 1.1  # × a rate delivered without congestion: the estimate may rise to it at once
 HISTORY = 8192  # sent packets remembered for feedback (a power of two)
 
 _H = struct.Struct("!H")
@@ -214,16 +215,21 @@ class Downlink:
         self.loss = 0.0
         self.queue_delay = 0.0
         self.delivery = 0.0  # bits/s delivered (transport feedback)
+        #: Bits/s the subscriber's tracks would take in full (set by the allocator): without
+        #: congestion the estimate grows towards it, so what was paused or lowered is tried again.
+        self.wanted = 0.0
         self._raised: float | None = None
         self._decreased = 0.0
         self._twcc_at = -1e9
         self._remb_at = -1e9
+        self._rembs: dict[tuple[int, ...], tuple[float, float, float, float]] = {}  # (time, value, proven, covered)
         self._base_delay: deque[tuple[float, float]] = deque()  # (time, min one-way delay in that second)
         self._acked: deque[tuple[float, int]] = deque()  # (arrival s, bytes) over the last second
         self._last_count = -1
 
-    # increases are paced; decreases are not
-    def _propose(self, value: float, now: float, source: str) -> None:
+    # decreases apply at once; increases are paced, except up to what has been *proven* (a
+    # rate delivered without congestion, with some room over it)
+    def _propose(self, value: float, now: float, source: str, proven: float = 0.0) -> None:
         value = min(max(value, MINIMUM), MAXIMUM)
         self.source = source
         self.last_feedback = now
@@ -234,19 +240,37 @@ class Downlink:
             return
         elapsed = 0.0 if self._raised is None else min(max(now - self._raised, 0.0), 1.0)
         self._raised = now
-        self.estimate = min(value, self.estimate * (1 + GROWTH * elapsed))
+        self.estimate = min(value, max(self.estimate * (1 + GROWTH * elapsed), proven))
 
     def _hold(self, now: float, source: str) -> None:
         self.source = source
         self.last_feedback = now
         self._raised = now
 
-    def on_remb(self, bitrate: int, now: float | None = None) -> None:
+    def on_remb(self, bitrate: int, covered_bps: float, other_bps: float = 0.0, about: Iterable[int] = (),
+                now: float | None = None) -> None:
+        """A REMB about some of this subscriber's streams (*about*, sent at *covered_bps*; the
+        others at *other_bps*). Some clients send one REMB for all their streams, others one per
+        stream: the estimate is the sum of the latest for each group, plus the streams none covers.
+        A receiver-side estimator starts from what it receives and grows from there, so a REMB
+        near what is sent says "no congestion"; one clearly under it says "over-use"."""
         now = time.monotonic() if now is None else now
         self._remb_at = now
+        proven = 0.0
+        if bitrate >= 0.9 * covered_bps:
+            proven = PROVEN * covered_bps
+            bitrate = max(bitrate, int(proven))
+        rembs = self._rembs
+        rembs[tuple(sorted(about))] = (now, float(bitrate), proven, covered_bps)
+        for key in [k for k, v in rembs.items() if now - v[0] > 3.0]:
+            del rembs[key]
         if now - self._twcc_at < 2.0:
             return  # transport feedback is better
-        self._propose(float(bitrate), now, "remb")
+        covered = sum(v[3] for v in rembs.values())
+        rest = max(other_bps + covered_bps - covered, 0.0)
+        rest = PROVEN * rest if proven else rest
+        self._propose(sum(v[1] for v in rembs.values()) + rest, now, "remb",
+                      sum(v[2] for v in rembs.values()) + rest if proven else 0.0)
 
     def on_loss(self, fraction: float, sent_bps: float, now: float | None = None) -> None:
         """A receiver report's fraction lost, for a stream this subscriber receives."""
@@ -259,8 +283,8 @@ class Downlink:
         self.loss = fraction
         if fraction > 0.1:
             self._propose(self.estimate * (1 - 0.5 * fraction), now, "rr")
-        elif fraction < 0.02 and 2 * sent_bps + 100_000 > self.estimate:
-            self._propose(2 * sent_bps + 100_000, now, "rr")
+        elif fraction < 0.02 and max(2 * sent_bps + 100_000, self.wanted) > self.estimate:
+            self._propose(max(2 * sent_bps + 100_000, self.wanted), now, "rr", PROVEN * sent_bps)
         else:
             self._hold(now, "rr")
 
@@ -292,8 +316,7 @@ class Downlink:
             floor = base[0][1]
             self.queue_delay = max(sum(delays[-3:]) / len(delays[-3:]) - floor, 0.0)
             acked = self._acked
-            for a, t, size in received:
-                acked.append((a, size))
+            acked.extend((a, size) for a, _, size in received)
             newest = max(a for a, _, _ in received)
             while acked and newest - acked[0][0] > 1.0:
                 acked.popleft()
@@ -301,7 +324,7 @@ class Downlink:
             first_sent = min(t for _, t, _ in received)
             sent_span = max(max(t for _, t, _ in received) - first_sent, 0.0)
             if span > 0.2 and len(acked) > 4:
-                rate = 8 * sum(size for _, size in acked) / span
+                rate = 8 * (sum(size for _, size in acked) - acked[0][1]) / span  # sizes between the first and last
                 if sent_span > 0:  # a receiver cannot take packets faster than they were sent
                     rate = min(rate, 8 * sum(size for _, _, size in received) / sent_span * 1.5 + 8 * 1500 / span)
                 self.delivery = rate
@@ -314,28 +337,32 @@ class Downlink:
         elif self.loss < 0.02 and self.queue_delay < QUEUE_DELAY / 3 and self.delivery > 0:
             # room to grow, up to a little over what is delivered (the allocator tries the next
             # layer carefully and backs off when that congests the path)
-            cap = 2 * self.delivery + 100_000
+            cap = max(2 * self.delivery + 100_000, self.wanted)
             if cap > self.estimate:
-                self._propose(cap, now, "twcc")
+                self._propose(cap, now, "twcc", PROVEN * self.delivery)
             else:
                 self._hold(now, "twcc")
         else:
             self._hold(now, "twcc")
         return True
 
-    def on_rtcp(self, data: bytes, ssrcs: Iterable[int], sent: TransportSequence | None,
-                sent_bps: float, now: float | None = None) -> bool:
-        """A decrypted compound RTCP packet from the subscriber; True if it held usable feedback."""
+    def on_rtcp(self, data: bytes, rates: Mapping[int, float], sent: TransportSequence | None,
+                now: float | None = None) -> bool:
+        """A decrypted compound RTCP packet from the subscriber, whose streams are sent at
+        *rates* (bits/s by SSRC); True if it held usable feedback."""
         now = time.monotonic() if now is None else now
         fb = parse_rtcp(data)
-        mine = set(ssrcs)
+        mine = rates.keys()
+        sent_bps = sum(rates.values())
         used = False
         if sent is not None:
             for fci in fb.twcc:
                 used = self.on_transport_feedback(fci, sent, now) or used
-        for bitrate, about in fb.remb:
-            if mine.intersection(about):
-                self.on_remb(bitrate, now)
+        for bitrate, listed in fb.remb:
+            about = [ssrc for ssrc in listed if ssrc in mine]
+            if about:
+                covered = sum(rates[ssrc] for ssrc in about)
+                self.on_remb(bitrate, covered, sent_bps - covered, about, now)
                 used = True
         for ssrc, fraction in fb.losses:
             if ssrc in mine:

@@ -64,7 +64,7 @@ def test_a_step_up_that_congests_doubles_the_wait() -> None:
     t = 0.0
     a.decide(300_000, [cam("c")], t)
     assert a.decide(900_000, [cam("c")], t + 10) == {"c": 1}
-    assert a.decide(500_000, [cam("c")], t + 11) == {"c": 0}  # the estimate fell after stepping up
+    assert a.decide(450_000, [cam("c")], t + 11) == {"c": 0}  # the estimate fell after stepping up
     assert a.decide(900_000, [cam("c")], t + 11 + STEP_UP_INTERVAL) == {"c": 0}
     assert a.decide(900_000, [cam("c")], t + 11 + 2 * STEP_UP_INTERVAL + 0.1) == {"c": 1}
 
@@ -75,3 +75,16 @@ def test_views_apply_and_no_feedback_means_lowest() -> None:
     assert a.decide(10_000_000, [cam("c"), cam("h")], 0.0) == {"c": 0, "h": None}
     assert a.decide(10_000_000, [cam("c"), cam("h"), cam("n")], FEEDBACK_TIMEOUT + 1,
                     no_feedback=True) == {"c": 0, "h": None, "n": 0}
+
+
+def test_nothing_is_paused_before_the_estimate_is_measured() -> None:
+    a = Allocator()
+    assert a.decide(100_000, [cam("c"), cam("d")], 0.0, measured=False) == {"c": 0, "d": 0}
+    assert a.decide(100_000, [cam("c"), cam("d")], 1.0) == {"c": None, "d": None}
+
+
+def test_what_flows_is_kept_while_it_about_fits_the_estimate() -> None:
+    a = Allocator()
+    a.decide(10_000_000, [cam("c")], 0.0)
+    assert a.decide(1_400_000, [cam("c")], 1.0) == {"c": 2}  # a little over, measurements are noisy
+    assert a.decide(1_300_000, [cam("c")], 2.0) == {"c": 1}

@@ -124,13 +124,23 @@ def test_receiver_report_loss_fallback() -> None:
 
 def test_remb_wins_over_reports_and_rises_gradually() -> None:
     est = Downlink(initial=500_000)
-    est.on_remb(5_000_000, now=0.0)
-    est.on_remb(5_000_000, now=1.0)
+    est.on_remb(5_000_000, 300_000, about=[1], now=0.0)
+    est.on_remb(5_000_000, 300_000, about=[1], now=1.0)
     assert 500_000 < est.estimate <= 500_000 * (1 + bw.GROWTH)
     est.on_loss(0.5, sent_bps=500_000, now=1.5)  # REMB speaks for this subscriber
     assert est.estimate > 500_000
-    est.on_remb(200_000, now=2.0)
+    est.on_remb(200_000, 300_000, about=[1], now=2.0)
     assert est.estimate == 200_000
+
+
+def test_rembs_per_stream_add_up_with_the_streams_none_covers() -> None:
+    est = Downlink(initial=100_000)
+    est.on_remb(400_000, 400_000, 300_000, about=[1], now=0.0)
+    est.on_remb(250_000, 250_000, 450_000, about=[2], now=0.1)
+    # each says "what I get is fine": at least what is sent, with room, for both plus the audio
+    assert est.estimate == pytest.approx(bw.PROVEN * 700_000)
+    est.on_remb(100_000, 400_000, 300_000, about=[1], now=0.5)  # over-use on stream 1
+    assert est.estimate == pytest.approx(100_000 + bw.PROVEN * 250_000 + 50_000)
 
 
 def test_garbage_feedback_is_no_feedback_and_never_raises_the_estimate() -> None:
@@ -139,14 +149,21 @@ def test_garbage_feedback_is_no_feedback_and_never_raises_the_estimate() -> None
     for _ in range(100):
         seq.stamp(1200)
     est = Downlink(initial=400_000)
-    ssrcs = [1, 2]
     for i in range(3000):
         n = rng.randrange(0, 80)
         junk = bytes(rng.randrange(256) for _ in range(n))
         if i % 3 == 0:  # structurally valid RTCP headers around junk
             junk = rtpfb(junk) if i % 2 else bytes([0x8F, 206]) + len(junk).to_bytes(2, "big") + junk
-        est.on_rtcp(junk, ssrcs, seq, sent_bps=400_000, now=float(i))
+        est.on_rtcp(junk, {1: 200_000, 2: 200_000}, seq, now=float(i))
         assert est.estimate <= 400_000
     # feedback about packets never sent is ignored
     assert not est.on_transport_feedback(twcc_fci(5000, [0, 250, 500]), seq, now=5000.0)
     assert est.estimate <= 400_000
+
+
+def test_a_rate_delivered_without_congestion_is_kept_at_once() -> None:
+    est = Downlink(initial=500_000)
+    est.on_remb(1_000_000, 1_000_000, now=1.0)  # a receiver estimate starting from what it gets
+    assert est.estimate == pytest.approx(bw.PROVEN * 1_000_000)
+    est.on_remb(700_000, 1_000_000, now=2.0)  # clearly under: over-use
+    assert est.estimate == 700_000
