@@ -36,7 +36,9 @@ RTPFB_TWCC, PSFB_APP = 15, 15
 INITIAL = 800_000  # bits/s assumed before any feedback
 MINIMUM = 30_000
 MAXIMUM = 50_000_000
-GROWTH = 0.12  # at most this much more per second
+GROWTH = 0.12  # at most this much more per second after congestion
+FAST_GROWTH = 0.5  # … and when there has been none for CALM seconds (or ever)
+CALM = 10.0
 DECREASE = 0.85  # of the delivery rate, when the path is congested
 QUEUE_DELAY = 0.06  # seconds of queueing delay that mean congestion
 PROVEN = 1.1  # × a rate delivered without congestion: the estimate may rise to it at once
@@ -219,7 +221,7 @@ class Downlink:
         #: congestion the estimate grows towards it, so what was paused or lowered is tried again.
         self.wanted = 0.0
         self._raised: float | None = None
-        self._decreased = 0.0
+        self._decreased: float | None = None
         self._twcc_at = -1e9
         self._remb_at = -1e9
         self._rembs: dict[tuple[int, ...], tuple[float, float, float, float]] = {}  # (time, value, proven, covered)
@@ -240,7 +242,8 @@ class Downlink:
             return
         elapsed = 0.0 if self._raised is None else min(max(now - self._raised, 0.0), 1.0)
         self._raised = now
-        self.estimate = min(value, max(self.estimate * (1 + GROWTH * elapsed), proven))
+        growth = GROWTH if self._decreased is not None and now - self._decreased < CALM else FAST_GROWTH
+        self.estimate = min(value, max(self.estimate * (1 + growth * elapsed), proven))
 
     def _hold(self, now: float, source: str) -> None:
         self.source = source
@@ -330,7 +333,7 @@ class Downlink:
                 self.delivery = rate
         congested = self.loss > 0.1 or self.queue_delay > QUEUE_DELAY
         if congested and self.delivery > 0:
-            if now - self._decreased > 0.3:
+            if self._decreased is None or now - self._decreased > 0.3:
                 self._propose(min(self.estimate, DECREASE * self.delivery), now, "twcc")
             else:
                 self._hold(now, "twcc")

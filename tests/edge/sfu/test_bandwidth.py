@@ -101,8 +101,13 @@ def test_a_thin_link_is_found() -> None:
 
 def test_an_estimate_grows_on_a_clear_link_but_gradually() -> None:
     est = Downlink(initial=300_000)
-    simulate(est, capacity=10_000_000, rate=0, seconds=10, rate_of=lambda e: e * 0.9)
-    assert 300_000 * 1.5 < est.estimate < 300_000 * (1 + bw.GROWTH) ** 11
+    simulate(est, capacity=10_000_000, rate=0, seconds=5, rate_of=lambda e: e * 0.9)
+    assert 300_000 * 3 < est.estimate < 300_000 * (1 + bw.FAST_GROWTH) ** 6  # no congestion yet: fast
+    after_congestion = Downlink(initial=300_000)
+    after_congestion.on_loss(0.5, 0.0, now=1000.0)  # congestion: slowly from here
+    before = after_congestion.estimate
+    simulate(after_congestion, capacity=10_000_000, rate=0, seconds=5, rate_of=lambda e: e * 0.9)
+    assert before < after_congestion.estimate < before * (1 + bw.GROWTH) ** 6
 
 
 def test_a_sender_that_follows_the_estimate_settles_under_the_link() -> None:
@@ -126,7 +131,7 @@ def test_remb_wins_over_reports_and_rises_gradually() -> None:
     est = Downlink(initial=500_000)
     est.on_remb(5_000_000, 300_000, about=[1], now=0.0)
     est.on_remb(5_000_000, 300_000, about=[1], now=1.0)
-    assert 500_000 < est.estimate <= 500_000 * (1 + bw.GROWTH)
+    assert 500_000 < est.estimate <= 500_000 * (1 + bw.FAST_GROWTH)
     est.on_loss(0.5, sent_bps=500_000, now=1.5)  # REMB speaks for this subscriber
     assert est.estimate > 500_000
     est.on_remb(200_000, 300_000, about=[1], now=2.0)

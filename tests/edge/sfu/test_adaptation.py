@@ -1,0 +1,109 @@
+"""Bandwidth adaptation with real aiortc peers over real UDP: a subscriber whose downlink is thin
+is paused rather than fed a dropping queue, and resumed when it widens; the publisher is told
+(REMB) no more than its best-served subscriber uses; garbage feedback never raises a layer; and
+with adaptation off every subscriber gets the top layer, as before."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import struct
+
+import pytest
+
+from edge.sfu.adaptation import NO_CAP
+from edge.sfu.interfaces import SfuConfig
+from tests.edge.sfu.client import Client, Meeting
+from tests.edge.sfu.twcc_support import psfb_remb, receiver_report, rtpfb, twcc_fci
+from tests.support.util import eventually
+
+
+def camera_downtrack(meeting: Meeting, subscriber: str):  # noqa: ANN201
+    return next(dt for dt in meeting.room.peers[subscriber].egress.downtracks if dt.video)
+
+
+async def flowing(meeting: Meeting) -> tuple[Client, Client]:
+    alice, bob = await meeting.join("alice"), await meeting.join("bob")
+    await alice.publish()
+    await eventually(lambda: bob.decoded("video") >= 10, timeout=30, interval=0.1, what="bob sees alice")
+    await eventually(lambda: meeting.room.peers["bob"].rate.downlink.last_feedback is not None,  # type: ignore[union-attr]
+                     timeout=10, interval=0.1, what="bob's feedback reaches the estimator")
+    return alice, bob
+
+
+async def test_a_thin_downlink_pauses_video_keeps_audio_and_tells_the_publisher(meeting: Meeting) -> None:
+    alice, bob = await flowing(meeting)
+    dt = camera_downtrack(meeting, "bob")
+    meeting.room.set_subscriber_bitrate("bob", 12_000)  # far under alice's camera: a thin link
+    await eventually(lambda: dt.target is None, timeout=30, interval=0.1, what="bob's video paused")
+    assert meeting.room.peers["bob"].rate.downlink.estimate < 40_000  # type: ignore[union-attr]
+    audio = bob.decoded("audio")
+    await eventually(lambda: bob.decoded("audio") >= audio + 25, timeout=20, interval=0.1, what="audio goes on")
+    # nobody can use alice's camera now: she is told to send little (REMB)
+    await eventually(lambda: (meeting.room.peers["alice"].remb_cap or NO_CAP) < 300_000, timeout=10,
+                     interval=0.1, what="a REMB cap for alice")
+    meeting.room.set_subscriber_bitrate("bob", None)  # the link widens again
+    video = bob.decoded("video")
+    await eventually(lambda: dt.target == 0 and bob.decoded("video") >= video + 10, timeout=60, interval=0.2,
+                     what="bob's video resumes")
+
+
+async def test_garbage_feedback_never_raises_a_layer(meeting: Meeting) -> None:
+    alice, bob = await flowing(meeting)
+    dt = camera_downtrack(meeting, "bob")
+    meeting.room.set_subscriber_bitrate("bob", 12_000)
+    await eventually(lambda: dt.target is None, timeout=30, interval=0.1, what="bob's video paused")
+    assert bob.subscribe_pc is not None
+    transport = bob.subscribe_pc.getTransceivers()[0].receiver.transport
+    rng = random.Random(7)
+    ssrc = dt.ssrc
+    junk = [
+        psfb_remb(50_000_000, [ssrc ^ 1]),  # about a stream bob does not receive
+        bytes.fromhex("8f ce 00 04") + struct.pack("!II", 1, 0) + b"REMB\x05\xff\xff\xff",  # truncated
+        rtpfb(twcc_fci(40000, [0, 250, 500, 750])),  # about packets never sent
+        rtpfb(bytes(rng.randrange(256) for _ in range(24))),  # transport feedback of random bytes
+        receiver_report(ssrc ^ 1, 0.0),  # a report about someone else
+        bytes.fromhex("80 c9 00 07") + bytes(8),  # a report block cut short
+        bytes([0x80, 0xCD]) + bytes(rng.randrange(256) for _ in range(30)),  # lengths that lie
+    ]
+    highest: list[int] = []
+    sent = 0
+
+    async def spray() -> None:
+        nonlocal sent
+        while True:
+            for packet in junk:
+                await transport._send_rtp(packet)
+                sent += 1
+            highest.append(-1 if dt.target is None else dt.target)
+            await asyncio.sleep(0.02)
+
+    task = asyncio.ensure_future(spray())
+    try:
+        await eventually(lambda: sent >= 700, timeout=30, interval=0.1, what="garbage sent")
+    finally:
+        task.cancel()
+    assert max(highest) == -1
+    assert dt.target is None
+
+
+class TestOff:
+    @pytest.fixture
+    def sfu_config(self) -> SfuConfig:
+        return SfuConfig(adaptation=False)
+
+    async def test_without_adaptation_everyone_gets_the_top_layer_and_nothing_is_stamped(self, meeting: Meeting,
+                                                                                       ) -> None:
+        await without_adaptation(meeting)
+
+
+async def without_adaptation(meeting: Meeting) -> None:
+    alice, bob = await meeting.join("alice"), await meeting.join("bob")
+    await alice.publish()
+    await eventually(lambda: bob.decoded("video") >= 10, timeout=30, interval=0.1, what="bob sees alice")
+    peer = meeting.room.peers["bob"]
+    assert meeting.room.adaptation is None and peer.rate is None
+    assert all(dt.stamp is None and (not dt.video or dt.target == dt.source.layers - 1)
+               for dt in peer.egress.downtracks)
+    meeting.room.set_view("bob", {}, frozenset(t.track_id for t in meeting.room.tracks()))  # accepted, no effect
+    assert camera_downtrack(meeting, "bob").target == 0
