@@ -113,6 +113,9 @@ class Peer:
                 path = hooks.send_path(transceivers[0].sender.transport) if transceivers else None
                 if path is not None:
                     self.egress.open(path)
+                else:
+                    log.warning("subscribe PC connected without a usable send path: nothing is forwarded",
+                                extra={"participant": self.id})
             else:
                 self.egress.shut()
         self.room.emit("on_peer_state", self.id, role, state)
