@@ -33,6 +33,10 @@ bench-tokens *ARGS:
 bench-sfu *ARGS:
     {{py}} bench/sfu.py {{ARGS}}
 
+# a subscriber on a 300 kb/s link (netns + tc tbf; root) with bandwidth adaptation on and off (JSON; --quick for a smoke run)
+bench-network *ARGS:
+    {{py}} bench/network.py {{ARGS}}
+
 # the browser tests: real Chromium against the whole stack (web app, edge, nats-server)
 e2e *ARGS:
     {{py}} -m pytest -m browser tests/e2e {{ARGS}}

@@ -38,6 +38,7 @@ from .sfu.interfaces import SfuConfig
 from .signaling import sio
 from .signaling.session import Signaling
 from .signaling.websocket import signaling_socket
+from .turn import IceServers
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +59,25 @@ class Node:
 
 
 def sfu_config(settings: Settings) -> SfuConfig:
-    s = settings.sfu
-    return SfuConfig(ice_servers=tuple(s.ice_servers), keyframe_min_interval=s.keyframe_min_interval,
+    s, t = settings.sfu, settings.turn
+    turn_servers = None
+    if t.for_edge and t.urls:
+        mine = IceServers([], turn_urls=t.urls, secret=t.secret, ttl=t.ttl)
+        name = f"edge-{settings.edge_id}"
+
+        def turn_servers() -> tuple[dict, ...]:
+            return tuple(mine(name))
+
+    return SfuConfig(ice_servers=tuple(s.ice_servers), turn_servers=turn_servers,
+                     ice_transport_policy=s.ice_transport_policy, keyframe_min_interval=s.keyframe_min_interval,
                      subscriber_queue=s.subscriber_queue, speaker_threshold=s.speaker_threshold,
                      speaker_interval=s.speaker_interval)
+
+
+def ice_servers(settings: Settings) -> IceServers:
+    """What each participant's ``joined.ice_servers`` holds: public STUN and its own TURN credentials."""
+    t = settings.turn
+    return IceServers(settings.sfu.ice_servers, turn_urls=t.urls, secret=t.secret, ttl=t.ttl)
 
 
 def create_app(settings: Settings) -> Litestar:
@@ -88,7 +104,7 @@ def create_app(settings: Settings) -> Litestar:
             conference = Conference(
                 edge_id=settings.edge_id, make_room=room_factory(sfu_config(settings)), emit=outbox.put,
                 resume_grace=sig.resume_grace, replay=sig.replay_messages, chat_max_chars=sig.chat_max_chars,
-                ice_servers=settings.sfu.ice_servers)
+                ice_servers=ice_servers(settings))
             hb = Heartbeat(bus, edge_id=settings.edge_id, region=settings.region,
                            public_url=settings.public_url, interval=settings.heartbeat.interval,
                            load=lambda: LoadSnapshot(*conference.counts()))

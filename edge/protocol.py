@@ -196,6 +196,8 @@ class Resumed(_Out, kw_only=True, tag="resumed"):
     complete: bool = True
     #: The peer connections were rebuilt: send a new publish offer; a subscribe offer follows.
     media_restarted: bool = False
+    #: With ``media_restarted``: fresh RTCIceServer dicts (new TURN credentials) for the new PCs.
+    ice_servers: list[dict] = msgspec.field(default_factory=list)
 
 
 class Waiting(_Out, kw_only=True, tag="lobby_waiting"):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
-from nodes.settings import Base, HttpSettings, LogSettings, NatsSettings
+from nodes.settings import Base, HttpSettings, LogSettings, NatsSettings, resolve_secret
 
 
 class HeartbeatSettings(Base, kw_only=True):
@@ -90,8 +90,12 @@ class MeshSettings(Base, kw_only=True):
 
 
 class SfuSettings(Base, kw_only=True):
-    #: STUN/TURN servers for the edge's ICE agent, e.g. [{urls = "stun:stun.example.org"}].
+    #: STUN/TURN servers for the edge's own ICE agent, e.g. [{urls = "stun:stun.example.org"}]. Those
+    #: without ``username``/``credential`` (STUN) are also handed to clients; those with stay here.
     ice_servers: list[dict] = msgspec.field(default_factory=list)
+    #: "relay": the edge's own ICE agent uses only relayed candidates (an edge that clients cannot
+    #: reach directly; needs a TURN server here or ``turn.for_edge``); "all": every kind.
+    ice_transport_policy: Literal["all", "relay"] = "all"
     #: At most one keyframe request per published video track in this many seconds.
     keyframe_min_interval: Annotated[float, msgspec.Meta(gt=0)] = 0.5
     #: Packets a subscriber may have queued before the oldest are dropped (slow subscribers).
@@ -101,6 +105,66 @@ class SfuSettings(Base, kw_only=True):
     speaker_threshold: Annotated[int, msgspec.Meta(ge=0, le=127)] = 60
     #: Seconds between active-speaker decisions.
     speaker_interval: Annotated[float, msgspec.Meta(gt=0)] = 0.2
+
+
+TURN_SCHEMES = ("turn:", "turns:")
+
+
+class TurnSettings(Base, kw_only=True):
+    """TURN relays for clients that cannot reach the edge over UDP (coturn with ``use-auth-secret``).
+
+    Each participant gets its own credentials in ``joined.ice_servers``: ``username`` is
+    ``<expiry unix time>:<participant id>``, ``credential`` is base64(HMAC-SHA1(secret, username)).
+    The secret itself never leaves the edge.
+    """
+
+    #: TURN URLs handed to clients, e.g. ``["turn:turn.example.org:3478?transport=udp",
+    #: "turn:turn.example.org:3478?transport=tcp", "turns:turn.example.org:443?transport=tcp"]``;
+    #: empty: no TURN.
+    urls: list[str] = msgspec.field(default_factory=list)
+    #: coturn's ``static-auth-secret``; or read it from ``secret_file`` / ``secret_env`` (exactly one).
+    secret: str = ""
+    secret_file: str = ""
+    secret_env: str = ""
+    #: Seconds a participant's credentials stay valid (a relay cannot be allocated or refreshed
+    #: after that; a rejoin or an incomplete resume hands out new ones).
+    ttl: Annotated[int, msgspec.Meta(ge=60, le=7 * 86400)] = 6 * 3600
+    #: The edge's own ICE agent also gathers relayed candidates on the first of these URLs, with
+    #: credentials it makes for itself (``<expiry>:edge-<edge id>``) for each peer connection.
+    for_edge: bool = False
+
+    def __post_init__(self) -> None:
+        resolve_secret(self, "secret")
+        for i, url in enumerate(self.urls):
+            problem = turn_url_problem(url)
+            if problem:
+                raise ValueError(f"`urls`: urls[{i}] {url!r}: {problem}")
+        if self.urls and not self.secret:
+            raise ValueError("`secret`: TURN urls need the shared secret (secret, secret_file or secret_env)")
+
+
+def turn_url_problem(url: str) -> str:
+    """Why *url* is not a TURN URL a browser accepts (RFC 7065), or "" when it is."""
+    if not url.startswith(TURN_SCHEMES):
+        return "must start with turn: or turns:"
+    rest, _, query = url.partition("?")
+    host = rest.split(":", 1)[1]
+    if not host or host.startswith("/"):
+        return "names no host"
+    if host.startswith("["):
+        host, _, port = host.partition("]")
+        port = port[1:] if port.startswith(":") else port
+    else:
+        host, _, port = host.partition(":")
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        return f"bad port {port!r}"
+    if query:
+        key, _, value = query.partition("=")
+        if key != "transport" or value not in ("udp", "tcp"):
+            return "the only query allowed is ?transport=udp or ?transport=tcp"
+        if url.startswith("turns:") and value == "udp":
+            return "turns: (TLS) runs over TCP, not UDP"
+    return ""
 
 
 class Settings(Base, kw_only=True):
@@ -117,6 +181,14 @@ class Settings(Base, kw_only=True):
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     signaling: SignalingSettings = msgspec.field(default_factory=SignalingSettings)
     sfu: SfuSettings = msgspec.field(default_factory=SfuSettings)
+    turn: TurnSettings = msgspec.field(default_factory=TurnSettings)
     events: EventsSettings = msgspec.field(default_factory=EventsSettings)
     commands: CommandsSettings = msgspec.field(default_factory=CommandsSettings)
     mesh: MeshSettings = msgspec.field(default_factory=MeshSettings)
+
+    def __post_init__(self) -> None:
+        if self.sfu.ice_transport_policy == "relay" and not (self.turn.for_edge and self.turn.urls) and not any(
+                str(url).startswith(TURN_SCHEMES) for server in self.sfu.ice_servers if isinstance(server, dict)
+                for url in (server.get("urls") if isinstance(server.get("urls"), list) else [server.get("urls")])):
+            raise ValueError("`sfu`: ice_transport_policy \"relay\" needs a TURN server ([turn] for_edge, or a"
+                             " turn: URL in sfu.ice_servers)")

@@ -78,3 +78,18 @@ def test_edge_sfu_settings_reach_the_forwarding_core(tmp_path) -> None:
     from nodes.settings import SettingsError
     with pytest.raises(SettingsError, match=r"\$\.sfu\.speaker_threshold"):
         load(conf, EdgeSettings)
+
+
+def test_edge_example_turn_section_loads_when_uncommented(tmp_path) -> None:
+    """The commented [turn] lines of configs/edge.toml are valid settings once a secret file exists."""
+    secret = tmp_path / "turn-secret"
+    secret.write_text("s3cret\n")
+    text = (CONFIGS / "edge.toml").read_text()
+    block = text[text.index("\n[turn]\n"):text.index("\n[mesh]\n")]
+    lines = [line[2:] if line.startswith(("# urls", "#     ", "# secret_file")) else line for line in block.splitlines()]
+    conf = tmp_path / "edge.toml"
+    conf.write_text('edge_id = "e"\n' + "\n".join(lines).replace("/run/credentials/edge@eu-1.service/turn-secret",
+                                                                 str(secret)) + "\n")
+    turn = load(conf, EdgeSettings).turn
+    assert turn.secret == "s3cret" and turn.ttl == 21600
+    assert [u.split(":")[0] for u in turn.urls] == ["turn", "turn", "turns"] and turn.urls[2].endswith(":443?transport=tcp")

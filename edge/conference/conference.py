@@ -32,12 +32,13 @@ ENDED_MEMORY = 6 * 3600.0
 class Conference:
     def __init__(self, *, edge_id: str, make_room: RoomMaker, emit: Callable[[Any], None],
                  resume_grace: float = 30.0, replay: int = 512, chat_max_chars: int = 2000,
-                 ice_servers: list[dict] | None = None) -> None:
+                 ice_servers: Callable[[str], list[dict]] | None = None) -> None:
         self.edge_id = edge_id
         self.make_room = make_room
         self.emit = emit
         self.resume_grace, self.replay, self.chat_max_chars = resume_grace, replay, chat_max_chars
-        self.ice_servers = list(ice_servers or [])
+        #: ``joined.ice_servers`` for a participant id (its own TURN credentials among them).
+        self.ice_servers: Callable[[str], list[dict]] = ice_servers or (lambda _participant: [])
         self.meetings: dict[str, Meeting] = {}
         self.draining = False
         self._resume: dict[str, tuple[Meeting, Participant]] = {}

@@ -40,7 +40,7 @@ RoomMaker = Callable[[str, RoomEvents], ForwardingRoom]
 class Meeting(MeetingRoomEvents):
     def __init__(self, meeting_id: str, *, edge_id: str, epoch: int, make_room: RoomMaker,
                  emit: Callable[[Any], None], resume_grace: float, replay: int,
-                 ice_servers: list[dict], on_left: Callable[[Participant], None],
+                 ice_servers: Callable[[str], list[dict]], on_left: Callable[[Participant], None],
                  on_closed: Callable[[Meeting], None], book: SeatBook | None = None) -> None:
         self.id, self.edge_id, self.epoch = meeting_id, edge_id, epoch
         #: Barred tokens and the entry policy, kept by the conference (they outlive this object).
@@ -161,7 +161,7 @@ class Meeting(MeetingRoomEvents):
                                  active_speaker=self.active_speaker),
             roster=[q.out() for q in self.roster()],
             lobby=self.lobby_entries() if p.moderator else [],
-            resume_token=p.resume_token, resume_grace=self.resume_grace, ice_servers=self.ice_servers,
+            resume_token=p.resume_token, resume_grace=self.resume_grace, ice_servers=self.ice_servers(p.id),
         )
 
     def waiting_message(self, p: Participant) -> m.Waiting:
@@ -246,7 +246,8 @@ class Meeting(MeetingRoomEvents):
         broken = any(s in ("failed", "closed") for s in p.pc_state.values())
         restart = (request.restart_media or broken) and p.state == "in" and p.has_peer and self.room is not None
         p.reply(m.Resumed(participant_id=p.id, replayed=len(missed) if complete else 0, complete=complete,
-                          media_restarted=restart), re=request.id)
+                          media_restarted=restart, ice_servers=self.ice_servers(p.id) if restart else []),
+                re=request.id)
         if complete:
             for msg in missed:
                 link.send(msg)

@@ -23,7 +23,15 @@ What is hooked, and why:
 * **Raw send path**: forwarded packets are SRTP-protected with the DTLS transport's session and
   written with ``sendto`` on the nominated ICE pair's UDP socket — no per-packet coroutine.
   Protection calls libsrtp through pylibsrtp's binding with the session's own buffer, skipping
-  the per-call allocations of ``Session.protect`` (a quarter of its cost).
+  the per-call allocations of ``Session.protect`` (a quarter of its cost). When the edge's own
+  candidate is relayed (aioice's ``TurnTransport``, over UDP, TCP or TLS to the TURN server),
+  packets are framed as TURN ChannelData (RFC 8656 §12) and written to the connection to the
+  TURN server at once, once aioice has bound the channel; until then, and when the binding is
+  due for refresh, they take aioice's own ``sendto`` (which binds first).
+* **DTLS** (every PC): aiortc's DTLS context offers only ECDHE-ECDSA cipher suites, so when the
+  edge is the DTLS client it cannot talk to a server whose certificate is RSA (GStreamer 1.22:
+  "no shared cipher"). Each PC's certificate makes its contexts offer the ECDHE-RSA suites as
+  well, and records the alerts sent and received, so a failed handshake can say why.
 * **msid / negotiated parameters**: a sender's stream and track ids (``a=msid``) and a
   transceiver's negotiated codecs and header extensions.
 * **ICE restart in place** (RFC 8445 §9, RFC 8839 §4.4.1.1.1): aiortc starts an ICE transport
@@ -39,6 +47,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import struct
+import time
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -46,6 +56,7 @@ from typing import Any
 
 import aiortc
 import pylibsrtp
+from aioice.turn import TurnClientProtocol, TurnClientTcpProtocol, TurnClientUdpProtocol, TurnTransport
 from aioice.utils import random_string
 from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.rtcdtlstransport import RTCDtlsTransport
@@ -55,6 +66,7 @@ from aiortc.rtcrtpparameters import (
     RTCRtpReceiveParameters,
 )
 from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRtpfbPacket, RtpPacket
+from OpenSSL import SSL
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +84,9 @@ SENDER_ATTRS = (f"{_SENDER}ntp_timestamp", f"{_SENDER}rtp_timestamp", f"{_SENDER
 #: Attributes of a fresh ``RTCRtpTransceiver`` this module uses.
 TRANSCEIVER_ATTRS = ("_codecs", "_headerExtensions")
 #: Attributes of a fresh ``RTCPeerConnection`` this module uses.
-PC_ATTRS = ("_RTCPeerConnection__createTransceiver",)
+PC_ATTRS = ("_RTCPeerConnection__createTransceiver", "_RTCPeerConnection__certificates")
+#: Attributes of aiortc's ``RTCCertificate`` this module uses.
+CERTIFICATE_ATTRS = ("_create_ssl_context",)
 #: Attributes of a fresh ``RTCDtlsTransport`` this module uses.
 DTLS_ATTRS = ("_tx_srtp", "transport")
 #: Attributes of aiortc's ICE transport this module uses (checked on a live one by the tests).
@@ -86,6 +100,9 @@ CONNECTION_ATTRS = ("_nominated", "_check_list", "_check_list_done", "_check_lis
                     "remote_username", "remote_password", "connect", "close")
 #: Attributes of a pylibsrtp ``Session`` this module uses.
 SRTP_ATTRS = ("_srtp", "_cdata", "_buffer")
+#: Attributes of aioice's ``TurnTransport`` (a relayed candidate) and its TURN client protocol.
+TURN_TRANSPORT_ATTRS = ("_TurnTransport__inner_protocol", "sendto")
+TURN_CLIENT_ATTRS = ("peer_to_channel", "channel_refresh_at", "_send")
 
 
 class HookError(RuntimeError):
@@ -106,6 +123,8 @@ def check(receiver: Any = None, sender: Any = None, transceiver: Any = None, dtl
         t = pc.addTransceiver("video", direction="sendonly")
         receiver, sender, transceiver, dtls = t.receiver, t.sender, t, t.sender.transport
     missing = [f"RTCPeerConnection.{a}" for a in PC_ATTRS if not hasattr(pc, a)]
+    for certificate in getattr(pc, "_RTCPeerConnection__certificates", [])[:1]:
+        missing += [f"RTCCertificate.{a}" for a in CERTIFICATE_ATTRS if not hasattr(certificate, a)]
     missing += [f"RTCRtpReceiver.{a}" for a in RECEIVER_ATTRS if not hasattr(receiver, a)]
     missing += [f"RTCRtpSender.{a}" for a in SENDER_ATTRS if not hasattr(sender, a)]
     missing += [f"RTCRtpTransceiver.{a}" for a in TRANSCEIVER_ATTRS if not hasattr(transceiver, a)]
@@ -121,6 +140,10 @@ def check(receiver: Any = None, sender: Any = None, transceiver: Any = None, dtl
     missing += [f"pylibsrtp._binding.{a}" for a in ("ffi", "lib") if not hasattr(binding, a)]
     if not hasattr(getattr(binding, "lib", None), "srtp_protect"):
         missing.append("pylibsrtp._binding.lib.srtp_protect")
+    inner = TurnClientUdpProtocol(("127.0.0.1", 3478), username=None, password=None, lifetime=600,
+                                  channel_refresh_time=500)
+    missing += [f"aioice.turn.TurnTransport.{a}" for a in TURN_TRANSPORT_ATTRS if not hasattr(TurnTransport(inner), a)]
+    missing += [f"aioice.turn.TurnClientUdpProtocol.{a}" for a in TURN_CLIENT_ATTRS if not hasattr(inner, a)]
     if missing:
         raise HookError("aiortc (aioice, pylibsrtp) internals changed; missing: " + ", ".join(missing))
 
@@ -300,10 +323,13 @@ class SendPath:
     addr: tuple[str, int]
     #: Bytes the socket's transport could not hand to the kernel yet (backpressure).
     backlog: Callable[[], int]
+    #: How packets leave: "udp" (the edge's own socket), "turn/udp" or "turn/tcp" (relayed by the
+    #: edge's TURN server; TLS counts as tcp).
+    kind: str = "udp"
 
 
 def send_path(dtls: RTCDtlsTransport) -> SendPath | None:
-    """The DTLS transport's SRTP session and nominated UDP pair, or None until both exist."""
+    """The DTLS transport's SRTP session and nominated pair, or None until both exist."""
     if dtls.state != "connected":
         return None
     srtp = getattr(dtls, "_tx_srtp", None)
@@ -311,11 +337,15 @@ def send_path(dtls: RTCDtlsTransport) -> SendPath | None:
     pair = getattr(connection, "_nominated", {}).get(1) if connection is not None else None
     if srtp is None or pair is None:
         return None
-    udp = pair.protocol.transport
-    if udp is None or udp.is_closing():
+    transport = pair.protocol.transport
+    if transport is None:
         return None
-    return SendPath(protect=srtp_protector(srtp), sendto=udp.sendto, addr=pair.remote_addr,
-                    backlog=udp.get_write_buffer_size)
+    if isinstance(transport, TurnTransport):
+        return _relayed(srtp_protector(srtp), transport, pair.remote_addr)
+    if transport.is_closing():
+        return None
+    return SendPath(protect=srtp_protector(srtp), sendto=transport.sendto, addr=pair.remote_addr,
+                    backlog=transport.get_write_buffer_size)
 
 
 
@@ -418,3 +448,101 @@ def selected_pair(dtls: RTCDtlsTransport) -> tuple[tuple[str, int], tuple[str, i
     """(local address, remote address) of the pair ICE nominated, or None."""
     pair = dtls.transport._connection._nominated.get(1)
     return None if pair is None else (pair.local_addr, pair.remote_addr)
+
+
+_CHANNEL_DATA = struct.Struct("!HH")
+
+
+def _relayed(protect: Callable[[bytes], bytes], relay: TurnTransport, addr: tuple[str, int]) -> SendPath | None:
+    """Send through the TURN allocation of the edge's relayed candidate without a task per packet."""
+    client: TurnClientProtocol = relay.__dict__["_TurnTransport__inner_protocol"]
+    server = client.transport
+    if server is None or server.is_closing():
+        return None
+    channels, refresh_at, write, bind_and_send = client.peer_to_channel, client.channel_refresh_at, client._send, \
+        relay.sendto
+    pack = _CHANNEL_DATA.pack
+
+    def sendto(data: bytes, peer: tuple[str, int]) -> None:
+        channel = channels.get(peer)
+        if channel is None or time.time() > refresh_at[channel]:
+            bind_and_send(data, peer)  # aioice binds (or refreshes) the channel, then sends
+        else:
+            write(pack(channel, len(data)) + data)
+
+    kind = "turn/tcp" if isinstance(client, TurnClientTcpProtocol) else "turn/udp"
+    backlog: Callable[[], int] = server.get_write_buffer_size  # type: ignore[union-attr]  # UDP ones have it too
+    return SendPath(protect=protect, sendto=sendto, addr=addr, backlog=backlog, kind=kind)
+
+
+# --- DTLS: cipher suites and failure reasons ---------------------------------------------------
+
+#: aiortc's ECDHE-ECDSA suites, each followed by its ECDHE-RSA twin. Which applies is decided by
+#: the DTLS server's certificate; the edge's own certificate stays ECDSA.
+DTLS_CIPHERS = (b"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                b"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+                b"ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA:ECDHE-RSA-AES256-SHA")
+
+#: TLS alert descriptions (RFC 8446 §6, RFC 5246 §7.2).
+ALERTS = {0: "close_notify", 10: "unexpected_message", 20: "bad_record_mac", 22: "record_overflow",
+          40: "handshake_failure", 42: "bad_certificate", 43: "unsupported_certificate",
+          44: "certificate_revoked", 45: "certificate_expired", 46: "certificate_unknown",
+          47: "illegal_parameter", 48: "unknown_ca", 49: "access_denied", 50: "decode_error",
+          51: "decrypt_error", 70: "protocol_version", 71: "insufficient_security", 80: "internal_error",
+          86: "inappropriate_fallback", 90: "user_canceled", 109: "missing_extension",
+          110: "unsupported_extension", 112: "unrecognized_name", 116: "certificate_required",
+          120: "no_application_protocol"}
+
+_SSL_CB_READ, _SSL_CB_WRITE, _SSL_CB_HANDSHAKE_DONE, _SSL_CB_ALERT = 0x04, 0x08, 0x20, 0x4000
+
+
+@dataclass
+class DtlsRecord:
+    """What the DTLS handshakes of one peer connection went through."""
+    #: The first alert other than close_notify: ("sent" | "received", description).
+    alert: tuple[str, str] | None = None
+    handshake_done: bool = False
+
+
+def prepare_dtls(pc: aiortc.RTCPeerConnection) -> DtlsRecord:
+    """Make *pc*'s DTLS accept RSA-certificate servers and record its alerts. Call it right after
+    creating the PC (before any DTLS transport starts)."""
+    record = DtlsRecord()
+
+    def on_info(connection: SSL.Connection, where: int, ret: int) -> None:
+        if where & _SSL_CB_HANDSHAKE_DONE:
+            record.handshake_done = True
+        elif where & _SSL_CB_ALERT and record.alert is None and ret & 0xFF:
+            description = ALERTS.get(ret & 0xFF, f"alert {ret & 0xFF}")
+            record.alert = ("received" if where & _SSL_CB_READ else "sent", description)
+
+    for certificate in pc._RTCPeerConnection__certificates:  # type: ignore[attr-defined]
+        original = certificate._create_ssl_context
+
+        def create(*args: Any, _original: Callable[..., SSL.Context] = original, **kwargs: Any) -> SSL.Context:
+            context = _original(*args, **kwargs)
+            context.set_cipher_list(DTLS_CIPHERS)
+            context.set_info_callback(on_info)
+            return context
+
+        certificate._create_ssl_context = create
+    return record
+
+
+def failure_reason(pc: aiortc.RTCPeerConnection, record: DtlsRecord) -> str:
+    """Why *pc* failed, in words: ICE, or DTLS (with the alert when there was one)."""
+    transports = {t.receiver.transport for t in pc.getTransceivers()}
+    ice_states = {dtls.transport.state for dtls in transports}
+    dtls_states = {dtls.state for dtls in transports}
+    if "failed" in ice_states:
+        if record.handshake_done:
+            return "ICE: the connection was lost (consent checks went unanswered)"
+        return "ICE: no candidate pair answered connectivity checks"
+    if "failed" in dtls_states:
+        if record.alert is not None:
+            direction, description = record.alert
+            return f"DTLS: alert {direction}: {description}"
+        if record.handshake_done:
+            return "DTLS: the peer's certificate does not match its a=fingerprint, or no SRTP profile was agreed"
+        return "DTLS: the handshake failed"
+    return "the connection failed"

@@ -18,6 +18,13 @@ The offsets are chosen when the down track *anchors* on a packet:
 Video anchors only on a packet that starts a keyframe; until then its packets are held back
 (dropped) and a keyframe is requested from the source (rate-limited there).
 
+A video down track has a *target* layer (:meth:`DownTrack.set_target`; the top layer unless
+told otherwise) and the *layer* it forwards now. A simulcast source switches it to the target
+at a keyframe of the target layer (requested when the target changes; until then the current
+layer keeps flowing) and each layer is an epoch of its own, so the rewriting re-anchors there
+and stays continuous. A target of ``None`` pauses the video: nothing is forwarded, and on
+resuming it starts again at a keyframe, requested. Audio ignores targets.
+
 The payload type is the one the subscriber negotiated; the one-byte header extensions
 (RFC 8285) carry the subscriber's own ``mid`` (RFC 8843) and, for audio, the publisher's
 audio level (RFC 6464) under the subscriber's extension ids. Sent video packets are kept in a
@@ -59,6 +66,12 @@ class DownTrack:
         self.kind = source.kind
         self.video = source.kind == "video"
         self.clock_rate = source.clock_rate
+        #: The source is simulcast: it chooses the layer at each switch (see :meth:`set_target`).
+        self.layered = source.layers > 1
+        #: The layer forwarded now (-1: none yet, or paused).
+        self.layer = -1
+        #: The layer this subscriber should receive (None: paused); the top one by default.
+        self.target: int | None = source.layers - 1
         self.ssrc = 0
         self.mid = ""
         self.ready = False
@@ -114,12 +127,44 @@ class DownTrack:
         if self.video:
             self.waiting_key = True
 
+    def request_keyframe(self) -> None:
+        """Ask the source for a keyframe of the layer this down track needs next."""
+        if not self.video or self.target is None:
+            return
+        self.source.request_keyframe((self.layer if self.layer >= 0 else self.target) if self.layered else None)
+
     def lost(self) -> None:
         """A packet of this stream was dropped: video resumes at a keyframe, asked for now."""
         if self.video:
             if not self.waiting_key:
-                self.source.keyframes.request()
+                self.request_keyframe()
             self.waiting_key = True
+
+    # --- layers ---
+
+    def set_target(self, layer: int | None) -> None:
+        """Receive *layer* of the source from now on (None: pause the video).
+
+        The current layer keeps flowing until a keyframe of the target starts (one is requested
+        now); resuming from a pause starts at a keyframe too. Audio ignores targets.
+        """
+        if not self.video:
+            return
+        if layer is not None and (isinstance(layer, bool) or not isinstance(layer, int)
+                                  or not 0 <= layer < self.source.layers):
+            raise ValueError(f"track {self.source.track_id} has layers 0 to {self.source.layers - 1}, not {layer!r}")
+        if layer == self.target:
+            return
+        self.target = layer
+        if layer is None:
+            self.layer = -1
+            self.waiting_key = True  # what is still queued is dropped; resuming starts at a keyframe
+        elif not self.layered:
+            if self.layer < 0:
+                self.waiting_key = True
+        if layer is not None and layer != self.layer and self.egress.connected:
+            self.source.request_keyframe(layer if self.layered else None)
+        self.source.refresh(self)
 
     # --- the hot path ---
 
@@ -146,10 +191,13 @@ class DownTrack:
         return data
 
     def _anchor(self, m: Media) -> bool:
-        if self.video and not m.key:
-            self.held += 1
-            self.source.keyframes.request()
-            return False
+        if self.video:
+            if self.target is None or (self.layered and m.layer != self.layer):
+                return False  # paused, or a packet of the layer switched away from
+            if not m.key:
+                self.held += 1
+                self.request_keyframe()
+                return False
         if m.late:
             return False
         same_epoch = m.epoch == self.epoch
@@ -161,6 +209,7 @@ class DownTrack:
             self.ts_offset = (self.last_ts + step - m.ts) & 0xFFFFFFFF
         self.started = True
         self.epoch = m.epoch
+        self.layer = m.layer
         self.waiting_key = False
         self.anchor = m.seq
         self.anchor_time = m.time
@@ -169,8 +218,7 @@ class DownTrack:
     # --- feedback from the subscriber ---
 
     def on_keyframe_request(self) -> None:
-        if self.video:
-            self.source.keyframes.request()
+        self.request_keyframe()
 
     def on_nack(self, lost: list[int]) -> None:
         if self.history is None:

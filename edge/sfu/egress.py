@@ -81,7 +81,7 @@ class Egress:
         for dt in self.downtracks:
             if dt.video:
                 dt.wait_for_keyframe()
-                dt.source.keyframes.request()
+                dt.request_keyframe()
         if self._housekeeping is None:
             self._housekeeping = asyncio.get_running_loop().call_later(HOUSEKEEPING, self._tick)
 

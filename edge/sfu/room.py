@@ -19,11 +19,13 @@ from aiortc import RTCRtpCodecParameters
 from . import aiortc_hooks as hooks
 from .forwarder import TrackSource
 from .interfaces import (
+    GrantError,
     Grants,
     IceCandidate,
     PcRole,
     RoomEvents,
     RoomStats,
+    SdpError,
     SfuConfig,
     TrackInfo,
     UnknownPeerError,
@@ -37,6 +39,11 @@ from .speaker import ActiveSpeaker
 log = logging.getLogger(__name__)
 
 _hooks_checked = False
+
+
+def _refused(participant_id: str, what: str, exc: Exception) -> None:
+    log.warning("%s refused: participant %s: %s", what, participant_id, exc,
+                extra={"participant": participant_id, "reason": str(exc)})
 
 
 def _check_hooks() -> None:
@@ -108,10 +115,20 @@ class Room:
         self._add_totals(peer)
 
     async def publisher_offer(self, participant_id: str, sdp: str, sources: dict[str, str]) -> str:
-        return await self._peer(participant_id).publish(sdp, sources)
+        peer = self._peer(participant_id)
+        try:
+            return await peer.publish(sdp, sources)
+        except (SdpError, GrantError) as exc:
+            _refused(participant_id, "offer", exc)
+            raise
 
     async def subscriber_answer(self, participant_id: str, sdp: str) -> None:
-        await self._peer(participant_id).subscriber.answer(sdp)
+        peer = self._peer(participant_id)
+        try:
+            await peer.subscriber.answer(sdp)
+        except SdpError as exc:
+            _refused(participant_id, "answer", exc)
+            raise
 
     async def add_ice_candidate(self, participant_id: str, pc: PcRole, candidate: IceCandidate) -> None:
         if pc not in ("publish", "subscribe"):
@@ -157,9 +174,9 @@ class Room:
         for peer in self.peers.values():
             self._add_egress(stats, peer)
         for source in self.sources.values():
-            stats.keyframe_requests += source.keyframes.sent
+            stats.keyframe_requests += source.keyframes_sent()
             stats.extra["keyframe_requests_received"] = (stats.extra.get("keyframe_requests_received", 0)
-                                                         + source.keyframes.requested)
+                                                         + source.keyframes_requested())
             stats.extra["packets_received"] = stats.extra.get("packets_received", 0) + source.packets_in
             stats.extra["bytes_received"] = stats.extra.get("bytes_received", 0) + source.bytes_in
         stats.extra.update(self.relays.stats())
@@ -222,7 +239,7 @@ class Room:
 
     def _remove_source(self, source: TrackSource) -> None:
         del self.sources[source.track_id]
-        self._totals.keyframe_requests += source.keyframes.sent
+        self._totals.keyframe_requests += source.keyframes_sent()
         self._sync_all()
         source.close()
         if source.kind == "audio":

@@ -57,6 +57,14 @@ def capabilities_for(codec: RTCRtpCodecParameters) -> list[RTCRtpCodecCapability
     return chosen[:1] + [c for c in caps if is_rtx(c)]
 
 
+def keep_rtcp_mux(media: aiortc_sdp.MediaDescription) -> None:
+    """Make an m-section that says ``a=rtcp-mux`` without ``a=rtcp:`` (GStreamer, libdatachannel)
+    keep saying it when written out again: aiortc writes ``a=rtcp-mux`` only after an ``a=rtcp:``
+    line, which with multiplexing names the RTP port (RFC 5761 §5.1.3)."""
+    if media.rtcp_mux and media.rtcp_port is None:
+        media.rtcp_port = media.port
+
+
 def parse(text: str, expected_type: str) -> aiortc_sdp.SessionDescription:
     """Parse an offer or answer and check what every use of it needs."""
     if not isinstance(text, str) or not text.strip():
@@ -67,6 +75,8 @@ def parse(text: str, expected_type: str) -> aiortc_sdp.SessionDescription:
         raise SdpError(f"the {expected_type} is not SDP (it must start with 'v=0')")
     try:
         desc = aiortc_sdp.SessionDescription.parse(text)
+        for media in desc.media:
+            keep_rtcp_mux(media)
         # The parser lets through values its writer refuses (a c= line that is no address): an
         # offer is written out again for aiortc, so what cannot be written is refused here.
         str(desc)

@@ -45,3 +45,21 @@ def make_edge(tmp_path: Path, nats_server, nc, tokens: TokenKit):  # noqa: ANN20
         return EdgeServer(edge_settings(nats_server.url, **sections))
 
     return make
+
+
+TURN_SECRET = "turn-shared-secret-for-tests-only"
+
+
+@pytest.fixture
+def coturn(tmp_path: Path):  # noqa: ANN201
+    """A real coturn ``turnserver`` (use-auth-secret, TURN over UDP, TCP and TLS) owned by the test."""
+    from tests.support.tls import Ca
+    from tests.support.turn import Coturn, host_address, turnserver_available
+    from tests.support.util import require
+
+    require(turnserver_available(), "coturn (apt-get install coturn)")
+    ca = Ca(tmp_path / "turn-ca")
+    server = Coturn(tmp_path / "turn", TURN_SECRET, tls=ca.issue("turn", (host_address(),)))
+    server.ca_file = ca.cert_file  # type: ignore[attr-defined]
+    with server:
+        yield server

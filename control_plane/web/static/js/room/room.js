@@ -82,6 +82,7 @@ export class Room {
         toast("You were let in");
         break;
       case "resumed":
+        if (msg.ice_servers?.length) this.iceServers = msg.ice_servers; // fresh TURN credentials
         if (msg.media_restarted) this.restartMedia();
         break;
       case "offer":
