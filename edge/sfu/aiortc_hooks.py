@@ -23,7 +23,11 @@ What is hooked, and why:
 * **Raw send path**: forwarded packets are SRTP-protected with the DTLS transport's session and
   written with ``sendto`` on the nominated ICE pair's UDP socket — no per-packet coroutine.
   Protection calls libsrtp through pylibsrtp's binding with the session's own buffer, skipping
-  the per-call allocations of ``Session.protect`` (a quarter of its cost).
+  the per-call allocations of ``Session.protect`` (a quarter of its cost). When the edge's own
+  candidate is relayed (aioice's ``TurnTransport``, over UDP, TCP or TLS to the TURN server),
+  packets are framed as TURN ChannelData (RFC 8656 §12) and written to the connection to the
+  TURN server at once, once aioice has bound the channel; until then, and when the binding is
+  due for refresh, they take aioice's own ``sendto`` (which binds first).
 * **DTLS** (every PC): aiortc's DTLS context offers only ECDHE-ECDSA cipher suites, so when the
   edge is the DTLS client it cannot talk to a server whose certificate is RSA (GStreamer 1.22:
   "no shared cipher"). Each PC's certificate makes its contexts offer the ECDHE-RSA suites as
@@ -42,12 +46,15 @@ What is hooked, and why:
 from __future__ import annotations
 
 import queue
+import struct
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiortc
 import pylibsrtp
+from aioice.turn import TurnClientProtocol, TurnClientTcpProtocol, TurnClientUdpProtocol, TurnTransport
 from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtcdtlstransport import RTCDtlsTransport
@@ -86,6 +93,9 @@ ROUTER_ATTRS = ("route_rtp", "mid_table", "ssrc_table")
 ICE_ATTRS = ("_connection",)
 #: Attributes of a pylibsrtp ``Session`` this module uses.
 SRTP_ATTRS = ("_srtp", "_cdata", "_buffer")
+#: Attributes of aioice's ``TurnTransport`` (a relayed candidate) and its TURN client protocol.
+TURN_TRANSPORT_ATTRS = ("_TurnTransport__inner_protocol", "sendto")
+TURN_CLIENT_ATTRS = ("peer_to_channel", "channel_refresh_at", "_send")
 
 
 class HookError(RuntimeError):
@@ -123,6 +133,10 @@ def check(receiver: Any = None, sender: Any = None, transceiver: Any = None, dtl
     missing += [f"pylibsrtp._binding.{a}" for a in ("ffi", "lib") if not hasattr(binding, a)]
     if not hasattr(getattr(binding, "lib", None), "srtp_protect"):
         missing.append("pylibsrtp._binding.lib.srtp_protect")
+    inner = TurnClientUdpProtocol(("127.0.0.1", 3478), username=None, password=None, lifetime=600,
+                                  channel_refresh_time=500)
+    missing += [f"aioice.turn.TurnTransport.{a}" for a in TURN_TRANSPORT_ATTRS if not hasattr(TurnTransport(inner), a)]
+    missing += [f"aioice.turn.TurnClientUdpProtocol.{a}" for a in TURN_CLIENT_ATTRS if not hasattr(inner, a)]
     if missing:
         raise HookError("aiortc (aioice, pylibsrtp) internals changed; missing: " + ", ".join(missing))
 
@@ -355,10 +369,13 @@ class SendPath:
     addr: tuple[str, int]
     #: Bytes the socket's transport could not hand to the kernel yet (backpressure).
     backlog: Callable[[], int]
+    #: How packets leave: "udp" (the edge's own socket), "turn/udp" or "turn/tcp" (relayed by the
+    #: edge's TURN server; TLS counts as tcp).
+    kind: str = "udp"
 
 
 def send_path(dtls: RTCDtlsTransport) -> SendPath | None:
-    """The DTLS transport's SRTP session and nominated UDP pair, or None until both exist."""
+    """The DTLS transport's SRTP session and nominated pair, or None until both exist."""
     if dtls.state != "connected":
         return None
     srtp = getattr(dtls, "_tx_srtp", None)
@@ -366,12 +383,40 @@ def send_path(dtls: RTCDtlsTransport) -> SendPath | None:
     pair = getattr(connection, "_nominated", {}).get(1) if connection is not None else None
     if srtp is None or pair is None:
         return None
-    udp = pair.protocol.transport
-    if udp is None or udp.is_closing():
+    transport = pair.protocol.transport
+    if transport is None:
         return None
-    return SendPath(protect=srtp_protector(srtp), sendto=udp.sendto, addr=pair.remote_addr,
-                    backlog=udp.get_write_buffer_size)
+    if isinstance(transport, TurnTransport):
+        return _relayed(srtp_protector(srtp), transport, pair.remote_addr)
+    if transport.is_closing():
+        return None
+    return SendPath(protect=srtp_protector(srtp), sendto=transport.sendto, addr=pair.remote_addr,
+                    backlog=transport.get_write_buffer_size)
 
+
+_CHANNEL_DATA = struct.Struct("!HH")
+
+
+def _relayed(protect: Callable[[bytes], bytes], relay: TurnTransport, addr: tuple[str, int]) -> SendPath | None:
+    """Send through the TURN allocation of the edge's relayed candidate without a task per packet."""
+    client: TurnClientProtocol = relay.__dict__["_TurnTransport__inner_protocol"]
+    server = client.transport
+    if server is None or server.is_closing():
+        return None
+    channels, refresh_at, write, bind_and_send = client.peer_to_channel, client.channel_refresh_at, client._send, \
+        relay.sendto
+    pack = _CHANNEL_DATA.pack
+
+    def sendto(data: bytes, peer: tuple[str, int]) -> None:
+        channel = channels.get(peer)
+        if channel is None or time.time() > refresh_at[channel]:
+            bind_and_send(data, peer)  # aioice binds (or refreshes) the channel, then sends
+        else:
+            write(pack(channel, len(data)) + data)
+
+    kind = "turn/tcp" if isinstance(client, TurnClientTcpProtocol) else "turn/udp"
+    backlog: Callable[[], int] = server.get_write_buffer_size  # type: ignore[union-attr]  # UDP ones have it too
+    return SendPath(protect=protect, sendto=sendto, addr=addr, backlog=backlog, kind=kind)
 
 
 # --- DTLS: cipher suites and failure reasons ---------------------------------------------------

@@ -23,7 +23,7 @@ from aiortc import (
     RTCRtpTransceiver,
     RTCSessionDescription,
 )
-from aiortc.rtcconfiguration import RTCBundlePolicy
+from aiortc.rtcconfiguration import RTCBundlePolicy, RTCIceTransportPolicy
 from aiortc.sdp import candidate_from_sdp
 
 from . import aiortc_hooks as hooks
@@ -41,13 +41,21 @@ log = logging.getLogger(__name__)
 
 def rtc_configuration(config: SfuConfig) -> RTCConfiguration:
     servers = []
-    for server in config.ice_servers:
+    extra = config.turn_servers() if config.turn_servers is not None else ()
+    for server in (*config.ice_servers, *extra):
         try:
             servers.append(RTCIceServer(urls=server["urls"], username=server.get("username"),
                                         credential=server.get("credential")))
         except (KeyError, TypeError) as exc:
             raise ValueError(f"ice server {server!r} needs 'urls' (and optionally username, credential)") from exc
-    return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+    name = config.ice_transport_policy
+    if name not in ("all", "relay"):
+        raise ValueError(f"ice_transport_policy must be 'all' or 'relay', not {name!r}")
+    urls = [u for s in servers for u in (s.urls if isinstance(s.urls, list) else [s.urls])]
+    if name == "relay" and not any(u.startswith(("turn:", "turns:")) for u in urls):
+        raise ValueError("ice_transport_policy 'relay' needs a TURN server")
+    policy = RTCIceTransportPolicy.RELAY if name == "relay" else RTCIceTransportPolicy.ALL
+    return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE, iceTransportPolicy=policy)
 
 
 @dataclass
@@ -105,6 +113,9 @@ class Peer:
                 path = hooks.send_path(transceivers[0].sender.transport) if transceivers else None
                 if path is not None:
                     self.egress.open(path)
+                else:
+                    log.warning("subscribe PC connected without a usable send path: nothing is forwarded",
+                                extra={"participant": self.id})
             else:
                 self.egress.shut()
         self.room.emit("on_peer_state", self.id, role, state)

@@ -29,6 +29,17 @@ async def test_missing_internals_are_named() -> None:
     assert "RTCRtpReceiver._handle_rtp_packet" in message and "RTCRtpSender" not in message
 
 
+async def test_missing_turn_internals_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    import aioice.turn
+
+    monkeypatch.delattr(aioice.turn.TurnTransport, "sendto")
+    monkeypatch.delattr(aioice.turn.TurnClientUdpProtocol, "_send")
+    with pytest.raises(hooks.HookError) as refused:
+        hooks.check()
+    assert "aioice.turn.TurnTransport.sendto" in str(refused.value)
+    assert "aioice.turn.TurnClientUdpProtocol._send" in str(refused.value)
+
+
 async def test_another_aiortc_version_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(aiortc, "__version__", "1.17.0")
     with pytest.raises(hooks.HookError, match=r"written against aiortc 1\.16\.x, found 1\.17\.0"):
