@@ -157,6 +157,8 @@ class PublishPlan:
     stopped: list[str] = field(default_factory=list)
     #: The simulcast m-sections, by mid (answered by :func:`edge.sfu.simulcast.answer`).
     simulcast: dict[str, Simulcast] = field(default_factory=dict)
+    #: The offer's ICE credentials (ufrag, pwd) — all m-sections are bundled on one transport.
+    ice: tuple[str, str] = ("", "")
 
 
 def plan_publish(text: str, sources: dict[str, str], grants: Grants, current: dict[str, str],
@@ -200,10 +202,19 @@ def plan_publish(text: str, sources: dict[str, str], grants: Grants, current: di
     sending = {p.mid for p in plan.sending}
     plan.simulcast = {mid: sc for mid, sc in plan.simulcast.items() if mid in sending}
     plan.sdp = str(desc)
+    plan.ice = ice_of(desc)
     return plan
 
 
-def check_answer(text: str, offered: list[tuple[str, str]], codecs: dict[str, RTCRtpCodecParameters]) -> None:
+def ice_of(desc: aiortc_sdp.SessionDescription) -> tuple[str, str]:
+    """The (ufrag, pwd) of a parsed offer or answer's first m-section (the bundle's transport)."""
+    ice = desc.media[0].ice
+    assert ice is not None and ice.usernameFragment and ice.password   # parse() checked them
+    return ice.usernameFragment, ice.password
+
+
+def check_answer(text: str, offered: list[tuple[str, str]],
+                 codecs: dict[str, RTCRtpCodecParameters]) -> aiortc_sdp.SessionDescription:
     """Check a subscriber's answer against the edge's offer: *offered* lists the offer's
     (kind, mid) in order; *codecs* maps the mids that carry a track to the track's codec."""
     desc = parse(text, "answer")
@@ -217,3 +228,4 @@ def check_answer(text: str, offered: list[tuple[str, str]], codecs: dict[str, RT
         if not common_codecs([codec], media):
             got = ", ".join(c.name for c in media.rtp.codecs if not is_rtx(c)) or "nothing"
             raise SdpError(f"mid {media.rtp.muxId} carries {codec.name} but the answer accepts {got}")
+    return desc
