@@ -19,11 +19,13 @@ from aiortc import RTCRtpCodecParameters
 from . import aiortc_hooks as hooks
 from .forwarder import TrackSource
 from .interfaces import (
+    GrantError,
     Grants,
     IceCandidate,
     PcRole,
     RoomEvents,
     RoomStats,
+    SdpError,
     SfuConfig,
     TrackInfo,
     UnknownPeerError,
@@ -37,6 +39,11 @@ from .speaker import ActiveSpeaker
 log = logging.getLogger(__name__)
 
 _hooks_checked = False
+
+
+def _refused(participant_id: str, what: str, exc: Exception) -> None:
+    log.warning("%s refused: participant %s: %s", what, participant_id, exc,
+                extra={"participant": participant_id, "reason": str(exc)})
 
 
 def _check_hooks() -> None:
@@ -108,10 +115,20 @@ class Room:
         self._add_totals(peer)
 
     async def publisher_offer(self, participant_id: str, sdp: str, sources: dict[str, str]) -> str:
-        return await self._peer(participant_id).publish(sdp, sources)
+        peer = self._peer(participant_id)
+        try:
+            return await peer.publish(sdp, sources)
+        except (SdpError, GrantError) as exc:
+            _refused(participant_id, "offer", exc)
+            raise
 
     async def subscriber_answer(self, participant_id: str, sdp: str) -> None:
-        await self._peer(participant_id).subscriber.answer(sdp)
+        peer = self._peer(participant_id)
+        try:
+            await peer.subscriber.answer(sdp)
+        except SdpError as exc:
+            _refused(participant_id, "answer", exc)
+            raise
 
     async def add_ice_candidate(self, participant_id: str, pc: PcRole, candidate: IceCandidate) -> None:
         if pc not in ("publish", "subscribe"):
@@ -178,15 +195,16 @@ class Room:
 
     def publish(self, peer: Peer, publication: Publication, item: Published) -> None:
         """A publish offer was accepted: feed an existing (orphaned) track or publish a new one."""
+        layers = len(item.simulcast.rids) if item.simulcast is not None else 1
         source = next((s for s in self.sources.values()
                        if s.origin is None and s.info.participant_id == peer.id and s.info.source == item.source
-                       and codec_key(s.codec) == codec_key(item.codec)), None)
+                       and codec_key(s.codec) == codec_key(item.codec) and s.layers == layers), None)
         new = source is None
         if source is None:
             info = TrackInfo(track_id="TR_" + secrets.token_hex(6), participant_id=peer.id, kind=item.kind,  # type: ignore[arg-type]
                              source=item.source, codec=item.codec.name)  # type: ignore[arg-type]
             source = TrackSource(info, item.codec, self.config.keyframe_min_interval,
-                                 on_level=self.speaker.observe if item.kind == "audio" else None)
+                                 on_level=self.speaker.observe if item.kind == "audio" else None, layers=layers)
             self.sources[info.track_id] = source
         publication.source = source
         publication.feed.feed(source)
