@@ -408,7 +408,7 @@ def send_path(dtls: RTCDtlsTransport) -> SendPath | None:
     if transport is None:
         return None
     if isinstance(transport, TurnTransport):
-        return _relayed(srtp_protector(srtp), transport, pair.remote_addr)
+        return relayed_send_path(srtp_protector(srtp), transport, pair.remote_addr)
     if transport.is_closing():
         return None
     return SendPath(protect=srtp_protector(srtp), sendto=transport.sendto, addr=pair.remote_addr,
@@ -520,8 +520,9 @@ def selected_pair(dtls: RTCDtlsTransport) -> tuple[tuple[str, int], tuple[str, i
 _CHANNEL_DATA = struct.Struct("!HH")
 
 
-def _relayed(protect: Callable[[bytes], bytes], relay: TurnTransport, addr: tuple[str, int]) -> SendPath | None:
-    """Send through the TURN allocation of the edge's relayed candidate without a task per packet."""
+def relayed_send_path(protect: Callable[[bytes], bytes], relay: TurnTransport,
+                      addr: tuple[str, int]) -> SendPath | None:
+    """Send to *addr* through *relay* (aioice's TURN allocation) without a task per packet."""
     client: TurnClientProtocol = relay.__dict__["_TurnTransport__inner_protocol"]
     server = client.transport
     if server is None or server.is_closing():
