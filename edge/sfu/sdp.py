@@ -152,6 +152,8 @@ class PublishPlan:
     sending: list[Published] = field(default_factory=list)
     #: mids that no longer send.
     stopped: list[str] = field(default_factory=list)
+    #: The offer's ICE credentials (ufrag, pwd) — all m-sections are bundled on one transport.
+    ice: tuple[str, str] = ("", "")
 
 
 def plan_publish(text: str, sources: dict[str, str], grants: Grants, current: dict[str, str]) -> PublishPlan:
@@ -186,10 +188,19 @@ def plan_publish(text: str, sources: dict[str, str], grants: Grants, current: di
         used[source] = mid
         plan.sending.append(Published(mid=mid, kind=media.kind, source=source, codec=chosen))
     plan.sdp = str(desc)
+    plan.ice = ice_of(desc)
     return plan
 
 
-def check_answer(text: str, offered: list[tuple[str, str]], codecs: dict[str, RTCRtpCodecParameters]) -> None:
+def ice_of(desc: aiortc_sdp.SessionDescription) -> tuple[str, str]:
+    """The (ufrag, pwd) of a parsed offer or answer's first m-section (the bundle's transport)."""
+    ice = desc.media[0].ice
+    assert ice is not None and ice.usernameFragment and ice.password   # parse() checked them
+    return ice.usernameFragment, ice.password
+
+
+def check_answer(text: str, offered: list[tuple[str, str]],
+                 codecs: dict[str, RTCRtpCodecParameters]) -> aiortc_sdp.SessionDescription:
     """Check a subscriber's answer against the edge's offer: *offered* lists the offer's
     (kind, mid) in order; *codecs* maps the mids that carry a track to the track's codec."""
     desc = parse(text, "answer")
@@ -203,3 +214,4 @@ def check_answer(text: str, offered: list[tuple[str, str]], codecs: dict[str, RT
         if not common_codecs([codec], media):
             got = ", ".join(c.name for c in media.rtp.codecs if not is_rtx(c)) or "nothing"
             raise SdpError(f"mid {media.rtp.muxId} carries {codec.name} but the answer accepts {got}")
+    return desc

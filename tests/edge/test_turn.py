@@ -178,3 +178,26 @@ async def test_an_edge_without_turn_hands_out_no_credentials(edge: EdgeServer, t
         assert c.joined["ice_servers"] == []
     finally:
         await c.close()
+
+
+def test_an_edge_can_relay_its_own_media_with_credentials_it_makes_for_itself() -> None:
+    from edge.app import sfu_config
+
+    settings = convert({"edge_id": "eu-1", "sfu": {"ice_transport_policy": "relay"},
+                        "turn": {"urls": URLS, "secret": "k3y", "for_edge": True, "ttl": 300}}, Settings)
+    config = sfu_config(settings)
+    assert config.ice_transport_policy == "relay" and config.turn_servers is not None
+    (server,) = config.turn_servers()
+    expiry, name = server["username"].split(":", 1)
+    assert name == "edge-eu-1" and abs(int(expiry) - (time.time() + 300)) < 5
+    assert (server["username"], server["credential"]) == turn_credential("k3y", "edge-eu-1", int(expiry))
+    # without for_edge the edge keeps to its host candidates
+    assert sfu_config(convert({"edge_id": "e", "turn": {"urls": URLS, "secret": "k3y"}}, Settings)).turn_servers is None
+    with pytest.raises(SettingsError, match=r"\$\.sfu\.ice_transport_policy"):
+        convert({"edge_id": "e", "sfu": {"ice_transport_policy": "nohost"}}, Settings)
+    with pytest.raises(SettingsError, match=r"needs a TURN server .* - at `\$\.sfu`"):
+        convert({"edge_id": "e", "sfu": {"ice_transport_policy": "relay"}, "turn": {"urls": URLS, "secret": "k"}},
+                Settings)
+    relayed = convert({"edge_id": "e", "sfu": {"ice_transport_policy": "relay", "ice_servers": [
+        {"urls": ["turn:t.example.org"], "username": "u", "credential": "c"}]}}, Settings)
+    assert sfu_config(relayed).ice_servers[0]["username"] == "u"
