@@ -32,6 +32,13 @@ What is hooked, and why:
   edge is the DTLS client it cannot talk to a server whose certificate is RSA (GStreamer 1.22:
   "no shared cipher"). Each PC's certificate makes its contexts offer the ECDHE-RSA suites as
   well, and records the alerts sent and received, so a failed handshake can say why.
+* **Simulcast** (publish PC): aiortc negotiates neither ``a=simulcast`` nor the RTP stream id
+  header extensions, and gives a receiver one NACK generator and jitter buffer for whatever
+  arrives. :func:`negotiate_extensions` adds the rid extensions to a transceiver's negotiated
+  ones (so the answer names them and the transport parses them), :func:`route_by_mid` routes a
+  packet whose SSRC no ``a=ssrc`` announced by its ``mid`` header extension (RFC 8843 §9.2)
+  when the payload type alone is ambiguous, and :func:`separate_streams` gives each layer's SSRC
+  its own NACK generator and jitter buffer (and tells the receiver which RTX SSRC repairs which).
 * **msid / negotiated parameters**: a sender's stream and track ids (``a=msid``) and a
   transceiver's negotiated codecs and header extensions.
 * **ICE restart in place** (RFC 8445 §9, RFC 8839 §4.4.1.1.1): aiortc starts an ICE transport
@@ -59,12 +66,14 @@ import pylibsrtp
 from aioice.turn import TurnClientProtocol, TurnClientTcpProtocol, TurnClientUdpProtocol, TurnTransport
 from aioice.utils import random_string
 from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcrtpparameters import (
     RTCRtpCodecParameters,
     RTCRtpHeaderExtensionParameters,
     RTCRtpReceiveParameters,
 )
+from aiortc.rtcrtpreceiver import NackGenerator
 from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRtpfbPacket, RtpPacket
 from OpenSSL import SSL
 
@@ -77,7 +86,8 @@ _SENDER = "_RTCRtpSender__"
 
 #: Attributes of a fresh ``RTCRtpReceiver`` this module uses.
 RECEIVER_ATTRS = (f"{_RECEIVER}started", f"{_RECEIVER}decoder_queue", f"{_RECEIVER}decoder_thread",
-                  f"{_RECEIVER}stop_decoder", "_handle_rtp_packet", "_send_rtcp_pli", "receive")
+                  f"{_RECEIVER}stop_decoder", "_handle_rtp_packet", "_send_rtcp_pli", "receive",
+                  f"{_RECEIVER}nack_generator", f"{_RECEIVER}jitter_buffer", f"{_RECEIVER}rtx_ssrc")
 #: Attributes of a fresh ``RTCRtpSender`` this module uses.
 SENDER_ATTRS = (f"{_SENDER}ntp_timestamp", f"{_SENDER}rtp_timestamp", f"{_SENDER}packet_count",
                 f"{_SENDER}octet_count", "_handle_rtcp_packet", "_ssrc", "_stream_id", "_track_id")
@@ -88,7 +98,9 @@ PC_ATTRS = ("_RTCPeerConnection__createTransceiver", "_RTCPeerConnection__certif
 #: Attributes of aiortc's ``RTCCertificate`` this module uses.
 CERTIFICATE_ATTRS = ("_create_ssl_context",)
 #: Attributes of a fresh ``RTCDtlsTransport`` this module uses.
-DTLS_ATTRS = ("_tx_srtp", "transport")
+DTLS_ATTRS = ("_tx_srtp", "transport", "_rtp_router")
+#: Attributes of a DTLS transport's RTP router this module uses.
+ROUTER_ATTRS = ("route_rtp", "mid_table", "ssrc_table")
 #: Attributes of aiortc's ICE transport this module uses (checked on a live one by the tests).
 ICE_ATTRS = ("_connection", "iceGatherer")
 #: Attributes of aiortc's ICE gatherer an ICE restart uses.
@@ -129,6 +141,8 @@ def check(receiver: Any = None, sender: Any = None, transceiver: Any = None, dtl
     missing += [f"RTCRtpSender.{a}" for a in SENDER_ATTRS if not hasattr(sender, a)]
     missing += [f"RTCRtpTransceiver.{a}" for a in TRANSCEIVER_ATTRS if not hasattr(transceiver, a)]
     missing += [f"RTCDtlsTransport.{a}" for a in DTLS_ATTRS if not hasattr(dtls, a)]
+    router = getattr(dtls, "_rtp_router", None)
+    missing += [f"RtpRouter.{a}" for a in ROUTER_ATTRS if not hasattr(router, a)]
     missing += [f"RTCIceTransport.{a}" for a in ICE_ATTRS if not hasattr(dtls.transport, a)]
     gatherer = getattr(dtls.transport, "iceGatherer", None)
     missing += [f"RTCIceGatherer.{a}" for a in GATHERER_ATTRS if not hasattr(gatherer, a)]
@@ -218,6 +232,59 @@ def tap_receiver(receiver: RTCRtpReceiver, on_packet: Callable[[RtpPacket], None
 
     receiver.receive = receive  # type: ignore[method-assign]
     receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
+
+
+def negotiate_extensions(transceiver: RTCRtpTransceiver, extensions: list[RTCRtpHeaderExtensionParameters]) -> None:
+    """Add *extensions* (with the offer's ids) to what *transceiver* negotiated: called between
+    ``setRemoteDescription`` and ``createAnswer``, the answer names them and the transport parses
+    them (aiortc's :class:`~aiortc.rtp.HeaderExtensionsMap` knows the rid URIs)."""
+    have = {e.uri for e in transceiver._headerExtensions}
+    transceiver._headerExtensions = transceiver._headerExtensions + [e for e in extensions if e.uri not in have]
+
+
+def route_by_mid(dtls: RTCDtlsTransport) -> None:
+    """Route an RTP packet whose SSRC is unknown and whose payload type more than one receiver
+    takes by its ``mid`` header extension, and remember its SSRC (RFC 8843 §9.2). Idempotent."""
+    router = dtls._rtp_router
+    if getattr(router, "_edge_routes_by_mid", False):
+        return
+    original = router.route_rtp
+
+    def route_rtp(packet: RtpPacket) -> Any:
+        receiver = original(packet)
+        if receiver is None and packet.extensions.mid is not None and packet.ssrc not in router.ssrc_table:
+            receiver = router.mid_table.get(packet.extensions.mid)
+            if receiver is not None:
+                router.ssrc_table[packet.ssrc] = receiver
+        return receiver
+
+    router.route_rtp = route_rtp  # type: ignore[method-assign]
+    router._edge_routes_by_mid = True  # type: ignore[attr-defined]
+
+
+def separate_streams(receiver: RTCRtpReceiver) -> Callable[[int, int], None]:
+    """Give every SSRC reaching *receiver* (a simulcast m-section's layers) its own NACK generator
+    and jitter buffer, so one layer's sequence numbers never look like another's losses.
+    Returns ``map_rtx(rtx_ssrc, ssrc)``: *rtx_ssrc* repairs *ssrc* (learnt from the packets'
+    repaired-rtp-stream-id, as no ``a=ssrc-group:FID`` says it)."""
+    streams: dict[int, tuple[NackGenerator, JitterBuffer]] = {}
+    rtx: dict[int, int] = getattr(receiver, f"{_RECEIVER}rtx_ssrc")
+    inner = receiver._handle_rtp_packet
+    d = receiver.__dict__
+
+    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
+        ssrc = rtx.get(packet.ssrc, packet.ssrc)
+        state = streams.get(ssrc)
+        if state is None:
+            state = streams[ssrc] = (NackGenerator(), JitterBuffer(capacity=512, is_video=True))
+        d[f"{_RECEIVER}nack_generator"], d[f"{_RECEIVER}jitter_buffer"] = state
+        await inner(packet, arrival_time_ms)
+
+    def map_rtx(rtx_ssrc: int, ssrc: int) -> None:
+        rtx[rtx_ssrc] = ssrc
+
+    receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
+    return map_rtx
 
 
 def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> Awaitable[None]:
@@ -341,7 +408,7 @@ def send_path(dtls: RTCDtlsTransport) -> SendPath | None:
     if transport is None:
         return None
     if isinstance(transport, TurnTransport):
-        return _relayed(srtp_protector(srtp), transport, pair.remote_addr)
+        return relayed_send_path(srtp_protector(srtp), transport, pair.remote_addr)
     if transport.is_closing():
         return None
     return SendPath(protect=srtp_protector(srtp), sendto=transport.sendto, addr=pair.remote_addr,
@@ -453,8 +520,9 @@ def selected_pair(dtls: RTCDtlsTransport) -> tuple[tuple[str, int], tuple[str, i
 _CHANNEL_DATA = struct.Struct("!HH")
 
 
-def _relayed(protect: Callable[[bytes], bytes], relay: TurnTransport, addr: tuple[str, int]) -> SendPath | None:
-    """Send through the TURN allocation of the edge's relayed candidate without a task per packet."""
+def relayed_send_path(protect: Callable[[bytes], bytes], relay: TurnTransport,
+                      addr: tuple[str, int]) -> SendPath | None:
+    """Send to *addr* through *relay* (aioice's TURN allocation) without a task per packet."""
     client: TurnClientProtocol = relay.__dict__["_TurnTransport__inner_protocol"]
     server = client.transport
     if server is None or server.is_closing():

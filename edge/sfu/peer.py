@@ -27,7 +27,7 @@ from aiortc.rtcconfiguration import RTCBundlePolicy, RTCIceTransportPolicy
 from aiortc.sdp import candidate_from_sdp
 
 from . import aiortc_hooks as hooks
-from . import sdp
+from . import sdp, simulcast
 from .egress import Egress
 from .forwarder import ReceiverFeed, TrackSource
 from .interfaces import Grants, IceCandidate, PcRole, SdpError, SfuConfig, UnknownPeerError
@@ -129,7 +129,8 @@ class Peer:
     async def publish(self, text: str, sources: dict[str, str]) -> str:
         async with self._publish_lock:
             current = {mid: p.source_name for mid, p in self.publications.items() if p.source is not None}
-            plan = sdp.plan_publish(text, sources, self.grants, current)
+            rids = {mid: tuple(p.feed.rids) for mid, p in self.publications.items() if p.feed.rids is not None}
+            plan = sdp.plan_publish(text, sources, self.grants, current, rids)
             pc = self.publish_pc
             fresh = pc is None
             restart = pc is not None and self._begin_ice_restart(pc, plan.ice)
@@ -137,6 +138,10 @@ class Peer:
                 pc = self._new_pc("publish")
             try:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=plan.sdp, type="offer"))
+                for t in pc.getTransceivers():
+                    hooks.route_by_mid(t.receiver.transport)
+                    if t.mid in plan.simulcast:
+                        hooks.negotiate_extensions(t, list(plan.simulcast[t.mid].extensions))
                 await pc.setLocalDescription(await pc.createAnswer())
             except Exception as exc:  # noqa: BLE001
                 if fresh:
@@ -159,13 +164,15 @@ class Peer:
                     raise SdpError(f"mid {item.mid} has no receiver")  # cannot happen with aiortc 1.16
                 assert item.codec.payloadType is not None   # an answered codec has its payload type
                 feed.payload_type = item.codec.payloadType
+                if item.simulcast is not None:
+                    feed.simulcast(item.simulcast.rids)
                 publication = Publication(item.mid, item.source, feed)
                 self.publications[item.mid] = publication
                 self.room.publish(self, publication, item)
             self.room.drop_orphans(self)
             if restart:
                 self.subscriber.restart_ice()   # the client's network changed: the subscribe PC's path too
-            return pc.localDescription.sdp
+            return simulcast.answer(pc.localDescription.sdp, plan.simulcast)
 
     def _begin_ice_restart(self, pc: RTCPeerConnection, ice: tuple[str, str]) -> bool:
         """Restart ICE in place when a renegotiating offer brings new ICE credentials (RFC 8839

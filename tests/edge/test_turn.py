@@ -201,3 +201,26 @@ def test_an_edge_can_relay_its_own_media_with_credentials_it_makes_for_itself() 
     relayed = convert({"edge_id": "e", "sfu": {"ice_transport_policy": "relay", "ice_servers": [
         {"urls": ["turn:t.example.org"], "username": "u", "credential": "c"}]}}, Settings)
     assert sfu_config(relayed).ice_servers[0]["username"] == "u"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_quick_turn_benchmark_runs_and_every_packet_arrives() -> None:
+    import json
+    import subprocess
+    import sys
+
+    from tests.support.turn import turnserver_available
+    from tests.support.util import require
+
+    require(turnserver_available(), "coturn (apt-get install coturn)")
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run([sys.executable, "bench/turn.py", "--quick"], cwd=root, capture_output=True, text=True,
+                         timeout=100)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout)
+    for transport in ("udp", "tcp"):
+        for mode in ("edge", "aioice"):
+            r = result[f"turn_{transport}"][mode]
+            assert r["received"] >= 0.95 and r["cpu_us_per_packet"] > 0, (transport, mode, r)
+    assert result["direct_udp"]["received"] >= 0.95
