@@ -33,6 +33,10 @@ bench-tokens *ARGS:
 bench-sfu *ARGS:
     {{py}} bench/sfu.py {{ARGS}}
 
+# the edge's send path when its own ICE pair is relayed by coturn, against aioice's own send (JSON; --quick for a smoke run)
+bench-turn *ARGS:
+    {{py}} bench/turn.py {{ARGS}}
+
 # a subscriber on a 300 kb/s link (netns + tc tbf; root) with bandwidth adaptation on and off (JSON; --quick for a smoke run)
 bench-network *ARGS:
     {{py}} bench/network.py {{ARGS}}

@@ -34,21 +34,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import arguments, emit, log, machine  # noqa: E402
 from bench.netns import ShapedLink, available  # noqa: E402
-from bench.network_stack import Member, Stack, adaptation_setting  # noqa: E402
+from bench.network_stack import Member, Stack, adaptation_setting, camera_file  # noqa: E402
 from bench.network_stats import PUBLISHER_SAMPLER, SUBSCRIBER_SAMPLER, publisher_layers, summarise  # noqa: E402
 
 RATE_KBIT = 300
 GOALS = {"adaptive_shaped_fps_min": 15, "adaptive_shaped_max_freeze_s_max": 1.0, "unshaped_fps_min": 28}
 
 
-async def launch(pw, profile: Path, executable: str, origin: str):  # noqa: ANN001, ANN201
+async def launch(pw, profile: Path, executable: str, origin: str, camera: Path | None = None):  # noqa: ANN001, ANN201
     """A Chromium with its own profile that treats the stack's plain-http origin as secure (camera,
-    microphone); *executable* may be a wrapper that starts it inside the namespace."""
+    microphone), its fake camera showing *camera* (a Y4M file) when given; *executable* may be a
+    wrapper that starts it inside the namespace."""
     from tests.support.browser import CHROMIUM_ARGS
 
     args = [*CHROMIUM_ARGS, f"--unsafely-treat-insecure-origin-as-secure={origin}",
             "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
-            "--disable-backgrounding-occluded-windows", "--use-fake-device-for-media-stream=fps=30"]
+            "--disable-backgrounding-occluded-windows"]
+    if camera is not None:
+        args.append(f"--use-file-for-fake-video-capture={camera}")
     return await pw.chromium.launch_persistent_context(
         str(profile), executable_path=executable, headless=True, args=args, viewport={"width": 960, "height": 600},
         permissions=["camera", "microphone"], ignore_default_args=["--headless"])
@@ -75,8 +78,8 @@ async def wait_frames(page, timeout: float) -> None:  # noqa: ANN001
     raise RuntimeError(f"no video decoded within {timeout:.0f} s")
 
 
-async def run_mode(pw, link: ShapedLink, workdir: Path, chromium: str, adaptive: bool, warmup: float,  # noqa: ANN001
-                   window: float) -> tuple[dict[str, Any], dict[str, Any]]:
+async def run_mode(pw, link: ShapedLink, workdir: Path, chromium: str, camera: Path, adaptive: bool,  # noqa: ANN001
+                   warmup: float, window: float) -> tuple[dict[str, Any], dict[str, Any]]:
     stack = Stack(workdir, link.host, adaptive).start()
     contexts = []
     try:
@@ -85,7 +88,8 @@ async def run_mode(pw, link: ShapedLink, workdir: Path, chromium: str, adaptive:
         roles = {"publisher": chromium, "shaped": in_ns, "unshaped": chromium}
         pages = {}
         for role, executable in roles.items():
-            ctx = await launch(pw, workdir / f"profile-{role}", executable, stack.url)
+            ctx = await launch(pw, workdir / f"profile-{role}", executable, stack.url,
+                               camera if role == "publisher" else None)
             contexts.append(ctx)
             # the thin link carries the web app too: it loads slowly
             pages[role] = await enter(ctx, stack, stack.members[role], meeting_id, timeout=60 if role == "shaped" else 20)
@@ -127,13 +131,14 @@ async def main_async(args) -> dict[str, Any]:  # noqa: ANN001
     result: dict[str, Any] = {
         "benchmark": "network", "machine": machine(),
         "config": {"link": f"tbf {RATE_KBIT} kbit/s both ways, burst 32 kbit, latency 400 ms (veth into a network namespace)",
-                   "publisher": "Chromium, fake camera, the web app's own publishing", "subscribers": 2,
+                   "publisher": "Chromium, the web app's own publishing; its fake camera plays a 1280x720@30 clip of scrolling random texture (bench/network_stack.py: camera_file)", "subscribers": 2,
                    "warmup_s": warmup, "window_s": window, "sample_interval_s": 0.1, "quick": args.quick,
                    "adaptation_setting": adaptation_setting()},
         "modes": {}, "details": {},
     }
     tmp = Path(tempfile.mkdtemp(prefix="cc-bench-network-"))
     try:
+        camera = camera_file(tmp / "camera.y4m")
         async with async_playwright() as pw:
             with ShapedLink(RATE_KBIT) as link:
                 for mode in args.modes:
@@ -141,7 +146,7 @@ async def main_async(args) -> dict[str, Any]:  # noqa: ANN001
                     workdir = tmp / mode
                     workdir.mkdir()
                     result["modes"][mode], result["details"][mode] = await run_mode(
-                        pw, link, workdir, chromium, mode == "adaptive", warmup, window)
+                        pw, link, workdir, chromium, camera, mode == "adaptive", warmup, window)
                     log(result["modes"][mode])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -5,6 +5,7 @@ accounts; a meeting in which only hosts publish. Nothing here is part of the pro
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ import httpx
 from tests.support import procs
 from tests.support.nats import NatsServer
 from tests.support.util import eventually_sync, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def adaptation_setting() -> bool:
@@ -31,7 +34,11 @@ class Member:
 
 
 class Node(procs.Proc):
-    """A control plane or edge process reached on the address it listens on."""
+    """A control plane or edge process, running this checkout's code, reached on the address it
+    listens on."""
+
+    def __init__(self, module: str, workdir: Path, config: dict[str, Any], name: str) -> None:
+        super().__init__(module, workdir, config, name, env={"PYTHONPATH": str(ROOT)})
 
     @property
     def base_url(self) -> str:
@@ -113,3 +120,24 @@ class Stack:
         for proc in (self.edge, self.cp):
             proc.stop()
         self.nats.stop()
+
+
+def camera_file(path: Path, width: int = 1280, height: int = 720, fps: int = 30, seconds: float = 2.0) -> Path:
+    """A Y4M clip for Chromium's fake camera (``--use-file-for-fake-video-capture``, played in a
+    loop) that a video encoder cannot squeeze much, as a real camera's picture: a scrolling random
+    texture with a fresh random band in each frame, so every simulcast layer really uses its bitrate
+    (Chromium's built-in fake picture is a few flat shapes that need a tenth of it)."""
+    texture = bytes(64 + (b & 0x7F) for b in os.urandom(width * height * 2))
+    chroma = bytes(112 + (b & 0x1F) for b in os.urandom(width * height))
+    band = height // 24
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for i in range(int(fps * seconds)):
+            offset = (i * 4 * width) % (width * height)
+            y = bytearray(texture[offset:offset + width * height])
+            row = (i * band) % (height - band)
+            y[row * width:(row + band) * width] = bytes(64 + (b & 0x7F) for b in os.urandom(band * width))
+            shift = (i * 2 * width // 4) % (width * height // 4)
+            f.write(b"FRAME\n" + bytes(y) + chroma[shift:shift + width * height // 4]
+                    + chroma[shift + width * height // 4:shift + width * height // 2])
+    return path

@@ -59,8 +59,17 @@ class Node:
 
 
 def sfu_config(settings: Settings) -> SfuConfig:
-    s = settings.sfu
-    return SfuConfig(ice_servers=tuple(s.ice_servers), keyframe_min_interval=s.keyframe_min_interval,
+    s, t = settings.sfu, settings.turn
+    turn_servers = None
+    if t.for_edge and t.urls:
+        mine = IceServers([], turn_urls=t.urls, secret=t.secret, ttl=t.ttl)
+        name = f"edge-{settings.edge_id}"
+
+        def turn_servers() -> tuple[dict, ...]:
+            return tuple(mine(name))
+
+    return SfuConfig(ice_servers=tuple(s.ice_servers), turn_servers=turn_servers,
+                     ice_transport_policy=s.ice_transport_policy, keyframe_min_interval=s.keyframe_min_interval,
                      subscriber_queue=s.subscriber_queue, speaker_threshold=s.speaker_threshold,
                      speaker_interval=s.speaker_interval, adaptation=s.adaptation)
 

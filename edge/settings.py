@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -93,6 +93,9 @@ class SfuSettings(Base, kw_only=True):
     #: STUN/TURN servers for the edge's own ICE agent, e.g. [{urls = "stun:stun.example.org"}]. Those
     #: without ``username``/``credential`` (STUN) are also handed to clients; those with stay here.
     ice_servers: list[dict] = msgspec.field(default_factory=list)
+    #: "relay": the edge's own ICE agent uses only relayed candidates (an edge that clients cannot
+    #: reach directly; needs a TURN server here or ``turn.for_edge``); "all": every kind.
+    ice_transport_policy: Literal["all", "relay"] = "all"
     #: At most one keyframe request per published video track in this many seconds.
     keyframe_min_interval: Annotated[float, msgspec.Meta(gt=0)] = 0.5
     #: Packets a subscriber may have queued before the oldest are dropped (slow subscribers).
@@ -129,6 +132,9 @@ class TurnSettings(Base, kw_only=True):
     #: Seconds a participant's credentials stay valid (a relay cannot be allocated or refreshed
     #: after that; a rejoin or an incomplete resume hands out new ones).
     ttl: Annotated[int, msgspec.Meta(ge=60, le=7 * 86400)] = 6 * 3600
+    #: The edge's own ICE agent also gathers relayed candidates on the first of these URLs, with
+    #: credentials it makes for itself (``<expiry>:edge-<edge id>``) for each peer connection.
+    for_edge: bool = False
 
     def __post_init__(self) -> None:
         resolve_secret(self, "secret")
@@ -182,3 +188,10 @@ class Settings(Base, kw_only=True):
     events: EventsSettings = msgspec.field(default_factory=EventsSettings)
     commands: CommandsSettings = msgspec.field(default_factory=CommandsSettings)
     mesh: MeshSettings = msgspec.field(default_factory=MeshSettings)
+
+    def __post_init__(self) -> None:
+        if self.sfu.ice_transport_policy == "relay" and not (self.turn.for_edge and self.turn.urls) and not any(
+                str(url).startswith(TURN_SCHEMES) for server in self.sfu.ice_servers if isinstance(server, dict)
+                for url in (server.get("urls") if isinstance(server.get("urls"), list) else [server.get("urls")])):
+            raise ValueError("`sfu`: ice_transport_policy \"relay\" needs a TURN server ([turn] for_edge, or a"
+                             " turn: URL in sfu.ice_servers)")

@@ -86,7 +86,7 @@ def test_edge_example_turn_section_loads_when_uncommented(tmp_path) -> None:
     secret = tmp_path / "turn-secret"
     secret.write_text("s3cret\n")
     text = (CONFIGS / "edge.toml").read_text()
-    block = text[text.index("[turn]"):text.index("[mesh]")]
+    block = text[text.index("\n[turn]\n"):text.index("\n[mesh]\n")]
     lines = [line[2:] if line.startswith(("# urls", "#     ", "# secret_file")) else line for line in block.splitlines()]
     conf = tmp_path / "edge.toml"
     conf.write_text('edge_id = "e"\n' + "\n".join(lines).replace("/run/credentials/edge@eu-1.service/turn-secret",

@@ -212,7 +212,7 @@ class Adaptation:
             if cap is None:
                 continue
             feeds = [p.feed for p in peer.publications.values() if p.source is not None and p.source.kind == "video"]
-            ssrcs = [f.ssrc for f in feeds if f.ssrc is not None]
+            ssrcs = [ssrc for f in feeds for ssrc in f.ssrcs]
             if feeds and ssrcs:
                 self._spawn(hooks.send_remb(feeds[0].receiver, cap, ssrcs))
 

@@ -23,7 +23,11 @@ What is hooked, and why:
 * **Raw send path**: forwarded packets are SRTP-protected with the DTLS transport's session and
   written with ``sendto`` on the nominated ICE pair's UDP socket — no per-packet coroutine.
   Protection calls libsrtp through pylibsrtp's binding with the session's own buffer, skipping
-  the per-call allocations of ``Session.protect`` (a quarter of its cost).
+  the per-call allocations of ``Session.protect`` (a quarter of its cost). When the edge's own
+  candidate is relayed (aioice's ``TurnTransport``, over UDP, TCP or TLS to the TURN server),
+  packets are framed as TURN ChannelData (RFC 8656 §12) and written to the connection to the
+  TURN server at once, once aioice has bound the channel; until then, and when the binding is
+  due for refresh, they take aioice's own ``sendto`` (which binds first).
 * **RTCP tap** (subscribe PC): the DTLS transport's ``_handle_rtcp_data`` is wrapped so each
   decrypted compound RTCP packet reaches the bandwidth estimator whole — aiortc's parser keeps
   no FCI of RTPFB packets, so transport-wide cc feedback (RTPFB fmt 15) would be lost.
@@ -34,27 +38,48 @@ What is hooked, and why:
   edge is the DTLS client it cannot talk to a server whose certificate is RSA (GStreamer 1.22:
   "no shared cipher"). Each PC's certificate makes its contexts offer the ECDHE-RSA suites as
   well, and records the alerts sent and received, so a failed handshake can say why.
+* **Simulcast** (publish PC): aiortc negotiates neither ``a=simulcast`` nor the RTP stream id
+  header extensions, and gives a receiver one NACK generator and jitter buffer for whatever
+  arrives. :func:`negotiate_extensions` adds the rid extensions to a transceiver's negotiated
+  ones (so the answer names them and the transport parses them), :func:`route_by_mid` routes a
+  packet whose SSRC no ``a=ssrc`` announced by its ``mid`` header extension (RFC 8843 §9.2)
+  when the payload type alone is ambiguous, and :func:`separate_streams` gives each layer's SSRC
+  its own NACK generator and jitter buffer (and tells the receiver which RTX SSRC repairs which).
 * **msid / negotiated parameters**: a sender's stream and track ids (``a=msid``) and a
   transceiver's negotiated codecs and header extensions.
+* **ICE restart in place** (RFC 8445 §9, RFC 8839 §4.4.1.1.1): aiortc starts an ICE transport
+  once and ignores new credentials in a later offer or answer. :func:`begin_ice_restart` gives
+  aioice's connection new local credentials and an empty check list (what the next offer or
+  answer says); :func:`start_ice_checks` takes the peer's new credentials and runs the checks
+  again on the same sockets. The nominated pair stays until the checks nominate a new one, so
+  DTLS, SRTP and media keep their session and flow on the old path meanwhile.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
+import struct
+import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiortc
 import pylibsrtp
+from aioice.turn import TurnClientProtocol, TurnClientTcpProtocol, TurnClientUdpProtocol, TurnTransport
+from aioice.utils import random_string
 from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcrtpparameters import (
     RTCRtpCodecParameters,
     RTCRtpHeaderExtensionParameters,
     RTCRtpReceiveParameters,
 )
+from aiortc.rtcrtpreceiver import NackGenerator
 from aiortc.rtp import (
     RTCP_PSFB_APP,
     RTCP_PSFB_FIR,
@@ -77,8 +102,9 @@ _SENDER = "_RTCRtpSender__"
 
 #: Attributes of a fresh ``RTCRtpReceiver`` this module uses.
 RECEIVER_ATTRS = (f"{_RECEIVER}started", f"{_RECEIVER}decoder_queue", f"{_RECEIVER}decoder_thread",
-                  f"{_RECEIVER}stop_decoder", f"{_RECEIVER}rtcp_ssrc", "_handle_rtp_packet", "_send_rtcp_pli",
-                  "_send_rtcp", "receive")
+                  f"{_RECEIVER}stop_decoder", "_handle_rtp_packet", "_send_rtcp_pli", "receive",
+                  f"{_RECEIVER}nack_generator", f"{_RECEIVER}jitter_buffer", f"{_RECEIVER}rtx_ssrc",
+                  f"{_RECEIVER}rtcp_ssrc", "_send_rtcp")
 #: Attributes of a fresh ``RTCRtpSender`` this module uses.
 SENDER_ATTRS = (f"{_SENDER}ntp_timestamp", f"{_SENDER}rtp_timestamp", f"{_SENDER}packet_count",
                 f"{_SENDER}octet_count", "_handle_rtcp_packet", "_ssrc", "_stream_id", "_track_id")
@@ -89,11 +115,23 @@ PC_ATTRS = ("_RTCPeerConnection__createTransceiver", "_RTCPeerConnection__certif
 #: Attributes of aiortc's ``RTCCertificate`` this module uses.
 CERTIFICATE_ATTRS = ("_create_ssl_context",)
 #: Attributes of a fresh ``RTCDtlsTransport`` this module uses.
-DTLS_ATTRS = ("_tx_srtp", "transport", "_handle_rtcp_data")
-#: Attributes of aioice's ICE connection this module uses (checked on a live one by the tests).
-ICE_ATTRS = ("_connection",)
+DTLS_ATTRS = ("_tx_srtp", "transport", "_rtp_router", "_handle_rtcp_data")
+#: Attributes of a DTLS transport's RTP router this module uses.
+ROUTER_ATTRS = ("route_rtp", "mid_table", "ssrc_table")
+#: Attributes of aiortc's ICE transport this module uses (checked on a live one by the tests).
+ICE_ATTRS = ("_connection", "iceGatherer")
+#: Attributes of aiortc's ICE gatherer an ICE restart uses.
+GATHERER_ATTRS = ("_remote_candidates_end",)
+#: Attributes of a fresh aioice ``Connection`` an ICE restart uses.
+CONNECTION_ATTRS = ("_nominated", "_check_list", "_check_list_done", "_check_list_state", "_nominating",
+                    "_remote_candidates", "_remote_candidates_end", "_local_username", "_local_password",
+                    "_local_candidates_end", "_query_consent_task", "_check_list_maybe_complete", "_closed",
+                    "remote_username", "remote_password", "connect", "close")
 #: Attributes of a pylibsrtp ``Session`` this module uses.
 SRTP_ATTRS = ("_srtp", "_cdata", "_buffer")
+#: Attributes of aioice's ``TurnTransport`` (a relayed candidate) and its TURN client protocol.
+TURN_TRANSPORT_ATTRS = ("_TurnTransport__inner_protocol", "sendto")
+TURN_CLIENT_ATTRS = ("peer_to_channel", "channel_refresh_at", "_send")
 
 
 class HookError(RuntimeError):
@@ -120,15 +158,23 @@ def check(receiver: Any = None, sender: Any = None, transceiver: Any = None, dtl
     missing += [f"RTCRtpSender.{a}" for a in SENDER_ATTRS if not hasattr(sender, a)]
     missing += [f"RTCRtpTransceiver.{a}" for a in TRANSCEIVER_ATTRS if not hasattr(transceiver, a)]
     missing += [f"RTCDtlsTransport.{a}" for a in DTLS_ATTRS if not hasattr(dtls, a)]
+    router = getattr(dtls, "_rtp_router", None)
+    missing += [f"RtpRouter.{a}" for a in ROUTER_ATTRS if not hasattr(router, a)]
     missing += [f"RTCIceTransport.{a}" for a in ICE_ATTRS if not hasattr(dtls.transport, a)]
-    if not hasattr(getattr(dtls.transport, "_connection", None), "_nominated"):
-        missing.append("aioice.Connection._nominated")
+    gatherer = getattr(dtls.transport, "iceGatherer", None)
+    missing += [f"RTCIceGatherer.{a}" for a in GATHERER_ATTRS if not hasattr(gatherer, a)]
+    connection = getattr(dtls.transport, "_connection", None)
+    missing += [f"aioice.Connection.{a}" for a in CONNECTION_ATTRS if not hasattr(connection, a)]
     session = pylibsrtp.Session(pylibsrtp.Policy(key=bytes(30), ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND))
     missing += [f"pylibsrtp.Session.{a}" for a in SRTP_ATTRS if not hasattr(session, a)]
     binding = _binding()
     missing += [f"pylibsrtp._binding.{a}" for a in ("ffi", "lib") if not hasattr(binding, a)]
     if not hasattr(getattr(binding, "lib", None), "srtp_protect"):
         missing.append("pylibsrtp._binding.lib.srtp_protect")
+    inner = TurnClientUdpProtocol(("127.0.0.1", 3478), username=None, password=None, lifetime=600,
+                                  channel_refresh_time=500)
+    missing += [f"aioice.turn.TurnTransport.{a}" for a in TURN_TRANSPORT_ATTRS if not hasattr(TurnTransport(inner), a)]
+    missing += [f"aioice.turn.TurnClientUdpProtocol.{a}" for a in TURN_CLIENT_ATTRS if not hasattr(inner, a)]
     if missing:
         raise HookError("aiortc (aioice, pylibsrtp) internals changed; missing: " + ", ".join(missing))
 
@@ -203,6 +249,59 @@ def tap_receiver(receiver: RTCRtpReceiver, on_packet: Callable[[RtpPacket], None
 
     receiver.receive = receive  # type: ignore[method-assign]
     receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
+
+
+def negotiate_extensions(transceiver: RTCRtpTransceiver, extensions: list[RTCRtpHeaderExtensionParameters]) -> None:
+    """Add *extensions* (with the offer's ids) to what *transceiver* negotiated: called between
+    ``setRemoteDescription`` and ``createAnswer``, the answer names them and the transport parses
+    them (aiortc's :class:`~aiortc.rtp.HeaderExtensionsMap` knows the rid URIs)."""
+    have = {e.uri for e in transceiver._headerExtensions}
+    transceiver._headerExtensions = transceiver._headerExtensions + [e for e in extensions if e.uri not in have]
+
+
+def route_by_mid(dtls: RTCDtlsTransport) -> None:
+    """Route an RTP packet whose SSRC is unknown and whose payload type more than one receiver
+    takes by its ``mid`` header extension, and remember its SSRC (RFC 8843 §9.2). Idempotent."""
+    router = dtls._rtp_router
+    if getattr(router, "_edge_routes_by_mid", False):
+        return
+    original = router.route_rtp
+
+    def route_rtp(packet: RtpPacket) -> Any:
+        receiver = original(packet)
+        if receiver is None and packet.extensions.mid is not None and packet.ssrc not in router.ssrc_table:
+            receiver = router.mid_table.get(packet.extensions.mid)
+            if receiver is not None:
+                router.ssrc_table[packet.ssrc] = receiver
+        return receiver
+
+    router.route_rtp = route_rtp  # type: ignore[method-assign]
+    router._edge_routes_by_mid = True  # type: ignore[attr-defined]
+
+
+def separate_streams(receiver: RTCRtpReceiver) -> Callable[[int, int], None]:
+    """Give every SSRC reaching *receiver* (a simulcast m-section's layers) its own NACK generator
+    and jitter buffer, so one layer's sequence numbers never look like another's losses.
+    Returns ``map_rtx(rtx_ssrc, ssrc)``: *rtx_ssrc* repairs *ssrc* (learnt from the packets'
+    repaired-rtp-stream-id, as no ``a=ssrc-group:FID`` says it)."""
+    streams: dict[int, tuple[NackGenerator, JitterBuffer]] = {}
+    rtx: dict[int, int] = getattr(receiver, f"{_RECEIVER}rtx_ssrc")
+    inner = receiver._handle_rtp_packet
+    d = receiver.__dict__
+
+    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
+        ssrc = rtx.get(packet.ssrc, packet.ssrc)
+        state = streams.get(ssrc)
+        if state is None:
+            state = streams[ssrc] = (NackGenerator(), JitterBuffer(capacity=512, is_video=True))
+        d[f"{_RECEIVER}nack_generator"], d[f"{_RECEIVER}jitter_buffer"] = state
+        await inner(packet, arrival_time_ms)
+
+    def map_rtx(rtx_ssrc: int, ssrc: int) -> None:
+        rtx[rtx_ssrc] = ssrc
+
+    receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
+    return map_rtx
 
 
 def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> Awaitable[None]:
@@ -358,10 +457,13 @@ class SendPath:
     addr: tuple[str, int]
     #: Bytes the socket's transport could not hand to the kernel yet (backpressure).
     backlog: Callable[[], int]
+    #: How packets leave: "udp" (the edge's own socket), "turn/udp" or "turn/tcp" (relayed by the
+    #: edge's TURN server; TLS counts as tcp).
+    kind: str = "udp"
 
 
 def send_path(dtls: RTCDtlsTransport) -> SendPath | None:
-    """The DTLS transport's SRTP session and nominated UDP pair, or None until both exist."""
+    """The DTLS transport's SRTP session and nominated pair, or None until both exist."""
     if dtls.state != "connected":
         return None
     srtp = getattr(dtls, "_tx_srtp", None)
@@ -369,12 +471,143 @@ def send_path(dtls: RTCDtlsTransport) -> SendPath | None:
     pair = getattr(connection, "_nominated", {}).get(1) if connection is not None else None
     if srtp is None or pair is None:
         return None
-    udp = pair.protocol.transport
-    if udp is None or udp.is_closing():
+    transport = pair.protocol.transport
+    if transport is None:
         return None
-    return SendPath(protect=srtp_protector(srtp), sendto=udp.sendto, addr=pair.remote_addr,
-                    backlog=udp.get_write_buffer_size)
+    if isinstance(transport, TurnTransport):
+        return relayed_send_path(srtp_protector(srtp), transport, pair.remote_addr)
+    if transport.is_closing():
+        return None
+    return SendPath(protect=srtp_protector(srtp), sendto=transport.sendto, addr=pair.remote_addr,
+                    backlog=transport.get_write_buffer_size)
 
+
+
+# --- ICE restart in place ----------------------------------------------------------------------
+
+#: Seconds a restart's checks may take before the connection is given up (closed: it fails).
+ICE_RESTART_TIMEOUT = 20.0
+
+_restarts: weakref.WeakKeyDictionary[Any, asyncio.Task[None]] = weakref.WeakKeyDictionary()
+
+
+def ice_credentials(dtls: RTCDtlsTransport) -> tuple[str, str, str | None, str | None]:
+    """(local ufrag, local pwd, remote ufrag, remote pwd) the ICE connection under *dtls* uses."""
+    connection = dtls.transport._connection
+    return (connection.local_username, connection.local_password, connection.remote_username,
+            connection.remote_password)
+
+
+def ice_restart_refusal(dtls: RTCDtlsTransport) -> str:
+    """Why ICE cannot be restarted in place on *dtls* ("" when it can): only an established
+    connection (ICE completed, DTLS connected) keeps its session across a restart."""
+    ice = dtls.transport
+    if ice.state != "completed" or dtls.state != "connected" or ice._connection._closed:
+        return f"the connection is not established (ICE {ice.state}, DTLS {dtls.state})"
+    return ""
+
+
+def begin_ice_restart(dtls: RTCDtlsTransport) -> None:
+    """New local ICE credentials and an empty check list for the connection under *dtls*: the next
+    offer or answer aiortc writes carries them. Its sockets (local candidates) and its nominated
+    pair stay, so DTLS and media keep flowing on the old path. Raises :class:`HookError` when
+    :func:`ice_restart_refusal` says no."""
+    why = ice_restart_refusal(dtls)
+    if why:
+        raise HookError(why)
+    ice = dtls.transport
+    connection = ice._connection
+    running = _restarts.pop(connection, None)
+    if running is not None:
+        running.cancel()
+    consent = connection._query_consent_task
+    if consent is not None:
+        consent.cancel()
+        connection._query_consent_task = None
+    for pair in connection._check_list:
+        if pair.task is not None:
+            pair.task.cancel()
+    connection._check_list = []
+    connection._check_list_done = False
+    connection._check_list_state = asyncio.Queue()
+    connection._nominating = set()
+    connection._remote_candidates = []
+    connection._remote_candidates_end = False
+    ice.iceGatherer._remote_candidates_end = False
+    connection._local_username = random_string(4)
+    connection._local_password = random_string(22)
+
+
+def start_ice_checks(dtls: RTCDtlsTransport, remote_ufrag: str, remote_pwd: str,
+                     on_done: Callable[[bool], None], timeout: float = ICE_RESTART_TIMEOUT) -> None:
+    """After :func:`begin_ice_restart`: check the pairs again with the peer's new credentials
+    (their candidates follow through aiortc, in the SDP or trickled). *on_done* gets True once a
+    new pair is nominated (the old one is dropped), or False when the checks failed or took over
+    *timeout* seconds — the connection is then closed, so the peer connection fails."""
+    ice = dtls.transport
+    connection = ice._connection
+    connection.remote_username, connection.remote_password = remote_ufrag, remote_pwd
+    old = connection._nominated.get(1)
+    complete = type(connection)._check_list_maybe_complete
+
+    def maybe_complete() -> bool:
+        # The old pair is still nominated (it carries media meanwhile): only a new one completes.
+        if connection._nominated.get(1) is old:
+            return False
+        connection.__dict__.pop("_check_list_maybe_complete", None)
+        return bool(complete(connection))
+
+    connection._check_list_maybe_complete = maybe_complete  # type: ignore[method-assign]
+
+    async def run() -> None:
+        try:
+            async with asyncio.timeout(timeout):
+                await connection.connect()
+            ok = True
+        except (ConnectionError, TimeoutError) as exc:
+            log.info("ICE restart failed: %s", exc or "no pair nominated in time")
+            ok = False
+        finally:
+            connection.__dict__.pop("_check_list_maybe_complete", None)
+            if _restarts.get(connection) is asyncio.current_task():
+                del _restarts[connection]
+        if not ok:
+            await connection.close()   # the ICE transport (and so the peer connection) fails
+        on_done(ok)
+
+    _restarts[connection] = asyncio.get_running_loop().create_task(run(), name="ice-restart")
+
+
+def selected_pair(dtls: RTCDtlsTransport) -> tuple[tuple[str, int], tuple[str, int]] | None:
+    """(local address, remote address) of the pair ICE nominated, or None."""
+    pair = dtls.transport._connection._nominated.get(1)
+    return None if pair is None else (pair.local_addr, pair.remote_addr)
+
+
+_CHANNEL_DATA = struct.Struct("!HH")
+
+
+def relayed_send_path(protect: Callable[[bytes], bytes], relay: TurnTransport,
+                      addr: tuple[str, int]) -> SendPath | None:
+    """Send to *addr* through *relay* (aioice's TURN allocation) without a task per packet."""
+    client: TurnClientProtocol = relay.__dict__["_TurnTransport__inner_protocol"]
+    server = client.transport
+    if server is None or server.is_closing():
+        return None
+    channels, refresh_at, write, bind_and_send = client.peer_to_channel, client.channel_refresh_at, client._send, \
+        relay.sendto
+    pack = _CHANNEL_DATA.pack
+
+    def sendto(data: bytes, peer: tuple[str, int]) -> None:
+        channel = channels.get(peer)
+        if channel is None or time.time() > refresh_at[channel]:
+            bind_and_send(data, peer)  # aioice binds (or refreshes) the channel, then sends
+        else:
+            write(pack(channel, len(data)) + data)
+
+    kind = "turn/tcp" if isinstance(client, TurnClientTcpProtocol) else "turn/udp"
+    backlog: Callable[[], int] = server.get_write_buffer_size  # type: ignore[union-attr]  # UDP ones have it too
+    return SendPath(protect=protect, sendto=sendto, addr=addr, backlog=backlog, kind=kind)
 
 
 # --- DTLS: cipher suites and failure reasons ---------------------------------------------------

@@ -26,18 +26,17 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpReceiveParameters
-from aiortc.rtp import RtpPacket, unwrap_rtx
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
-from . import aiortc_hooks as hooks
+from .feed import ReceiverFeed
 from .interfaces import TrackInfo
 from .keyframes import KeyframeRequester, keyframe_detector
 from .layers import MAX_LAYERS, LayerMeter, vp8_size
 
 if TYPE_CHECKING:
-    from aiortc import RTCRtpReceiver
-
     from .downtrack import DownTrack
+
+__all__ = ["MAX_LATE", "Media", "Origin", "ReceiverFeed", "TrackSource"]
 
 log = logging.getLogger(__name__)
 
@@ -297,61 +296,3 @@ class TrackSource:
                     dt.egress.push(dt, m)
                 elif marker:
                     self.layer_keyframes[layer].request()  # still waiting (rate-limited there)
-
-
-class ReceiverFeed:
-    """A publisher's RTP receiver (publish PC) as the origin of a :class:`TrackSource`."""
-
-    def __init__(self, receiver: RTCRtpReceiver, payload_type: int = -1) -> None:
-        self.receiver = receiver
-        self.source: TrackSource | None = None
-        self.payload_type = payload_type
-        self._rtx_types: set[int] = set()  # RTX payload types (RFC 4588) whose apt is ours
-        self._rtx_ssrc: dict[int, int] = {}  # RTX SSRC → original SSRC
-        self._ssrc: int | None = None
-        hooks.tap_receiver(receiver, self._on_packet, self._on_start)
-
-    def feed(self, source: TrackSource | None) -> None:
-        if self.source is not None:
-            self.source.detach(self)
-        self.source = source
-        if source is not None:
-            source.attach(self)
-
-    @property
-    def ssrc(self) -> int | None:
-        """The publisher's SSRC for this track, once a packet came."""
-        return self._ssrc
-
-    def request_keyframe(self) -> object:
-        if self._ssrc is None:
-            return None
-        return hooks.send_pli(self.receiver, self._ssrc)
-
-    def _on_start(self, parameters: RTCRtpReceiveParameters) -> None:
-        for encoding in parameters.encodings:
-            if encoding.rtx is not None:
-                self._rtx_ssrc[encoding.rtx.ssrc] = encoding.ssrc
-        for codec in parameters.codecs:
-            apt = codec.parameters.get("apt")
-            if codec.name.lower() == "rtx" and apt == self.payload_type and codec.payloadType is not None:
-                self._rtx_types.add(codec.payloadType)
-
-    def _on_packet(self, packet: RtpPacket) -> None:
-        source = self.source
-        if source is None:
-            return
-        if packet.payload_type != self.payload_type:
-            if packet.payload_type not in self._rtx_types or len(packet.payload) < 2:
-                return
-            original = self._rtx_ssrc.get(packet.ssrc, self._ssrc)
-            if original is None:
-                return
-            packet = unwrap_rtx(packet, payload_type=self.payload_type, ssrc=original)
-        if packet.ssrc != self._ssrc:
-            if self._ssrc is not None:
-                source.new_epoch()  # the publisher restarted its stream
-            self._ssrc = packet.ssrc
-        level = packet.extensions.audio_level
-        source.push(packet.sequence_number, packet.timestamp, packet.marker, packet.payload,
-                    -1 if level is None else (0x80 if level[0] else 0) | level[1])

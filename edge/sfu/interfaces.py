@@ -13,7 +13,7 @@ The conference layer owns a :class:`ForwardingRoom` per meeting and implements
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
@@ -88,6 +88,12 @@ class SfuConfig:
     #: STUN/TURN servers for the edge's own ICE agent (RTCIceServer-like dicts). Empty: host
     #: candidates only (never a public STUN server by default: installs may be offline).
     ice_servers: tuple[dict[str, Any], ...] = ()
+    #: More ICE servers for the edge's own agent, made afresh for each peer connection (the edge's
+    #: own short-lived TURN credentials); aiortc uses the first TURN URL it is given.
+    turn_servers: Callable[[], tuple[dict[str, Any], ...]] | None = None
+    #: "relay": the edge uses only relayed candidates (its TURN server) — for an edge that
+    #: cannot be reached directly; "all": host, server-reflexive and relayed.
+    ice_transport_policy: str = "all"
     #: At most one keyframe request per publisher track in this many seconds.
     keyframe_min_interval: float = 0.5
     #: Packets a subscriber may have queued before the oldest are dropped (slow subscribers).

@@ -24,11 +24,11 @@ from aiortc import (
     RTCRtpTransceiver,
     RTCSessionDescription,
 )
-from aiortc.rtcconfiguration import RTCBundlePolicy
+from aiortc.rtcconfiguration import RTCBundlePolicy, RTCIceTransportPolicy
 from aiortc.sdp import candidate_from_sdp
 
 from . import aiortc_hooks as hooks
-from . import sdp
+from . import sdp, simulcast
 from .adaptation import SubscriberRate
 from .egress import Egress
 from .forwarder import ReceiverFeed, TrackSource
@@ -43,13 +43,21 @@ log = logging.getLogger(__name__)
 
 def rtc_configuration(config: SfuConfig) -> RTCConfiguration:
     servers = []
-    for server in config.ice_servers:
+    extra = config.turn_servers() if config.turn_servers is not None else ()
+    for server in (*config.ice_servers, *extra):
         try:
             servers.append(RTCIceServer(urls=server["urls"], username=server.get("username"),
                                         credential=server.get("credential")))
         except (KeyError, TypeError) as exc:
             raise ValueError(f"ice server {server!r} needs 'urls' (and optionally username, credential)") from exc
-    return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+    name = config.ice_transport_policy
+    if name not in ("all", "relay"):
+        raise ValueError(f"ice_transport_policy must be 'all' or 'relay', not {name!r}")
+    urls = [u for s in servers for u in (s.urls if isinstance(s.urls, list) else [s.urls])]
+    if name == "relay" and not any(u.startswith(("turn:", "turns:")) for u in urls):
+        raise ValueError("ice_transport_policy 'relay' needs a TURN server")
+    policy = RTCIceTransportPolicy.RELAY if name == "relay" else RTCIceTransportPolicy.ALL
+    return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE, iceTransportPolicy=policy)
 
 
 @dataclass
@@ -73,7 +81,8 @@ class Peer:
         adaptive = room.config.adaptation
         self.subscriber = SubscribeSide(participant_id, self.egress, self._new_pc,
                                         lambda offer: room.emit("on_subscriber_offer", participant_id, offer),
-                                        stagger_new_kinds=True, feedback=adaptive)
+                                        stagger_new_kinds=True, on_ice_restarted=self._open_egress,
+                                        feedback=adaptive)
         #: Its downlink estimate and layer choices (None: adaptation is off).
         self.rate = SubscriberRate(self.subscriber, self.egress) if adaptive else None
         if adaptive:
@@ -112,31 +121,44 @@ class Peer:
         state = pc.connectionState
         if role == "subscribe":
             if state == "connected":
-                transceivers = pc.getTransceivers()
-                path = hooks.send_path(transceivers[0].sender.transport) if transceivers else None
-                if path is not None:
-                    self.egress.open(path)
-                    if self.rate is not None:
-                        hooks.tap_rtcp(transceivers[0].sender.transport, self.rate.on_rtcp)
-                        self.rate.opened_at = time.monotonic()
+                self._open_egress(pc)
             else:
                 self.egress.shut()
                 if self.rate is not None:
                     self.rate.opened_at = None
         self.room.emit("on_peer_state", self.id, role, state)
 
+    def _open_egress(self, pc: RTCPeerConnection) -> None:
+        """Send to the subscriber on the subscribe PC's selected path (again, after an ICE restart)."""
+        transceivers = pc.getTransceivers()
+        path = hooks.send_path(transceivers[0].sender.transport) if transceivers else None
+        if path is not None:
+            self.egress.open(path)
+            if self.rate is not None:
+                hooks.tap_rtcp(transceivers[0].sender.transport, self.rate.on_rtcp)
+                self.rate.opened_at = time.monotonic()
+        else:
+            log.warning("subscribe PC connected without a usable send path: nothing is forwarded",
+                        extra={"participant": self.id})
+
     # --- publishing ---
 
     async def publish(self, text: str, sources: dict[str, str]) -> str:
         async with self._publish_lock:
             current = {mid: p.source_name for mid, p in self.publications.items() if p.source is not None}
-            plan = sdp.plan_publish(text, sources, self.grants, current)
+            rids = {mid: tuple(p.feed.rids) for mid, p in self.publications.items() if p.feed.rids is not None}
+            plan = sdp.plan_publish(text, sources, self.grants, current, rids)
             pc = self.publish_pc
             fresh = pc is None
+            restart = pc is not None and self._begin_ice_restart(pc, plan.ice)
             if pc is None:
                 pc = self._new_pc("publish")
             try:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=plan.sdp, type="offer"))
+                for t in pc.getTransceivers():
+                    hooks.route_by_mid(t.receiver.transport)
+                    if t.mid in plan.simulcast:
+                        hooks.negotiate_extensions(t, list(plan.simulcast[t.mid].extensions))
                 await pc.setLocalDescription(await pc.createAnswer())
             except Exception as exc:  # noqa: BLE001
                 if fresh:
@@ -159,11 +181,36 @@ class Peer:
                     raise SdpError(f"mid {item.mid} has no receiver")  # cannot happen with aiortc 1.16
                 assert item.codec.payloadType is not None   # an answered codec has its payload type
                 feed.payload_type = item.codec.payloadType
+                if item.simulcast is not None:
+                    feed.simulcast(item.simulcast.rids)
                 publication = Publication(item.mid, item.source, feed)
                 self.publications[item.mid] = publication
                 self.room.publish(self, publication, item)
             self.room.drop_orphans(self)
-            return pc.localDescription.sdp
+            if restart:
+                self.subscriber.restart_ice()   # the client's network changed: the subscribe PC's path too
+            return simulcast.answer(pc.localDescription.sdp, plan.simulcast)
+
+    def _begin_ice_restart(self, pc: RTCPeerConnection, ice: tuple[str, str]) -> bool:
+        """Restart ICE in place when a renegotiating offer brings new ICE credentials (RFC 8839
+        §4.4.1.1.1); False when they are the ones in use. SdpError when the connection cannot
+        keep its session (not established yet, or failed): the client restarts its media instead."""
+        transceivers = pc.getTransceivers()
+        if not transceivers:
+            return False
+        dtls = transceivers[0].receiver.transport
+        if hooks.ice_credentials(dtls)[2:] == ice:
+            return False
+        why = hooks.ice_restart_refusal(dtls)
+        if why:
+            raise SdpError(f"the offer restarts ICE but {why}: resume with restart_media instead")
+        hooks.begin_ice_restart(dtls)
+        hooks.start_ice_checks(dtls, *ice, on_done=lambda ok: self._ice_restarted("publish", ok))
+        return True
+
+    def _ice_restarted(self, role: PcRole, ok: bool) -> None:
+        log.log(logging.INFO if ok else logging.WARNING, "ICE restart of %s's %s connection %s", self.id, role,
+                "completed" if ok else "failed: no candidate pair answered the new credentials")
 
     def unpublish_source(self, source_name: str) -> None:
         for mid, publication in list(self.publications.items()):

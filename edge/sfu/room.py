@@ -213,15 +213,16 @@ class Room:
 
     def publish(self, peer: Peer, publication: Publication, item: Published) -> None:
         """A publish offer was accepted: feed an existing (orphaned) track or publish a new one."""
+        layers = len(item.simulcast.rids) if item.simulcast is not None else 1
         source = next((s for s in self.sources.values()
                        if s.origin is None and s.info.participant_id == peer.id and s.info.source == item.source
-                       and codec_key(s.codec) == codec_key(item.codec)), None)
+                       and codec_key(s.codec) == codec_key(item.codec) and s.layers == layers), None)
         new = source is None
         if source is None:
             info = TrackInfo(track_id="TR_" + secrets.token_hex(6), participant_id=peer.id, kind=item.kind,  # type: ignore[arg-type]
                              source=item.source, codec=item.codec.name)  # type: ignore[arg-type]
             source = TrackSource(info, item.codec, self.config.keyframe_min_interval,
-                                 on_level=self.speaker.observe if item.kind == "audio" else None)
+                                 on_level=self.speaker.observe if item.kind == "audio" else None, layers=layers)
             self.sources[info.track_id] = source
         publication.source = source
         publication.feed.feed(source)

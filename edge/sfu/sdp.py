@@ -20,6 +20,7 @@ from aiortc.rtcpeerconnection import find_common_codecs
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
 
 from .interfaces import GrantError, Grants, SdpError
+from .simulcast import Simulcast, read_offer
 
 #: What kind of media each source is.
 SOURCE_KINDS = {"microphone": "audio", "camera": "video", "screen": "video"}
@@ -142,6 +143,8 @@ class Published:
     kind: str
     source: str
     codec: RTCRtpCodecParameters
+    #: The m-section's simulcast layers (None: one stream).
+    simulcast: Simulcast | None = None
 
 
 @dataclass
@@ -152,14 +155,21 @@ class PublishPlan:
     sending: list[Published] = field(default_factory=list)
     #: mids that no longer send.
     stopped: list[str] = field(default_factory=list)
+    #: The simulcast m-sections, by mid (answered by :func:`edge.sfu.simulcast.answer`).
+    simulcast: dict[str, Simulcast] = field(default_factory=dict)
+    #: The offer's ICE credentials (ufrag, pwd) — all m-sections are bundled on one transport.
+    ice: tuple[str, str] = ("", "")
 
 
-def plan_publish(text: str, sources: dict[str, str], grants: Grants, current: dict[str, str]) -> PublishPlan:
-    """Check a publish offer. *current* maps the mids already publishing to their source."""
+def plan_publish(text: str, sources: dict[str, str], grants: Grants, current: dict[str, str],
+                 current_rids: dict[str, tuple[str, ...]] | None = None) -> PublishPlan:
+    """Check a publish offer. *current* maps the mids already publishing to their source,
+    *current_rids* those that publish simulcast to their rids."""
     desc = parse(text, "offer")
     if not isinstance(sources, dict):
         raise SdpError("sources must map each sending mid to a source")
-    plan = PublishPlan(sdp="")
+    plan = PublishPlan(sdp="", simulcast=read_offer(text, desc))
+    current_rids = current_rids or {}
     used: dict[str, str] = {}
     for media in desc.media:
         mid = media.rtp.muxId
@@ -183,13 +193,28 @@ def plan_publish(text: str, sources: dict[str, str], grants: Grants, current: di
             raise SdpError(f"mid {mid} already publishes the {current[mid]}; it cannot become the {source}")
         if source not in grants.publish:
             raise GrantError(f"not allowed to publish the {source} (mid {mid})")
+        simulcast = plan.simulcast.get(mid)
+        if mid in current and current_rids.get(mid, ()) != (simulcast.rids if simulcast else ()):
+            raise SdpError(f"mid {mid} publishes with rids {list(current_rids.get(mid, ()))}; "
+                           "its a=simulcast cannot change (publish it on a new m-section)")
         used[source] = mid
-        plan.sending.append(Published(mid=mid, kind=media.kind, source=source, codec=chosen))
+        plan.sending.append(Published(mid=mid, kind=media.kind, source=source, codec=chosen, simulcast=simulcast))
+    sending = {p.mid for p in plan.sending}
+    plan.simulcast = {mid: sc for mid, sc in plan.simulcast.items() if mid in sending}
     plan.sdp = str(desc)
+    plan.ice = ice_of(desc)
     return plan
 
 
-def check_answer(text: str, offered: list[tuple[str, str]], codecs: dict[str, RTCRtpCodecParameters]) -> None:
+def ice_of(desc: aiortc_sdp.SessionDescription) -> tuple[str, str]:
+    """The (ufrag, pwd) of a parsed offer or answer's first m-section (the bundle's transport)."""
+    ice = desc.media[0].ice
+    assert ice is not None and ice.usernameFragment and ice.password   # parse() checked them
+    return ice.usernameFragment, ice.password
+
+
+def check_answer(text: str, offered: list[tuple[str, str]],
+                 codecs: dict[str, RTCRtpCodecParameters]) -> aiortc_sdp.SessionDescription:
     """Check a subscriber's answer against the edge's offer: *offered* lists the offer's
     (kind, mid) in order; *codecs* maps the mids that carry a track to the track's codec."""
     desc = parse(text, "answer")
@@ -203,3 +228,4 @@ def check_answer(text: str, offered: list[tuple[str, str]], codecs: dict[str, RT
         if not common_codecs([codec], media):
             got = ", ".join(c.name for c in media.rtp.codecs if not is_rtx(c)) or "nothing"
             raise SdpError(f"mid {media.rtp.muxId} carries {codec.name} but the answer accepts {got}")
+    return desc

@@ -25,6 +25,11 @@ Relays between edges, answered by edges that use ``max-bundle``, offer everythin
 
 Forwarding to a transceiver starts when the answer has been applied (the payload type and
 header extension ids are then known) and the PC is connected (:class:`~edge.sfu.egress.Egress`).
+
+:meth:`SubscribeSide.restart_ice` restarts ICE in place: the next offer carries new ICE
+credentials, the answer's credentials start the checks again on the same sockets, and once a new
+pair is nominated the egress is moved onto it (``on_ice_restarted``); until then packets keep
+going the old way.
 """
 
 from __future__ import annotations
@@ -67,8 +72,13 @@ class SubscribeSide:
 
     def __init__(self, participant_id: str, egress: Egress, new_pc: Callable[[PcRole], RTCPeerConnection],
                  send_offer: Callable[[str], None], *, stagger_new_kinds: bool = False,
+                 on_ice_restarted: Callable[[RTCPeerConnection], None] | None = None,
                  feedback: bool = False) -> None:
         self.participant_id = participant_id
+        self._on_ice_restarted = on_ice_restarted
+        #: The next offer restarts ICE; then its answer's credentials start the checks.
+        self._ice_restart = False
+        self._ice_restart_offered = False
         #: Ask for congestion feedback (transport-wide cc, else REMB) and stamp what it needs.
         self.feedback = feedback
         #: Transport-wide sequence numbers of the current PC.
@@ -132,6 +142,14 @@ class SubscribeSide:
 
     # --- negotiation ---
 
+    def restart_ice(self) -> None:
+        """Offer new ICE credentials (an ICE restart in place) as soon as an offer can be made;
+        nothing when the PC is not established (it is rebuilt instead, by a media restart)."""
+        if self.pc is None or self.pc.connectionState != "connected":
+            return
+        self._ice_restart = True
+        self.negotiate()
+
     def negotiate(self) -> None:
         """Make an offer now, or right after the outstanding one is answered."""
         self._dirty = True
@@ -154,6 +172,10 @@ class SubscribeSide:
             if not pc.getTransceivers():
                 return
             sending = [(s.transceiver, s.source.codec) for s in self.subs.values() if s.transceiver is not None]
+            restart, self._ice_restart = self._ice_restart, False
+            if restart and not hooks.ice_restart_refusal(pc.getTransceivers()[0].sender.transport):
+                hooks.begin_ice_restart(pc.getTransceivers()[0].sender.transport)
+                self._ice_restart_offered = True
             await pc.setLocalDescription(await pc.createOffer())
             if self.closed or pc is not self.pc:
                 return
@@ -212,8 +234,13 @@ class SubscribeSide:
     async def answer(self, text: str) -> None:
         if self.closed or self.pc is None or not self._outstanding:
             raise SdpError(f"no subscriber offer is outstanding for {self.participant_id}")
-        sdp.check_answer(text, self._offered, self._offered_codecs)
+        desc = sdp.check_answer(text, self._offered, self._offered_codecs)
         answered = stamping.answered(text) if self.feedback else {}
+        if self._ice_restart_offered:
+            self._ice_restart_offered = False
+            pc = self.pc
+            hooks.start_ice_checks(pc.getTransceivers()[0].sender.transport, *sdp.ice_of(desc),
+                                   on_done=lambda ok: self._ice_done(pc, ok))
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=text, type="answer"))
         except Exception as exc:  # noqa: BLE001
@@ -256,6 +283,12 @@ class SubscribeSide:
             self.egress.downtracks.append(sub.downtrack)
             sub.source.add(sub.downtrack)
 
+    def _ice_done(self, pc: RTCPeerConnection, ok: bool) -> None:
+        log.log(logging.INFO if ok else logging.WARNING, "ICE restart of %s's subscribe connection %s",
+                self.participant_id, "completed" if ok else "failed")
+        if ok and pc is self.pc and not self.closed and self._on_ice_restarted is not None:
+            self._on_ice_restarted(pc)
+
     # --- feedback from the subscriber's RTCP ---
 
     def _feedback_keyframe(self, t: RTCRtpTransceiver) -> None:
@@ -288,6 +321,7 @@ class SubscribeSide:
         self._removing.clear()
         self._free.clear()
         self._outstanding = False
+        self._ice_restart = self._ice_restart_offered = False
         self._offered, self._offered_codecs = [], {}
         self.sequence = TransportSequence()
         self._answered = {}

@@ -178,3 +178,49 @@ async def test_an_edge_without_turn_hands_out_no_credentials(edge: EdgeServer, t
         assert c.joined["ice_servers"] == []
     finally:
         await c.close()
+
+
+def test_an_edge_can_relay_its_own_media_with_credentials_it_makes_for_itself() -> None:
+    from edge.app import sfu_config
+
+    settings = convert({"edge_id": "eu-1", "sfu": {"ice_transport_policy": "relay"},
+                        "turn": {"urls": URLS, "secret": "k3y", "for_edge": True, "ttl": 300}}, Settings)
+    config = sfu_config(settings)
+    assert config.ice_transport_policy == "relay" and config.turn_servers is not None
+    (server,) = config.turn_servers()
+    expiry, name = server["username"].split(":", 1)
+    assert name == "edge-eu-1" and abs(int(expiry) - (time.time() + 300)) < 5
+    assert (server["username"], server["credential"]) == turn_credential("k3y", "edge-eu-1", int(expiry))
+    # without for_edge the edge keeps to its host candidates
+    assert sfu_config(convert({"edge_id": "e", "turn": {"urls": URLS, "secret": "k3y"}}, Settings)).turn_servers is None
+    with pytest.raises(SettingsError, match=r"\$\.sfu\.ice_transport_policy"):
+        convert({"edge_id": "e", "sfu": {"ice_transport_policy": "nohost"}}, Settings)
+    with pytest.raises(SettingsError, match=r"needs a TURN server .* - at `\$\.sfu`"):
+        convert({"edge_id": "e", "sfu": {"ice_transport_policy": "relay"}, "turn": {"urls": URLS, "secret": "k"}},
+                Settings)
+    relayed = convert({"edge_id": "e", "sfu": {"ice_transport_policy": "relay", "ice_servers": [
+        {"urls": ["turn:t.example.org"], "username": "u", "credential": "c"}]}}, Settings)
+    assert sfu_config(relayed).ice_servers[0]["username"] == "u"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_quick_turn_benchmark_runs_and_every_packet_arrives() -> None:
+    import json
+    import subprocess
+    import sys
+
+    from tests.support.turn import turnserver_available
+    from tests.support.util import require
+
+    require(turnserver_available(), "coturn (apt-get install coturn)")
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run([sys.executable, "bench/turn.py", "--quick"], cwd=root, capture_output=True, text=True,
+                         timeout=100)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout)
+    for transport in ("udp", "tcp"):
+        for mode in ("edge", "aioice"):
+            r = result[f"turn_{transport}"][mode]
+            assert r["received"] >= 0.95 and r["cpu_us_per_packet"] > 0, (transport, mode, r)
+    assert result["direct_udp"]["received"] >= 0.95

@@ -29,6 +29,17 @@ async def test_missing_internals_are_named() -> None:
     assert "RTCRtpReceiver._handle_rtp_packet" in message and "RTCRtpSender" not in message
 
 
+async def test_missing_turn_internals_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    import aioice.turn
+
+    monkeypatch.delattr(aioice.turn.TurnTransport, "sendto")
+    monkeypatch.delattr(aioice.turn.TurnClientUdpProtocol, "_send")
+    with pytest.raises(hooks.HookError) as refused:
+        hooks.check()
+    assert "aioice.turn.TurnTransport.sendto" in str(refused.value)
+    assert "aioice.turn.TurnClientUdpProtocol._send" in str(refused.value)
+
+
 async def test_another_aiortc_version_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(aiortc, "__version__", "1.17.0")
     with pytest.raises(hooks.HookError, match=r"written against aiortc 1\.16\.x, found 1\.17\.0"):
@@ -106,6 +117,40 @@ def test_the_lean_srtp_protector_matches_pylibsrtp() -> None:
         assert ours(packet) == theirs.protect(packet)
     with pytest.raises(ValueError, match="too long for SRTP"):
         ours(bytes(1400))
+
+
+async def test_missing_ice_restart_internals_are_named() -> None:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    t = pc.addTransceiver("video")
+    connection = t.sender.transport.transport._connection
+    del connection._check_list
+    del t.sender.transport.transport.iceGatherer._remote_candidates_end
+    with pytest.raises(hooks.HookError) as refused:
+        hooks.check(receiver=t.receiver, sender=t.sender, transceiver=t, dtls=t.sender.transport, pc=pc)
+    assert "aioice.Connection._check_list" in str(refused.value)
+    assert "RTCIceGatherer._remote_candidates_end" in str(refused.value)
+    connection._check_list = []
+    await pc.close()
+
+
+async def test_ice_restarts_only_on_an_established_connection(meeting: Meeting) -> None:
+    fresh = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    dtls = fresh.addTransceiver("video").sender.transport
+    assert "not established (ICE new, DTLS new)" in hooks.ice_restart_refusal(dtls)
+    with pytest.raises(hooks.HookError, match="not established"):
+        hooks.begin_ice_restart(dtls)
+    await fresh.close()
+
+    alice, bob = await meeting.join("alice"), await meeting.join("bob")
+    await alice.publish()
+    await eventually(lambda: bob.decoded("video") >= 5, timeout=10, what="video at bob")
+    edge = meeting.room.peers["alice"].publish_pc.getTransceivers()[0].receiver.transport
+    assert hooks.ice_restart_refusal(edge) == ""
+    local_ufrag, local_pwd, remote_ufrag, remote_pwd = hooks.ice_credentials(edge)
+    hooks.begin_ice_restart(edge)
+    assert hooks.ice_credentials(edge)[:2] != (local_ufrag, local_pwd)      # new local credentials
+    assert hooks.ice_credentials(edge)[2:] == (remote_ufrag, remote_pwd)    # the peer's: until it says new ones
+    assert hooks.selected_pair(edge) is not None                            # the path stays meanwhile
 
 
 async def test_a_missing_certificate_hook_is_named() -> None:

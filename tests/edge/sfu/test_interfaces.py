@@ -38,6 +38,8 @@ async def test_a_room_refuses_bad_configuration() -> None:
         (SfuConfig(keyframe_min_interval=-1), "keyframe_min_interval must not be negative"),
         (SfuConfig(speaker_threshold=200), "speaker_threshold must be within 0..127"),
         (SfuConfig(ice_servers=({"url": "stun:x"},)), "needs 'urls'"),
+        (SfuConfig(ice_transport_policy="nohost"), "must be 'all' or 'relay'"),
+        (SfuConfig(ice_servers=({"urls": "stun:x"},), ice_transport_policy="relay"), "needs a TURN server"),
     ]:
         with pytest.raises(ValueError, match=message):
             Room("r", Events(), config)

@@ -1,6 +1,6 @@
 // This browser's camera, microphone and screen: start, switch device, turn off and on, share.
 
-const VIDEO = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24 } };
+const VIDEO = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 30 } };
 const AUDIO = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
 
 function videoConstraints(deviceId) {
