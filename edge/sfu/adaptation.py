@@ -121,6 +121,10 @@ class SubscriberRate:
                 usable[d.track_id] = sum(d.bitrates[:target + 1]) + spare
             dt = s.downtrack
             if dt.target != target:
+                log.debug("%s receives %s at layer %s (estimate %d b/s from %s, budget %d, layers %s)",
+                          self.subscriber.participant_id, d.track_id, target, self.downlink.estimate,
+                          self.downlink.source or "nothing", self.allocator.budget,
+                          [int(b) for b in d.bitrates])
                 dt.set_target(target)
         self.usable = usable
 

@@ -21,7 +21,9 @@ async def frames_over(client, kind: str, seconds: float) -> float:
 
 @pytest.fixture
 def sfu_config() -> SfuConfig:
-    return SfuConfig(subscriber_queue=32, speaker_interval=0.1)
+    # without bandwidth adaptation, so a slow subscriber's queue is what copes with it
+    # (test_adaptation.py: with it, that subscriber's video is paused instead)
+    return SfuConfig(subscriber_queue=32, speaker_interval=0.1, adaptation=False)
 
 
 async def test_a_slow_subscriber_does_not_stall_the_others(meeting: Meeting) -> None:
