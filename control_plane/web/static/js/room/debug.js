@@ -28,6 +28,11 @@ export function exposeForDiagnostics(room) {
     get edges() {
       return room.sig.edges.map((e) => ({ ...e }));
     },
+    /** The view last sent to the edge (`{tracks, hidden}`) and the one the page shows now. */
+    get view() {
+      const r = room.view.reporter;
+      return { sent: r.last ? JSON.parse(r.last) : null, now: r.current() };
+    },
     /** The edges to try after this one, in order (the join answer's alternates, or the control plane's). */
     get alternates() {
       return room.sig.plan.alternates.map((a) => a.edge_id);

@@ -70,6 +70,7 @@ export class Room {
       case "joined": {
         const again = this.entered && msg.participant_id !== s.me; // a new place (another edge, or one that forgot us)
         s.reset(msg);
+        this.view.reporter.reset();
         this.iceServers = msg.ice_servers;
         this.subscriber ??= new Subscriber(this.sig, msg.ice_servers, {
           onTracks: () => this.render(), onState: (st) => this.onPeerState("subscribe", st),
@@ -86,6 +87,7 @@ export class Room {
         toast("You were let in");
         break;
       case "resumed":
+        this.view.reporter.reset();
         if (msg.ice_servers?.length) this.iceServers = msg.ice_servers; // fresh TURN credentials
         if (msg.media_restarted) this.restartMedia();
         break;
@@ -141,8 +143,8 @@ export class Room {
             this.moveReason ??= "draining";
           }
           this.finish(this.moving ? "edge_stopped" : "refused", msg.message);
-        } else {
-          toast(msg.message, { kind: "error" });
+        } else if (!String(msg.re ?? "").startsWith("view-")) {
+          toast(msg.message, { kind: "error" }); // (a view naming a track that just left: the next one is right)
         }
         break;
       default:
@@ -278,8 +280,17 @@ export class Room {
     this.view.showEnded(reason, detail && reason !== "left" ? `${text}: ${detail}` : text, actions);
   }
 
+  /** Tell the edge what the page shows (`view`); false when not in the meeting yet. */
+  sendView(msg) {
+    if (!this.entered || this.finished) return false;
+    this.viewSeq = (this.viewSeq || 0) + 1;
+    this.sig.send({ ...msg, id: `view-${this.viewSeq}` });
+    return true;
+  }
+
   teardown() {
     window.removeEventListener("pagehide", this.onPageHide);
+    this.view.reporter.close();
     this.quality.stop();
     this.publisher?.close();
     this.subscriber?.close();

@@ -6,6 +6,7 @@ import { Grid } from "./grid.js";
 import { ChatPanel, PeoplePanel } from "./panels.js";
 import { describe } from "./quality.js";
 import { DevicePicker, Toolbar } from "./toolbar.js";
+import { ViewReporter } from "./viewport.js";
 
 const CONN_LABEL = { idle: "", connecting: "Connecting…", connected: "Connected", reconnecting: "Reconnecting…", closed: "Disconnected" };
 const QUALITY_LABEL = { unknown: "Measuring", good: "Good", fair: "Fair", poor: "Poor" };
@@ -16,6 +17,7 @@ export class RoomView {
     this.panel = "";
     this.unread = 0;
     this.grid = new Grid();
+    this.reporter = new ViewReporter(this.grid, (msg) => room.sendView(msg));
     this.chat = new ChatPanel({ send: (text, to) => room.sendChat(text, to), canChat: false,
       nameOf: (id) => room.state.participants.get(id)?.name || "" });
     this.people = new PeoplePanel({
@@ -111,6 +113,7 @@ export class RoomView {
 
   render(state, toolbarState) {
     this.grid.sync(state, this.room.media.tracks, this.room.subscriber ? this.room.subscriber.bound : new Map());
+    this.reporter.update();
     this.people.render(state);
     this.chat.setCanChat(Boolean(state.grants.chat));
     this.chat.setPeople(state.others());
