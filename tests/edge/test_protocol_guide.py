@@ -115,6 +115,24 @@ async def test_an_offer_that_breaks_a_requirement_is_refused_naming_it(
         await c.close()
 
 
+async def test_ice_credentials_and_fingerprint_at_session_level_are_accepted(edge: EdgeServer,
+                                                                             tokens: TokenKit) -> None:
+    c = await joined_client(edge, tokens.sign())
+    pc, sdp = await make_offer()
+    try:
+        moved = sorted(set(re.findall(r"a=(?:ice-ufrag|ice-pwd|fingerprint):[^\r\n]*\r\n", sdp)))
+        for line in moved:
+            sdp = sdp.replace(line, "")
+        sdp = sdp.replace("t=0 0\r\n", "t=0 0\r\n" + "".join(moved), 1)
+        assert sdp.index("a=ice-ufrag") < sdp.index("m=audio")
+        await c.send({"type": "offer", "id": "s", "pc": "publish", "sdp": sdp, "sources": sources_of(pc)})
+        await c.expect("answer", re="s", timeout=15)
+        assert len(await tracks_published(c, 2)) == 2
+    finally:
+        await pc.close()
+        await c.close()
+
+
 # -- mids are the client's own strings -------------------------------------------------------------
 async def test_mids_are_free_form_strings_kept_by_the_edge(edge: EdgeServer, tokens: TokenKit) -> None:
     pub = await joined_client(edge, tokens.sign(name="Pub"))

@@ -64,6 +64,13 @@ export function exposeForDiagnostics(room) {
       }
       return out;
     },
+    /** Restart ICE in place, as the room does when a path stays `disconnected`; how many so far. */
+    restartIce() {
+      room.restartIce();
+    },
+    get iceRestarts() {
+      return room.publisher?.iceRestarts || 0;
+    },
     /** Close the signaling socket as a network failure would; the room reconnects and resumes. */
     dropSocket() {
       room.sig.ws?.close();

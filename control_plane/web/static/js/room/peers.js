@@ -47,7 +47,22 @@ export class Publisher {
     this.trickle = new Trickle(sig, this.pc, "publish");
     this.chain = Promise.resolve();
     this.negotiations = 0;
+    this.iceRestarts = 0;
+    this.onIce = null; // (iceConnectionState) => …
     this.pc.addEventListener("connectionstatechange", () => onState(this.pc.connectionState));
+    this.pc.addEventListener("iceconnectionstatechange", () => this.onIce?.(this.pc.iceConnectionState));
+  }
+
+  /**
+   * Restart ICE in place (docs/protocol.md): a publish offer with new ICE credentials. The edge
+   * answers with new ones and restarts the subscribe PC with its next offer; tracks stay. Nothing
+   * to restart before the first negotiation.
+   */
+  restartIce() {
+    if (this.pc.connectionState === "closed" || !this.negotiations) return null;
+    this.pc.restartIce();
+    this.iceRestarts += 1;
+    return this.negotiate();
   }
 
   sender(source) {
@@ -123,6 +138,7 @@ export class Subscriber {
     this.byMidMap = new Map();
     this.chain = Promise.resolve();
     this.offers = 0;
+    this.onIce = null; // (iceConnectionState) => …
   }
 
   _create() {
@@ -131,6 +147,9 @@ export class Subscriber {
     this.trickle = new Trickle(this.sig, pc, "subscribe");
     pc.addEventListener("connectionstatechange", () => {
       if (pc === this.pc) this.onState(pc.connectionState);
+    });
+    pc.addEventListener("iceconnectionstatechange", () => {
+      if (pc === this.pc) this.onIce?.(pc.iceConnectionState);
     });
   }
 

@@ -11,6 +11,9 @@ import { Signaling } from "./signaling.js";
 import { RoomState } from "./state.js";
 import { RoomView } from "./view.js";
 
+/** How long a peer connection's ICE may stay `disconnected` (a network change) before ICE is restarted. */
+const ICE_RESTART_AFTER_MS = 1500;
+
 const ENDINGS = {
   kicked: "You were removed from the meeting", ended: "The meeting has ended", denied: "You were not let in",
   left: "You left the meeting", lost: "The connection was lost", replaced: "The meeting was opened in another window",
@@ -71,6 +74,7 @@ export class Room {
         this.subscriber ??= new Subscriber(this.sig, msg.ice_servers, {
           onTracks: () => this.render(), onState: (st) => this.onPeerState("subscribe", st),
         });
+        this.subscriber.onIce = (st) => this.onIceState(st);
         if (again) this.restartMedia({ again });
         else this.enter();
         break;
@@ -203,8 +207,28 @@ export class Room {
   }
 
   ensurePublisher() {
-    this.publisher ??= new Publisher(this.sig, this.iceServers, (st) => this.onPeerState("publish", st));
+    if (!this.publisher) {
+      this.publisher = new Publisher(this.sig, this.iceServers, (st) => this.onPeerState("publish", st));
+      this.publisher.onIce = (st) => this.onIceState(st);
+    }
     return this.publisher;
+  }
+
+  /** A path went quiet (the network changed): restart ICE in place unless it comes back by itself. */
+  onIceState(state) {
+    clearTimeout(this.iceTimer);
+    if (state !== "disconnected") return;
+    this.iceTimer = setTimeout(() => {
+      const pcs = [this.publisher?.pc, this.subscriber?.pc];
+      if (pcs.some((pc) => pc?.iceConnectionState === "disconnected")) this.restartIce();
+    }, ICE_RESTART_AFTER_MS);
+  }
+
+  /** ICE restart through the publish PC (the edge restarts the subscribe PC); if it fails, the PCs
+   * fail and the room restarts its media (onPeerState). */
+  restartIce() {
+    if (this.finished || this.sig.state !== "connected") return;
+    this.publisher?.restartIce()?.catch((err) => console.warn("ICE restart refused", err));
   }
 
   /**
