@@ -1,4 +1,4 @@
-"""Chromium forced to relay (``iceTransportPolicy: "relay"``) over TURN/TCP only, through a real
+"""Chromium forced to relay (``iceTransportPolicy: "relay"``) over TURN/TCP only (or TLS only), through a real
 coturn, with the credentials the edge handed it: its camera and microphone reach an aiortc
 participant, and that participant's media reaches Chromium, both peer connections relayed."""
 
@@ -64,7 +64,7 @@ async def page(coturn) -> AsyncIterator[object]:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("transport", ["tcp", "tls"])
-async def test_media_flows_both_ways_with_chromium_relayed_over_turn_tcp_only(
+async def test_media_flows_both_ways_with_chromium_relayed_only_over_turn_tcp_or_tls(
         make_edge, tokens: TokenKit, coturn, page, transport: str) -> None:  # noqa: ANN001
     urls = [coturn.url("udp"), coturn.url("tcp"), coturn.url("tls")]
     async with make_edge(turn={"urls": urls, "secret": TURN_SECRET, "ttl": 600}) as edge:
