@@ -8,6 +8,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import logging
 import ssl
 import time
 from pathlib import Path
@@ -108,7 +109,9 @@ def _refused(exc: BaseException) -> bool:
 
 
 async def test_coturn_accepts_the_credentials_an_edge_hands_out_over_udp_tcp_and_tls(
-        tmp_path: Path, nats_server, nc: nats.NATS, tokens: TokenKit, coturn) -> None:  # noqa: ANN001
+        tmp_path: Path, nats_server, nc: nats.NATS, tokens: TokenKit, coturn,  # noqa: ANN001
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="edge")
     jwks = tokens.write(tmp_path / "jwks.json")
     secret_file = tmp_path / "turn.secret"
     secret_file.write_text(TURN_SECRET + "\n")
@@ -166,8 +169,10 @@ async def test_coturn_accepts_the_credentials_an_edge_hands_out_over_udp_tcp_and
             for c in (alice, bob, again):
                 await c.close()
         await sub.unsubscribe()
-        # The secret went nowhere: not to a client (every message each one received), not on NATS.
+        # The secret went nowhere: not to a client (every message each one received), not on NATS,
+        # not in the edge's log.
         texts = [repr(m) for c in (alice, bob, again) for m in c.seen] + [repr(d) for d in seen_on_nats]
+        texts += [f"{r.getMessage()} {r.__dict__}" for r in caplog.records]
         assert texts and not any(TURN_SECRET in t for t in texts)
         assert "edge-t" in " ".join(texts)  # the capture did see the edge's traffic
 

@@ -1,10 +1,11 @@
-"""Chromium forced to relay (``iceTransportPolicy: "relay"``) over TURN/TCP only, through a real
+"""Chromium forced to relay (``iceTransportPolicy: "relay"``) over TURN/TCP only (or TLS only), through a real
 coturn, with the credentials the edge handed it: its camera and microphone reach an aiortc
 participant, and that participant's media reaches Chromium, both peer connections relayed."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -31,16 +32,29 @@ async def _serve_page(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     writer.close()
 
 
+def _spki_sha256(cert_file: Path) -> str:
+    """base64(SHA-256(SubjectPublicKeyInfo)) of a PEM certificate, as Chromium's SPKI flags take it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    key = x509.load_pem_x509_certificate(cert_file.read_bytes()).public_key()
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return base64.b64encode(digest.finalize()).decode()
+
+
 @pytest.fixture
-async def page() -> AsyncIterator[object]:
+async def page(coturn) -> AsyncIterator[object]:  # noqa: ANN001
     require(playwright_available(), "playwright for Python (pip install playwright)")
     require(chromium_path() is not None, "Chromium (apt-get install chromium)")
     from playwright.async_api import async_playwright
 
     server = await asyncio.start_server(_serve_page, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
+    # Chromium checks the TURN server's TLS certificate: trust the test CA's one for this run
+    trust = [f"--ignore-certificate-errors-spki-list={_spki_sha256(coturn.tls.cert)}"]
     async with server, async_playwright() as pw:
-        context = await launch(pw)
+        context = await launch(pw, args=trust)
         try:
             page = context.pages[0] if context.pages else await context.new_page()
             await page.goto(f"http://127.0.0.1:{port}/")
@@ -49,8 +63,9 @@ async def page() -> AsyncIterator[object]:
             await close(context)
 
 
-async def test_media_flows_both_ways_with_chromium_relayed_over_turn_tcp_only(
-        make_edge, tokens: TokenKit, coturn, page) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("transport", ["tcp", "tls"])
+async def test_media_flows_both_ways_with_chromium_relayed_only_over_turn_tcp_or_tls(
+        make_edge, tokens: TokenKit, coturn, page, transport: str) -> None:  # noqa: ANN001
     urls = [coturn.url("udp"), coturn.url("tcp"), coturn.url("tls")]
     async with make_edge(turn={"urls": urls, "secret": TURN_SECRET, "ttl": 600}) as edge:
         edge: EdgeServer
@@ -58,11 +73,11 @@ async def test_media_flows_both_ways_with_chromium_relayed_over_turn_tcp_only(
         bob = MediaClient(await joined_client(edge, tokens.sign(name="Bob")))
         try:
             await bob.publish()
-            alice = await page.evaluate("([u, t, m]) => turnClient(u, t, m)",
-                                        [edge.ws_url(), tokens.sign(name="Alice"), MEETING])
-            # the page kept only the TURN/TCP URL, with its own credentials
+            alice = await page.evaluate("([u, t, m, k]) => turnClient(u, t, m, k)",
+                                        [edge.ws_url(), tokens.sign(name="Alice"), MEETING, transport])
+            # the page kept only the TURN/TCP (or TURN/TLS) URL, with its own credentials
             (server,) = alice["iceServers"]
-            assert server["urls"] == [coturn.url("tcp")]
+            assert server["urls"] == [coturn.url(transport)]
             assert server["username"].endswith(":" + alice["participant_id"])
 
             def from_alice(kind: str) -> int:
@@ -84,9 +99,9 @@ async def test_media_flows_both_ways_with_chromium_relayed_over_turn_tcp_only(
             s = await stats()
             for name in ("pub", "sub"):
                 assert s[name]["state"] == "connected", s
-                # both of Chromium's peer connections really went through the TURN server, over TCP
-                assert s[name]["local"]["type"] == "relay" and s[name]["local"]["relayProtocol"] == "tcp", s
-                assert s[name]["local"]["url"] == coturn.url("tcp"), s
+                # both of Chromium's peer connections really went through the TURN server, over TCP or TLS
+                assert s[name]["local"]["type"] == "relay" and s[name]["local"]["relayProtocol"] == transport, s
+                assert s[name]["local"]["url"] == coturn.url(transport), s
                 assert s[name]["bytesSent"] > 0 and s[name]["bytesReceived"] > 0, s
             assert s["pub"]["framesSent"] >= 30 and s["pub"]["audioSent"] >= 30, s
             assert await page.evaluate("() => window.turnState.errors") == []

@@ -1,8 +1,9 @@
 // A minimal signaling client for a Chromium page, written from docs/protocol.md, whose peer
-// connections may use only relayed candidates over TURN/TCP: it keeps the turn:…?transport=tcp
-// URLs of joined.ice_servers and sets iceTransportPolicy "relay". Candidates go in the SDP (it
+// connections may use only relayed candidates over TURN/TCP or TURN/TLS: it keeps the
+// turn:…?transport=tcp (keep = "tcp") or the turns: URLs (keep = "tls") of joined.ice_servers
+// and sets iceTransportPolicy "relay". Candidates go in the SDP (it
 // waits for gathering to complete), so no trickle is needed.
-window.turnClient = async (wsUrl, token, meetingId) => {
+window.turnClient = async (wsUrl, token, meetingId, keep = "tcp") => {
   const state = (window.turnState = { messages: [], errors: [], joined: null });
   const ws = new WebSocket(wsUrl);
   const waiters = [];
@@ -22,7 +23,8 @@ window.turnClient = async (wsUrl, token, meetingId) => {
   send({ type: "join", id: 1, token, meeting_id: meetingId });
   const joined = (state.joined = await joinedP);
   const iceServers = joined.ice_servers
-    .map((s) => ({ ...s, urls: [].concat(s.urls).filter((u) => u.startsWith("turn:") && u.endsWith("?transport=tcp")) }))
+    .map((s) => ({ ...s, urls: [].concat(s.urls).filter((u) => keep === "tls" ? u.startsWith("turns:") :
+      u.startsWith("turn:") && u.endsWith("?transport=tcp")) }))
     .filter((s) => s.urls.length);
   state.iceServers = iceServers;
   const config = { iceServers, iceTransportPolicy: "relay", bundlePolicy: "max-bundle" };

@@ -39,11 +39,11 @@ def playwright_available() -> bool:
         return False
 
 
-async def launch(playwright, *, viewport: dict | None = None):  # noqa: ANN001, ANN201
-    """A new Chromium with its own profile; returns the persistent context."""
+async def launch(playwright, *, viewport: dict | None = None, args: list[str] | None = None):  # noqa: ANN001, ANN201
+    """A new Chromium with its own profile (and *args* besides the usual ones); returns the persistent context."""
     profile = tempfile.mkdtemp(prefix="cc-chromium-")
     context = await playwright.chromium.launch_persistent_context(
-        profile, executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS,
+        profile, executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS + (args or []),
         viewport=viewport or {"width": 1280, "height": 800}, permissions=["camera", "microphone"],
         ignore_default_args=["--headless"],
     )
