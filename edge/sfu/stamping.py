@@ -119,7 +119,7 @@ def stamper(answer: Answered, sequence: TransportSequence) -> Callable[[bytes, i
             parts = table.get(ext)
             if parts is None:
                 parts = table[ext] = _split(ext, ident_abs, 3)
-            return parts[0] + _I.pack(int(clock() * 262144))[1:] + parts[1]
+            return parts[0] + _I.pack(int(clock() * 262144) & 0xFFFFFF)[1:] + parts[1]  # 6.18 fixed point, mod 64 s
 
         return abs_send_time
     return None

@@ -171,3 +171,32 @@ async def test_prepared_dtls_offers_rsa_suites_and_records_nothing_yet() -> None
     assert "ECDHE-RSA-AES128-GCM-SHA256" in names and "ECDHE-ECDSA-AES128-GCM-SHA256" in names
     assert record.alert is None and not record.handshake_done
     await pc.close()
+
+
+async def test_the_rtcp_tap_sees_feedback_whole_and_remb_reaches_the_publisher(meeting: Meeting) -> None:
+    alice, bob = await meeting.join("alice"), await meeting.join("bob")
+    await alice.publish()
+    await eventually(lambda: bob.decoded("video") >= 5, timeout=30, what="video at bob")
+    seen: list[bytes] = []
+    dtls = meeting.room.peers["bob"].subscriber.pc.getTransceivers()[0].sender.transport
+    hooks.tap_rtcp(dtls, seen.append)  # replaces the room's own tap
+    await eventually(lambda: any(p[1] in (200, 201) for p in seen), timeout=10, what="bob's RTCP, raw")
+    # the edge's REMB, and aiortc's own capped, reach alice's encoder
+    peer = meeting.room.peers["alice"]
+    feed = next(p.feed for p in peer.publications.values() if p.source is not None and p.source.kind == "video")
+    peer.remb_cap = 300_000
+    sender = next(t.sender for t in alice.publish_pc.getTransceivers() if t.kind == "video")
+    await hooks.send_remb(feed.receiver, 300_000, feed.ssrcs)  # type: ignore[misc]
+    await eventually(lambda: sender._RTCRtpSender__encoder.target_bitrate <= 300_000, timeout=10,
+                     what="alice's encoder follows the REMB")
+
+
+async def test_missing_feedback_internals_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiortc.rtcdtlstransport import RTCDtlsTransport
+
+    monkeypatch.delattr(RTCDtlsTransport, "_handle_rtcp_data")
+    monkeypatch.delattr(aiortc.RTCRtpReceiver, "_send_rtcp")
+    with pytest.raises(hooks.HookError) as refused:
+        hooks.check()
+    assert "RTCDtlsTransport._handle_rtcp_data" in str(refused.value)
+    assert "RTCRtpReceiver._send_rtcp" in str(refused.value)
