@@ -272,8 +272,10 @@ class Downlink:
         covered = sum(v[3] for v in rembs.values())
         rest = max(other_bps + covered_bps - covered, 0.0)
         rest = PROVEN * rest if proven else rest
-        self._propose(sum(v[1] for v in rembs.values()) + rest, now, "remb",
-                      sum(v[2] for v in rembs.values()) + rest if proven else 0.0)
+        value = sum(v[1] for v in rembs.values()) + rest
+        if proven and all(v[2] for v in rembs.values()):
+            value = max(value, self.wanted)  # no congestion anywhere: grow towards what is wanted
+        self._propose(value, now, "remb", sum(v[2] for v in rembs.values()) + rest if proven else 0.0)
 
     def on_loss(self, fraction: float, sent_bps: float, now: float | None = None) -> None:
         """A receiver report's fraction lost, for a stream this subscriber receives."""

@@ -9,10 +9,16 @@ import pytest
 from aiortc import RTCPeerConnection
 
 from edge.sfu.downtrack import DownTrack, ForwardedTrack
-from edge.sfu.interfaces import SdpError
+from edge.sfu.interfaces import SdpError, SfuConfig
 from tests.edge.sfu.client import ALL, Meeting
 from tests.edge.sfu.simulcast_client import LAYERS, SimulcastPublisher, simulcast_offer
 from tests.support.util import eventually
+
+
+@pytest.fixture
+def sfu_config() -> SfuConfig:
+    # the layers are chosen by these tests, not by bandwidth adaptation (test_adaptation.py)
+    return SfuConfig(adaptation=False)
 
 
 @pytest.fixture
