@@ -174,7 +174,9 @@ class Allocator:
         for d in sorted(video, key=_order):
             have = self.current.get(d.track_id, -2)
             if d.track_id not in self.current:
-                decided[d.track_id] = ideal.get(d.track_id)  # a new track starts where the policy puts it
+                # a new track starts where the policy puts it, or at its lowest layer if that fits
+                start = ideal.get(d.track_id)
+                decided[d.track_id] = start if start is not None else keep.get(d.track_id)
             elif _rank(keep.get(d.track_id)) < _rank(have):
                 decided[d.track_id] = keep.get(d.track_id)  # a decrease: at once
             else:

@@ -216,6 +216,8 @@ class Downlink:
         self.source = ""
         self.loss = 0.0
         self.queue_delay = 0.0
+        self._queued_for = 0  # feedbacks in a row with queueing over QUEUE_DELAY
+        self._outcomes: deque[tuple[float, int, int]] = deque()  # (time, lost, packets) per feedback
         self.delivery = 0.0  # bits/s delivered (transport feedback)
         #: Bits/s the subscriber's tracks would take in full (set by the allocator): without
         #: congestion the estimate grows towards it, so what was paused or lowered is tried again.
@@ -306,8 +308,16 @@ class Downlink:
             return False
         received = [(arrival / 1e6, s[0], s[1]) for _, arrival, s in known if arrival is not None]
         lost = len(known) - len(received)
+
         self._twcc_at = now
-        self.loss = lost / len(known)
+        # loss over the last two seconds' packets, when there were enough of them: a stream's first
+        # burst or one late keyframe is not a lossy path
+        outcomes = self._outcomes
+        outcomes.append((now, lost, len(known)))
+        while outcomes and now - outcomes[0][0] > 2.0:
+            outcomes.popleft()
+        total = sum(n for _, _, n in outcomes)
+        self.loss = sum(n for _, n, _ in outcomes) / total if total >= 100 else 0.0
         if received:
             # one-way delay, up to a constant: its growth over the smallest seen lately is queueing
             delays = [a - t for a, t, _ in received]
@@ -319,7 +329,9 @@ class Downlink:
             while base and now - base[0][0] > 10.0:
                 base.popleft()
             floor = base[0][1]
-            self.queue_delay = max(sum(delays[-3:]) / len(delays[-3:]) - floor, 0.0)
+            queued = max(sum(delays) / len(delays) - floor, 0.0)
+            self.queue_delay = 0.5 * self.queue_delay + 0.5 * queued  # smoothed: one late burst is no queue
+            self._queued_for = self._queued_for + 1 if queued > QUEUE_DELAY else 0
             acked = self._acked
             acked.extend((a, size) for a, _, size in received)
             newest = max(a for a, _, _ in received)
@@ -333,7 +345,8 @@ class Downlink:
                 if sent_span > 0:  # a receiver cannot take packets faster than they were sent
                     rate = min(rate, 8 * sum(size for _, _, size in received) / sent_span * 1.5 + 8 * 1500 / span)
                 self.delivery = rate
-        congested = self.loss > 0.1 or self.queue_delay > QUEUE_DELAY
+        # a queue is one that stays: over the threshold in three feedbacks in a row
+        congested = self.loss > 0.1 or (self.queue_delay > QUEUE_DELAY and self._queued_for >= 3)
         if congested and self.delivery > 0:
             if self._decreased is None or now - self._decreased > 0.3:
                 self._propose(min(self.estimate, DECREASE * self.delivery), now, "twcc")

@@ -74,6 +74,31 @@ async def test_two_people_see_and_hear_each_other_through_the_edge(meeting: Meet
         await page.screenshot(path=str(artifacts / f"room-two-people-{who}.png"))
 
 
+async def test_a_tile_out_of_sight_is_not_sent_until_it_is_back(meeting: Meeting) -> None:
+    m = meeting
+    await frames_keep_coming(m.bob, m.alice_id)
+    alice_tile = tile(m.bob, m.alice_id)
+    track_id = await alice_tile.get_attribute("data-track-id")
+    sent = await wait_for(lambda: m.bob.evaluate("window.__cc.view.sent"), what="a view sent")
+    shown = {t["track_id"]: t for t in sent["tracks"]}
+    assert track_id in shown and shown[track_id]["width"] > 0 and shown[track_id]["height"] > 0
+    await alice_tile.evaluate("el => { el.style.transform = 'translateY(-100000px)'; }")
+    try:
+        await wait_for(lambda: m.bob.evaluate(f"(window.__cc.view.sent?.hidden || []).includes('{track_id}')"),
+                       what="alice's camera reported hidden")
+        last = {"n": -1, "same": 0}
+
+        async def stopped() -> bool:  # the same count over five samples in a row (a second and more)
+            n = await frames(m.bob, m.alice_id)
+            last["same"] = last["same"] + 1 if n == last["n"] else 0
+            last["n"] = n
+            return last["same"] >= 5
+        await wait_for(stopped, timeout=15, interval=0.25, what="no more frames of a hidden tile")
+    finally:
+        await alice_tile.evaluate("el => { el.style.transform = ''; }")
+    await frames_keep_coming(m.bob, m.alice_id, timeout=15)
+
+
 async def test_chat_arrives_on_the_other_side(meeting: Meeting, artifacts: Path) -> None:
     m = meeting
     await open_panel(m.alice, "chat")
@@ -362,27 +387,3 @@ def _ended(client: httpx.Client, meeting_id: str):  # noqa: ANN202
         return client.get(f"/api/v1/meetings/{meeting_id}").json()["state"] == "ended"
     return check
 
-
-async def test_a_tile_out_of_sight_is_not_sent_until_it_is_back(meeting: Meeting) -> None:
-    m = meeting
-    await frames_keep_coming(m.bob, m.alice_id)
-    alice_tile = tile(m.bob, m.alice_id)
-    track_id = await alice_tile.get_attribute("data-track-id")
-    sent = await wait_for(lambda: m.bob.evaluate("window.__cc.view.sent"), what="a view sent")
-    shown = {t["track_id"]: t for t in sent["tracks"]}
-    assert track_id in shown and shown[track_id]["width"] > 0 and shown[track_id]["height"] > 0
-    await alice_tile.evaluate("el => { el.style.transform = 'translateY(-100000px)'; }")
-    try:
-        await wait_for(lambda: m.bob.evaluate(f"(window.__cc.view.sent?.hidden || []).includes('{track_id}')"),
-                       what="alice's camera reported hidden")
-        last = {"n": -1, "same": 0}
-
-        async def stopped() -> bool:  # the same count over five samples in a row (a second and more)
-            n = await frames(m.bob, m.alice_id)
-            last["same"] = last["same"] + 1 if n == last["n"] else 0
-            last["n"] = n
-            return last["same"] >= 5
-        await wait_for(stopped, timeout=15, interval=0.25, what="no more frames of a hidden tile")
-    finally:
-        await alice_tile.evaluate("el => { el.style.transform = ''; }")
-    await frames_keep_coming(m.bob, m.alice_id, timeout=15)
