@@ -99,7 +99,7 @@ class SubscriberRate:
         subs = [s for s in self.subscriber.subs.values() if s.active]
         demands = [demand(s.source, speaker) for s in subs]
         layers = self.allocator.decide(self.downlink.estimate, demands, now, no_feedback=self.no_feedback(now),
-                                       measured=self.downlink.last_feedback is not None)
+                                       congested=self.downlink.congested_at is not None)
         self.downlink.wanted = self.allocator.wanted
         cost = 0.0
         for d in demands:

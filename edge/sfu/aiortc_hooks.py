@@ -364,6 +364,25 @@ def tap_sender(sender: RTCRtpSender, feedback: SenderFeedback) -> None:
     sender._handle_rtcp_packet = handle_rtcp_packet  # type: ignore[method-assign]
 
 
+def guard_rtcp(dtls: RTCDtlsTransport) -> None:
+    """Drop a compound RTCP packet aiortc cannot route instead of letting its error end the DTLS
+    transport: aiortc's parser catches ``ValueError`` but its REMB routing unpacks the FCI's SSRC
+    list with :mod:`struct`, so a REMB whose SSRC count lies would stop the transport's receive
+    loop (and the peer connection with it). Guarding a transport again does nothing."""
+    if dtls.__dict__.get("_edge_rtcp_guarded"):
+        return
+    dtls.__dict__["_edge_rtcp_guarded"] = True
+    original = dtls._handle_rtcp_data
+
+    async def handle_rtcp_data(data: bytes) -> None:
+        try:
+            await original(data)
+        except (struct.error, ValueError, IndexError) as exc:
+            log.debug("malformed RTCP dropped: %s", exc)
+
+    dtls._handle_rtcp_data = handle_rtcp_data  # type: ignore[method-assign]
+
+
 def tap_rtcp(dtls: RTCDtlsTransport, on_rtcp: Callable[[bytes], None]) -> None:
     """Give every decrypted compound RTCP packet the transport receives to *on_rtcp* first (then
     aiortc handles it as usual). Tapping a transport again replaces the callback."""

@@ -146,9 +146,11 @@ class Allocator:
         return demand
 
     def decide(self, estimate: float, demands: list[Demand], now: float, *, no_feedback: bool = False,
-               measured: bool = True) -> dict[str, Layer]:
-        """The layers from now on, by track id (video tracks only). Until the estimate is
-        *measured* (feedback came), nothing is paused. Sets :attr:`wanted`."""
+               congested: bool = True) -> dict[str, Layer]:
+        """The layers from now on, by track id (video tracks only). Until the subscriber's path
+        has shown congestion, the estimate is a guess and nothing is paused: every shown track
+        gets at least its lowest layer (a single-layer camera over the initial guess is not held
+        back). Sets :attr:`wanted`."""
         for d in demands:
             self.demands_view(d)
         video = [d for d in demands if d.video]
@@ -160,8 +162,8 @@ class Allocator:
         self.wanted = wanted(demands, allocate(float("inf"), demands)) / HEADROOM
         # hysteresis: what flows is kept while it fits the whole estimate; a step up must fit
         # with headroom
-        keep = allocate(estimate * KEEP, demands, pause=measured)
-        ideal = allocate(self.budget, demands, pause=measured)
+        keep = allocate(estimate * KEEP, demands, pause=congested)
+        ideal = allocate(self.budget, demands, pause=congested)
         if estimate < self._up_estimate * 0.95 and now - self._up_at < 2 * STEP_UP_INTERVAL:
             # the last step up congested the path: wait longer before the next one
             self._interval = min(self._interval * 2, MAX_BACKOFF)

@@ -42,6 +42,12 @@ CALM = 10.0
 DECREASE = 0.85  # of the delivery rate, when the path is congested
 QUEUE_DELAY = 0.06  # seconds of queueing delay that mean congestion
 PROVEN = 1.1  # × a rate delivered without congestion: the estimate may rise to it at once
+#: A REMB under this × what its streams are sent at (headers included) is over-use; estimators
+#: that count payload only (aiortc's) read about 10 % under the rate on the wire.
+OVERUSE = 0.8
+#: Seconds REMB over-use must last before the path counts as congested (a loaded CPU's jitter
+#: makes a delay-based estimator dip for a moment).
+OVERUSE_FOR = 1.0
 HISTORY = 8192  # sent packets remembered for feedback (a power of two)
 
 _H = struct.Struct("!H")
@@ -224,6 +230,10 @@ class Downlink:
         self.wanted = 0.0
         self._raised: float | None = None
         self._decreased: float | None = None
+        #: When the subscriber's feedback last showed congestion (None: never). Until it has, the
+        #: estimate is a guess that grows unopposed, and nothing is paused for it.
+        self.congested_at: float | None = None
+        self._overuse_since: float | None = None
         self._twcc_at = -1e9
         self._remb_at = -1e9
         self._rembs: dict[tuple[int, ...], tuple[float, float, float, float]] = {}  # (time, value, proven, covered)
@@ -265,6 +275,12 @@ class Downlink:
         if bitrate >= 0.9 * covered_bps:
             proven = PROVEN * covered_bps
             bitrate = max(bitrate, int(proven))
+        if bitrate >= OVERUSE * covered_bps:
+            self._overuse_since = None
+        elif self._overuse_since is None:
+            self._overuse_since = now
+        if self._overuse_since is not None and now - self._overuse_since >= OVERUSE_FOR:
+            self.congested_at = now  # clearly under what it receives, and staying there: over-use
         rembs = self._rembs
         rembs[tuple(sorted(about))] = (now, float(bitrate), proven, covered_bps)
         for key in [k for k, v in rembs.items() if now - v[0] > 3.0]:
@@ -284,6 +300,8 @@ class Downlink:
         now = time.monotonic() if now is None else now
         if not 0.0 <= fraction <= 1.0:
             return
+        if fraction > 0.1:
+            self.congested_at = now  # heavy loss is congestion, whichever estimator leads
         if now - self._twcc_at < 2.0 or now - self._remb_at < 2.0:
             self.last_feedback = now  # still feedback; the better kind decides
             return
@@ -348,6 +366,7 @@ class Downlink:
         # a queue is one that stays: over the threshold in three feedbacks in a row
         congested = self.loss > 0.1 or (self.queue_delay > QUEUE_DELAY and self._queued_for >= 3)
         if congested and self.delivery > 0:
+            self.congested_at = now
             if self._decreased is None or now - self._decreased > 0.3:
                 self._propose(min(self.estimate, DECREASE * self.delivery), now, "twcc")
             else:

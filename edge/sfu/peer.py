@@ -157,6 +157,7 @@ class Peer:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=plan.sdp, type="offer"))
                 for t in pc.getTransceivers():
                     hooks.route_by_mid(t.receiver.transport)
+                    hooks.guard_rtcp(t.receiver.transport)
                     if t.mid in plan.simulcast:
                         hooks.negotiate_extensions(t, list(plan.simulcast[t.mid].extensions))
                 await pc.setLocalDescription(await pc.createAnswer())

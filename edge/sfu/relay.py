@@ -156,6 +156,8 @@ class RelayIn:
                 hooks.on_new_transceiver(pc, self._tap)
             try:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=text, type="offer"))
+                for t in pc.getTransceivers():
+                    hooks.guard_rtcp(t.receiver.transport)
                 await pc.setLocalDescription(await pc.createAnswer())
             except Exception as exc:  # noqa: BLE001
                 if fresh:

@@ -226,6 +226,7 @@ class SubscribeSide:
             hooks.tap_sender(t.sender, hooks.SenderFeedback(
                 on_keyframe=functools.partial(self._feedback_keyframe, t),
                 on_nack=functools.partial(self._feedback_nack, t)))
+        hooks.guard_rtcp(t.sender.transport)
         t.setCodecPreferences(sdp.capabilities_for(source.codec))
         hooks.set_msid(t.sender, source.info.participant_id, source.track_id)
         sub.transceiver = t

@@ -77,9 +77,9 @@ def test_views_apply_and_no_feedback_means_lowest() -> None:
                     no_feedback=True) == {"c": 0, "h": None, "n": 0}
 
 
-def test_nothing_is_paused_before_the_estimate_is_measured() -> None:
+def test_nothing_is_paused_before_the_path_shows_congestion() -> None:
     a = Allocator()
-    assert a.decide(100_000, [cam("c"), cam("d")], 0.0, measured=False) == {"c": 0, "d": 0}
+    assert a.decide(100_000, [cam("c"), cam("d")], 0.0, congested=False) == {"c": 0, "d": 0}
     assert a.decide(100_000, [cam("c"), cam("d")], 1.0) == {"c": None, "d": None}
 
 

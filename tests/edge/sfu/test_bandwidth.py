@@ -172,3 +172,31 @@ def test_a_rate_delivered_without_congestion_is_kept_at_once() -> None:
     assert est.estimate == pytest.approx(bw.PROVEN * 1_000_000)
     est.on_remb(700_000, 1_000_000, now=2.0)  # clearly under: over-use
     assert est.estimate == 700_000
+
+
+def test_only_congestion_signals_mark_the_path_congested() -> None:
+    est = Downlink(initial=800_000)
+    est.on_remb(400_000, 380_000, about=[1], now=0.0)  # about what it receives: no over-use
+    est.on_loss(0.05, sent_bps=400_000, now=0.5)
+    assert est.congested_at is None
+    est.on_remb(300_000, 400_000, about=[1], now=0.8)  # a payload-only estimator's reading
+    est.on_remb(100_000, 400_000, about=[1], now=1.0)  # clearly under what it receives …
+    assert est.congested_at is None  # … for a moment: a dip, not yet over-use
+    est.on_remb(400_000, 400_000, about=[1], now=1.2)
+    est.on_remb(100_000, 400_000, about=[1], now=1.5)
+    est.on_remb(100_000, 400_000, about=[1], now=2.4)
+    assert est.congested_at is None  # the dip was over at 1.2: it lasts from 1.5
+    est.on_remb(100_000, 400_000, about=[1], now=2.5)
+    assert est.congested_at == 2.5
+    est.on_loss(0.3, sent_bps=400_000, now=2.6)  # REMB leads, but heavy loss is congestion all the same
+    assert est.congested_at == 2.6
+    rr = Downlink(initial=800_000)
+    rr.on_loss(0.01, sent_bps=1_000_000, now=0.0)
+    assert rr.congested_at is None
+    rr.on_loss(0.3, sent_bps=1_000_000, now=1.0)
+    assert rr.congested_at == 1.0
+    twcc = Downlink(initial=1_000_000)
+    simulate(twcc, capacity=10_000_000, rate=500_000, seconds=3)
+    assert twcc.congested_at is None
+    simulate(twcc, capacity=300_000, rate=1_000_000, seconds=3)
+    assert twcc.congested_at is not None
