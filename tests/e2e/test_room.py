@@ -16,6 +16,7 @@ from tests.e2e.ui import (
     audio_keeps_coming,
     frames,
     frames_keep_coming,
+    inbound,
     join,
     joined,
     open_panel,
@@ -72,6 +73,32 @@ async def test_two_people_see_and_hear_each_other_through_the_edge(meeting: Meet
     assert await tile(m.bob, m.alice_id).get_by_test_id("tile-name").inner_text() == "Alice Host"
     for page, who in ((m.alice, "alice"), (m.bob, "bob")):
         await page.screenshot(path=str(artifacts / f"room-two-people-{who}.png"))
+
+
+async def test_the_camera_goes_out_as_simulcast_layers_and_the_other_side_decodes_one(meeting: Meeting) -> None:
+    m = meeting
+
+    async def encodings() -> dict[str, tuple[int, int]]:
+        return {e["rid"]: (e["framesEncoded"], e["frameHeight"])
+                for e in await m.alice.evaluate("window.__cc.outbound()")}
+
+    async def both_layers() -> dict[str, tuple[int, int]] | None:
+        now = await encodings()
+        return now if set(now) == {"q", "f"} and all(frames > 0 for frames, _ in now.values()) else None
+    first = await wait_for(both_layers, timeout=15, what="alice's camera encoded as layers q and f")
+    # both layers keep being encoded
+    later = await wait_for(lambda: _grown(encodings, first), timeout=15, what="both layers still encoded")
+    assert later["q"][1] * 2 == later["f"][1], later  # half the lines, then the capture itself
+    # bob decodes one of them
+    await frames_keep_coming(m.bob, m.alice_id)
+    heights = {s["frameHeight"] for s in await inbound(m.bob)
+               if s["kind"] == "video" and s["participantId"] == m.alice_id and s["active"]}
+    assert heights <= {later["q"][1], later["f"][1]} and heights, heights
+
+
+async def _grown(read, first: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]] | None:  # noqa: ANN001
+    now = await read()
+    return now if all(now.get(rid, (0, 0))[0] > frames + 10 for rid, (frames, _) in first.items()) else None
 
 
 async def test_a_tile_out_of_sight_is_not_sent_until_it_is_back(meeting: Meeting) -> None:

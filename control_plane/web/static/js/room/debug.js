@@ -48,10 +48,23 @@ export function exposeForDiagnostics(room) {
         const found = entry ? room.state.track(entry.trackId) : null;
         out.push({
           mid: s.mid, kind: s.kind, framesDecoded: s.framesDecoded || 0, packetsReceived: s.packetsReceived || 0,
+          frameHeight: s.frameHeight || 0,
           totalSamplesReceived: s.totalSamplesReceived || 0, audioEnergy: s.totalAudioEnergy || 0,
           participantId: entry?.participantId || "", trackId: entry?.trackId || "",
           source: found?.track.source || "", active: Boolean(entry?.active),
         });
+      });
+      return out;
+    },
+    /** Each video encoding this browser sends: `{rid, framesEncoded, frameHeight}` (rid "" without simulcast). */
+    async outbound() {
+      const pc = room.publisher?.pc;
+      if (!pc) return [];
+      const out = [];
+      (await pc.getStats()).forEach((s) => {
+        if (s.type === "outbound-rtp" && s.kind === "video") {
+          out.push({ rid: s.rid || "", framesEncoded: s.framesEncoded || 0, frameHeight: s.frameHeight || 0 });
+        }
       });
       return out;
     },

@@ -2,6 +2,8 @@
 // subscribe PC answers the edge's offers — the first and every renegotiation — and receives
 // everyone else. ICE candidates trickle over signaling once the description they belong to is sent.
 
+import { encodingsFor } from "./simulcast.js";
+
 function rtcConfig(iceServers) {
   return { iceServers: iceServers || [], bundlePolicy: "max-bundle" };
 }
@@ -85,7 +87,10 @@ export class Publisher {
       t.direction = "sendonly";
       await t.sender.replaceTrack(track);
     } else {
-      this.transceivers[source] = this.pc.addTransceiver(track, { direction: "sendonly", streams: [this.stream] });
+      const init = { direction: "sendonly", streams: [this.stream] };
+      const sendEncodings = encodingsFor(source, track);
+      if (sendEncodings) init.sendEncodings = sendEncodings;
+      this.transceivers[source] = this.pc.addTransceiver(track, init);
     }
     if (negotiate) await this.negotiate();
   }
