@@ -183,8 +183,13 @@ class Adaptation:
     # --- towards publishers ---
 
     def caps(self) -> dict[str, float]:
-        """Bits/s each local video track may be published at: what its best-served subscriber can use."""
+        """Bits/s each local video track may be published at: what its best-served subscriber can
+        use. A track relayed to another edge is uncapped: that edge's subscribers are not known here."""
         best: dict[str, float] = {}
+        for relay in self.room.relays.out.values():
+            if not relay.closed:
+                for track_id in relay.wanted:
+                    best[track_id] = float("inf")
         for peer in self.room.peers.values():
             if peer.rate is None:
                 continue

@@ -93,6 +93,11 @@ async def test_each_track_crosses_once_and_fans_out_on_the_other_edge(edges) -> 
     assert 1.6 < fanned / sent < 2.4, (sent, fanned)    # two subscribers on B, one copy on the link
     assert b.room.stats().extra["relays_in"] == 1 and a.room.stats().extra["relayed_streams_out"] == 2
     assert ("A", "B", "out", "connected") in wire.states and ("B", "A", "in", "connected") in wire.states
+    # alice's only subscribers are on B: edge A must not tell her to send less than they may use
+    adaptation = a.room.adaptation
+    assert adaptation is not None
+    assert adaptation.publisher_cap(a.room.peers["alice"], adaptation.caps()) is None
+    await eventually(lambda: a.room.peers["alice"].remb_cap is None, what="no REMB cap for alice")
 
 
 async def test_a_late_subscriber_gets_a_keyframe_through_the_relay(edges) -> None:
