@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from . import aiortc_hooks as hooks
 from .allocation import AUDIO_DEFAULT, CAMERA, FEEDBACK_TIMEOUT, SCREEN, SPEAKER, Allocator, Demand
 from .bandwidth import Downlink
+from .probe import Prober
 
 if TYPE_CHECKING:
     from .egress import Egress
@@ -39,6 +40,7 @@ REMB_EVERY = 2  # decisions between REMBs to publishers
 MIN_PUBLISH = 100_000  # bits/s a published video is always allowed
 NO_CAP = 50_000_000
 HEADER_BYTES = 40  # RTP, SRTP, UDP and IP headers of a packet
+LAYER_RATIO = 3.0  # a simulcast layer has four times the pixels of the one below it
 OVERHEAD = 1.1  # RTP, SRTP, UDP and IP headers on top of the payload bitrate a source measures
 
 
@@ -47,8 +49,19 @@ def demand(source: TrackSource, speaker: str | None) -> Demand:
     video = source.kind == "video"
     priority = (SCREEN if source.info.source == "screen" else
                 SPEAKER if source.info.participant_id == speaker else CAMERA)
-    return Demand(source.track_id, video, [OVERHEAD * source.layer_bitrate(i) for i in range(n)],
+    return Demand(source.track_id, video, layer_costs([OVERHEAD * source.layer_bitrate(i) for i in range(n)]),
                   [source.layer_size(i) for i in range(n)] if video else [], priority)
+
+
+def layer_costs(measured: list[float]) -> list[float]:
+    """What each layer will cost: its measured bitrate, but a flowing layer at least
+    :data:`LAYER_RATIO` × the one below it. A layer nobody receives measures low — the publisher
+    was told (REMB) to spend little on it — and costs what it costs again once it is wanted."""
+    costs = list(measured)
+    for i in range(1, len(costs)):
+        if costs[i] > 0 and costs[i - 1] > 0:
+            costs[i] = max(costs[i], LAYER_RATIO * costs[i - 1])
+    return costs
 
 
 class SubscriberRate:
@@ -59,6 +72,7 @@ class SubscriberRate:
         self.egress = egress
         self.downlink = Downlink()
         self.allocator = Allocator()
+        self.prober = Prober(egress, self.downlink)
         #: When its subscribe PC last connected (None: not connected).
         self.opened_at: float | None = None
         self.sent_bps = 0.0
@@ -98,8 +112,13 @@ class SubscriberRate:
     def decide(self, now: float, speaker: str | None) -> None:
         subs = [s for s in self.subscriber.subs.values() if s.active]
         demands = [demand(s.source, speaker) for s in subs]
+        # with transport-wide feedback, a step up waits until the path has proven it (probing);
+        # before any feedback, nothing steps up from where it starts
+        probing = self.downlink.transport_wide(now) and self.prober.carrier() is not None
+        up_limit = (self.downlink.proven_rate(now) if probing else
+                    0.0 if self.downlink.last_feedback is None else None)
         layers = self.allocator.decide(self.downlink.estimate, demands, now, no_feedback=self.no_feedback(now),
-                                       congested=self.downlink.congested_at is not None)
+                                       congested=self.downlink.congested_at is not None, up_limit=up_limit)
         self.downlink.wanted = self.allocator.wanted
         cost = 0.0
         for d in demands:
@@ -109,6 +128,8 @@ class SubscriberRate:
             chosen = layers.get(d.track_id)
             if chosen is not None:
                 cost += d.bitrates[min(chosen, len(d.bitrates) - 1)]
+        if probing and self.allocator.probe_target > 0:
+            self.prober.start(self.allocator.probe_target, self.sent_bps, now, holding=cost)
         spare = max(self.allocator.budget - cost, 0.0)
         usable: dict[str, float] = {}
         for s, d in zip(subs, demands, strict=True):

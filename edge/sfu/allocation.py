@@ -139,6 +139,8 @@ class Allocator:
         self._interval = STEP_UP_INTERVAL
         self._up_at = -1e9
         self._up_estimate = 0.0
+        #: Bits/s the path would have to prove before the next step up (0: no probe wanted).
+        self.probe_target = 0.0
 
     def demands_view(self, demand: Demand) -> Demand:
         demand.tile = self.view.tiles.get(demand.track_id)
@@ -146,11 +148,13 @@ class Allocator:
         return demand
 
     def decide(self, estimate: float, demands: list[Demand], now: float, *, no_feedback: bool = False,
-               congested: bool = True) -> dict[str, Layer]:
+               congested: bool = True, up_limit: float | None = None) -> dict[str, Layer]:
         """The layers from now on, by track id (video tracks only). Until the subscriber's path
         has shown congestion, the estimate is a guess and nothing is paused: every shown track
         gets at least its lowest layer (a single-layer camera over the initial guess is not held
-        back). Sets :attr:`wanted`."""
+        back). With *up_limit* (bits/s the path has proven it carries), a step up must fit that
+        too; one that fits only the estimate sets :attr:`probe_target`. Sets :attr:`wanted`."""
+        self.probe_target = 0.0
         for d in demands:
             self.demands_view(d)
         video = [d for d in demands if d.video]
@@ -161,9 +165,10 @@ class Allocator:
         self.budget = estimate * HEADROOM
         self.wanted = wanted(demands, allocate(float("inf"), demands)) / HEADROOM
         # hysteresis: what flows is kept while it fits the whole estimate; a step up must fit
-        # with headroom
+        # with headroom (and, when given, within what the path has proven)
         keep = allocate(estimate * KEEP, demands, pause=congested)
-        ideal = allocate(self.budget, demands, pause=congested)
+        hoped = allocate(self.budget, demands, pause=congested)
+        ideal = hoped if up_limit is None else allocate(min(estimate, up_limit) * HEADROOM, demands, pause=congested)
         if estimate < self._up_estimate * 0.95 and now - self._up_at < 2 * STEP_UP_INTERVAL:
             # the last step up congested the path: wait longer before the next one
             self._interval = min(self._interval * 2, MAX_BACKOFF)
@@ -178,7 +183,11 @@ class Allocator:
             if d.track_id not in self.current:
                 # a new track starts where the policy puts it, or at its lowest layer if that fits
                 start = ideal.get(d.track_id)
-                decided[d.track_id] = start if start is not None else keep.get(d.track_id)
+                if start is None:
+                    start = keep.get(d.track_id)
+                    if start is not None and up_limit is not None:
+                        start = 0  # higher layers wait for the path to prove them
+                decided[d.track_id] = start
             elif _rank(keep.get(d.track_id)) < _rank(have):
                 decided[d.track_id] = keep.get(d.track_id)  # a decrease: at once
             else:
@@ -194,6 +203,15 @@ class Allocator:
                 self._next_up = now + self._interval
                 self._up_at = now
                 self._up_estimate = estimate
+        elif not ups and up_limit is not None:
+            # the estimate would take a step that the path has not proven: what to probe for
+            for d in sorted(video, key=_order):
+                have = decided[d.track_id]
+                if not d.hidden and _rank(hoped.get(d.track_id)) > _rank(have):
+                    stepped = dict(decided)
+                    stepped[d.track_id] = 0 if have is None else have + 1
+                    self.probe_target = wanted(demands, stepped) / HEADROOM
+                    break
         self.current = decided
         return dict(decided)
 

@@ -48,6 +48,8 @@ OVERUSE = 0.8
 #: Seconds REMB over-use must last before the path counts as congested (a loaded CPU's jitter
 #: makes a delay-based estimator dip for a moment).
 OVERUSE_FOR = 1.0
+#: Seconds a rate delivered without congestion (transport-wide feedback) stays proven.
+PROVEN_FOR = 3.0
 HISTORY = 8192  # sent packets remembered for feedback (a power of two)
 
 _H = struct.Struct("!H")
@@ -234,6 +236,9 @@ class Downlink:
         #: estimate is a guess that grows unopposed, and nothing is paused for it.
         self.congested_at: float | None = None
         self._overuse_since: float | None = None
+        self._good: deque[tuple[float, float]] = deque()  # (time, delivery) without congestion
+        self._floor = 0.0
+        self._floor_until = -1e9
         self._twcc_at = -1e9
         self._remb_at = -1e9
         self._rembs: dict[tuple[int, ...], tuple[float, float, float, float]] = {}  # (time, value, proven, covered)
@@ -245,6 +250,8 @@ class Downlink:
     # rate delivered without congestion, with some room over it)
     def _propose(self, value: float, now: float, source: str, proven: float = 0.0) -> None:
         value = min(max(value, MINIMUM), MAXIMUM)
+        if now < self._floor_until:
+            value = max(value, self._floor)
         self.source = source
         self.last_feedback = now
         if value < self.estimate:
@@ -367,11 +374,16 @@ class Downlink:
         congested = self.loss > 0.1 or (self.queue_delay > QUEUE_DELAY and self._queued_for >= 3)
         if congested and self.delivery > 0:
             self.congested_at = now
+            self._good.clear()
             if self._decreased is None or now - self._decreased > 0.3:
                 self._propose(min(self.estimate, DECREASE * self.delivery), now, "twcc")
             else:
                 self._hold(now, "twcc")
         elif self.loss < 0.02 and self.queue_delay < QUEUE_DELAY / 3 and self.delivery > 0:
+            good = self._good
+            good.append((now, self.delivery))
+            while now - good[0][0] > PROVEN_FOR:
+                good.popleft()
             # room to grow, up to a little over what is delivered (the allocator tries the next
             # layer carefully and backs off when that congests the path)
             cap = max(2 * self.delivery + 100_000, self.wanted)
@@ -406,6 +418,23 @@ class Downlink:
                 self.on_loss(fraction, sent_bps, now)
                 used = True
         return used
+
+    def proven_rate(self, now: float) -> float:
+        """Bits/s the path has shown it carries: :data:`PROVEN` × the most transport-wide feedback
+        saw delivered without congestion in the last :data:`PROVEN_FOR` seconds (0: nothing)."""
+        recent = [d for t, d in self._good if now - t <= PROVEN_FOR]
+        return PROVEN * max(recent) if recent else 0.0
+
+    def probe_failed(self, media_bps: float, now: float, drain: float = 2.0) -> None:
+        """A probe's padding congested the path: for *drain* seconds, while the queue it filled
+        empties, the estimate stays at or above :data:`PROVEN` × *media_bps* (what flowed without
+        congestion before the probe), so the media is not lowered for what the padding did."""
+        self._floor, self._floor_until = PROVEN * media_bps, now + drain
+        self.estimate = max(self.estimate, self._floor)
+
+    def transport_wide(self, now: float) -> bool:
+        """Transport-wide feedback leads the estimate now."""
+        return now - self._twcc_at < 2.0
 
     def silent_for(self, now: float) -> float | None:
         """Seconds since the last usable feedback (None: never had any)."""

@@ -93,6 +93,7 @@ class DownTrack:
         self.last_seq = random.getrandbits(15)  # lower half avoids early SRTP rollover trouble
         self.last_ts = random.getrandbits(32)
         self.last_time = 0.0
+        self.mid_frame = False  # the last packet sent did not end its frame
         # (out seq, out timestamp, packet) of sent video: the payload is shared with the other
         # subscribers, so remembering costs a tuple per packet, not a copy
         self.history: list[tuple[int, int, Media] | None] | None = [None] * HISTORY if self.video else None
@@ -194,11 +195,30 @@ class DownTrack:
             self.last_seq = seq
             self.last_ts = ts
             self.last_time = m.time
+            self.mid_frame = not m.marker
         self.packets += 1
         self.octets += len(m.payload)
         if self.history is not None:
             self.history[seq & (HISTORY - 1)] = (seq, ts, m)
         return data
+
+    def padding(self, size: int, now: float) -> bytes | None:
+        """A padding-only packet (RFC 3550 §5.1: the P bit, *size* bytes of padding, at most 255)
+        in this stream, for probing the subscriber's downlink (:mod:`edge.sfu.probe`); None before
+        the stream has sent anything. It takes the next sequence number, so the media after it
+        follows it, and a late packet from before it is no longer forwarded (its number would
+        be taken)."""
+        if not self.ready or not self.started or not self.video or (self.mid_frame and self.target is not None):
+            return None  # and never inside a frame: a receiver assembles a frame from consecutive numbers
+        size = min(max(size, 1), 255)
+        seq = (self.last_seq + 1) & 0xFFFF
+        self.seq_offset = (self.seq_offset + 1) & 0xFFFF
+        self.anchor = (seq - self.seq_offset) & 0xFFFF  # the last input forwarded: older ones are late
+        self.anchor_time = now
+        self.last_seq = seq
+        ext = self._ext if self.stamp is None else self.stamp(self._ext, size)
+        return (_HEADER.pack(self._b0 | 0x20, self._mpt[0], seq, self.last_ts, self.ssrc) + ext
+                + bytes(size - 1) + bytes([size]))
 
     def _anchor(self, m: Media) -> bool:
         if self.video:

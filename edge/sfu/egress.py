@@ -64,6 +64,8 @@ class Egress:
         #: Not sent because the subscribe PC was not connected.
         self.unsent = 0
         self.max_depth = 0
+        #: Padding packets sent to probe the downlink.
+        self.padding_packets = 0
         #: Packets that could not be protected or sent.
         self.errors = 0
 
@@ -151,6 +153,19 @@ class Egress:
             return
         self.sent_packets += 1
         self.sent_bytes += len(data)
+        if self._rate is not None:
+            self._tokens -= len(data)
+
+    def send_padding(self, data: bytes) -> None:
+        """Send a padding packet (:mod:`edge.sfu.probe`) now; counted apart from media."""
+        if self._protect is None:
+            return
+        try:
+            self._sendto(self._protect(data), self._addr)  # type: ignore[misc]  # set with _protect
+        except Exception as exc:  # noqa: BLE001
+            self._failed(exc)
+            return
+        self.padding_packets += 1
         if self._rate is not None:
             self._tokens -= len(data)
 

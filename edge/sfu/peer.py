@@ -126,6 +126,7 @@ class Peer:
                 self.egress.shut()
                 if self.rate is not None:
                     self.rate.opened_at = None
+                    self.rate.prober.stop()
         self.room.emit("on_peer_state", self.id, role, state)
 
     def _open_egress(self, pc: RTCPeerConnection) -> None:
@@ -261,6 +262,8 @@ class Peer:
 
     async def close(self) -> None:
         self.closed = True
+        if self.rate is not None:
+            self.rate.prober.stop()
         await self._close_publish()
         await self.subscriber.close()
 

@@ -88,3 +88,29 @@ def test_what_flows_is_kept_while_it_about_fits_the_estimate() -> None:
     a.decide(10_000_000, [cam("c")], 0.0)
     assert a.decide(1_400_000, [cam("c")], 1.0) == {"c": 2}  # a little over, measurements are noisy
     assert a.decide(1_300_000, [cam("c")], 2.0) == {"c": 1}
+
+
+def test_a_step_up_the_path_has_not_proven_asks_for_a_probe_instead() -> None:
+    a = Allocator()
+    demands = [cam("c1"), audio("a1")]
+    assert a.decide(5_000_000, demands, 0.0, up_limit=0.0) == {"c1": 0}  # starts at its lowest layer
+    # the estimate would take the next layer; what the path proved would not: no step, a probe
+    assert a.decide(5_000_000, demands, 10.0, up_limit=250_000) == {"c1": 0}
+    assert a.probe_target == (40_000 + 500_000) / 0.9
+    # proven (the probe got through): the step is taken, and nothing more is probed for now
+    assert a.decide(5_000_000, demands, 20.0, up_limit=700_000) == {"c1": 1}
+    assert a.probe_target == 0.0
+    # without up_limit (no transport-wide feedback) the estimate alone decides, as before
+    b = Allocator()
+    assert b.decide(5_000_000, demands, 0.0) == {"c1": 2} and b.probe_target == 0.0
+    # a decrease never waits for proof
+    assert a.decide(200_000, demands, 21.0, up_limit=700_000) == {"c1": 0}
+
+
+def test_a_layer_held_back_costs_at_least_three_times_the_one_below() -> None:
+    from edge.sfu.adaptation import LAYER_RATIO, layer_costs
+    assert LAYER_RATIO == 3.0
+    # the top layer measures low while nobody receives it (its publisher was told to spend little)
+    assert layer_costs([150_000.0, 60_000.0, 2_000_000.0]) == [150_000.0, 450_000.0, 2_000_000.0]
+    assert layer_costs([150_000.0, 0.0, 100_000.0]) == [150_000.0, 0.0, 100_000.0]  # not flowing: unknown
+    assert layer_costs([40_000.0]) == [40_000.0]

@@ -200,3 +200,26 @@ def test_only_congestion_signals_mark_the_path_congested() -> None:
     assert twcc.congested_at is None
     simulate(twcc, capacity=300_000, rate=1_000_000, seconds=3)
     assert twcc.congested_at is not None
+
+
+def test_what_a_path_delivered_without_congestion_is_proven_for_a_while() -> None:
+    est = Downlink(initial=300_000)
+    assert est.proven_rate(1000.0) == 0.0  # nothing delivered yet
+    simulate(est, capacity=10_000_000, rate=600_000, seconds=3)  # (feedback times are 1000 + t)
+    assert est.transport_wide(1003.0)
+    assert 0.9 * bw.PROVEN * 600_000 < est.proven_rate(1003.0) < 1.2 * bw.PROVEN * 600_000
+    assert est.proven_rate(1003.0 + bw.PROVEN_FOR + 0.5) == 0.0  # old news
+    congested = Downlink(initial=1_000_000)
+    simulate(congested, capacity=300_000, rate=1_000_000, seconds=3)
+    assert congested.proven_rate(1003.0) < 300_000 * bw.PROVEN  # never more than the link carried
+
+
+def test_a_failed_probe_does_not_lower_the_estimate_under_what_flowed_before_it() -> None:
+    est = Downlink(initial=400_000)
+    est.probe_failed(200_000, now=10.0)
+    floor = bw.PROVEN * 200_000
+    assert est.estimate == 400_000
+    est.on_loss(1.0, sent_bps=200_000, now=10.5)  # the padding's queue: congestion, while it drains
+    assert est.estimate == floor
+    est.on_loss(1.0, sent_bps=200_000, now=12.5)  # drained, and still lossy: the media's own congestion
+    assert est.estimate < floor

@@ -208,3 +208,28 @@ async def test_a_full_queue_drops_the_oldest_and_video_resumes_at_a_keyframe(sub
     seqs = [p.sequence_number for p in packets]
     assert [(b - a) % 65536 for a, b in zip(seqs, seqs[1:])] == [1] * (len(seqs) - 1)
     assert e.sent_packets == len(packets)
+
+
+async def test_padding_goes_between_frames_and_the_media_after_it_follows_on(sub: Subscriber) -> None:
+    src, _ = source()
+    dt = await downtrack(src, sub)
+    sizes: list[int] = []
+    dt.use_stamp(lambda ext, size: sizes.append(size) or ext)  # what a transport-wide stamp is told
+    assert dt.padding(100, now=0.0) is None  # nothing sent yet: no stream to pad
+    src.push(seq=100, ts=9000, marker=0, payload=KEY, level=-1)
+    assert dt.padding(100, now=0.0) is None  # inside a frame: a receiver would lose the frame
+    src.push(seq=102, ts=9000, marker=1, payload=MIDDLE, level=-1)
+    data = dt.padding(300, now=0.0)  # at most 255 bytes of padding in one packet
+    assert data is not None
+    dt.egress.send_padding(data)
+    src.push(seq=103, ts=12000, marker=1, payload=DELTA, level=-1)
+    src.push(seq=101, ts=9000, marker=0, payload=MIDDLE + b"late", level=-1)  # its number went to the padding
+    packets = await received(sub, 4)
+    await asyncio.sleep(0.05)
+    assert len(sub.read()) == 4
+    base = packets[0].sequence_number
+    assert [((p.sequence_number - base) % 65536, p.payload, p.padding_size) for p in packets] == [
+        (0, KEY, 0), (2, MIDDLE, 0), (3, b"", 255), (4, DELTA, 0)]
+    assert packets[2].timestamp == packets[1].timestamp and packets[2].ssrc == 1234
+    assert sizes == [len(KEY), len(MIDDLE), 255, len(DELTA)]
+    assert dt.egress.padding_packets == 1 and dt.egress.sent_packets == 3 and dt.packets == 3  # not media
