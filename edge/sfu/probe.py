@@ -14,9 +14,9 @@ before the probe while the queue drains (:meth:`~edge.sfu.bandwidth.Downlink.pro
 and the next one waits twice as long (from :data:`FIRST_BACKOFF` up to :data:`MAX_BACKOFF`
 seconds).
 
-A probe aims at most at :data:`STEP` × what the path carried lately (sent now, or proven), so a big step is proven in a few
-probes and a failed one overshoots a thin link by little. Padding goes ahead of the queue, only
-while nothing is queued, and is not counted as forwarded media.
+A probe aims at most at :data:`STEP` × what the path carried lately (sent now, or proven), so
+a big step is proven in a few probes and a failed one overshoots a thin link by little. Padding
+goes ahead of the queue, only while nothing is queued, and is not counted as forwarded media.
 """
 
 from __future__ import annotations
