@@ -53,7 +53,7 @@ async def launch(pw, profile: Path, executable: str, origin: str, camera: Path |
     if camera is not None:
         args.append(f"--use-file-for-fake-video-capture={camera}")
     return await pw.chromium.launch_persistent_context(
-        str(profile), executable_path=executable, headless=True, args=args, viewport={"width": 960, "height": 600},
+        str(profile), executable_path=executable, headless=True, args=args, viewport={"width": 1600, "height": 900},
         permissions=["camera", "microphone"], ignore_default_args=["--headless"])
 
 
@@ -132,6 +132,7 @@ async def main_async(args) -> dict[str, Any]:  # noqa: ANN001
         "benchmark": "network", "machine": machine(),
         "config": {"link": f"tbf {RATE_KBIT} kbit/s both ways, burst 32 kbit, latency 400 ms (veth into a network namespace)",
                    "publisher": "Chromium, the web app's own publishing; its fake camera plays a 1280x720@30 clip of scrolling random texture (bench/network_stack.py: camera_file)", "subscribers": 2,
+                   "viewport": "1600x900 (three tiles, each large enough to want the top layer)",
                    "warmup_s": warmup, "window_s": window, "sample_interval_s": 0.1, "quick": args.quick,
                    "adaptation_setting": adaptation_setting()},
         "modes": {}, "details": {},
