@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import struct
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
 
 #: The header extension and RTCP feedback names for transport-wide congestion control.
@@ -225,7 +225,9 @@ class Downlink:
         self.loss = 0.0
         self.queue_delay = 0.0
         self._queued_for = 0  # feedbacks in a row with queueing over QUEUE_DELAY
-        self._outcomes: deque[tuple[float, int, int]] = deque()  # (time, lost, packets) per feedback
+        #: Each packet's fate by transport-wide number, oldest first: (first reported, arrived,
+        #: sent at, bytes).
+        self._fates: OrderedDict[int, tuple[float, bool, float, int]] = OrderedDict()
         self.delivery = 0.0  # bits/s delivered (transport feedback)
         #: Bits/s the subscriber's tracks would take in full (set by the allocator): without
         #: congestion the estimate grows towards it, so what was paused or lowered is tried again.
@@ -243,7 +245,9 @@ class Downlink:
         self._remb_at = -1e9
         self._rembs: dict[tuple[int, ...], tuple[float, float, float, float]] = {}  # (time, value, proven, covered)
         self._base_delay: deque[tuple[float, float]] = deque()  # (time, min one-way delay in that second)
-        self._acked: deque[tuple[float, int]] = deque()  # (arrival s, bytes) over the last second
+        self._acked: deque[tuple[float, float, int]] = deque()  # (arrival s, sent s, bytes) over the last second
+        #: The path delivers clearly less than was sent over the same packets (a queue is growing).
+        self.behind = False
         self._last_count = -1
 
     # decreases apply at once; increases are paced, except up to what has been *proven* (a
@@ -332,17 +336,21 @@ class Downlink:
         if not known:
             return False
         received = [(arrival / 1e6, s[0], s[1]) for _, arrival, s in known if arrival is not None]
-        lost = len(known) - len(received)
 
         self._twcc_at = now
         # loss over the last two seconds' packets, when there were enough of them: a stream's first
-        # burst or one late keyframe is not a lossy path
-        outcomes = self._outcomes
-        outcomes.append((now, lost, len(known)))
-        while outcomes and now - outcomes[0][0] > 2.0:
-            outcomes.popleft()
-        total = sum(n for _, _, n in outcomes)
-        self.loss = sum(n for _, n, _ in outcomes) / total if total >= 100 else 0.0
+        # burst or one late keyframe is not a lossy path. A packet reported missing and then
+        # received (feedback sent before it arrived, or it came late) was not lost.
+        fates = self._fates
+        for seq, arrival, (sent_at, size) in known:
+            if arrival is not None:
+                fates[seq] = (fates[seq][0] if seq in fates else now, True, sent_at, size)
+            elif seq not in fates:
+                fates[seq] = (now, False, sent_at, size)
+        while fates and now - next(iter(fates.values()))[0] > 2.0:
+            fates.popitem(last=False)
+        lost_now = sum(1 for f in fates.values() if not f[1])
+        self.loss = lost_now / len(fates) if len(fates) >= 100 else 0.0
         if received:
             # one-way delay, up to a constant: its growth over the smallest seen lately is queueing
             delays = [a - t for a, t, _ in received]
@@ -354,11 +362,12 @@ class Downlink:
             while base and now - base[0][0] > 10.0:
                 base.popleft()
             floor = base[0][1]
-            queued = max(sum(delays) / len(delays) - floor, 0.0)
+            # the least delayed packet of the feedback: a queue delays them all, a busy machine some
+            queued = max(low - floor, 0.0)
             self.queue_delay = 0.5 * self.queue_delay + 0.5 * queued  # smoothed: one late burst is no queue
             self._queued_for = self._queued_for + 1 if queued > QUEUE_DELAY else 0
             acked = self._acked
-            acked.extend((a, size) for a, _, size in received)
+            acked.extend(received)
             newest = max(a for a, _, _ in received)
             while acked and newest - acked[0][0] > 1.0:
                 acked.popleft()
@@ -366,12 +375,25 @@ class Downlink:
             first_sent = min(t for _, t, _ in received)
             sent_span = max(max(t for _, t, _ in received) - first_sent, 0.0)
             if span > 0.2 and len(acked) > 4:
-                rate = 8 * (sum(size for _, size in acked) - acked[0][1]) / span  # sizes between the first and last
+                total = sum(size for _, _, size in acked)
+                rate = 8 * (total - acked[0][2]) / span  # sizes between the first and last
                 if sent_span > 0:  # a receiver cannot take packets faster than they were sent
                     rate = min(rate, 8 * sum(size for _, _, size in received) / sent_span * 1.5 + 8 * 1500 / span)
                 self.delivery = rate
-        # a queue is one that stays: over the threshold in three feedbacks in a row
-        congested = self.loss > 0.1 or (self.queue_delay > QUEUE_DELAY and self._queued_for >= 3)
+                # what was sent over the same time, lost packets too: a path that keeps up
+                # delivers about that
+                oldest = min(t for _, t, _ in acked)
+                window = [(t, size) for _, _, t, size in fates.values() if t >= oldest]
+                sending = max(t for t, _ in window) - oldest if window else 0.0
+                sent_bits = 8 * (sum(size for _, size in window) - window[0][1]) if window else 0
+                self.behind = sending > 0.2 and rate < 0.9 * sent_bits / sending
+        # congestion: losses behind a queue (a full bottleneck drops what it cannot hold), or a
+        # queue that stays (over the threshold in three feedbacks in a row) while the path
+        # delivers less than was sent. A loaded machine's jitter delays some packets and keeps
+        # up; packets a receiver drops itself (before it has the keys, or for a stream it does
+        # not know yet) are missing with no queue in front of them.
+        congested = ((self.loss > 0.1 and self.queue_delay > QUEUE_DELAY / 3)
+                     or (self.queue_delay > QUEUE_DELAY and self._queued_for >= 3 and self.behind))
         if congested and self.delivery > 0:
             self.congested_at = now
             self._good.clear()

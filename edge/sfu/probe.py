@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 DURATION = 1.5  # seconds a probe lasts
 TICK = 0.01  # seconds between padding bursts
+OVERSHOOT = 1.2  # × the target: what feedback measures delivered falls a little short of what was sent
 STEP = 2.0  # a probe aims at most at this × what is sent now …
 MIN_STEP = 100_000  # … or this much more (bits/s), whichever is more
 FIRST_BACKOFF = 4.0
@@ -85,7 +86,7 @@ class Prober:
         if carrier is None:
             return False
         base = max(sent_bps, self.downlink.proven_rate(now) / PROVEN)  # what the path carried lately
-        goal = min(target_bps, max(STEP * base, sent_bps + MIN_STEP))
+        goal = min(OVERSHOOT * target_bps, max(STEP * base, sent_bps + MIN_STEP))
         if goal <= sent_bps:
             return False
         self.bps = goal - sent_bps

@@ -223,3 +223,69 @@ def test_a_failed_probe_does_not_lower_the_estimate_under_what_flowed_before_it(
     assert est.estimate == floor
     est.on_loss(1.0, sent_bps=200_000, now=12.5)  # drained, and still lossy: the media's own congestion
     assert est.estimate < floor
+
+
+def test_delay_from_a_loaded_machine_that_keeps_up_is_not_congestion() -> None:
+    """Every other packet held 150 ms (a busy CPU on either side), all delivered as fast as they
+    were sent: the average delay stays high feedback after feedback, yet nothing queues up for
+    good — nothing is lowered or marked."""
+    est = Downlink(initial=1_000_000)
+    seq = TransportSequence()
+    t = 0.0
+    for _ in range(40):  # 4 s, feedback every 100 ms
+        first, arrivals = None, []
+        for i in range(10):  # 10 packets of 1200 B each 100 ms: 960 kb/s
+            s = seq.stamp(1200)
+            seq.times[s & (bw.HISTORY - 1)] = 1000 + t
+            first = s if first is None else first
+            arrivals.append(int((t + 0.02 + (0.15 if i % 2 else 0.0)) * 1e6))
+            t += 0.01
+        est.on_transport_feedback(twcc_fci(first, arrivals, reference_us=min(arrivals)), seq, now=1000 + t)
+    # the average delay stays 75 ms over the least ever seen, feedback after feedback; the least
+    # delayed packet of each feedback shows there is no queue
+    assert est.queue_delay < bw.QUEUE_DELAY / 3
+    assert not est.behind and est.congested_at is None and est.estimate >= 1_000_000
+
+
+def test_a_packet_reported_missing_and_then_received_was_not_lost() -> None:
+    """Receivers send feedback on a timer: a packet still on its way is reported missing, and
+    received in the next feedback. Counted once, by its fate, that is no loss at all."""
+    est = Downlink(initial=1_000_000)
+    seq = TransportSequence()
+    t, carried = 0.0, None
+    for _ in range(30):  # 3 s, feedback every 100 ms, the last packet of each still on its way
+        first = None
+        arrivals: list[int | None] = []
+        if carried is not None:  # last feedback's late packet, received now
+            first = carried
+            arrivals.append(int((t + 0.02) * 1e6))
+        for i in range(10):
+            s = seq.stamp(1200)
+            seq.times[s & (bw.HISTORY - 1)] = 1000 + t
+            first = s if first is None else first
+            arrivals.append(None if i == 9 else int((t + 0.02) * 1e6))
+            carried = s
+            t += 0.01
+        est.on_transport_feedback(twcc_fci(first, arrivals, reference_us=min(a for a in arrivals if a)), seq,
+                                  now=1000 + t)
+    assert est.loss < 0.02 and est.congested_at is None
+
+
+def test_packets_missing_with_no_queue_in_front_of_them_are_not_congestion() -> None:
+    """A receiver that drops packets itself (before it has the keys, or for a stream it does not
+    know yet) reports them missing; nothing queued up in front of them, so that is loss, not a
+    bottleneck."""
+    est = Downlink(initial=1_000_000)
+    seq = TransportSequence()
+    t = 0.0
+    for _ in range(30):
+        first, arrivals = None, []
+        for i in range(10):
+            s = seq.stamp(1200)
+            seq.times[s & (bw.HISTORY - 1)] = 1000 + t
+            first = s if first is None else first
+            arrivals.append(None if i % 4 == 0 else int((t + 0.02) * 1e6))
+            t += 0.01
+        est.on_transport_feedback(twcc_fci(first, arrivals, reference_us=min(a for a in arrivals if a)), seq,
+                                  now=1000 + t)
+    assert est.loss > 0.2 and est.congested_at is None
