@@ -75,6 +75,9 @@ class JoinClaims(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
     #: The meeting's entry policy (lock, participant limit, version) when the token was issued; the
     #: edge enforces the newest it knows (a newer one comes with commands and the mesh).
     pol: MeetingPolicy = msgspec.field(default_factory=MeetingPolicy)
+    #: A recorder: it receives every track but is in no roster, is announced to nobody, takes no
+    #: seat and never publishes. Honoured only with the ``record`` grant and no publish grant.
+    hidden: bool = False
 
 
 class TokenError(Exception):

@@ -86,7 +86,7 @@ class Meeting(MeetingRoomEvents):
 
     def roster(self) -> list[Participant | RemoteParticipant]:
         """Everyone in the meeting on every edge, in order of entry."""
-        here = self.inside()
+        here = [p for p in self.inside() if not p.hidden]
         there = [r for r in self.remote.values() if r.state == "in"]
         if not there:
             return list(here)
@@ -110,7 +110,8 @@ class Meeting(MeetingRoomEvents):
 
     def seats_taken(self, *, except_token: str = "") -> int:
         """Everyone in the meeting or its lobby on every edge, but the seat *except_token* holds."""
-        here = sum(1 for p in self.participants.values() if p.state != "left" and p.token_id != except_token)
+        here = sum(1 for p in self.participants.values()
+                   if p.state != "left" and not p.hidden and p.token_id != except_token)
         return here + sum(1 for r in self.remote.values() if not (except_token and r.token_id == except_token))
 
     def learn(self, policy: wire.MeetingPolicy, barred: list[wire.MeshBarred]) -> None:
@@ -201,9 +202,10 @@ class Meeting(MeetingRoomEvents):
         p.entered = self._entered
         p.entered_at = time.time()
         p.send(self.joined_message(p), re=re)
-        self.broadcast(m.ParticipantJoined(participant=p.out()), skip=p)
-        self.event(wire.ParticipantJoined, participant_id=p.id, account_id=p.account_id, display_name=p.name,
-                   role=p.role)
+        if not p.hidden:
+            self.broadcast(m.ParticipantJoined(participant=p.out()), skip=p)
+            self.event(wire.ParticipantJoined, participant_id=p.id, account_id=p.account_id, display_name=p.name,
+                       role=p.role)
         if from_lobby:
             self.lobby_changed()
         if self.room is None:
@@ -278,15 +280,22 @@ class Meeting(MeetingRoomEvents):
                     self.broadcast(m.TrackUnpublished(participant_id=p.id, track_id=t.track_id))
                 self.event(wire.TrackUnpublished, participant_id=p.id, track_id=t.track_id)
             p.tracks.clear()
-            if announce:
+            if announce and not p.hidden:
                 self.broadcast(m.ParticipantLeft(participant_id=p.id, reason=reason))
         elif announce:
             self.lobby_changed()
-        self.event(wire.ParticipantLeft, participant_id=p.id, reason=reason)
+        if not p.hidden:
+            self.event(wire.ParticipantLeft, participant_id=p.id, reason=reason)
         if p.link is not None:
             p.link.close(code, close_reason or reason)
             p.link = None
-        if not self.participants and not self._ending and not keep_open:
+        if self._ending or keep_open:
+            return
+        if self.participants and all(q.hidden for q in self.participants.values()):
+            for q in list(self.participants.values()):  # nobody left to record: the recorders go too
+                q.send(m.MeetingEnded(by="", reason="empty"))
+                await self.leave(q, "empty", close_reason="nobody left in the meeting on this edge")
+        elif not self.participants:
             await self.close("empty")
 
     async def end(self, *, by: str, reason: str, code: int = CLOSE_ENDED, leave_reason: str = "ended",

@@ -52,10 +52,12 @@ class Participant:
         #: The token's expiry: a kicked participant's token is refused until then.
         self.token_exp = float(claims.exp)
         self.publish = publish_sources(claims)
-        self.subscribe = claims.perms.subscribe
-        self.chat = claims.perms.chat
-        self.moderator = claims.perms.moderate
-        self.state: State = "lobby" if claims.lobby else "in"
+        #: A recorder (see :attr:`nodes.claims.JoinClaims.hidden`): seen by nobody.
+        self.hidden = claims.hidden and claims.perms.record and not self.publish
+        self.subscribe = claims.perms.subscribe or self.hidden
+        self.chat = claims.perms.chat and not self.hidden
+        self.moderator = claims.perms.moderate and not self.hidden
+        self.state: State = "lobby" if claims.lobby and not self.hidden else "in"
         self.resume_token = secrets.token_urlsafe(24)
         self.muted: set[str] = set()
         #: source → who last changed its mute state

@@ -22,7 +22,7 @@ def describe(meeting: Meeting, *, edge_id: str, region: str, started_at: float, 
     participants, tracks = [], []
     if not leaving:
         for p in meeting.participants.values():
-            if p.state not in ("in", "lobby"):
+            if p.state not in ("in", "lobby") or p.hidden:
                 continue
             participants.append(wire.MeshParticipant(
                 participant_id=p.id, name=p.name, role=p.role, moderator=p.moderator, state=p.state,  # type: ignore[arg-type]
