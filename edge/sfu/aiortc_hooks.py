@@ -45,6 +45,8 @@ What is hooked, and why:
   packet whose SSRC no ``a=ssrc`` announced by its ``mid`` header extension (RFC 8843 §9.2)
   when the payload type alone is ambiguous, and :func:`separate_streams` gives each layer's SSRC
   its own NACK generator and jitter buffer (and tells the receiver which RTX SSRC repairs which).
+* **Sender reports** (a recorder's receivers): the receiver's ``_handle_rtcp_packet`` is
+  wrapped so each Sender Report's NTP/RTP timestamp pair reaches the recorder's clock.
 * **msid / negotiated parameters**: a sender's stream and track ids (``a=msid``) and a
   transceiver's negotiated codecs and header extensions.
 * **ICE restart in place** (RFC 8445 §9, RFC 8839 §4.4.1.1.1): aiortc starts an ICE transport
@@ -87,6 +89,7 @@ from aiortc.rtp import (
     RTCP_RTPFB_NACK,
     RtcpPsfbPacket,
     RtcpRtpfbPacket,
+    RtcpSrPacket,
     RtpPacket,
     pack_remb_fci,
     unpack_remb_fci,
@@ -104,7 +107,7 @@ _SENDER = "_RTCRtpSender__"
 RECEIVER_ATTRS = (f"{_RECEIVER}started", f"{_RECEIVER}decoder_queue", f"{_RECEIVER}decoder_thread",
                   f"{_RECEIVER}stop_decoder", "_handle_rtp_packet", "_send_rtcp_pli", "receive",
                   f"{_RECEIVER}nack_generator", f"{_RECEIVER}jitter_buffer", f"{_RECEIVER}rtx_ssrc",
-                  f"{_RECEIVER}rtcp_ssrc", "_send_rtcp")
+                  f"{_RECEIVER}rtcp_ssrc", "_send_rtcp", "_handle_rtcp_packet")
 #: Attributes of a fresh ``RTCRtpSender`` this module uses.
 SENDER_ATTRS = (f"{_SENDER}ntp_timestamp", f"{_SENDER}rtp_timestamp", f"{_SENDER}packet_count",
                 f"{_SENDER}octet_count", "_handle_rtcp_packet", "_ssrc", "_stream_id", "_track_id")
@@ -249,6 +252,20 @@ def tap_receiver(receiver: RTCRtpReceiver, on_packet: Callable[[RtpPacket], None
 
     receiver.receive = receive  # type: ignore[method-assign]
     receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
+
+
+def tap_sender_reports(receiver: RTCRtpReceiver, on_report: Callable[[int, int, int], None]) -> None:
+    """Give *on_report* ``(ssrc, ntp_timestamp, rtp_timestamp)`` of every RTCP Sender Report
+    (RFC 3550 §6.4.1) *receiver* gets; the receiver still handles it (the recorder puts its
+    tracks on one clock with them)."""
+    original = receiver._handle_rtcp_packet
+
+    async def handle_rtcp_packet(packet: Any) -> None:
+        if isinstance(packet, RtcpSrPacket):
+            on_report(packet.ssrc, packet.sender_info.ntp_timestamp, packet.sender_info.rtp_timestamp)
+        await original(packet)
+
+    receiver._handle_rtcp_packet = handle_rtcp_packet  # type: ignore[method-assign]
 
 
 def negotiate_extensions(transceiver: RTCRtpTransceiver, extensions: list[RTCRtpHeaderExtensionParameters]) -> None:

@@ -1,0 +1,56 @@
+"""``python -m recorder``: record one meeting on one edge into a folder, until it ends.
+
+    python -m recorder --edge ws://edge.example.org:8081/ws --meeting MEETING_ID \\
+        --token-file /run/curious-connect/recorder.token --out /var/lib/curious-connect/recordings/REC_ID
+
+The token is a join token with ``hidden`` and the ``record`` grant (docs/tokens.md). Run again
+with the same ``--out`` and the recording goes on in a new segment. SIGTERM or SIGINT leave the
+meeting and close every file; the manifest (``manifest.json``) then lists them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import uuid
+from pathlib import Path
+
+from .recording import Recording
+from .session import Session
+
+
+async def record(edge: str, meeting: str, token: str, out: Path, recording_id: str) -> int:
+    recording = Recording(out, recording_id, meeting)
+    visit = recording.visit()
+    session = Session(edge, token, meeting, visit.sink)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, lambda: loop.create_task(session.stop()))
+    seen = await session.run()
+    segment = recording.finish(visit)
+    print(f"recording {recording_id}: {len(segment.files)} files in {out} ({seen.ended or 'ended'})")
+    return 1 if seen.ended.startswith(("refused", "connection")) and not segment.files else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m recorder", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--edge", required=True, help="the edge's signaling URL (ws:// or wss://…/ws)")
+    parser.add_argument("--meeting", required=True, help="the meeting id")
+    parser.add_argument("--token-file", required=True, type=Path, help="a file holding the recorder's join token")
+    parser.add_argument("--out", required=True, type=Path, help="the recording's folder")
+    parser.add_argument("--recording-id", default="", help="the recording's id (default: a new one)")
+    args = parser.parse_args(argv)
+    try:
+        token = args.token_file.read_text().strip()
+    except OSError as exc:
+        print(f"cannot read the token: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(record(args.edge, args.meeting, token, args.out, args.recording_id or uuid.uuid4().hex[:12]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""A recorder records a meeting through the real edge: it joins over the signaling protocol with
+a hidden seat, receives every track over real UDP, and writes each as it arrives — no decoder, no
+encoder — into files that Debian's ffprobe and ffmpeg read and decode without an error."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import aiortc.rtcrtpreceiver
+import pytest
+
+from recorder import manifest
+from recorder.recording import Recording
+from recorder.session import Session
+from tests.edge.edge_support import MEETING, MODERATOR, EdgeServer, TokenKit, joined_client
+from tests.edge.test_media import MediaClient
+from tests.support.util import eventually, require
+
+RECORDER = {"subscribe": True, "record": True}
+
+
+def probe(path: Path) -> dict:
+    run = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def decode_errors(path: Path) -> str:
+    run = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True,
+                         text=True, timeout=60)
+    return run.stderr if run.returncode == 0 else f"exit {run.returncode}: {run.stderr}"
+
+
+async def test_a_recorder_writes_each_track_of_a_meeting_without_decoding(
+        edge: EdgeServer, tokens: TokenKit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    require(shutil.which("ffprobe") is not None, "ffmpeg (apt-get install ffmpeg)")
+    decoders: list[str] = []
+    real = aiortc.rtcrtpreceiver.get_decoder
+
+    def spy(codec):  # noqa: ANN001, ANN202 — any receiver in this process that decodes is seen here
+        decoders.append(codec.name)
+        return real(codec)
+    monkeypatch.setattr(aiortc.rtcrtpreceiver, "get_decoder", spy)
+
+    host = MediaClient(await joined_client(edge, tokens.sign(name="Host", perms=MODERATOR, role="host")))
+    recording = Recording(tmp_path / "rec", "rec-1", MEETING)
+    visit = recording.visit()
+    session = Session(edge.ws_url(), tokens.sign(name="Recorder", perms=RECORDER, hidden=True), MEETING, visit.sink)
+    running = asyncio.get_running_loop().create_task(session.run())
+    try:
+        await host.publish()
+        await eventually(lambda: len(visit.tracks) == 2 and all(t.file.frames >= 60 for t in visit.tracks),
+                         timeout=60, interval=0.2, what="60 frames of the host's audio and video written")
+    finally:
+        await session.stop()
+        seen = await asyncio.wait_for(running, 15)
+        await host.close()
+    segment = recording.finish(visit)
+    assert seen.ended in ("stopped", "") or seen.ended.startswith("connection"), seen.ended
+    assert decoders == []  # nothing was decoded: not by the recorder, not by anyone here
+
+    saved = manifest.load(tmp_path / "rec" / "manifest.json")
+    assert saved.recording_id == "rec-1" and saved.meeting_id == MEETING and len(saved.segments) == 1
+    files = {f.kind: f for f in saved.segments[0].files}
+    assert set(files) == {"audio", "video"} and segment.files == saved.segments[0].files
+    assert {(f.source, f.codec, f.participant_name) for f in files.values()} == {
+        ("microphone", "opus", "Host"), ("camera", "vp8", "Host")}
+    assert abs(files["audio"].start_offset_s - files["video"].start_offset_s) < 0.15  # one clock: in sync
+    for f in files.values():
+        path = tmp_path / "rec" / f.path
+        info = probe(path)
+        stream = info["streams"][0]
+        assert stream["codec_name"] == f.codec
+        if f.kind == "video":
+            assert (stream["width"], stream["height"]) == (640, 480)
+        assert abs(float(info["format"]["duration"]) - f.duration_s) < 0.25, (info["format"], f)
+        assert f.duration_s > 1.0 and f.frames >= 60 and f.bytes >= f.frames  # (silence: 3 bytes an Opus frame)
+        assert decode_errors(path) == "", path
+
+
+def test_the_recorder_command_says_what_is_wrong_with_its_arguments(tmp_path: Path) -> None:
+    run = subprocess.run([sys.executable, "-m", "recorder", "--edge", "ws://127.0.0.1:9/ws", "--meeting", "m",
+                          "--token-file", str(tmp_path / "missing"), "--out", str(tmp_path / "out")],
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 2 and "cannot read the token" in run.stderr and "Traceback" not in run.stderr
