@@ -180,6 +180,8 @@ class MeetingOut(Struct, kw_only=True):
     edge_id: str
     started_at: float
     active_speaker: str | None = None
+    #: A recorder is in the meeting on this edge (see ``recording``).
+    recording: bool = False
 
 
 # --- edge → client ---------------------------------------------------------------------------
@@ -312,6 +314,12 @@ class MeetingEnded(_Out, kw_only=True, tag="meeting_ended"):
     reason: str = ""
 
 
+class Recording(_Out, kw_only=True, tag="recording"):
+    """A recorder entered the meeting on this edge (``active``) or the last one left it."""
+
+    active: bool
+
+
 class Draining(_Out, kw_only=True, tag="draining"):
     """The edge is stopping: join again (with a fresh token) to move elsewhere."""
 
@@ -337,7 +345,7 @@ class Error(_Out, kw_only=True, tag="error"):
 ServerMessage = Union[Joined, Resumed, Waiting, LobbyList, Admitted, Denied, ServerOffer, ServerAnswer,
                       ServerIce, TrackPublished, TrackUnpublished, Muted, ChatMessage, ActiveSpeaker,
                       ParticipantJoined, ParticipantUpdated, ParticipantLeft, PeerState, Kicked,
-                      MeetingEnded, Draining, Ok, Pong, Error]
+                      MeetingEnded, Recording, Draining, Ok, Pong, Error]
 
 # --- one decoder, one encoder ------------------------------------------------------------------
 client_decoder = msgspec.json.Decoder(ClientMessage)

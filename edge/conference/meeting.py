@@ -131,6 +131,11 @@ class Meeting(MeetingRoomEvents):
         p.send(m.Kicked(by="", reason=message))
         await self.leave(p, "kicked", code=CLOSE_KICKED, close_reason=message)
 
+    @property
+    def recording(self) -> bool:
+        """A recorder is in the meeting on this edge."""
+        return any(p.hidden and p.state == "in" for p in self.participants.values())
+
     def track_count(self) -> int:
         return sum(len(p.tracks) for p in self.participants.values())
 
@@ -159,7 +164,7 @@ class Meeting(MeetingRoomEvents):
         return m.Joined(
             participant_id=p.id, name=p.name, role=p.role, grants=p.grants_out(),
             meeting=m.MeetingOut(meeting_id=self.id, edge_id=self.edge_id, started_at=self.started_at,
-                                 active_speaker=self.active_speaker),
+                                 active_speaker=self.active_speaker, recording=self.recording),
             roster=[q.out() for q in self.roster()],
             lobby=self.lobby_entries() if p.moderator else [],
             resume_token=p.resume_token, resume_grace=self.resume_grace, ice_servers=self.ice_servers(p.id),
@@ -202,6 +207,8 @@ class Meeting(MeetingRoomEvents):
         p.entered = self._entered
         p.entered_at = time.time()
         p.send(self.joined_message(p), re=re)
+        if p.hidden and sum(1 for q in self.inside() if q.hidden) == 1:
+            self.broadcast(m.Recording(active=True), skip=p)  # everyone knows they are recorded
         if not p.hidden:
             self.broadcast(m.ParticipantJoined(participant=p.out()), skip=p)
             self.event(wire.ParticipantJoined, participant_id=p.id, account_id=p.account_id, display_name=p.name,
@@ -286,6 +293,8 @@ class Meeting(MeetingRoomEvents):
             self.lobby_changed()
         if not p.hidden:
             self.event(wire.ParticipantLeft, participant_id=p.id, reason=reason)
+        elif was == "in" and announce and not self.recording:
+            self.broadcast(m.Recording(active=False))
         if p.link is not None:
             p.link.close(code, close_reason or reason)
             p.link = None

@@ -59,3 +59,23 @@ async def test_hidden_without_the_record_grant_is_an_ordinary_seat(edge: EdgeSer
     finally:
         for c in (host, sneaky, publisher):
             await c.close()
+
+
+async def test_everyone_is_told_while_a_recorder_is_in_the_meeting(edge: EdgeServer, tokens: TokenKit) -> None:
+    host = await joined_client(edge, tokens.sign(name="Host", perms=MODERATOR, role="host"))
+    assert host.joined["meeting"]["recording"] is False
+    rec = await joined_client(edge, tokens.sign(name="Recorder", perms=RECORDER, hidden=True))
+    viewer = None
+    try:
+        assert (await host.expect("recording"))["active"] is True
+        viewer = await joined_client(edge, tokens.sign(name="Viewer", perms=VIEWER))
+        assert viewer.joined["meeting"]["recording"] is True  # a later joiner knows at once
+        second = await joined_client(edge, tokens.sign(name="Recorder 2", perms=RECORDER, hidden=True))
+        await second.send({"type": "leave"})  # one of two recorders goes: still recording, nothing said
+        await rec.send({"type": "leave"})
+        assert (await viewer.expect("recording"))["active"] is False
+        assert [m["active"] for m in host.seen if m.get("type") == "recording"] == [True, False]
+    finally:
+        for c in (host, rec, viewer):
+            if c is not None:
+                await c.close()

@@ -76,6 +76,7 @@ export class Room {
           onTracks: () => this.render(), onState: (st) => this.onPeerState("subscribe", st),
         });
         this.subscriber.onIce = (st) => this.onIceState(st);
+        this.view.showRecording(Boolean(msg.meeting?.recording));
         if (again) this.restartMedia({ again });
         else this.enter();
         break;
@@ -125,6 +126,10 @@ export class Room {
         break;
       case "active_speaker":
         s.activeSpeaker = msg.participant_id;
+        break;
+      case "recording":
+        this.view.showRecording(msg.active);
+        toast(msg.active ? "This meeting is now being recorded" : "Recording stopped");
         break;
       case "kicked":
       case "meeting_ended":

@@ -30,6 +30,8 @@ export class RoomView {
     this.conn = h("span", { class: "conn", testid: "conn-state", dataset: { state: "idle" } });
     this.quality = h("span", { class: "quality", testid: "quality", dataset: { level: "unknown" }, title: "Connection quality" },
       h("span", { class: "quality-bars", "aria-hidden": "true" }, h("i"), h("i"), h("i")), h("span", { class: "quality-text" }, "Measuring"));
+    this.recording = h("span", { class: "rec", testid: "recording", role: "status", hidden: true,
+      title: "This meeting is being recorded" }, h("i", { "aria-hidden": "true" }), "Recording");
     this.banner = h("div", { class: "banner", testid: "reconnecting", role: "status", hidden: true },
       "Connection lost — reconnecting…");
     this.side = h("aside", { class: "side", testid: "side", hidden: true },
@@ -40,13 +42,18 @@ export class RoomView {
     this.ended = h("div", { class: "overlay", testid: "room-ended", hidden: true });
     this.el = h("div", { class: "room", testid: "room" },
       h("header", { class: "room-head" },
-        h("h1", { class: "room-title", testid: "room-title" }, title), this.conn, this.quality),
+        h("h1", { class: "room-title", testid: "room-title" }, title), this.recording, this.conn, this.quality),
       this.banner,
       h("div", { class: "stage" }, this.grid.el, this.side),
       h("div", { class: "dock" }, this.devices.el, this.toolbar.el),
       this.waiting, this.ended);
     mount(root, this.el);
     document.title = `${title} · Curious Connect`;
+  }
+
+  /** Show whether a recorder is in the meeting (the edge's `recording` notice). */
+  showRecording(on) {
+    this.recording.hidden = !on;
   }
 
   togglePanel(name) {
