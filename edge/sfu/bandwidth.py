@@ -239,6 +239,9 @@ class Downlink:
         self.congested_at: float | None = None
         self._overuse_since: float | None = None
         self._good: deque[tuple[float, float]] = deque()  # (time, delivery) without congestion
+        #: Every video this subscriber shows is paused: nothing a quick guess could congest flows, so
+        #: the estimate grows fast (the step back up is still one layer, and careful).
+        self.video_paused = False
         self._floor = 0.0
         self._floor_until = -1e9
         self._twcc_at = -1e9
@@ -265,7 +268,8 @@ class Downlink:
             return
         elapsed = 0.0 if self._raised is None else min(max(now - self._raised, 0.0), 1.0)
         self._raised = now
-        growth = GROWTH if self._decreased is not None and now - self._decreased < CALM else FAST_GROWTH
+        careful = self._decreased is not None and now - self._decreased < CALM and not self.video_paused
+        growth = GROWTH if careful else FAST_GROWTH
         self.estimate = min(value, max(self.estimate * (1 + growth * elapsed), proven))
 
     def _hold(self, now: float, source: str) -> None:

@@ -289,3 +289,16 @@ def test_packets_missing_with_no_queue_in_front_of_them_are_not_congestion() -> 
         est.on_transport_feedback(twcc_fci(first, arrivals, reference_us=min(a for a in arrivals if a)), seq,
                                   now=1000 + t)
     assert est.loss > 0.2 and est.congested_at is None
+
+
+def test_while_every_video_is_paused_the_estimate_grows_fast_again() -> None:
+    careful, paused = Downlink(initial=400_000), Downlink(initial=400_000)
+    for est in (careful, paused):
+        est.wanted = 2_000_000  # what the subscriber's tracks would take
+        est.on_loss(0.5, sent_bps=400_000, now=0.0)  # congestion: 300 kb/s, then careful growth
+    paused.video_paused = True  # the allocator paused every video: only audio flows
+    for t in range(1, 6):
+        for est in (careful, paused):
+            est.on_loss(0.0, sent_bps=50_000, now=float(t))
+    assert careful.estimate < 300_000 * (1 + bw.GROWTH) ** 5 * 1.01
+    assert paused.estimate > 300_000 * (1 + bw.FAST_GROWTH) ** 4
