@@ -194,9 +194,23 @@ class ParticipantMuted(_Evt, kw_only=True, tag="evt.muted"):
     by: str = ""
 
 
+class RecordingStarted(_Evt, kw_only=True, tag="evt.recording_started"):
+    """A recorder entered the meeting on this edge (the first one there)."""
+
+    #: The recorder's (hidden) seat.
+    participant_id: str
+
+
+class RecordingStopped(_Evt, kw_only=True, tag="evt.recording_stopped"):
+    """The last recorder left the meeting on this edge."""
+
+    participant_id: str
+    reason: str = "left"
+
+
 Event = Union[
     MeetingStarted, MeetingEnded, ParticipantJoined, ParticipantLeft, LobbyWaiting,
-    TrackPublished, TrackUnpublished, ParticipantMuted,
+    TrackPublished, TrackUnpublished, ParticipantMuted, RecordingStarted, RecordingStopped,
 ]
 
 #: The subject suffix each event is published under (``cc.evt.<edge>.<meeting>.<kind>``).
@@ -204,6 +218,7 @@ EVENT_KIND: dict[type, str] = {
     MeetingStarted: "started", MeetingEnded: "ended", ParticipantJoined: "joined",
     ParticipantLeft: "left", LobbyWaiting: "lobby", TrackPublished: "track_published",
     TrackUnpublished: "track_unpublished", ParticipantMuted: "muted",
+    RecordingStarted: "recording_started", RecordingStopped: "recording_stopped",
 }
 
 

@@ -18,8 +18,28 @@ import sys
 import uuid
 from pathlib import Path
 
+from nodes.sdnotify import Notifier, watchdog_interval
+
 from .recording import Recording
 from .session import Session
+
+
+async def tell_systemd(session: Session, meeting: str) -> None:
+    """READY=1 once the edge has seated the recorder, then the watchdog's pings (under systemd)."""
+    notifier = Notifier.from_env()
+    if not notifier.enabled:
+        return
+    try:
+        await session.joined.wait()
+        notifier.ready(f"recording meeting {meeting}")
+        interval = watchdog_interval()
+        while interval is not None:
+            notifier.watchdog()
+            await asyncio.sleep(interval)
+        await asyncio.Event().wait()
+    finally:
+        notifier.stopping("closing the recording")
+        notifier.close()
 
 
 async def record(edge: str, meeting: str, token: str, out: Path, recording_id: str) -> int:
@@ -30,7 +50,13 @@ async def record(edge: str, meeting: str, token: str, out: Path, recording_id: s
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, lambda: loop.create_task(session.stop()))
-    seen = await session.run()
+    told = loop.create_task(tell_systemd(session, meeting))
+    try:
+        seen = await session.run()
+    finally:
+        told.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await told
     segment = recording.finish(visit)
     print(f"recording {recording_id}: {len(segment.files)} files in {out} ({seen.ended or 'ended'})")
     return 1 if seen.ended.startswith(("refused", "connection")) and not segment.files else 0

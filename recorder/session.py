@@ -91,6 +91,8 @@ class Session:
         self._mids: dict[str, tuple[str, str]] = {}
         self._ws: Any = None
         self._stopping = asyncio.Event()
+        #: Set once the edge has seated the recorder (``joined``).
+        self.joined = asyncio.Event()
 
     # -- the socket ------------------------------------------------------------------------------
     async def run(self) -> Visit:
@@ -134,6 +136,7 @@ class Session:
             if kind == "joined":
                 for p in msg.get("roster", []):
                     self._learn_participant(p)
+                self.joined.set()
             elif kind == "participant_joined":
                 self._learn_participant(msg.get("participant", {}))
             elif kind == "track_published":

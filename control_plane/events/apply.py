@@ -37,8 +37,8 @@ async def apply_event(db: Database, event: wire.Event) -> bool:
                     await _set_live(conn, mid, event.at)
             case wire.MeetingEnded():
                 if state != "ended":
-                    await conn.execute("UPDATE meetings SET state = 'ended', ended_at = ?, empty_since = NULL"
-                                       " WHERE id = ?", (event.at, mid))
+                    await conn.execute("UPDATE meetings SET state = 'ended', ended_at = ?, empty_since = NULL,"
+                                       " recording_since = NULL WHERE id = ?", (event.at, mid))
                 await repo.close_roster(conn, mid, event.at, "ended")
             case wire.LobbyWaiting():
                 if state != "ended":
@@ -65,6 +65,12 @@ async def apply_event(db: Database, event: wire.Event) -> bool:
                 await repo.remove_track(conn, mid, event.participant_id, event.track_id)
             case wire.ParticipantMuted():
                 await repo.set_muted(conn, mid, event.participant_id, event.kind, event.muted)
+            case wire.RecordingStarted():
+                if state != "ended":
+                    await conn.execute("UPDATE meetings SET recording_since = ? WHERE id = ?"
+                                       " AND recording_since IS NULL", (event.at, mid))
+            case wire.RecordingStopped():
+                await conn.execute("UPDATE meetings SET recording_since = NULL WHERE id = ?", (mid,))
     return True
 
 

@@ -107,6 +107,8 @@ class MeetingRead(Struct, kw_only=True):
     max_participants: int
     publish_policy: PublishPolicy
     locked: bool
+    #: Since when a recorder is in the meeting (ISO 8601 UTC), None when nobody records it.
+    recording_since: str | None = None
     #: True when the caller may edit, delete and moderate this meeting.
     can_manage: bool
     #: Owner and co-hosts (filled in for those who can manage the meeting).

@@ -151,7 +151,8 @@ class MeetingService:
             ended_at=iso_utc(row["ended_at"]), has_password=row["password_hash"] is not None,
             lobby=bool(row["lobby"]), allow_guests=bool(row["allow_guests"]),
             max_participants=row["max_participants"], publish_policy=row["publish_policy"],
-            locked=bool(row["locked"]), can_manage=manage, owner=owner, cohosts=cohosts or [],
+            locked=bool(row["locked"]), recording_since=iso_utc(row["recording_since"]),
+            can_manage=manage, owner=owner, cohosts=cohosts or [],
             url=self.url(row["id"]), created_at=row["created_at"], updated_at=row["updated_at"])
 
     async def read(self, principal: Principal | None, meeting_id: str) -> MeetingRead:

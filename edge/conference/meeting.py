@@ -209,6 +209,7 @@ class Meeting(MeetingRoomEvents):
         p.send(self.joined_message(p), re=re)
         if p.hidden and sum(1 for q in self.inside() if q.hidden) == 1:
             self.broadcast(m.Recording(active=True), skip=p)  # everyone knows they are recorded
+            self.event(wire.RecordingStarted, participant_id=p.id)
         if not p.hidden:
             self.broadcast(m.ParticipantJoined(participant=p.out()), skip=p)
             self.event(wire.ParticipantJoined, participant_id=p.id, account_id=p.account_id, display_name=p.name,
@@ -293,8 +294,10 @@ class Meeting(MeetingRoomEvents):
             self.lobby_changed()
         if not p.hidden:
             self.event(wire.ParticipantLeft, participant_id=p.id, reason=reason)
-        elif was == "in" and announce and not self.recording:
-            self.broadcast(m.Recording(active=False))
+        elif was == "in" and not self.recording:
+            if announce:
+                self.broadcast(m.Recording(active=False))
+            self.event(wire.RecordingStopped, participant_id=p.id, reason=reason)
         if p.link is not None:
             p.link.close(code, close_reason or reason)
             p.link = None

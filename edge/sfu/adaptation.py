@@ -118,7 +118,7 @@ class SubscriberRate:
         up_limit = (self.downlink.proven_rate(now) if probing else
                     0.0 if self.downlink.last_feedback is None else None)
         layers = self.allocator.decide(self.downlink.estimate, demands, now, no_feedback=self.no_feedback(now),
-                                       congested=self.downlink.congested_at is not None, up_limit=up_limit)
+                                       congested=self.downlink.congested_lately(now), up_limit=up_limit)
         self.downlink.wanted = self.allocator.wanted
         shown = [d for d in demands if d.video and not d.hidden]
         self.downlink.video_paused = bool(shown) and all(layers.get(d.track_id) is None for d in shown)

@@ -48,6 +48,8 @@ OVERUSE = 0.8
 #: Seconds REMB over-use must last before the path counts as congested (a loaded CPU's jitter
 #: makes a delay-based estimator dip for a moment).
 OVERUSE_FOR = 1.0
+#: Seconds congestion is remembered: while it is, a video that does not fit is paused.
+CONGESTION_MEMORY = 30.0
 #: Seconds a rate delivered without congestion (transport-wide feedback) stays proven.
 PROVEN_FOR = 3.0
 HISTORY = 8192  # sent packets remembered for feedback (a power of two)
@@ -287,7 +289,7 @@ class Downlink:
         now = time.monotonic() if now is None else now
         self._remb_at = now
         proven = 0.0
-        if bitrate >= 0.9 * covered_bps:
+        if bitrate >= OVERUSE * covered_bps:  # near what it receives (payload-only estimators read low)
             proven = PROVEN * covered_bps
             bitrate = max(bitrate, int(proven))
         if bitrate >= OVERUSE * covered_bps:
@@ -457,6 +459,10 @@ class Downlink:
         congestion before the probe), so the media is not lowered for what the padding did."""
         self._floor, self._floor_until = PROVEN * media_bps, now + drain
         self.estimate = max(self.estimate, self._floor)
+
+    def congested_lately(self, now: float) -> bool:
+        """The path showed congestion in the last :data:`CONGESTION_MEMORY` seconds."""
+        return self.congested_at is not None and now - self.congested_at < CONGESTION_MEMORY
 
     def transport_wide(self, now: float) -> bool:
         """Transport-wide feedback leads the estimate now."""

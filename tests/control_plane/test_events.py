@@ -97,6 +97,37 @@ async def test_events_build_the_roster_attendance_and_state(control_plane, nats_
             assert r.status_code == 403 and "owner, its co-hosts and admins" in r.json()["detail"]
 
 
+async def test_recording_events_say_since_when_a_meeting_is_recorded(control_plane, nats_server, edges) -> None:
+    async with control_plane(**nats_overrides(nats_server.url)) as cp:
+        await wait_ready(cp)
+        host = await user(cp, "rita", "host")
+        mid = (await create_meeting(cp, host))["id"]
+        await place(nats_server.url, mid, "edge-a")
+        edge = await edges("edge-a", heartbeat=False)
+        consumer = cp.services.events
+
+        async def send(event: wire.Event) -> None:
+            before = consumer.applied
+            await edge.publish(event)
+            await eventually(lambda: consumer.applied > before, what=f"{type(event).__name__} applied")
+
+        async def since() -> str | None:
+            return (await cp.client.get(f"/api/v1/meetings/{mid}", headers=host)).json()["recording_since"]
+
+        await send(wire.MeetingStarted(meeting_id=mid, edge_id="edge-a", epoch=1))
+        assert await since() is None
+        await send(wire.RecordingStarted(meeting_id=mid, edge_id="edge-a", participant_id="rec", at=1_800_000_000.0))
+        first = await since()
+        assert first is not None and first.startswith("2027-01-15T08:00:00")
+        await send(wire.RecordingStarted(meeting_id=mid, edge_id="edge-a", participant_id="rec2", at=1_800_000_060.0))
+        assert await since() == first  # still the first
+        await send(wire.RecordingStopped(meeting_id=mid, edge_id="edge-a", participant_id="rec"))
+        assert await since() is None
+        await send(wire.RecordingStarted(meeting_id=mid, edge_id="edge-a", participant_id="rec", at=1_800_000_100.0))
+        await send(wire.MeetingEnded(meeting_id=mid, edge_id="edge-a", reason="ended by host"))
+        assert await since() is None  # an ended meeting records nothing
+
+
 async def test_an_event_delivered_twice_is_applied_once(control_plane, nats_server, edges) -> None:
     async with control_plane(**nats_overrides(nats_server.url)) as cp:
         await wait_ready(cp)

@@ -4,7 +4,10 @@ or counts it as a seat; with nobody else left it goes too."""
 
 from __future__ import annotations
 
+import nats
+
 from tests.edge.edge_support import MEETING, MODERATOR, VIEWER, EdgeServer, TokenKit, joined_client
+from tests.edge.test_events import kinds, stream_events
 from tests.edge.test_media import MediaClient
 from tests.support.util import eventually
 
@@ -61,7 +64,8 @@ async def test_hidden_without_the_record_grant_is_an_ordinary_seat(edge: EdgeSer
             await c.close()
 
 
-async def test_everyone_is_told_while_a_recorder_is_in_the_meeting(edge: EdgeServer, tokens: TokenKit) -> None:
+async def test_everyone_is_told_while_a_recorder_is_in_the_meeting(edge: EdgeServer, tokens: TokenKit,
+                                                                   nc: nats.NATS) -> None:
     host = await joined_client(edge, tokens.sign(name="Host", perms=MODERATOR, role="host"))
     assert host.joined["meeting"]["recording"] is False
     rec = await joined_client(edge, tokens.sign(name="Recorder", perms=RECORDER, hidden=True))
@@ -75,7 +79,16 @@ async def test_everyone_is_told_while_a_recorder_is_in_the_meeting(edge: EdgeSer
         await rec.send({"type": "leave"})
         assert (await viewer.expect("recording"))["active"] is False
         assert [m["active"] for m in host.seen if m.get("type") == "recording"] == [True, False]
+        # the control plane hears of it once each way, and of no recorder joining or leaving
+        await eventually(lambda: _has(nc, "recording_stopped"), what="recording_stopped stored")
+        events = kinds(await stream_events(nc))
+        assert events.count("recording_started") == 1 and events.count("recording_stopped") == 1
+        assert events.count("joined") == 2 and "left" not in events  # the host and the viewer; nobody left
     finally:
         for c in (host, rec, viewer):
             if c is not None:
                 await c.close()
+
+
+async def _has(nc: nats.NATS, kind: str) -> bool:
+    return kind in kinds(await stream_events(nc))

@@ -5,10 +5,15 @@ encoder — into files that Debian's ffprobe and ffmpeg read and decode without 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import aiortc.rtcrtpreceiver
@@ -89,3 +94,52 @@ def test_the_recorder_command_says_what_is_wrong_with_its_arguments(tmp_path: Pa
                           "--token-file", str(tmp_path / "missing"), "--out", str(tmp_path / "out")],
                          capture_output=True, text=True, timeout=30)
     assert run.returncode == 2 and "cannot read the token" in run.stderr and "Traceback" not in run.stderr
+
+
+async def test_the_recorder_process_tells_systemd_records_until_sigterm_and_resumes_in_a_new_segment(
+        edge: EdgeServer, tokens: TokenKit, tmp_path: Path) -> None:
+    require(shutil.which("ffprobe") is not None, "ffmpeg (apt-get install ffmpeg)")
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify"))
+    notify.setblocking(False)
+    token = tmp_path / "token"
+    token.write_text(tokens.sign(name="Recorder", perms=RECORDER, hidden=True, exp=int(time.time()) + 600))
+    out = tmp_path / "rec"
+    host = MediaClient(await joined_client(edge, tokens.sign(name="Host", perms=MODERATOR, role="host")))
+    try:
+        await host.publish()
+        for segment in (1, 2):
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "recorder", "--edge", edge.ws_url(), "--meeting", MEETING,
+                "--token-file", str(token), "--out", str(out), "--recording-id", "rec-2",
+                env={**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "2000000",
+                     "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            said: list[str] = []
+
+            def told(line: str) -> bool:
+                with contextlib.suppress(BlockingIOError):
+                    while True:
+                        said.extend(notify.recv(4096).decode().splitlines())
+                return line in said
+            await eventually(lambda: told("READY=1"), timeout=30, interval=0.1, what="READY=1 from the recorder")
+            await eventually(lambda: told("WATCHDOG=1"), timeout=10, interval=0.1, what="a watchdog ping")
+            await eventually(lambda: len(list(out.glob(f"s{segment}-*"))) == 2, timeout=30, interval=0.2,
+                             what=f"segment {segment}'s two files")
+            await eventually(lambda: max(f.stat().st_size for f in out.glob(f"s{segment}-*")) > 20_000, timeout=30,
+                             interval=0.2, what=f"segment {segment}'s video written to disk")
+            proc.send_signal(signal.SIGTERM)
+            stdout, stderr = await asyncio.wait_for(proc.communicate(), 30)
+            assert proc.returncode == 0, stderr.decode()[-2000:]
+            assert b"Traceback" not in stderr and b"2 files" in stdout, (stdout, stderr)
+            assert told("STOPPING=1")
+    finally:
+        await host.close()
+        notify.close()
+    saved = manifest.load(out / "manifest.json")
+    assert saved.recording_id == "rec-2" and [len(s.files) for s in saved.segments] == [2, 2]
+    assert saved.segments[1].start_offset_s > saved.segments[0].start_offset_s
+    for s in saved.segments:
+        assert s.ended_at is not None
+        for f in s.files:
+            assert decode_errors(out / f.path) == "", f.path

@@ -302,3 +302,18 @@ def test_while_every_video_is_paused_the_estimate_grows_fast_again() -> None:
             est.on_loss(0.0, sent_bps=50_000, now=float(t))
     assert careful.estimate < 300_000 * (1 + bw.GROWTH) ** 5 * 1.01
     assert paused.estimate > 300_000 * (1 + bw.FAST_GROWTH) ** 4
+
+
+def test_congestion_is_remembered_for_a_while_not_forever() -> None:
+    est = Downlink(initial=800_000)
+    assert not est.congested_lately(0.0)
+    est.on_loss(0.5, sent_bps=800_000, now=10.0)
+    assert est.congested_lately(10.0 + bw.CONGESTION_MEMORY - 1)
+    assert not est.congested_lately(10.0 + bw.CONGESTION_MEMORY + 1)  # long ago: the path may be fine now
+
+
+def test_a_remb_a_little_under_what_is_sent_is_no_congestion() -> None:
+    """aiortc's estimator counts payload only: about 10 % under the rate on the wire."""
+    est = Downlink(initial=100_000)
+    est.on_remb(40_000, 45_000, about=[1], now=0.0)
+    assert est.estimate >= bw.PROVEN * 45_000 * 0.99 and est.congested_at is None
