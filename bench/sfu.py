@@ -205,6 +205,8 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="sfu-bench-")
     try:
         out["forward"], _ = sweep("forward", forward_ns, tmp, args)
+        # the same forwarding with bandwidth adaptation switched off ([sfu] adaptation = false)
+        out["forward_without_adaptation"], _ = sweep("forward-fixed", forward_ns, tmp, args)
         out["relay"], out["relay_stopped_at"] = sweep("relay", relay_ns, tmp, args)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -225,12 +227,19 @@ def main() -> None:
     if per_forward and pps:
         out["us_per_forwarded_packet"] = round(per_forward / 100 * 1e6 / statistics.median(pps), 1)
     out["forward_fit_intercept_pct"] = round(forward[1], 2) if forward else None
+    fixed = fit([(int(n), r["edge_cpu_pct"]) for n, r in out["forward_without_adaptation"].items() if not r["saturated"]])
+    out["cpu_per_stream_forward_without_adaptation"] = round(fixed[0], 3) if fixed else None
+    if fixed and per_forward:
+        out["adaptation_cost_pct"] = round(100 * (per_forward / fixed[0] - 1), 1)
     out["definitions"] = {
         "edge_cpu_pct": "server process user+sys CPU, % of one core, median over the windows",
         "cpu_per_stream_*": "slope of the least-squares line through (N, edge_cpu_pct) over fitted_n "
                             "(N where the worst subscriber kept >= 24 fps); relay with one such N: its CPU / N",
         "saturated": "the worst subscriber's video fell below 24 fps during the windows",
         "streams_per_core": "100 / cpu_per_stream_forward: subscriber A/V streams one core forwards",
+        "adaptation_cost_pct": "cpu_per_stream_forward (bandwidth adaptation on, the default) over "
+                               "cpu_per_stream_forward_without_adaptation (forward_without_adaptation: [sfu] "
+                               "adaptation = false), measured in the same run, minus 1, in %",
         "sub_video_fps_min": "worst subscriber's video frames per second (decoded, or complete frames counted)",
         "join_to_first_frame_ms_p50": "median, over the subscribers added at that N, of join request → first video frame",
         "machine_busy_pct": "all cores of the machine during the windows (benchmark processes included), % of all cores",

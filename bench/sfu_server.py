@@ -44,9 +44,9 @@ class Connections:
 
 
 class ForwardServer:
-    def __init__(self, connections: Connections) -> None:
+    def __init__(self, connections: Connections, adaptation: bool = True) -> None:
         self.connections = connections
-        self.room = Room("bench", self, SfuConfig())
+        self.room = Room("bench", self, SfuConfig(adaptation=adaptation))
 
     # RoomEvents
     def on_subscriber_offer(self, pid: str, sdp: str) -> None:
@@ -115,7 +115,8 @@ class RelayServer:
 async def serve(mode: str, path: str, profile: str | None) -> None:
     pin_vp8_bitrate()  # the relay's encoders: same bitrate as the publisher's
     connections = Connections()
-    server = ForwardServer(connections) if mode == "forward" else RelayServer(connections)
+    server = (ForwardServer(connections) if mode == "forward" else
+              ForwardServer(connections, adaptation=False) if mode == "forward-fixed" else RelayServer(connections))
 
     async def handle(message: dict[str, Any], writer: asyncio.StreamWriter) -> None:
         reply: dict[str, Any] = {"re": message.get("id")}
@@ -162,7 +163,7 @@ async def serve(mode: str, path: str, profile: str | None) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--mode", choices=("forward", "relay"), required=True)
+    parser.add_argument("--mode", choices=("forward", "forward-fixed", "relay"), required=True)
     parser.add_argument("--socket", required=True)
     parser.add_argument("--profile", help="write cProfile statistics here on exit")
     args = parser.parse_args()
