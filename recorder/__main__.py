@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -57,6 +58,7 @@ async def record(edge: str, meeting: str, token: str, out: Path, recording_id: s
         told.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await told
+    recording.add_speakers(seen.speakers, time.time())
     segment = recording.finish(visit)
     print(f"recording {recording_id}: {len(segment.files)} files in {out} ({seen.ended or 'ended'})")
     return 1 if seen.ended.startswith(("refused", "connection")) and not segment.files else 0

@@ -138,6 +138,13 @@ class Recording:
         manifest.save(self.path, self.manifest)
         return v
 
+    def add_speakers(self, changes: list[tuple[float, str | None]], until: float) -> None:
+        """Who spoke when (changes of the active speaker, Unix time) into the manifest's timeline."""
+        for (at, pid), (end, _) in zip(changes, [*changes[1:], (until, None)], strict=True):
+            if pid and end > at:
+                self.manifest.add_speaker(pid, round(at - self.origin, 3), round(end - self.origin, 3))
+        manifest.save(self.path, self.manifest)
+
     def finish(self, v: Visit) -> manifest.Segment:
         """Close the segment's files and write what they hold into the manifest."""
         for t in v.tracks:

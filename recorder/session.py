@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -77,6 +78,8 @@ class Visit:
     tracks: dict[str, TrackInfo] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)  # participant id → display name
     ended: str = ""
+    #: (Unix time, participant id or None) at each change of the active speaker.
+    speakers: list[tuple[float, str | None]] = field(default_factory=list)
 
 
 class Session:
@@ -136,11 +139,14 @@ class Session:
             if kind == "joined":
                 for p in msg.get("roster", []):
                     self._learn_participant(p)
+                self.visit.speakers.append((time.time(), msg.get("meeting", {}).get("active_speaker")))
                 self.joined.set()
             elif kind == "participant_joined":
                 self._learn_participant(msg.get("participant", {}))
             elif kind == "track_published":
                 self._learn_track(msg.get("track", {}))
+            elif kind == "active_speaker":
+                self.visit.speakers.append((time.time(), msg.get("participant_id")))
             elif kind == "offer" and msg.get("pc") == "subscribe":
                 await ws.send(json.dumps({"type": "answer", "pc": "subscribe", "sdp": await self._answer(msg["sdp"])}))
             elif kind == "error" and msg.get("re") == 1:

@@ -10,7 +10,7 @@ import re
 
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack, VideoStreamTrack
 
 from tests.edge.edge_support import MEETING, MODERATOR, VIEWER, Client, EdgeServer, TokenKit, joined_client
 from tests.support.util import eventually
@@ -41,10 +41,11 @@ class MediaClient:
         self.offers = 0
         self._tasks: list[asyncio.Task] = [asyncio.get_running_loop().create_task(self._answer_offers())]
 
-    async def publish(self, sources: tuple[str, ...] = ("microphone", "camera")) -> None:
+    async def publish(self, sources: tuple[str, ...] = ("microphone", "camera"),
+                      audio: MediaStreamTrack | None = None) -> None:
         pc = self.publish_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         for source in sources:
-            pc.addTransceiver(AudioStreamTrack() if source == "microphone" else VideoStreamTrack(),
+            pc.addTransceiver((audio or AudioStreamTrack()) if source == "microphone" else VideoStreamTrack(),
                               direction="sendonly")
         await pc.setLocalDescription(await pc.createOffer())
         mids = {t.mid: s for t, s in zip(pc.getTransceivers(), sources)}

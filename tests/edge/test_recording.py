@@ -23,6 +23,7 @@ from recorder import manifest
 from recorder.recording import Recording
 from recorder.session import Session
 from tests.edge.edge_support import MEETING, MODERATOR, EdgeServer, TokenKit, joined_client
+from tests.edge.sfu.client import ToneTrack
 from tests.edge.test_media import MediaClient
 from tests.support.util import eventually, require
 
@@ -59,13 +60,16 @@ async def test_a_recorder_writes_each_track_of_a_meeting_without_decoding(
     session = Session(edge.ws_url(), tokens.sign(name="Recorder", perms=RECORDER, hidden=True), MEETING, visit.sink)
     running = asyncio.get_running_loop().create_task(session.run())
     try:
-        await host.publish()
+        await host.publish(audio=ToneTrack(speaking=True))
         await eventually(lambda: len(visit.tracks) == 2 and all(t.file.frames >= 60 for t in visit.tracks),
                          timeout=60, interval=0.2, what="60 frames of the host's audio and video written")
+        await eventually(lambda: any(pid == host.id for _, pid in session.visit.speakers), timeout=10,
+                         interval=0.1, what="the host heard as the active speaker")
     finally:
         await session.stop()
         seen = await asyncio.wait_for(running, 15)
         await host.close()
+    recording.add_speakers(seen.speakers, time.time())
     segment = recording.finish(visit)
     assert seen.ended in ("stopped", "") or seen.ended.startswith("connection"), seen.ended
     assert decoders == []  # nothing was decoded: not by the recorder, not by anyone here
@@ -77,6 +81,8 @@ async def test_a_recorder_writes_each_track_of_a_meeting_without_decoding(
     assert {(f.source, f.codec, f.participant_name) for f in files.values()} == {
         ("microphone", "opus", "Host"), ("camera", "vp8", "Host")}
     assert abs(files["audio"].start_offset_s - files["video"].start_offset_s) < 0.15  # one clock: in sync
+    spoke = [s for s in saved.speakers if s.participant_id == host.id]  # who spoke when, on the same clock
+    assert spoke and spoke[0].to_s > spoke[0].from_s >= 0
     for f in files.values():
         path = tmp_path / "rec" / f.path
         info = probe(path)
