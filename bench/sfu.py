@@ -229,8 +229,9 @@ def main() -> None:
     out["forward_fit_intercept_pct"] = round(forward[1], 2) if forward else None
     fixed = fit([(int(n), r["edge_cpu_pct"]) for n, r in out["forward_without_adaptation"].items() if not r["saturated"]])
     out["cpu_per_stream_forward_without_adaptation"] = round(fixed[0], 3) if fixed else None
-    if fixed and per_forward:
-        out["adaptation_cost_pct"] = round(100 * (per_forward / fixed[0] - 1), 1)
+    # (a smoke run's two points can give a flat or falling line: no ratio then)
+    out["adaptation_cost_pct"] = (round(100 * (per_forward / fixed[0] - 1), 1)
+                                  if fixed and per_forward and fixed[0] > 0 and per_forward > 0 else None)
     out["definitions"] = {
         "edge_cpu_pct": "server process user+sys CPU, % of one core, median over the windows",
         "cpu_per_stream_*": "slope of the least-squares line through (N, edge_cpu_pct) over fitted_n "
