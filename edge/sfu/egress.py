@@ -142,8 +142,9 @@ class Egress:
         if self._timer is None:
             self._flush()
 
-    def send_now(self, data: bytes) -> None:
-        """Send an already rewritten packet (a retransmission) ahead of the queue."""
+    def send_now(self, data: bytes, *, padding: bool = False) -> None:
+        """Send an already rewritten packet (a retransmission, or *padding* that probes the
+        downlink, :mod:`edge.sfu.probe`, counted apart from media) ahead of the queue."""
         if self._protect is None:
             return
         try:
@@ -151,21 +152,11 @@ class Egress:
         except Exception as exc:  # noqa: BLE001
             self._failed(exc)
             return
-        self.sent_packets += 1
-        self.sent_bytes += len(data)
-        if self._rate is not None:
-            self._tokens -= len(data)
-
-    def send_padding(self, data: bytes) -> None:
-        """Send a padding packet (:mod:`edge.sfu.probe`) now; counted apart from media."""
-        if self._protect is None:
-            return
-        try:
-            self._sendto(self._protect(data), self._addr)  # type: ignore[misc]  # set with _protect
-        except Exception as exc:  # noqa: BLE001
-            self._failed(exc)
-            return
-        self.padding_packets += 1
+        if padding:
+            self.padding_packets += 1
+        else:
+            self.sent_packets += 1
+            self.sent_bytes += len(data)
         if self._rate is not None:
             self._tokens -= len(data)
 

@@ -121,7 +121,7 @@ class Prober:
                 data = carrier.padding(PADDING, now)
                 if data is None:
                     break
-                self.egress.send_padding(data)
+                self.egress.send_now(data, padding=True)
                 self._credit -= PADDING
                 self.padding_bytes += len(data)
         self._last = now

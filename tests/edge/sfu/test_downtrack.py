@@ -221,15 +221,14 @@ async def test_padding_goes_between_frames_and_the_media_after_it_follows_on(sub
     src.push(seq=102, ts=9000, marker=1, payload=MIDDLE, level=-1)
     data = dt.padding(300, now=0.0)  # at most 255 bytes of padding in one packet
     assert data is not None
-    dt.egress.send_padding(data)
+    dt.egress.send_now(data, padding=True)
     src.push(seq=103, ts=12000, marker=1, payload=DELTA, level=-1)
     src.push(seq=101, ts=9000, marker=0, payload=MIDDLE + b"late", level=-1)  # its number went to the padding
-    packets = await received(sub, 4)
-    await asyncio.sleep(0.05)
-    assert len(sub.read()) == 4
+    src.push(seq=104, ts=15000, marker=1, payload=DELTA + b"next", level=-1)  # sent after the late one would be
+    packets = await received(sub, 5)
     base = packets[0].sequence_number
     assert [((p.sequence_number - base) % 65536, p.payload, p.padding_size) for p in packets] == [
-        (0, KEY, 0), (2, MIDDLE, 0), (3, b"", 255), (4, DELTA, 0)]
+        (0, KEY, 0), (2, MIDDLE, 0), (3, b"", 255), (4, DELTA, 0), (5, DELTA + b"next", 0)]
     assert packets[2].timestamp == packets[1].timestamp and packets[2].ssrc == 1234
-    assert sizes == [len(KEY), len(MIDDLE), 255, len(DELTA)]
-    assert dt.egress.padding_packets == 1 and dt.egress.sent_packets == 3 and dt.packets == 3  # not media
+    assert sizes == [len(KEY), len(MIDDLE), 255, len(DELTA), len(DELTA) + 4]
+    assert dt.egress.padding_packets == 1 and dt.egress.sent_packets == 4 and dt.packets == 4  # not media
