@@ -37,6 +37,7 @@ from .health.controllers import healthz, readyz
 from .meetings.command_controllers import CommandController
 from .meetings.controllers import MeetingController
 from .meetings.wiring import start_meetings
+from .recordings.controllers import MeetingRecordingController, RecordingController
 from .services import Services
 from .settings import Settings
 from .tokens.controllers import jwks, well_known_jwks
@@ -81,7 +82,8 @@ def create_app(settings: Settings) -> Litestar:
 
     return Litestar(
         route_handlers=[healthz, readyz, EdgeController, AuthController, AccountAdminController,
-                        OidcController, MeetingController, CommandController, RosterController, jwks,
+                        OidcController, MeetingController, CommandController, RosterController,
+                        MeetingRecordingController, RecordingController, jwks,
                         well_known_jwks, WebController],
         lifespan=[lifespan],
         state=State({"proxies": TrustedProxies(settings.clients.trusted_proxies)}),

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .meetings.join import JoinService
     from .meetings.service import MeetingService
     from .placement.service import PlacementService
+    from .recordings.service import RecordingService
     from .tokens.service import TokenService
 
 
@@ -41,3 +42,4 @@ class Services:
     joins: JoinService | None = None
     commands: CommandService | None = None
     events: EventConsumer | None = None
+    recordings: RecordingService | None = None

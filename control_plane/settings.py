@@ -218,6 +218,22 @@ class EdgeRegistrySettings(Base, kw_only=True):
     sweep_interval: float = 0.25
 
 
+class RecordingSettings(Base, kw_only=True):
+    """Recordings (docs/recording.md): written by recorder services, served from here."""
+
+    #: Folder of recordings, one sub-folder per recording, as the recorder services write them:
+    #: the same folder on one machine, or a shared mount.
+    dir: str = "var/recordings"
+    #: Days a finished recording is kept; 0 keeps recordings until someone deletes them.
+    retention_days: float = 0.0
+    #: How often expired recordings are looked for, seconds.
+    sweep_interval: float = 3600.0
+    #: Seconds a start waits for a recorder to be seated in the meeting.
+    start_timeout: float = 15.0
+    #: Seconds a stop waits for the recorder to close its files.
+    stop_timeout: float = 15.0
+
+
 class Settings(Base, kw_only=True):
     #: Public base URL of the web app and API (used in links, OIDC redirects, .ics files).
     public_url: str = "http://127.0.0.1:8080"
@@ -238,3 +254,4 @@ class Settings(Base, kw_only=True):
     placement: PlacementSettings = msgspec.field(default_factory=PlacementSettings)
     events: EventSettings = msgspec.field(default_factory=EventSettings)
     edges: EdgeRegistrySettings = msgspec.field(default_factory=EdgeRegistrySettings)
+    recordings: RecordingSettings = msgspec.field(default_factory=RecordingSettings)

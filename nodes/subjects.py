@@ -72,6 +72,43 @@ def meeting_commands(meeting_id: str) -> str:
 ALL_COMMANDS = f"{PREFIX}.cmd.>"
 
 
+# --- recorders (docs/recording.md) ------------------------------------------------------------
+#: Control plane → any recorder (queue group :data:`RECORDERS_QUEUE`), request/reply:
+#: :class:`nodes.wire.RecordStart`; reply :class:`nodes.wire.RecordReply`.
+RECORD_START = f"{PREFIX}.rec.start"
+RECORDERS_QUEUE = "recorders"
+
+
+def record_stop(recorder_id: str) -> str:
+    """Control plane → recorder *recorder_id*: :class:`nodes.wire.RecordStop`; reply RecordReply."""
+    return f"{PREFIX}.rec.{token(recorder_id)}.stop"
+
+
+# The recorder's id sits right after ``cc.cp.rec``: a recorder's NATS user may publish
+# ``cc.cp.rec.<its id>.>`` only, so the control plane knows which recorder asks.
+def recorder_report(recorder_id: str, verb: str) -> str:
+    """Recorder → control plane, request/reply: ``rejoin`` (:class:`nodes.wire.RecordRejoin`, reply
+    RecordRejoinReply) or ``done`` (:class:`nodes.wire.RecordDone`, reply RecordReply)."""
+    return f"{PREFIX}.cp.rec.{token(recorder_id)}.{token(verb)}"
+
+
+ALL_RECORDER_REPORTS = f"{PREFIX}.cp.rec.*.*"
+
+
+def parse_recorder_report(subject: str) -> tuple[str, str] | None:
+    """(recorder, verb) of a recorder report subject, or None when it is not one."""
+    parts = subject.split(".")
+    if len(parts) != 5 or parts[:3] != [PREFIX, "cp", "rec"]:
+        return None
+    return parts[3], parts[4]
+
+
+def recorder_permissions(recorder_id: str) -> tuple[list[str], list[str]]:
+    """(publish, subscribe) allowed to recorder *recorder_id*'s NATS user."""
+    r = token(recorder_id)
+    return [f"{PREFIX}.cp.rec.{r}.>"], [RECORD_START, f"{PREFIX}.rec.{r}.>", f"_INBOX.{r}.>"]
+
+
 # --- events (edges → JetStream → control plane) ---------------------------------------------
 # The sending edge's id sits right after ``cc.evt``: an edge's NATS user may publish ``cc.evt.<its id>.>``
 # only, so the subject says which edge an event comes from.

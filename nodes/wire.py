@@ -7,7 +7,9 @@ Every message is a ``Struct`` with a ``type`` tag. Families:
 * events — :data:`Event` (edges → JetStream → control plane), each with an ``event_id`` used as
   the ``Nats-Msg-Id`` so a retried publish is stored once;
 * mesh — :data:`MeshMessage` (edge ↔ edges of one meeting: :class:`MeshState`, chat, moderation,
-  end) and :data:`RelayRequest` (edge → edge relay signaling, answered by :class:`RelayReply`).
+  end) and :data:`RelayRequest` (edge → edge relay signaling, answered by :class:`RelayReply`);
+* recorders — :data:`RecorderRequest` (control plane → recorder) and :data:`RecorderReport`
+  (recorder → control plane), request/reply.
 
 New fields always get defaults, so older and newer nodes keep understanding each other.
 Subjects and who sends what: ``docs/subjects.md``.
@@ -234,6 +236,62 @@ class ErrorReply(_Msg, kw_only=True, tag="error"):
     detail: str = ""
 
 
+# --- recorders (docs/recording.md) ------------------------------------------------------------
+class RecordStart(_Msg, kw_only=True, tag="rec.start"):
+    """Record *meeting_id* into recording *recording_id*: join *edge_url* with *token* (a hidden
+    recorder's join token). Answered once the edge has seated the recorder, or refused."""
+
+    recording_id: str
+    meeting_id: str
+    edge_url: str
+    token: str
+
+
+class RecordStop(_Msg, kw_only=True, tag="rec.stop"):
+    """Leave the meeting and close the recording's files; answered once the manifest is written."""
+
+    recording_id: str
+
+
+class RecordReply(_Msg, kw_only=True, tag="rec.reply"):
+    ok: bool
+    recorder_id: str = ""
+    error: str = ""
+
+
+class RecordRejoin(_Msg, kw_only=True, tag="rec.rejoin"):
+    """The recorder lost its edge (or restarted): where does the meeting go on, with which token?"""
+
+    recording_id: str
+    meeting_id: str
+
+
+class RecordRejoinReply(_Msg, kw_only=True, tag="rec.rejoin_reply"):
+    """``ok``: join *edge_url* with *token*. Not ok: ``retry`` says whether asking again later can
+    help (the meeting is moving to another edge) or not (stopped, ended, unknown)."""
+
+    ok: bool
+    edge_url: str = ""
+    token: str = ""
+    retry: bool = False
+    error: str = ""
+
+
+class RecordDone(_Msg, kw_only=True, tag="rec.done"):
+    """A recording ended (stopped, the meeting ended, or it failed: ``error``); its manifest is final."""
+
+    recording_id: str
+    meeting_id: str
+    reason: str = ""
+    error: str = ""
+    files: int = 0
+    bytes: int = 0
+
+
+RecorderRequest = Union[RecordStart, RecordStop]
+RecorderReport = Union[RecordRejoin, RecordDone]
+
+
 # --- mesh: the edges of one meeting (cascading) -----------------------------------------------
 class MeshParticipant(Struct, kw_only=True):
     """A participant as the edge hosting it describes it to the meeting's other edges."""
@@ -403,6 +461,10 @@ mesh_decoder = msgspec.json.Decoder(MeshMessage)
 mesh_reply_decoder = msgspec.json.Decoder(Union[MeshReply, ErrorReply])
 relay_decoder = msgspec.json.Decoder(RelayRequest)
 relay_reply_decoder = msgspec.json.Decoder(Union[RelayReply, ErrorReply])
+recorder_request_decoder = msgspec.json.Decoder(RecorderRequest)
+record_reply_decoder = msgspec.json.Decoder(Union[RecordReply, ErrorReply])
+recorder_report_decoder = msgspec.json.Decoder(RecorderReport)
+rejoin_reply_decoder = msgspec.json.Decoder(Union[RecordRejoinReply, ErrorReply])
 
 
 def encode(msg: Struct) -> bytes:

@@ -1,4 +1,11 @@
-"""``python -m recorder``: record one meeting on one edge into a folder, until it ends.
+"""``python -m recorder``: the recorder service, or one meeting recorded by hand.
+
+The service (``systemd/curious-connect-recorder.service``) records what the control plane asks
+it to over NATS (docs/recording.md)::
+
+    python -m recorder --config /etc/curious-connect/recorder.toml
+
+By hand, one meeting on one edge into a folder, until it ends::
 
     python -m recorder --edge ws://edge.example.org:8081/ws --meeting MEETING_ID \\
         --token-file /run/curious-connect/recorder.token --out /var/lib/curious-connect/recordings/REC_ID
@@ -65,6 +72,14 @@ async def record(edge: str, meeting: str, token: str, out: Path, recording_id: s
 
 
 def main(argv: list[str] | None = None) -> int:
+    args_given = sys.argv[1:] if argv is None else argv
+    if any(a in ("--config", "-c") or a.startswith("--config=") for a in args_given):
+        from nodes import runner
+
+        from .app import create_app
+        from .settings import Settings
+        return runner.main(args_given, prog="python -m recorder", description="The recorder service.",
+                           schema=Settings, create_app=create_app, service=lambda s: f"recorder-{s.recorder_id}")
     parser = argparse.ArgumentParser(prog="python -m recorder", description=__doc__.split("\n\n")[0])
     parser.add_argument("--edge", required=True, help="the edge's signaling URL (ws:// or wss://…/ws)")
     parser.add_argument("--meeting", required=True, help="the meeting id")

@@ -15,13 +15,17 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from datetime import datetime
+from fractions import Fraction
 from pathlib import Path
 from typing import Literal
 
+import av
 from aiortc.rtp import RtpPacket
 
-from . import manifest
+from nodes import manifest
+
 from .clock import MeetingClock, StreamClock
 from .depacketize import depacketizer_for
 from .session import TrackInfo
@@ -35,6 +39,26 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 def safe(name: str) -> str:
     """*name* as a file name part: letters, digits, ``-`` and ``_`` only."""
     return _UNSAFE.sub("_", name)[:40] or "_"
+
+
+def probe_duration(path: Path) -> tuple[float, int]:
+    """(duration in seconds, packets) of a track file, read by demuxing it (no decoder)."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams[0]
+            base = stream.time_base or Fraction(1, 1000)
+            first = last = None
+            count = 0
+            for packet in container.demux(stream):
+                if packet.pts is None or packet.size == 0:
+                    continue
+                seconds = float(packet.pts * base)
+                first = seconds if first is None else min(first, seconds)
+                last = seconds if last is None else max(last, seconds)
+                count += 1
+            return (round(last - first, 3) if first is not None and last is not None else 0.0), count
+    except (OSError, av.FFmpegError, IndexError):
+        return 0.0, 0
 
 
 class TrackRecorder:
@@ -51,6 +75,8 @@ class TrackRecorder:
         self._meeting_clock = clock
         self._clock: StreamClock | None = None
         self.failed = ""
+        #: Called once the file has its first frame (the manifest lists it from then on).
+        self.on_first_frame: Callable[[], None] | None = None
 
     def packet(self, packet: RtpPacket) -> None:
         if self.failed:
@@ -61,6 +87,8 @@ class TrackRecorder:
         try:
             for frame in self.depacketizer.push_packet(packet):
                 self.file.write(self._clock.seconds(frame.rtp_timestamp, now), frame.data, frame.keyframe)
+                if self.file.frames == 1 and self.on_first_frame is not None:
+                    self.on_first_frame()
         except (OSError, ValueError) as exc:  # a full or unwritable disk: this track stops, the others go on
             self.failed = str(exc)
             log.warning("recording %s stopped: %s", self.path.name, exc)
@@ -89,12 +117,15 @@ class Visit:
         self.clock = MeetingClock()
         self.started_at = time.time()
         self.tracks: list[TrackRecorder] = []
+        #: Called when a track's file gets its first frame.
+        self.on_change: Callable[[], None] | None = None
 
     def sink(self, info: TrackInfo, codec: str, clock_rate: int) -> TrackRecorder:
         """A new track's recorder (the :data:`~recorder.session.SinkFactory` of a session)."""
         name = f"s{self.number}-{safe(info.participant_id)}-{safe(info.source or info.kind)}-{safe(info.track_id)}"
         path = self.directory / (name + file_extension(codec.lower()))
         track = TrackRecorder(info, codec, clock_rate, path, self.clock)
+        track.on_first_frame = self.on_change
         self.tracks.append(track)
         return track
 
@@ -125,6 +156,7 @@ class Recording:
         if self.path.exists():  # a recorder resumes a recording: a new segment follows the others
             self.manifest = manifest.load(self.path)
             self.origin = datetime.fromisoformat(self.manifest.started_at.replace("Z", "+00:00")).timestamp()
+            self._recover()
         else:
             self.origin = time.time()
             self.manifest = manifest.Manifest(recording_id=recording_id, meeting_id=meeting_id,
@@ -132,11 +164,41 @@ class Recording:
             manifest.save(self.path, self.manifest)
 
     def visit(self) -> Visit:
-        """Begin a segment."""
+        """Begin a segment. Each file is listed in the manifest from its first frame on (with no
+        duration until the segment ends), so a recorder that dies leaves its files listed."""
         v = Visit(self.directory, len(self.manifest.segments) + 1)
-        self.manifest.add_segment(manifest.iso_utc(v.started_at), round(v.started_at - self.origin, 3))
+        segment = self.manifest.add_segment(manifest.iso_utc(v.started_at), round(v.started_at - self.origin, 3))
         manifest.save(self.path, self.manifest)
+
+        def listed() -> None:
+            segment.files = v.files(self.origin)
+            try:
+                manifest.save(self.path, self.manifest)
+            except OSError as exc:  # the disk is full: the track's own write fails next and says so
+                log.warning("manifest not saved: %s", exc)
+        v.on_change = listed
         return v
+
+    def _recover(self) -> None:
+        """Segments a recorder left without ending (it was killed): their files' durations, frames
+        and sizes are read back from the files (demuxed, not decoded) and the segment is closed."""
+        changed = False
+        for segment in self.manifest.segments:
+            if segment.ended_at is not None:
+                continue
+            last = 0.0
+            for f in segment.files:
+                path = self.directory / f.path
+                f.duration_s, f.frames = probe_duration(path)
+                try:
+                    stat = path.stat()
+                    f.bytes, last = stat.st_size, max(last, stat.st_mtime)
+                except OSError:
+                    f.bytes = 0
+            segment.ended_at = manifest.iso_utc(last or time.time())
+            changed = True
+        if changed:
+            manifest.save(self.path, self.manifest)
 
     def add_speakers(self, changes: list[tuple[float, str | None]], until: float) -> None:
         """Who spoke when (changes of the active speaker, Unix time) into the manifest's timeline."""
@@ -144,6 +206,14 @@ class Recording:
             if pid and end > at:
                 self.manifest.add_speaker(pid, round(at - self.origin, 3), round(end - self.origin, 3))
         manifest.save(self.path, self.manifest)
+
+    def discard(self, v: Visit) -> None:
+        """Drop a segment in which the recorder was never seated (nothing was recorded)."""
+        for t in v.tracks:
+            t._close_quietly()
+        if len(self.manifest.segments) == v.number:
+            self.manifest.segments.pop()
+            manifest.save(self.path, self.manifest)
 
     def finish(self, v: Visit) -> manifest.Segment:
         """Close the segment's files and write what they hold into the manifest."""

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
+from aiortc.exceptions import InvalidStateError
 from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
 from aiortc.rtp import RtpPacket
 from websockets.asyncio.client import connect
@@ -126,6 +127,13 @@ class Session:
                 await self._ws.send(json.dumps({"type": "leave"}))
             await self._ws.close()
 
+    async def fail(self, error: str) -> None:
+        """Tell the edge the recording failed (its moderators are told why), then leave."""
+        if self._ws is not None:
+            with contextlib.suppress(ConnectionClosed):
+                await self._ws.send(json.dumps({"type": "recording_failed", "error": error[:500]}))
+        await self.stop()
+
     async def _ping(self) -> None:
         while True:
             await asyncio.sleep(PING_EVERY)
@@ -148,7 +156,12 @@ class Session:
             elif kind == "active_speaker":
                 self.visit.speakers.append((time.time(), msg.get("participant_id")))
             elif kind == "offer" and msg.get("pc") == "subscribe":
-                await ws.send(json.dumps({"type": "answer", "pc": "subscribe", "sdp": await self._answer(msg["sdp"])}))
+                try:
+                    answer = await self._answer(msg["sdp"])
+                except InvalidStateError as exc:  # the transport failed under us: this visit is over
+                    self.visit.ended = f"connection: media: {exc}"
+                    return
+                await ws.send(json.dumps({"type": "answer", "pc": "subscribe", "sdp": answer}))
             elif kind == "error" and msg.get("re") == 1:
                 self.visit.ended = f"refused: {msg.get('code')}: {msg.get('message')}"
                 return

@@ -21,6 +21,14 @@ def test_edge_example_loads() -> None:
     assert (s.edge_id, s.region) == ("eu-1", "eu")
 
 
+def test_recorder_example_loads() -> None:
+    from recorder.settings import Settings as RecorderSettings
+
+    s = load(CONFIGS / "recorder.toml", RecorderSettings)
+    cp = load(CONFIGS / "control_plane.toml", CPSettings)
+    assert s.recorder_id == "rec-1" and s.dir == cp.recordings.dir  # the control plane serves what it writes
+
+
 def test_nats_configs_are_valid(tmp_path: Path) -> None:
     """Each config parses, its TLS blocks included: the certificates they name are made by a test CA."""
     import re
@@ -47,7 +55,8 @@ def test_example_nats_permissions_match_the_tested_ones() -> None:
     """The permissions shipped in configs/ are the ones tests/system/test_nats_security.py proves."""
     import re
 
-    from tests.support.topology import CONTROL_PLANE_PERMISSIONS, edge_permissions
+    from nodes.subjects import recorder_permissions as recorder_subjects
+    from tests.support.topology import CONTROL_PLANE_PERMISSIONS, edge_permissions, recorder_permissions
 
     def lists(text: str) -> list[list[str]]:
         return [re.findall(r'"([^"]+)"', m) for m in re.findall(r"\[([^\]]*)\]", text)]
@@ -58,6 +67,10 @@ def test_example_nats_permissions_match_the_tested_ones() -> None:
     hub = (CONFIGS / "nats-hub.conf").read_text()
     block = hub[hub.index('user: "control-plane"'):hub.index("leafnodes {")]
     assert lists(block)[:2] == lists(CONTROL_PLANE_PERMISSIONS)[:2]
+    block = hub[hub.index('user: "recorder-rec-1"'):hub.index("leafnodes {")]
+    assert lists(block)[:2] == lists(recorder_permissions("rec-1"))[:2]
+    assert (["cc.cp.rec.rec-1.>"], ["cc.rec.start", "cc.rec.rec-1.>", "_INBOX.rec-1.>"]) == \
+        recorder_subjects("rec-1")  # what nodes.subjects says a recorder may do
     for region in ("eu", "us", "ap"):
         text = (CONFIGS / f"nats-leaf-{region}.conf").read_text()
         assert f"domain: {region}" in text and 'deny_exports: ["cc.evt.>"]' in text

@@ -9,6 +9,8 @@ from ..events.consumer import EventConsumer
 from ..placement.regions import RegionMap
 from ..placement.rehome import Rehomer
 from ..placement.service import PlacementService
+from ..recordings.endpoint import RecorderReports
+from ..recordings.service import RecordingService
 from ..services import Services
 from ..tokens.bus import JwksResponder
 from ..tokens.keys import KeyStore
@@ -49,6 +51,13 @@ async def start_meetings(stack: contextlib.AsyncExitStack, services: Services) -
     services.edges.on_edge_left(rehomer.edge_left)
     stack.push_async_callback(rehomer.stop)
     services.extra["rehomer"] = rehomer
+    services.recordings = RecordingService(bus, services.meetings, services.placement, services.edges,
+                                           services.tokens, settings.recordings)
+    reports = RecorderReports(services.recordings)
+    bus.on_connect(reports.attach)
+    stack.push_async_callback(reports.stop)
+    services.recordings.start_sweeper()
+    stack.push_async_callback(services.recordings.stop_sweeper)
     lifecycle.start()
     stack.push_async_callback(lifecycle.stop)
     services.extra["lifecycle"] = lifecycle

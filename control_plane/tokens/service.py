@@ -33,14 +33,14 @@ class TokenService:
 
     def issue(self, *, account_role: str, sub: str, name: str, meeting_id: str, edge_id: str, role: str,
               perms: Permissions, alt: list[str] | None = None, epoch: int = 0, lobby: bool = False,
-              policy: MeetingPolicy | None = None, now: float | None = None) -> IssuedToken:
+              policy: MeetingPolicy | None = None, hidden: bool = False, now: float | None = None) -> IssuedToken:
         """Sign a join token; raises ``PermissionCeilingError`` if *perms* exceed *account_role*."""
         ensure_within(perms, account_role)
         iat = int(now if now is not None else time.time())
         claims = JoinClaims(iss=self.issuer, aud=AUDIENCE, sub=sub, jti=secrets.token_urlsafe(16), iat=iat,
                             nbf=iat, exp=iat + self.ttl, name=name, mid=meeting_id, eid=edge_id,
                             alt=list(alt or []), ep=epoch, role=role, perms=perms, lobby=lobby,
-                            pol=policy or MeetingPolicy())
+                            pol=policy or MeetingPolicy(), hidden=hidden)
         return IssuedToken(token=self.sign(claims), claims=claims)
 
     def sign(self, claims: JoinClaims) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 import aiortc.rtcrtpreceiver
 import pytest
 
-from recorder import manifest
+from nodes import manifest
 from recorder.recording import Recording
 from recorder.session import Session
 from tests.edge.edge_support import MEETING, MODERATOR, EdgeServer, TokenKit, joined_client

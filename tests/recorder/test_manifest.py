@@ -1,4 +1,4 @@
-"""The recording manifest (recorder.manifest): JSON round trip, validation and atomic saves."""
+"""The recording manifest (nodes.manifest): JSON round trip, validation and atomic saves."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from recorder import manifest as m
+from nodes import manifest as m
 
 
 def sample() -> m.Manifest:

@@ -48,10 +48,21 @@ def edge_permissions(edge_id: str, *, on_hub: bool = False) -> str:
 
 
 CONTROL_PLANE_PERMISSIONS = """{
-        publish: { allow: ["cc.cmd.>", "cc.cp.>", "$JS.>", "$KV.>", "$SRV.>", "_INBOX.control-plane.>"] }
+        publish: { allow: ["cc.cmd.>", "cc.cp.>", "cc.rec.>", "$JS.>", "$KV.>", "$SRV.>", "_INBOX.control-plane.>"] }
         subscribe: { allow: ["cc.>", "$JS.>", "$KV.>", "$SRV.>", "_INBOX.control-plane.>"] }
         allow_responses: true
       }"""
+
+
+def recorder_permissions(recorder_id: str) -> str:
+    """What a recorder service may do (same text as configs/nats-hub.conf): report under its own
+    id, hear starts (queue group) and its own stops."""
+    r = recorder_id
+    return f"""{{
+        publish: {{ allow: ["cc.cp.rec.{r}.>"] }}
+        subscribe: {{ allow: ["cc.rec.start", "cc.rec.{r}.>", "_INBOX.{r}.>"] }}
+        allow_responses: true
+      }}"""
 
 
 OBSERVER_PERMISSIONS = """{
@@ -77,15 +88,17 @@ class Region:
 
 class Topology:
     def __init__(self, workdir: Path, regions: dict[str, list[str]], *, hub_edges: list[str] | None = None,
-                 observer: bool = False, tls: Ca | None = None) -> None:
-        """*regions*: region → edge ids on its leaf; *hub_edges*: edges connected to the hub itself."""
+                 observer: bool = False, tls: Ca | None = None, recorders: list[str] | None = None) -> None:
+        """*regions*: region → edge ids on its leaf; *hub_edges*: edges connected to the hub itself;
+        *recorders*: recorder services connected to the hub."""
         self.workdir = Path(workdir)
         self.leaf_port = free_port()
         self.ca = tls
         hub_cert = tls.issue("hub") if tls else None
         link_tls = tls_block(hub_cert, tls.cert_file) if tls else ""
         hub_users = {"control-plane": CONTROL_PLANE_PERMISSIONS,
-                     **{f"edge-{e}": edge_permissions(e, on_hub=True) for e in (hub_edges or [])}}
+                     **{f"edge-{e}": edge_permissions(e, on_hub=True) for e in (hub_edges or [])},
+                     **{f"recorder-{r}": recorder_permissions(r) for r in (recorders or [])}}
         self.hub = NatsServer(self.workdir, name="hub", domain="hub", config=users_block(hub_users) + f"""
 leafnodes {{
   listen: 127.0.0.1:{self.leaf_port}
@@ -145,6 +158,10 @@ leafnodes {{
         """The leaf's JetStream-only test user (``observer=True``)."""
         return {"servers": [self.regions[region].leaf.url], "user": "observer", "password": PASSWORD,
                 "inbox_prefix": "_INBOX.observer"}
+
+    def recorder_nats(self, recorder_id: str) -> dict:
+        return {"servers": [self.hub.url], "user": f"recorder-{recorder_id}", "password": PASSWORD,
+                "inbox_prefix": f"_INBOX.{recorder_id}", **self.client_tls(f"recorder-{recorder_id}")}
 
     def edge_mesh(self) -> dict:
         """An edge's ``[mesh]`` settings here: the placement bucket is in the hub's domain."""

@@ -1,0 +1,157 @@
+"""Recording a meeting end to end, with real processes: a NATS hub (each node its own user and
+subject permissions, a recorder service among them), the control plane, an edge, the recorder
+service, and a participant publishing real aiortc media. A host starts the recording through the
+API, the recorder service is killed with SIGKILL and started again (it resumes in a new
+segment), the host stops it, lists it, downloads its files (Debian's ffprobe reads them) and
+deletes it; nobody else may see or fetch it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import procs
+from tests.support.participant import Participant
+from tests.support.regional import admin_headers, create_meeting, listed_edges, start_edge
+from tests.support.topology import Topology
+from tests.support.util import eventually, require
+
+RECORDER = "rec-1"
+
+
+def start_recorder(workdir: Path, topo: Topology, recordings: Path) -> procs.Proc:
+    cfg = {"recorder_id": RECORDER, "dir": str(recordings), "nats": topo.recorder_nats(RECORDER),
+           "log": {"level": "INFO", "format": "json"}, "follow_timeout": 30.0}
+    return procs.Proc("recorder", workdir, cfg, name=f"recorder-{RECORDER}").start()
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[tuple[Topology, procs.Proc, procs.Proc, Path]]:
+    require(shutil.which("ffprobe") is not None, "ffmpeg (apt-get install ffmpeg)")
+    recordings = tmp_path / "recordings"
+    topo = Topology(tmp_path, {"eu": ["eu-1"]}, recorders=[RECORDER]).start()
+    cp = procs.control_plane(tmp_path, topo.hub.url, nats=topo.control_plane_nats(),
+                             events={"region_domains": ["eu"]}, accounts={"allow_registration": True},
+                             recordings={"dir": str(recordings), "start_timeout": 20.0},
+                             bootstrap={"admin_password_file": str(tmp_path / "admin-password")}).start()
+    edge = start_edge(tmp_path, topo, "eu-1", "eu")
+    try:
+        cp.wait_http("/readyz", timeout=30)
+        edge.wait_http("/readyz", timeout=30)
+        yield topo, cp, edge, recordings
+    finally:
+        for p in (edge, cp):
+            p.kill()
+        topo.stop()
+
+
+async def register(http: httpx.AsyncClient, username: str) -> dict[str, str]:
+    r = await http.post("/api/v1/auth/register", json={"username": username, "password": f"{username}-password-1"})
+    assert r.status_code == 201, r.text
+    r = await http.post("/api/v1/auth/token", json={"username": username, "password": f"{username}-password-1"})
+    http.cookies.clear()   # registering signed the client in: it speaks for nobody but by its headers
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def segment_files(folder: Path, segment: int) -> list[Path]:
+    return [p for p in folder.glob(f"s{segment}-*") if p.stat().st_size > 3000]
+
+
+async def test_a_host_records_a_meeting_through_the_api(stack, tmp_path: Path) -> None:  # noqa: ANN001
+    topo, cp, _edge, recordings = stack
+    await eventually(lambda: listed_edges(cp) == ["eu-1"], timeout=20, what="the edge listed")
+    admin = await admin_headers(cp)
+    mid = await create_meeting(cp, admin)
+    async with httpx.AsyncClient(base_url=cp.base_url, timeout=30) as http:
+        mia = await register(http, "mia")
+        start = f"/api/v1/meetings/{mid}/recording"
+        r = await http.post(start, headers=admin)
+        assert r.status_code == 409 and "not live" in r.text, r.text   # nobody is in it yet
+
+        ann = await Participant.join(cp.base_url, mid, "Ann", region="eu")
+        recorder: procs.Proc | None = None
+        try:
+            await ann.publish()
+            r = await http.post(start, headers=admin)
+            assert r.status_code == 503 and "no recorder" in r.text, r.text   # no recorder service runs
+
+            recorder = start_recorder(tmp_path, topo, recordings)
+            recorder.wait_http("/readyz", timeout=30)
+            r = await http.post(start, headers=mia)
+            assert r.status_code == 403 and "owner" in r.text, r.text   # not her meeting
+            lea = await register(http, "lea")                           # a co-host, but a member account
+            assert (await http.patch(f"/api/v1/meetings/{mid}", json={"cohosts": ["lea"]},
+                                     headers=admin)).status_code == 200
+            r = await http.post(start, headers=lea)
+            assert r.status_code == 403 and "record grant" in r.text, r.text
+
+            r = await http.post(start, headers=admin)
+            assert r.status_code == 201, r.text
+            rec = r.json()
+            assert rec["state"] == "recording" and rec["meeting_id"] == mid
+            rid, folder = rec["id"], recordings / rec["id"]
+            r = await http.post(start, headers=admin)
+            assert r.status_code == 409 and "already being recorded" in r.text, r.text   # not a second recorder
+
+            async def recording_since() -> str | None:
+                return (await http.get(f"/api/v1/meetings/{mid}", headers=admin)).json()["recording_since"]
+            await eventually(recording_since, timeout=10, what="recording_since set (the edge's event)")
+            await eventually(lambda: len(segment_files(folder, 1)) == 2, timeout=40, interval=0.2,
+                             what="the first segment's audio and video written")
+            r = await http.delete(f"/api/v1/recordings/{rid}", headers=admin)
+            assert r.status_code == 409 and "being written" in r.text, r.text
+
+            # The recorder dies; started again, it resumes the recording in a new segment.
+            recorder.kill()
+            recorder = start_recorder(tmp_path, topo, recordings)
+            await eventually(lambda: len(segment_files(folder, 2)) == 2, timeout=60, interval=0.2,
+                             what="the second segment's audio and video written")
+            r = await http.post(f"/api/v1/meetings/{mid}/recording/stop", headers=admin)
+            assert r.status_code == 200, r.text
+            done = r.json()
+        finally:
+            await ann.close()
+            if recorder is not None:
+                recorder.signal(signal.SIGTERM)
+                recorder.stop()
+
+        assert done["state"] == "stopped" and done["segments"] == 2, done
+        tracks = done["tracks"]
+        assert sorted((t["segment"], t["kind"]) for t in tracks) == [(1, "audio"), (1, "video"), (2, "audio"),
+                                                                      (2, "video")], tracks
+        assert all(t["participant_name"] == "Ann" and t["bytes"] > 0 for t in tracks)
+        assert done["bytes"] > sum(t["bytes"] for t in tracks) and done["duration_s"] > 1
+        listed = (await http.get(f"/api/v1/meetings/{mid}/recordings", headers=admin)).json()
+        assert [x["id"] for x in listed] == [rid] and listed[0]["tracks"] == tracks
+
+        video = next(t for t in tracks if t["kind"] == "video" and t["segment"] == 2)
+        r = await http.get(f"/api/v1/recordings/{rid}/files/{video['file']}", headers=admin)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("video/webm")
+        (tmp_path / "download.webm").write_bytes(r.content)
+        run = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(tmp_path / "download.webm")],
+                             capture_output=True, text=True, timeout=30)
+        assert run.returncode == 0 and json.loads(run.stdout)["streams"][0]["codec_name"] == "vp8", run.stderr
+        manifest = (await http.get(done["manifest_url"], headers=admin)).json()
+        assert manifest["recording_id"] == rid and len(manifest["segments"]) == 2
+
+        for who, status in ((mia, 403), ({}, 401)):    # another account, nobody signed in
+            assert (await http.get(f"/api/v1/recordings/{rid}", headers=who)).status_code == status
+            assert (await http.get(f"/api/v1/recordings/{rid}/files/{video['file']}", headers=who)).status_code \
+                == status
+            assert (await http.get(f"/api/v1/meetings/{mid}/recordings", headers=who)).status_code == status
+            assert (await http.delete(f"/api/v1/recordings/{rid}", headers=who)).status_code == status
+        for name in ("..%2Fcp.sqlite3", "job.json", "nothing.webm"):
+            assert (await http.get(f"/api/v1/recordings/{rid}/files/{name}", headers=admin)).status_code == 404
+
+        r = await http.post(f"/api/v1/meetings/{mid}/recording/stop", headers=admin)
+        assert r.status_code == 409 and "not being recorded" in r.text
+        assert (await http.delete(f"/api/v1/recordings/{rid}", headers=admin)).status_code == 204
+        assert not folder.exists()
+        assert (await http.get(f"/api/v1/recordings/{rid}", headers=admin)).status_code == 404
