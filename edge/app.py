@@ -32,6 +32,7 @@ from .health import healthz, readyz
 from .heartbeat import Heartbeat, LoadSnapshot
 from .keys import Keys
 from .mesh.node import Mesh
+from .recording import RecordingRequests
 from .settings import Settings
 from .sfu import aiortc_hooks
 from .sfu.interfaces import SfuConfig
@@ -109,6 +110,8 @@ def create_app(settings: Settings) -> Litestar:
                            public_url=settings.public_url, interval=settings.heartbeat.interval,
                            load=lambda: LoadSnapshot(*conference.counts()))
             stack.push_async_callback(hb.stop)                          # goodbye
+            conference.recording_control = RecordingRequests(bus, edge_id=settings.edge_id,
+                                                             timeout=settings.commands.record_timeout)
             commands = CommandEndpoint(bus, conference, edge_id=settings.edge_id, settings=settings.commands)
             stack.push_async_callback(commands.close)
             mesh = Mesh(bus, conference, edge_id=settings.edge_id, region=settings.region, settings=settings.mesh)

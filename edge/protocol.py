@@ -12,7 +12,7 @@ New fields always get defaults; unknown fields are ignored, so newer clients kee
 from __future__ import annotations
 
 import re
-from typing import Literal, Union
+from typing import Annotated, Literal, Union
 
 import msgspec
 from msgspec import Struct
@@ -111,6 +111,20 @@ class EndMeeting(_In, kw_only=True, tag="end_meeting"):
     reason: str = ""
 
 
+class Record(_In, kw_only=True, tag="record"):
+    """Start or stop recording the meeting (a moderator with the ``record`` grant). The edge asks
+    the control plane, which starts a recorder; the answer is ``ok`` or an ``error``."""
+
+    action: Literal["start", "stop"]
+
+
+class RecordingFailed(_In, kw_only=True, tag="recording_failed"):
+    """From a recorder only: it cannot write the recording (a full disk) and is leaving. Everyone
+    gets ``recording`` with ``active: false`` and this error."""
+
+    error: Annotated[str, msgspec.Meta(max_length=500)] = ""
+
+
 class Leave(_In, kw_only=True, tag="leave"):
     pass
 
@@ -138,7 +152,7 @@ class View(_In, kw_only=True, tag="view"):
 
 
 ClientMessage = Union[Join, Offer, Answer, Ice, Mute, Chat, Admit, Deny, Kick, Promote, EndMeeting,
-                      Leave, Ping, View]
+                      Record, RecordingFailed, Leave, Ping, View]
 
 
 # --- edge → client: the shapes inside messages -------------------------------------------------
@@ -173,6 +187,8 @@ class GrantsOut(Struct, kw_only=True):
     subscribe: bool = True
     chat: bool = False
     moderate: bool = False
+    #: May start and stop recording (``record``).
+    record: bool = False
 
 
 class MeetingOut(Struct, kw_only=True):
@@ -318,6 +334,8 @@ class Recording(_Out, kw_only=True, tag="recording"):
     """A recorder entered the meeting on this edge (``active``) or the last one left it."""
 
     active: bool
+    #: Why recording stopped when it failed (e.g. the recorder's disk is full); "" otherwise.
+    error: str = ""
 
 
 class Draining(_Out, kw_only=True, tag="draining"):

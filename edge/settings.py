@@ -64,6 +64,9 @@ class CommandsSettings(Base, kw_only=True):
     not_here_delay: float = 0.25
     #: Command ids remembered, so a repeated command is carried out once.
     remember: int = 4096
+    #: Seconds a moderator's ``record`` request waits for the control plane (which waits up to
+    #: its ``recordings.start_timeout`` for a recorder to be seated).
+    record_timeout: float = 20.0
 
 
 class MeshSettings(Base, kw_only=True):

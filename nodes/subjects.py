@@ -49,6 +49,21 @@ def edge_gone(edge_id: str) -> str:
     return f"{PREFIX}.edge.{token(edge_id)}.gone"
 
 
+def edge_record(edge_id: str) -> str:
+    """Edge → control plane, request/reply: a moderator's :class:`nodes.wire.RecordControl`;
+    reply RecordReply (under the edge's own ``cc.edge.<id>.>``, so a NATS permission pins the sender)."""
+    return f"{PREFIX}.edge.{token(edge_id)}.record"
+
+
+def parse_edge_record(subject: str) -> str | None:
+    """The edge of a :func:`edge_record` subject, or None when it is not one."""
+    parts = subject.split(".")
+    if len(parts) != 4 or parts[:2] != [PREFIX, "edge"] or parts[3] != "record":
+        return None
+    return parts[2]
+
+
+ALL_EDGE_RECORD = f"{PREFIX}.edge.*.record"
 ALL_EDGE_HEARTBEATS = f"{PREFIX}.edge.*.heartbeat"
 ALL_EDGE_GONE = f"{PREFIX}.edge.*.gone"
 

@@ -257,6 +257,18 @@ class RecordReply(_Msg, kw_only=True, tag="rec.reply"):
     ok: bool
     recorder_id: str = ""
     error: str = ""
+    #: Why it was refused, for machines: ``forbidden``, ``recording_refused``, ``unavailable``.
+    code: str = ""
+
+
+class RecordControl(_Msg, kw_only=True, tag="rec.control"):
+    """Edge → control plane: a moderator in the room asks to start or stop recording the meeting.
+    The control plane checks the edge hosts the meeting and the account may record."""
+
+    meeting_id: str
+    action: Literal["start", "stop"]
+    account_id: str
+    participant_id: str = ""
 
 
 class RecordRejoin(_Msg, kw_only=True, tag="rec.rejoin"):
@@ -464,6 +476,7 @@ relay_reply_decoder = msgspec.json.Decoder(Union[RelayReply, ErrorReply])
 recorder_request_decoder = msgspec.json.Decoder(RecorderRequest)
 record_reply_decoder = msgspec.json.Decoder(Union[RecordReply, ErrorReply])
 recorder_report_decoder = msgspec.json.Decoder(RecorderReport)
+record_control_decoder = msgspec.json.Decoder(RecordControl)
 rejoin_reply_decoder = msgspec.json.Decoder(Union[RecordRejoinReply, ErrorReply])
 
 

@@ -92,7 +92,7 @@ class TrackRecorder:
         except (OSError, ValueError) as exc:  # a full or unwritable disk: this track stops, the others go on
             self.failed = str(exc)
             log.warning("recording %s stopped: %s", self.path.name, exc)
-            self._close_quietly()
+            self.file.abandon()
 
     def sender_report(self, ssrc: int, ntp_timestamp: int, rtp_timestamp: int) -> None:
         """The sender's NTP/RTP pair: from now on this track's frames are placed by it."""
@@ -202,6 +202,8 @@ class Recording:
 
     def add_speakers(self, changes: list[tuple[float, str | None]], until: float) -> None:
         """Who spoke when (changes of the active speaker, Unix time) into the manifest's timeline."""
+        if not changes:
+            return
         for (at, pid), (end, _) in zip(changes, [*changes[1:], (until, None)], strict=True):
             if pid and end > at:
                 self.manifest.add_speaker(pid, round(at - self.origin, 3), round(end - self.origin, 3))

@@ -145,6 +145,9 @@ class TrackFile:
         self._pending: av.Packet[Stream] | None = None  # held until the next frame gives its duration
         self._last_duration = 0
         self._end_pts = 0
+        #: The file's size after the last frame that was muxed without an error: clusters are
+        #: written whole, so this is the end of the last complete one.
+        self._good_size = 0
 
     @property
     def duration(self) -> float:
@@ -190,11 +193,29 @@ class TrackFile:
             self._mux_pending(self._end_pts)
         self._container.close()
 
+    def abandon(self) -> None:
+        """A write failed (a full disk): close what can be closed, then cut the file back to the
+        end of its last complete cluster, so it still plays without an error. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._container is None:
+            return
+        try:
+            self._container.close()
+        except (OSError, ValueError, av.FFmpegError):
+            pass
+        try:
+            os.truncate(self.path, self._good_size)
+        except OSError:
+            pass
+
     def _mux_pending(self, end_pts: int) -> None:
         packet, self._pending = self._pending, None
         assert packet is not None and packet.pts is not None and self._container is not None
         self._last_duration = packet.duration = end_pts - packet.pts
         self._container.mux(packet)
+        self._good_size = os.stat(self.path).st_size
 
     def _open(self) -> OutputContainer:
         container = av.open(self.path, "w", format=FORMATS[self.codec], options=dict(MUXER_OPTIONS))

@@ -26,6 +26,7 @@ import os
 import secrets
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiosqlite
@@ -37,6 +38,7 @@ from nodes import manifest, subjects, wire
 from nodes.bus import Bus
 from nodes.claims import Permissions
 
+from ..accounts.repository import AccountRepository
 from ..auth.principal import Principal
 from ..edges.registry import EdgeRegistry
 from ..errors import FieldError
@@ -54,6 +56,19 @@ RECORDER_GRANTS = Permissions(subscribe=True, record=True)
 RECORDER_NAME = "Recorder"
 
 
+@dataclass(frozen=True)
+class Who:
+    """An account asking through an edge (a moderator in the room), as the checks need it."""
+
+    account_id: str
+    role: str
+    username: str
+
+
+_CODES = {401: "forbidden", 403: "forbidden", 404: "not_found", 409: "recording_refused", 503: "unavailable",
+          504: "unavailable"}
+
+
 class Unavailable(Exception):
     """The meeting has no live edge right now."""
 
@@ -63,6 +78,7 @@ class RecordingService:
                  placement: PlacementService, edges: EdgeRegistry, tokens: TokenService,
                  settings: RecordingSettings) -> None:
         self.repo = RecordingRepository(meetings.db)
+        self.accounts = AccountRepository(meetings.db)
         self.bus, self.meetings, self.placement, self.edges, self.tokens = bus, meetings, placement, edges, tokens
         self.settings = settings
         self.root = Path(settings.dir)
@@ -81,11 +97,18 @@ class RecordingService:
 
     # -- start and stop -------------------------------------------------------------------------
     async def start(self, principal: Principal, meeting_id: str) -> RecordingRead:
-        row = await self._managed(principal, meeting_id, "record it")
-        if "record" not in CEILING.get(principal.role, frozenset()):
-            raise PermissionDeniedException(f"forbidden: a {principal.role} account may not record meetings "
+        await self._may_record(principal, meeting_id, "record it")
+        return await self.begin(meeting_id, principal.account_id)
+
+    async def _may_record(self, who: Principal | Who, meeting_id: str, action: str) -> aiosqlite.Row:
+        """The meeting's row, if *who* manages it and its account role carries the record grant."""
+        row = await self.meetings.row(meeting_id)
+        if not await self.meetings.can_manage(who, row):  # type: ignore[arg-type]
+            raise PermissionDeniedException(f"only the meeting's owner, its co-hosts and admins may {action}")
+        if "record" not in CEILING.get(who.role, frozenset()):
+            raise PermissionDeniedException(f"forbidden: a {who.role} account may not record meetings "
                                             "(no record grant)")
-        return await self.begin(row["id"], principal.account_id)
+        return row
 
     async def begin(self, meeting_id: str, by: str) -> RecordingRead:
         """Start recording *meeting_id* (the checks of who may are the caller's)."""
@@ -120,6 +143,10 @@ class RecordingService:
 
     async def stop(self, principal: Principal, meeting_id: str) -> RecordingRead:
         await self._managed(principal, meeting_id, "stop its recording")
+        return await self.end(meeting_id, principal.username)
+
+    async def end(self, meeting_id: str, by: str) -> RecordingRead:
+        """Stop the recording being written of *meeting_id* (the checks of who may are the caller's)."""
         active = await self.repo.active(meeting_id)
         if active is None:
             raise FieldError("recording", "the meeting is not being recorded", status_code=409)
@@ -132,7 +159,7 @@ class RecordingService:
                 error = reply.error if reply.ok else ""
         except ServiceUnavailableException:
             log.warning("recording stopped without its recorder", extra={"recording_id": active["id"]})
-        await self.repo.finish(active["id"], time.time(), reason=f"stopped by {principal.username}", error=error)
+        await self.repo.finish(active["id"], time.time(), reason=f"stopped by {by}", error=error)
         return await self.read(await self._row(active["id"]))
 
     async def _request(self, subject: str, request: msgspec.Struct, timeout: float,
@@ -178,6 +205,34 @@ class RecordingService:
         if row is None:
             raise NotFoundException("no such recording")
         return row
+
+    # -- a moderator in the room, through its edge ---------------------------------------------------
+    async def from_edge(self, edge_id: str, req: wire.RecordControl) -> wire.RecordReply:
+        """Start or stop, as a moderator asked on *edge_id*: the edge must host the meeting (its
+        placement names it), and the account must be allowed, as through the API."""
+        try:
+            found = await self.placement.current(req.meeting_id) if subjects.TOKEN_RE.match(req.meeting_id) else None
+        except PlacementUnavailable as exc:
+            return wire.RecordReply(ok=False, code="unavailable", error=f"placement is unavailable: {exc}")
+        if found is None or edge_id not in (found[0].edge_id, *found[0].site_map().values()):
+            log.warning("record request from an edge that does not host the meeting",
+                        extra={"edge_id": edge_id, "meeting_id": req.meeting_id})
+            return wire.RecordReply(ok=False, code="forbidden", error="this edge does not host the meeting")
+        account = await self.accounts.get(req.account_id)
+        if account is None or account["disabled"]:
+            return wire.RecordReply(ok=False, code="forbidden", error="only signed-in hosts may record meetings")
+        who = Who(account_id=account["id"], role=account["role"], username=account["username"])
+        try:
+            if req.action == "start":
+                await self._may_record(who, req.meeting_id, "record it")
+                done = await self.begin(req.meeting_id, who.account_id)
+            else:
+                await self._may_record(who, req.meeting_id, "stop its recording")
+                done = await self.end(req.meeting_id, who.username)
+        except HTTPException as exc:
+            return wire.RecordReply(ok=False, code=_CODES.get(exc.status_code, "recording_refused"),
+                                    error=str(exc.detail))
+        return wire.RecordReply(ok=True, recorder_id=done.id)
 
     # -- what recorders report ------------------------------------------------------------------
     async def rejoin(self, recorder_id: str, req: wire.RecordRejoin) -> wire.RecordRejoinReply:

@@ -30,6 +30,16 @@ def ack(p: Participant, re: m.RequestId) -> None:
         p.reply(m.Ok(), re)
 
 
+# -- recording --------------------------------------------------------------------------------
+async def record(meeting: Meeting, p: Participant, action: str, *, re: m.RequestId) -> None:
+    """A moderator starts or stops recording: the control plane decides and starts the recorder
+    (docs/recording.md); its refusal comes back as this request's error."""
+    if meeting.recording_control is None:
+        raise Refusal("unavailable", "recording is not available on this edge")
+    await meeting.recording_control(meeting.id, action, p.account_id, p.id)
+    ack(p, re)
+
+
 # -- chat -------------------------------------------------------------------------------------
 def chat(meeting: Meeting, sender: Participant, text: str, to: str, *, max_chars: int,
          re: m.RequestId = None) -> None:

@@ -17,7 +17,7 @@ from nodes import wire
 from nodes.claims import JoinClaims
 
 from .. import protocol as m
-from .interfaces import CLOSE_EDGE_STOPPING, Link, Refusal
+from .interfaces import CLOSE_EDGE_STOPPING, Link, RecordingControl, Refusal
 from .meeting import Meeting, RoomMaker
 from .participant import Participant
 from .seat import ParticipantSeat
@@ -49,6 +49,10 @@ class Conference:
         self.policy_source: Callable[[str], Awaitable[wire.MeetingPolicy | None]] | None = None
         self._opened: list[Callable[[Meeting], None]] = []
         self._closed: list[Callable[[Meeting], None]] = []
+        #: Asks the control plane to start or stop recording a meeting (set by the edge's
+        #: recording endpoint): (meeting id, "start" or "stop", account id, participant id); raises
+        #: :class:`~.interfaces.Refusal` with the control plane's answer when it refuses.
+        self.recording_control: RecordingControl | None = None
 
     # -- hooks for the NATS endpoints ---------------------------------------------------------------
     def on_meeting_opened(self, fn: Callable[[Meeting], None]) -> None:
@@ -109,11 +113,17 @@ class Conference:
         mt = Meeting(claims.mid, edge_id=self.edge_id, epoch=claims.ep, make_room=self.make_room, emit=self.emit,
                      resume_grace=self.resume_grace, replay=self.replay, ice_servers=self.ice_servers,
                      on_left=self._forget, on_closed=self._meeting_closed, book=self.book)
+        mt.recording_control = lambda *args: self._recording_control(*args)
         self.meetings[mt.id] = mt
         log.info("meeting opened", extra={"meeting": mt.id})
         for fn in self._opened:
             fn(mt)
         return mt
+
+    async def _recording_control(self, meeting_id: str, action: str, account_id: str, participant_id: str) -> None:
+        if self.recording_control is None:
+            raise Refusal("unavailable", "recording is not available on this edge")
+        await self.recording_control(meeting_id, action, account_id, participant_id)
 
     def _forget(self, p: Participant) -> None:
         self._resume.pop(p.resume_token, None)

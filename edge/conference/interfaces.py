@@ -8,6 +8,7 @@ two sides could live on different nodes with a message bus between them.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from nodes.claims import JoinClaims
@@ -34,6 +35,11 @@ class Refusal(Exception):
     def __init__(self, code: str, message: str, field: str = "") -> None:
         super().__init__(message)
         self.code, self.message, self.field = code, message, field
+
+
+#: Asks the control plane to start or stop recording: (meeting id, "start" or "stop", account id,
+#: participant id). Raises :class:`Refusal` with the control plane's answer when it refuses.
+RecordingControl = Callable[[str, str, str, str], Awaitable[None]]
 
 
 class Link(Protocol):

@@ -26,7 +26,7 @@ from nodes.claims import JoinClaims
 
 from .. import protocol as m
 from ..sfu.interfaces import ForwardingRoom, RoomEvents
-from .interfaces import CLOSE_ENDED, CLOSE_KICKED, CLOSE_NORMAL, CLOSE_REPLACED, Link, Refusal
+from .interfaces import CLOSE_ENDED, CLOSE_KICKED, CLOSE_NORMAL, CLOSE_REPLACED, Link, RecordingControl, Refusal
 from .participant import Participant
 from .remote import Changes, MeshLink, RemoteParticipant, apply, drop
 from .room_events import MeetingRoomEvents
@@ -46,6 +46,8 @@ class Meeting(MeetingRoomEvents):
         #: Barred tokens and the entry policy, kept by the conference (they outlive this object).
         self.book = book or SeatBook()
         self.emit_event = emit
+        #: Start or stop recording through the control plane (set by the conference).
+        self.recording_control: RecordingControl | None = None
         self.resume_grace, self.replay, self.ice_servers = resume_grace, replay, ice_servers
         self._on_left, self._on_closed = on_left, on_closed
         self.participants: dict[str, Participant] = {}
@@ -296,8 +298,9 @@ class Meeting(MeetingRoomEvents):
             self.event(wire.ParticipantLeft, participant_id=p.id, reason=reason)
         elif was == "in" and not self.recording:
             if announce:
-                self.broadcast(m.Recording(active=False))
-            self.event(wire.RecordingStopped, participant_id=p.id, reason=reason)
+                self.broadcast(m.Recording(active=False, error=p.record_error))
+            self.event(wire.RecordingStopped, participant_id=p.id,
+                       reason=f"failed: {p.record_error}" if p.record_error else reason)
         if p.link is not None:
             p.link.close(code, close_reason or reason)
             p.link = None

@@ -57,6 +57,9 @@ class Participant:
         self.subscribe = claims.perms.subscribe or self.hidden
         self.chat = claims.perms.chat and not self.hidden
         self.moderator = claims.perms.moderate and not self.hidden
+        self._record_grant = claims.perms.record
+        #: A recorder that failed says why before it leaves (``recording_failed``).
+        self.record_error = ""
         self.state: State = "lobby" if claims.lobby and not self.hidden else "in"
         self.resume_token = secrets.token_urlsafe(24)
         self.muted: set[str] = set()
@@ -81,7 +84,12 @@ class Participant:
 
     def grants_out(self) -> m.GrantsOut:
         return m.GrantsOut(publish=sorted(self.publish), subscribe=self.subscribe, chat=self.chat,  # type: ignore[arg-type]
-                           moderate=self.moderator)
+                           moderate=self.moderator, record=self.record)
+
+    @property
+    def record(self) -> bool:
+        """May start and stop recording: a moderator whose token has the record grant."""
+        return self._record_grant and self.moderator
 
     # -- how others see it --------------------------------------------------------------------
     def track_out(self, t: TrackInfo) -> m.TrackOut:

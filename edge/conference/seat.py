@@ -1,7 +1,7 @@
 """A participant's seat: the :class:`~.interfaces.Seat` a signaling session holds.
 
 Requests are dispatched with ``match``; each is checked against the participant's grants from
-its join token (publish sources, chat, moderate) before :mod:`.actions` carries it out. A
+its join token (publish sources, chat, moderate, record) before :mod:`.actions` carries it out. A
 moderator's action (kick, mute someone else, admit, deny, promote, end for all) is checked here
 only for who asks; :func:`.moderation.apply` does the rest, as for commands and the mesh.
 """
@@ -59,6 +59,15 @@ class ParticipantSeat:
             case m.Kick() | m.Admit() | m.Deny() | m.Promote() | m.EndMeeting():
                 self._moderator(_MODERATOR_ONLY[type(msg)])
                 await moderation.apply(mt, moderation.from_signaling(msg, p.id), requester=p, re=msg.id)
+            case m.Record(action=action):
+                if not p.record:
+                    raise Refusal("forbidden", "only moderators with the record grant may start or stop recording")
+                await actions.record(mt, p, action, re=msg.id)
+            case m.RecordingFailed(error=error):
+                if not p.hidden:
+                    raise Refusal("forbidden", "only a recorder reports a failed recording", "type")
+                p.record_error = error or "the recording failed"
+                p.reply(m.Ok(), re=msg.id)
             case m.Join():
                 raise Refusal("already_joined", "this socket has already joined", "type")
             case _:

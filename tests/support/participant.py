@@ -267,6 +267,10 @@ class Participant:
             await self._restart_media()
         return "joined" if first else "rejoined"
 
+    async def ask(self, msg: dict[str, Any], timeout: float = 30) -> dict[str, Any]:
+        """Send a request; its reply (``ok``, ``error`` or the request's own answer)."""
+        return await self._request(msg, ("ok", "error"), timeout)
+
     async def _request(self, msg: dict[str, Any], types: tuple[str, ...], timeout: float = 10) -> dict[str, Any]:
         self._ids += 1
         rid = f"r{self._ids}"

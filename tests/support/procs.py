@@ -65,6 +65,8 @@ class Proc:
         self.port = config.setdefault("http", {}).setdefault("port", free_port())
         config["http"].setdefault("host", "127.0.0.1")
         self.env = env or {}
+        #: A command the process runs under (e.g. ``["prlimit", "--fsize=300000"]``).
+        self.wrap: list[str] = []
         self.proc: subprocess.Popen[bytes] | None = None
         self.config_path = self.workdir / f"{name}.toml"
         self.log_path = self.workdir / f"{name}.log"
@@ -78,7 +80,7 @@ class Proc:
         self.config_path.write_text(toml_dumps(self.config))
         log = open(self.log_path, "ab")
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
-        self.proc = subprocess.Popen([sys.executable, "-m", self.module, "--config", str(self.config_path)],
+        self.proc = subprocess.Popen([*self.wrap, sys.executable, "-m", self.module, "--config", str(self.config_path)],
                                      cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT, env=env)
         if self not in _started:
             _started.append(self)
@@ -248,6 +250,19 @@ def edge(workdir: Path, nats_url: str, edge_id: str = "edge-1", **overrides: Any
     proc = Proc("edge", workdir, cfg, name=f"edge-{edge_id}")
     cfg.setdefault("public_url", f"ws://127.0.0.1:{proc.port}/ws")
     return proc
+
+
+def recorder(workdir: Path, nats_url: str, recorder_id: str = "rec-1", **overrides: Any) -> Proc:
+    """A recorder service (``python -m recorder --config``), writing into ``workdir/recordings``
+    unless *overrides* say otherwise (``dir`` must be the control plane's ``recordings.dir``)."""
+    cfg: dict[str, Any] = {
+        "recorder_id": recorder_id,
+        "dir": str(Path(workdir) / "recordings"),
+        "nats": {"servers": [nats_url]},
+        "log": {"level": "INFO", "format": "json"},
+    }
+    _merge(cfg, overrides)
+    return Proc("recorder", workdir, cfg, name=f"recorder-{recorder_id}")
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ import json
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,28 +27,34 @@ from tests.support.util import eventually, require
 RECORDER = "rec-1"
 
 
-def start_recorder(workdir: Path, topo: Topology, recordings: Path) -> procs.Proc:
-    cfg = {"recorder_id": RECORDER, "dir": str(recordings), "nats": topo.recorder_nats(RECORDER),
-           "log": {"level": "INFO", "format": "json"}, "follow_timeout": 30.0}
-    return procs.Proc("recorder", workdir, cfg, name=f"recorder-{RECORDER}").start()
+def start_recorder(workdir: Path, topo: Topology, recordings: Path, *, max_file_bytes: int = 0) -> procs.Proc:
+    """The recorder service; with *max_file_bytes*, no file it writes may grow past that (a full
+    disk, as the process sees it: writes fail with EFBIG)."""
+    proc = procs.recorder(workdir, topo.hub.url, RECORDER, dir=str(recordings), nats=topo.recorder_nats(RECORDER),
+                          follow_timeout=30.0)
+    if max_file_bytes:
+        require(shutil.which("prlimit") is not None, "prlimit (apt-get install util-linux)")
+        proc.wrap = ["prlimit", f"--fsize={max_file_bytes}"]
+    return proc.start()
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[tuple[Topology, procs.Proc, procs.Proc, Path]]:
+def stack(tmp_path: Path) -> Iterator[tuple[Topology, procs.Proc, dict[str, procs.Proc], Path]]:
     require(shutil.which("ffprobe") is not None, "ffmpeg (apt-get install ffmpeg)")
     recordings = tmp_path / "recordings"
-    topo = Topology(tmp_path, {"eu": ["eu-1"]}, recorders=[RECORDER]).start()
+    topo = Topology(tmp_path, {"eu": ["eu-1", "eu-2"]}, recorders=[RECORDER]).start()
     cp = procs.control_plane(tmp_path, topo.hub.url, nats=topo.control_plane_nats(),
                              events={"region_domains": ["eu"]}, accounts={"allow_registration": True},
                              recordings={"dir": str(recordings), "start_timeout": 20.0},
                              bootstrap={"admin_password_file": str(tmp_path / "admin-password")}).start()
-    edge = start_edge(tmp_path, topo, "eu-1", "eu")
+    edges = {e: start_edge(tmp_path, topo, e, "eu") for e in ("eu-1", "eu-2")}
     try:
         cp.wait_http("/readyz", timeout=30)
-        edge.wait_http("/readyz", timeout=30)
-        yield topo, cp, edge, recordings
+        for edge in edges.values():
+            edge.wait_http("/readyz", timeout=30)
+        yield topo, cp, edges, recordings
     finally:
-        for p in (edge, cp):
+        for p in (*edges.values(), cp):
             p.kill()
         topo.stop()
 
@@ -65,8 +72,8 @@ def segment_files(folder: Path, segment: int) -> list[Path]:
 
 
 async def test_a_host_records_a_meeting_through_the_api(stack, tmp_path: Path) -> None:  # noqa: ANN001
-    topo, cp, _edge, recordings = stack
-    await eventually(lambda: listed_edges(cp) == ["eu-1"], timeout=20, what="the edge listed")
+    topo, cp, _edges, recordings = stack
+    await eventually(lambda: listed_edges(cp) == ["eu-1", "eu-2"], timeout=20, what="the edges listed")
     admin = await admin_headers(cp)
     mid = await create_meeting(cp, admin)
     async with httpx.AsyncClient(base_url=cp.base_url, timeout=30) as http:
@@ -155,3 +162,91 @@ async def test_a_host_records_a_meeting_through_the_api(stack, tmp_path: Path) -
         assert (await http.delete(f"/api/v1/recordings/{rid}", headers=admin)).status_code == 204
         assert not folder.exists()
         assert (await http.get(f"/api/v1/recordings/{rid}", headers=admin)).status_code == 404
+
+
+async def test_a_moderator_records_from_the_room_and_the_recording_follows_the_meeting_to_another_edge(
+        stack, tmp_path: Path) -> None:  # noqa: ANN001
+    """Start and stop over signaling (the edge asks the control plane over NATS); the meeting's
+    edge is killed and the recorder follows the meeting to the other edge, in a new segment."""
+    topo, cp, edges, recordings = stack
+    await eventually(lambda: listed_edges(cp) == ["eu-1", "eu-2"], timeout=20, what="the edges listed")
+    admin = await admin_headers(cp)
+    mid = await create_meeting(cp, admin)
+    recorder = start_recorder(tmp_path, topo, recordings)
+    host = await Participant.join(cp.base_url, mid, admin, region="eu")
+    ann = await Participant.join(cp.base_url, mid, "Ann", region="eu")
+    try:
+        recorder.wait_http("/readyz", timeout=30)
+        await ann.publish()
+        refused = await ann.ask({"type": "record", "action": "start"})
+        assert refused["type"] == "error" and refused["code"] == "forbidden", refused   # a guest has no grant
+        started = await host.ask({"type": "record", "action": "start"})
+        assert started["type"] == "ok", started
+        await eventually(lambda: any(m["type"] == "recording" and m["active"] for m in ann.seen), timeout=10,
+                         what="ann told she is recorded")
+        again = await host.ask({"type": "record", "action": "start"})
+        assert again["type"] == "error" and again["code"] == "recording_refused" and "already" in again["message"]
+        async with httpx.AsyncClient(base_url=cp.base_url, timeout=30) as http:
+            listed = (await http.get(f"/api/v1/meetings/{mid}/recordings", headers=admin)).json()
+        assert [r["state"] for r in listed] == ["recording"]
+        folder = recordings / listed[0]["id"]
+        await eventually(lambda: len(segment_files(folder, 1)) == 2, timeout=40, interval=0.2,
+                         what="the first segment written")
+
+        home = ann.edge.edge_id
+        other = next(e for e in edges if e != home)
+        edges[home].kill()
+        await eventually(lambda: len(segment_files(folder, 2)) == 2, timeout=60, interval=0.2,
+                         what="the recorder on the other edge, writing a second segment")
+        await eventually(lambda: host.edge.edge_id == other and host.connected.is_set(), timeout=30,
+                         what="the host on the other edge")
+        stopped = await host.ask({"type": "record", "action": "stop"})
+        assert stopped["type"] == "ok", stopped
+        async with httpx.AsyncClient(base_url=cp.base_url, timeout=30) as http:
+            done = (await http.get(f"/api/v1/recordings/{listed[0]['id']}", headers=admin)).json()
+        assert done["state"] == "stopped" and done["segments"] == 2, done
+        assert {(t["segment"], t["kind"]) for t in done["tracks"]} == {(1, "audio"), (1, "video"), (2, "audio"),
+                                                                      (2, "video")}
+    finally:
+        await ann.close()
+        await host.close()
+        recorder.stop()
+
+
+@pytest.mark.allow_errors(r"recorder\.job: recording \S+ stopped: cannot write the recording",
+                          reason="the test fills the recorder's disk: the recorder says so")
+async def test_a_full_disk_stops_the_recording_with_an_error_and_forwarding_goes_on(stack, tmp_path: Path) -> None:  # noqa: ANN001
+    topo, cp, _edges, recordings = stack
+    await eventually(lambda: listed_edges(cp) == ["eu-1", "eu-2"], timeout=20, what="the edges listed")
+    admin = await admin_headers(cp)
+    mid = await create_meeting(cp, admin)
+    recorder = start_recorder(tmp_path, topo, recordings, max_file_bytes=25_000)
+    host = await Participant.join(cp.base_url, mid, admin, region="eu")
+    ann = await Participant.join(cp.base_url, mid, "Ann", region="eu")
+    try:
+        recorder.wait_http("/readyz", timeout=30)
+        await ann.publish()
+        await host.wait_frames(10)
+        started = await host.ask({"type": "record", "action": "start"})
+        assert started["type"] == "ok", started
+        notice = await eventually(lambda: next((m for m in host.seen if m["type"] == "recording"
+                                                and not m["active"]), None), timeout=60, interval=0.2,
+                                  what="the moderator told the recording stopped")
+        assert "cannot write the recording" in notice["error"], notice
+        since = time.monotonic()
+        await host.wait_frames(30, since=since)     # forwarding goes on
+        async with httpx.AsyncClient(base_url=cp.base_url, timeout=30) as http:
+            async def failed() -> dict | None:
+                listed = (await http.get(f"/api/v1/meetings/{mid}/recordings", headers=admin)).json()
+                return listed[0] if listed and listed[0]["state"] == "failed" else None
+            rec = await eventually(failed, timeout=20, what="the recording marked failed")
+        assert "cannot write the recording" in rec["error"] and rec["tracks"], rec
+        for track in rec["tracks"]:                 # what was written so far plays
+            path = recordings / rec["id"] / track["file"]
+            run = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"],
+                                 capture_output=True, text=True, timeout=60)
+            assert run.returncode == 0 and not run.stderr.strip(), (track, run.stderr)
+    finally:
+        await ann.close()
+        await host.close()
+        recorder.stop()
