@@ -33,7 +33,7 @@ async def test_join_sends_the_roster_and_tells_the_others(edge: EdgeServer, toke
     b = await joined_client(edge, tokens.sign(name="Bob"))
     assert [p["name"] for p in b.joined["roster"]] == ["Ada", "Bob"]
     assert b.joined["grants"] == {"publish": ["camera", "microphone", "screen"], "subscribe": True, "chat": True,
-                                  "moderate": False}
+                                  "moderate": False, "record": False}
     seen = await a.expect("participant_joined")
     assert seen["participant"]["participant_id"] == pid(b) and seen["participant"]["name"] == "Bob"
     assert seen["seq"] == 2
