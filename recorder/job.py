@@ -4,7 +4,8 @@ A job joins the edge it was given (:class:`~recorder.session.Session`), writes a
 is seated (:class:`~recorder.recording.Recording`), and when the visit ends decides what next:
 
 * stopped, or the meeting ended (``meeting_ended``, removed): the recording is done;
-* the edge went away (the socket dropped, the edge drains): the job asks the control plane where
+* the edge went away (the socket dropped, the edge drains; or, following, the new edge has
+  nobody of the meeting yet: ``meeting_empty``): the job asks the control plane where
   the meeting goes on (:meth:`Job.rejoin`, a fresh token for the meeting's new edge) and visits
   it, in a new segment, for up to ``follow_timeout`` seconds of looking;
 * a track file could not be written (a full or unwritable disk): the recorder tells the edge
@@ -83,12 +84,23 @@ class Job:
         """Visit the meeting until the recording is done; *edge_url* None: ask where first."""
         try:
             target = (edge_url, token) if edge_url and token else await self._follow()
+            lost_at, delay = time.monotonic(), 0.25
             while target is not None and not self._stopping:
-                ended = await self._visit(*target)
+                ended, seated = await self._visit(*target)
+                if self.ever_seated and ended.startswith("refused: meeting_empty"):
+                    ended = "connection: the meeting is not on that edge yet"   # still moving: look again
                 if self.error or self._stopping or not _moved(ended):
                     self.reason = self.reason or ended
                     break
-                log.info("recording %s lost its edge (%s): following the meeting", self.recording_id, ended)
+                if seated:
+                    log.info("recording %s lost its edge (%s): following the meeting", self.recording_id, ended)
+                    lost_at, delay = time.monotonic(), 0.25
+                elif time.monotonic() - lost_at > self.follow_timeout:
+                    self.reason = f"the meeting was not found again: {ended}"
+                    break
+                else:   # not seated there either: wait a little before asking again
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 2.0)
                 target = await self._follow()
             else:
                 self.reason = self.reason or ("stopped" if self._stopping else "the meeting was not found")
@@ -101,7 +113,8 @@ class Job:
                     (self.directory / JOB_FILE).unlink()
             self.done.set()
 
-    async def _visit(self, url: str, token: str) -> str:
+    async def _visit(self, url: str, token: str) -> tuple[str, bool]:
+        """One visit: (why it ended, whether the recorder was seated)."""
         visit = self.recording.visit()
         session = Session(url, token, self.meeting_id, visit.sink)
         self.session = session
@@ -124,7 +137,7 @@ class Job:
                      seen.ended or "ended", len(segment.files))
         else:
             self.recording.discard(visit)
-        return seen.ended or "ended"
+        return seen.ended or "ended", session.joined.is_set()
 
     async def _watch(self, session: Session, visit: object) -> None:
         """Mark the seat, and end the visit at the first track that cannot be written."""

@@ -95,6 +95,7 @@ class Session:
         self._mids: dict[str, tuple[str, str]] = {}
         self._ws: Any = None
         self._stopping = asyncio.Event()
+        self._media_failed = ""
         #: Set once the edge has seated the recorder (``joined``).
         self.joined = asyncio.Event()
 
@@ -158,10 +159,11 @@ class Session:
             elif kind == "offer" and msg.get("pc") == "subscribe":
                 try:
                     answer = await self._answer(msg["sdp"])
-                except InvalidStateError as exc:  # the transport failed under us: this visit is over
-                    self.visit.ended = f"connection: media: {exc}"
-                    return
-                await ws.send(json.dumps({"type": "answer", "pc": "subscribe", "sdp": answer}))
+                except InvalidStateError as exc:  # the transport closed under us: the socket says why next
+                    self._media_failed = f"connection: media: {exc}"
+                    continue
+                with contextlib.suppress(ConnectionClosed):  # closing: what is queued still says why
+                    await ws.send(json.dumps({"type": "answer", "pc": "subscribe", "sdp": answer}))
             elif kind == "error" and msg.get("re") == 1:
                 self.visit.ended = f"refused: {msg.get('code')}: {msg.get('message')}"
                 return
@@ -170,6 +172,7 @@ class Session:
                 return
         if self._stopping.is_set():
             self.visit.ended = self.visit.ended or "stopped"
+        self.visit.ended = self.visit.ended or self._media_failed
 
     def _learn_participant(self, p: dict[str, Any]) -> None:
         pid = p.get("participant_id", "")

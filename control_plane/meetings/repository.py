@@ -11,10 +11,10 @@ from ..db import Database
 
 _COLUMNS = ("id, owner_id, title, description, time_zone, start_local, end_local, start_utc, end_utc, recurrence,"
             " series_end_utc, password_hash, lobby, allow_guests, max_participants, publish_policy, locked, state,"
-            " started_at, ended_at, empty_since, recording_since, sequence, created_at, updated_at")
+            " started_at, ended_at, empty_since, recording_since, auto_record, sequence, created_at, updated_at")
 _UPDATABLE = {"title", "description", "time_zone", "start_local", "end_local", "start_utc", "end_utc", "recurrence",
               "series_end_utc", "password_hash", "lobby", "allow_guests", "max_participants", "publish_policy",
-              "locked", "sequence"}
+              "locked", "auto_record", "sequence"}
 
 
 class MeetingRepository:

@@ -51,6 +51,9 @@ class MeetingCreate(Struct, kw_only=True, forbid_unknown_fields=True):
     max_participants: Annotated[int, msgspec.Meta(ge=2)] | None = None
     publish_policy: PublishPolicy = "everyone"
     locked: bool = False
+    #: Record the meeting by itself from when the first participant joins (the owner's account
+    #: must carry the record grant; setting it needs that grant too).
+    auto_record: bool = False
     #: User names of co-hosts.
     cohosts: list[Username] = msgspec.field(default_factory=list)
 
@@ -67,6 +70,7 @@ class MeetingUpdate(Struct, kw_only=True, forbid_unknown_fields=True):
     max_participants: Annotated[int, msgspec.Meta(ge=2)] | UnsetType = UNSET
     publish_policy: PublishPolicy | UnsetType = UNSET
     locked: bool | UnsetType = UNSET
+    auto_record: bool | UnsetType = UNSET
     cohosts: list[Username] | UnsetType = UNSET
 
 
@@ -109,6 +113,8 @@ class MeetingRead(Struct, kw_only=True):
     locked: bool
     #: Since when a recorder is in the meeting (ISO 8601 UTC), None when nobody records it.
     recording_since: str | None = None
+    #: Recorded by itself from when the first participant joins.
+    auto_record: bool = False
     #: True when the caller may edit, delete and moderate this meeting.
     can_manage: bool
     #: Owner and co-hosts (filled in for those who can manage the meeting).

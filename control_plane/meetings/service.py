@@ -27,6 +27,7 @@ from ..db import Database
 from ..errors import FieldError
 from ..events.repository import close_roster
 from ..settings import MeetingSettings
+from ..tokens.permissions import CEILING
 from . import ics, recurrence
 from .repository import MeetingRepository
 from .schemas import (
@@ -44,6 +45,14 @@ log = logging.getLogger(__name__)
 
 _recurrence_decoder = msgspec.json.Decoder(Recurrence)
 SCOPES = ("mine", "upcoming", "live")
+
+
+def _may_auto_record(principal: Principal, on: bool) -> bool:
+    """*on*, if *principal* may record meetings (the record grant); else 403 naming the field."""
+    if on and "record" not in CEILING.get(principal.role, frozenset()):
+        raise FieldError("auto_record", f"a {principal.role} account may not record meetings (no record grant)",
+                         status_code=403)
+    return on
 
 
 def iso_utc(ts: float | None) -> str | None:
@@ -152,6 +161,7 @@ class MeetingService:
             lobby=bool(row["lobby"]), allow_guests=bool(row["allow_guests"]),
             max_participants=row["max_participants"], publish_policy=row["publish_policy"],
             locked=bool(row["locked"]), recording_since=iso_utc(row["recording_since"]),
+            auto_record=bool(row["auto_record"]),
             can_manage=manage, owner=owner, cohosts=cohosts or [],
             url=self.url(row["id"]), created_at=row["created_at"], updated_at=row["updated_at"])
 
@@ -225,7 +235,8 @@ class MeetingService:
             "password_hash": await hash_password_async(data.password) if data.password else None,
             "lobby": int(data.lobby), "allow_guests": int(data.allow_guests),
             "max_participants": self._max_participants(data.max_participants),
-            "publish_policy": data.publish_policy, "locked": int(data.locked)}
+            "publish_policy": data.publish_policy, "locked": int(data.locked),
+            "auto_record": int(_may_auto_record(principal, data.auto_record))}
         cohosts = await self._cohost_ids(data.cohosts, principal.account_id)
         async with self.db.transaction() as conn:
             meeting_id = await self.repo.insert(conn, fields)
@@ -244,6 +255,8 @@ class MeetingService:
             value = getattr(data, name)
             if value is not msgspec.UNSET:
                 fields[name] = int(value)
+        if data.auto_record is not msgspec.UNSET:
+            fields["auto_record"] = int(_may_auto_record(principal, data.auto_record))
         if data.max_participants is not msgspec.UNSET:
             fields["max_participants"] = self._max_participants(data.max_participants)
         if data.schedule is not msgspec.UNSET:

@@ -53,6 +53,7 @@ async def start_meetings(stack: contextlib.AsyncExitStack, services: Services) -
     services.extra["rehomer"] = rehomer
     services.recordings = RecordingService(bus, services.meetings, services.placement, services.edges,
                                            services.tokens, settings.recordings)
+    services.events.on_applied(services.recordings.on_event)
     reports = RecorderReports(services.recordings)
     bus.on_connect(reports.attach)
     stack.push_async_callback(reports.stop)

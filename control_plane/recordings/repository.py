@@ -49,6 +49,11 @@ class RecordingRepository:
         return await self.db.execute("DELETE FROM recordings WHERE id = ? AND state != 'recording'",
                                      (recording_id,)) > 0
 
+    async def started_since(self, meeting_id: str, since: float) -> bool:
+        """Has a recording of *meeting_id* started at or after *since*?"""
+        return await self.db.fetch_one("SELECT 1 FROM recordings WHERE meeting_id = ? AND started_at >= ?",
+                                       (meeting_id, since)) is not None
+
     async def expired(self, before: float) -> list[aiosqlite.Row]:
         return await self.db.fetch_all(f"SELECT {_COLUMNS} FROM recordings WHERE state != 'recording'"
                                        " AND stopped_at < ?", (before,))

@@ -83,6 +83,8 @@ class RecordingService:
         self.settings = settings
         self.root = Path(settings.dir)
         self._sweeper: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._auto_pending: set[str] = set()
 
     # -- permissions ----------------------------------------------------------------------------
     async def _managed(self, principal: Principal, meeting_id: str, action: str) -> aiosqlite.Row:
@@ -205,6 +207,36 @@ class RecordingService:
         if row is None:
             raise NotFoundException("no such recording")
         return row
+
+    # -- meetings that record by themselves ----------------------------------------------------------
+    async def on_event(self, event: wire.Event) -> None:
+        """An event the control plane applied (:meth:`EventConsumer.on_applied`): someone joining a
+        meeting that records by itself starts its recording, in the background."""
+        if isinstance(event, wire.ParticipantJoined) and event.meeting_id not in self._auto_pending:
+            self._auto_pending.add(event.meeting_id)
+            task = asyncio.get_running_loop().create_task(self.auto_start(event.meeting_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def auto_start(self, meeting_id: str) -> None:
+        """Start recording *meeting_id* if it records by itself and nothing was recorded since it
+        started (so a host who stopped the recording is not overruled by the next one to join)."""
+        try:
+            row = await self.meetings.repo.get(meeting_id)
+            if row is None or not row["auto_record"] or row["state"] == "ended":
+                return
+            if await self.repo.started_since(meeting_id, row["started_at"] or time.time() - 60):
+                return
+            owner = await self.accounts.get(row["owner_id"])
+            if owner is None or "record" not in CEILING.get(owner["role"], frozenset()):
+                log.warning("automatic recording not started: the owner may not record",
+                            extra={"meeting_id": meeting_id})
+                return
+            await self.begin(meeting_id, "")
+        except HTTPException as exc:
+            log.warning("automatic recording not started", extra={"meeting_id": meeting_id, "error": str(exc.detail)})
+        finally:
+            self._auto_pending.discard(meeting_id)
 
     # -- a moderator in the room, through its edge ---------------------------------------------------
     async def from_edge(self, edge_id: str, req: wire.RecordControl) -> wire.RecordReply:
@@ -355,6 +387,9 @@ class RecordingService:
         self._sweeper = asyncio.get_running_loop().create_task(loop(), name="recording-retention")
 
     async def stop_sweeper(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

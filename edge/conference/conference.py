@@ -19,7 +19,7 @@ from nodes.claims import JoinClaims
 from .. import protocol as m
 from .interfaces import CLOSE_EDGE_STOPPING, Link, RecordingControl, Refusal
 from .meeting import Meeting, RoomMaker
-from .participant import Participant
+from .participant import Participant, publish_sources
 from .seat import ParticipantSeat
 from .seats import SeatBook
 
@@ -91,6 +91,9 @@ class Conference:
             log.info("join refused", extra={"meeting": claims.mid, "code": r.code, "token_id": claims.jti,
                                             "role": claims.role})
             raise
+        if claims.hidden and claims.perms.record and not publish_sources(claims) and not (
+                mt is not None and (mt.remote or any(not q.hidden for q in mt.participants.values()))):
+            raise Refusal("meeting_empty", "nobody is in the meeting on this edge to record")
         mt = mt or self._open(claims)
         p = await mt.add(claims, link, request.id)
         if p.state != "left":

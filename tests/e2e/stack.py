@@ -1,5 +1,6 @@
 """The whole stack for browser tests, as real processes: nats-server, the control plane (which
-serves the web app) and one edge that accepts the control plane's origin."""
+serves the web app), one edge that accepts the control plane's origin and, when asked for, a
+recorder service."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ class Stack:
     edges: list[procs.Proc]
     oidc: OidcProvider | None = None
     ldap: Slapd | None = None
+    recorder: procs.Proc | None = None
     people: dict[str, Person] = field(default_factory=dict)
 
     @property
@@ -94,8 +96,13 @@ class Stack:
         self.people[username] = person
         return person
 
+    @property
+    def recordings(self) -> Path:
+        """The folder the recorder writes into and the control plane reads from (with a recorder)."""
+        return Path(self.cp.config["recordings"]["dir"])
+
     def stop(self) -> None:
-        for proc in (*self.edges, self.cp):
+        for proc in (*([self.recorder] if self.recorder is not None else []), *self.edges, self.cp):
             proc.stop()
         if self.oidc is not None:
             self.oidc.stop()
@@ -104,11 +111,15 @@ class Stack:
         self.nats.stop()
 
 
-def start_stack(workdir: Path, *, oidc: bool = True, ldap: bool = True, **cp_settings: Any) -> Stack:
+def start_stack(workdir: Path, *, oidc: bool = True, ldap: bool = True, recorder: bool = False,
+                **cp_settings: Any) -> Stack:
     """The stack; with node and the npm packages of ``tests/js`` (and *oidc*), also an OpenID
     Connect provider that the control plane offers on its sign-in page; with slapd (and *ldap*), a
-    directory whose people sign in with the same form as local accounts. *cp_settings*: more
-    settings of the control plane (e.g. ``tokens={"ttl_minutes": 0.1}``)."""
+    directory whose people sign in with the same form as local accounts; with *recorder*, a
+    recorder service writing into ``workdir/recordings`` (the control plane's ``recordings.dir``).
+    *cp_settings*: more settings of the control plane (e.g. ``tokens={"ttl_minutes": 0.1}``)."""
+    if recorder:
+        cp_settings.setdefault("recordings", {}).setdefault("dir", str(workdir / "recordings"))
     nats = NatsServer(workdir, name="hub").start()
     cp = procs.control_plane(
         workdir, nats.url,
@@ -133,6 +144,9 @@ def start_stack(workdir: Path, *, oidc: bool = True, ldap: bool = True, **cp_set
                                  "group_base": GROUPS, "default_role": "member", "timeout": 3.0}
         cp.start()
         cp.wait_http("/readyz", timeout=30)
+        if recorder:
+            stack.recorder = procs.recorder(workdir, nats.url, dir=cp.config["recordings"]["dir"]).start()
+            stack.recorder.wait_http("/readyz", timeout=30)
         edge.start()
         edge.wait_http("/readyz", timeout=30)
         eventually_sync(lambda: procs.live_edges(cp, timeout=2), timeout=10,

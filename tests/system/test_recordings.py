@@ -98,6 +98,8 @@ async def test_a_host_records_a_meeting_through_the_api(stack, tmp_path: Path) -
                                      headers=admin)).status_code == 200
             r = await http.post(start, headers=lea)
             assert r.status_code == 403 and "record grant" in r.text, r.text
+            r = await http.patch(f"/api/v1/meetings/{mid}", json={"auto_record": True}, headers=lea)
+            assert r.status_code == 403 and "auto_record" in r.text, r.text
 
             r = await http.post(start, headers=admin)
             assert r.status_code == 201, r.text
@@ -250,3 +252,37 @@ async def test_a_full_disk_stops_the_recording_with_an_error_and_forwarding_goes
         await ann.close()
         await host.close()
         recorder.stop()
+
+
+async def test_a_meeting_that_records_by_itself(stack, tmp_path: Path) -> None:  # noqa: ANN001
+    """``auto_record``: the first one to join starts the recording; it ends with the meeting."""
+    topo, cp, _edges, recordings = stack
+    await eventually(lambda: listed_edges(cp) == ["eu-1", "eu-2"], timeout=20, what="the edges listed")
+    admin = await admin_headers(cp)
+    mid = await create_meeting(cp, admin, auto_record=True)
+    recorder = start_recorder(tmp_path, topo, recordings)
+    try:
+        recorder.wait_http("/readyz", timeout=30)
+        ann = await Participant.join(cp.base_url, mid, "Ann", region="eu")
+        async with httpx.AsyncClient(base_url=cp.base_url, timeout=30) as http:
+            async def listed() -> list[dict]:
+                return (await http.get(f"/api/v1/meetings/{mid}/recordings", headers=admin)).json()
+            try:
+                await ann.publish()
+                first = await eventually(listed, timeout=30, what="the recording started by itself")
+                assert first[0]["state"] == "recording" and first[0]["started_by"] == ""
+                await eventually(lambda: any(m["type"] == "recording" and m["active"] for m in ann.seen),
+                                 timeout=10, what="ann told she is recorded")
+                await eventually(lambda: len(segment_files(recordings / first[0]["id"], 1)) == 2, timeout=40,
+                                 interval=0.2, what="ann's audio and video recorded")
+            finally:
+                await ann.close()
+            done = await eventually(lambda: _stopped(listed), timeout=30, what="the recording over with the meeting")
+        assert done["reason"].startswith("meeting_ended"), done
+    finally:
+        recorder.stop()
+
+
+async def _stopped(listed) -> dict | None:  # noqa: ANN001
+    found = await listed()
+    return found[0] if found and found[0]["state"] == "stopped" else None

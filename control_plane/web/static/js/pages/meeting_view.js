@@ -1,4 +1,5 @@
-// One meeting: when it is, how to get in, the join link, and what its hosts may do with it.
+// One meeting: when it is, how to get in, the join link, what its hosts may do with it, and
+// (for them) its recordings.
 
 import { ApiError, get, post } from "../api.js";
 import { formatDateTime, h, toast } from "../dom.js";
@@ -6,6 +7,7 @@ import { page, problem, signInPath } from "../layout.js";
 import { navigate, render } from "../router.js";
 import { session } from "../session.js";
 import { copyLinkButton, joinLink, meetingActions, settingBadges, stateBadge, when } from "./meeting_actions.js";
+import { recordingsSection } from "./recordings.js";
 
 const FREQ = { daily: ["day", "days"], weekly: ["week", "weeks"], monthly: ["month", "months"] };
 
@@ -61,6 +63,7 @@ export async function meetingPage(root, { id }) {
     : null;
   const link = h("input", { readonly: true, value: joinLink(m.id), testid: "join-link", "aria-label": "Join link",
     onfocus: (e) => e.target.select() });
+  const recordings = m.can_manage ? recordingsSection(m) : null;
   page(root, m.title,
     h("section", { class: "card", testid: "meeting-view", dataset: { meetingId: m.id } },
       h("div", { class: "page-head" }, h("h1", { testid: "meeting-heading" }, m.title), stateBadge(m.state)),
@@ -74,5 +77,7 @@ export async function meetingPage(root, { id }) {
       h("div", { class: "link-row" }, link, copyLinkButton(m.id)),
       meetingActions(m, { onDeleted: () => navigate("/meetings"), copy: false }),
       m.state === "ended" && m.can_manage ? restartButton(m) : null,
-      await occurrences(m)));
+      await occurrences(m)),
+    recordings?.el);
+  return () => recordings?.stop();
 }

@@ -1,7 +1,10 @@
-// The room's controls — microphone, camera, screen, devices, chat, moderation — as methods of
+// The room's controls — microphone, camera, screen, devices, chat, moderation, recording — as methods of
 // Room (room.js assigns them to its prototype), so that they read and change the room's state.
 
 import { toast } from "../dom.js";
+
+/** The edge waits up to 20 s for the control plane, which waits for a recorder to be seated. */
+const RECORD_TIMEOUT_MS = 30000;
 
 export const controls = {
   async toggleMic() {
@@ -84,6 +87,23 @@ export const controls = {
       await this.sig.request(msg);
     } catch (err) {
       toast(err.message, { kind: "error" });
+    }
+  },
+
+  /** Start or stop recording the meeting (a moderator with the record grant); the edge's
+   * `recording` message then changes the mark and the button for everyone. */
+  async toggleRecording() {
+    if (this.recordPending) return;
+    const action = this.recording ? "stop" : "start";
+    this.recordPending = true;
+    this.render();
+    try {
+      await this.sig.request({ type: "record", action }, RECORD_TIMEOUT_MS);
+    } catch (err) {
+      if (err.code !== "closed") toast(`Recording could not ${action}: ${err.message}`, { kind: "error", ms: 8000 });
+    } finally {
+      this.recordPending = false;
+      this.render();
     }
   },
 

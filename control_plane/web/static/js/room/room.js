@@ -45,6 +45,8 @@ export class Room {
     this.micOn = false;
     this.cameraOn = false;
     this.sharing = false;
+    this.recording = false; // a recorder is in the meeting (the edge says so)
+    this.recordPending = false; // a record request waits for its answer
     this.mediaBroken = false;
     this.marks = { ...(join.marks || {}), start: performance.now() };
     this.view.grid.onRemoteFrame = () => { this.marks.firstFrame ??= performance.now(); };
@@ -76,7 +78,8 @@ export class Room {
           onTracks: () => this.render(), onState: (st) => this.onPeerState("subscribe", st),
         });
         this.subscriber.onIce = (st) => this.onIceState(st);
-        this.view.showRecording(Boolean(msg.meeting?.recording));
+        this.recording = Boolean(msg.meeting?.recording);
+        this.view.showRecording(this.recording);
         if (again) this.restartMedia({ again });
         else this.enter();
         break;
@@ -128,8 +131,10 @@ export class Room {
         s.activeSpeaker = msg.participant_id;
         break;
       case "recording":
-        this.view.showRecording(msg.active);
-        toast(msg.active ? "This meeting is now being recorded" : "Recording stopped");
+        this.recording = Boolean(msg.active);
+        this.view.showRecording(this.recording);
+        if (!msg.active && msg.error) toast(`Recording stopped: ${msg.error}`, { kind: "error", ms: 10000 });
+        else toast(msg.active ? "This meeting is now being recorded" : "Recording stopped");
         break;
       case "kicked":
       case "meeting_ended":
@@ -317,6 +322,7 @@ export class Room {
     const may = { microphone: this.state.may("microphone"), camera: this.state.may("camera"), screen: this.state.may("screen") };
     this.view.render(this.state, {
       micOn: this.micOn, cameraOn: this.cameraOn, sharing: this.sharing, may, moderator: this.state.isModerator(),
+      recording: this.recording, mayRecord: Boolean(this.state.grants.record), recordPending: this.recordPending,
     });
   }
 }

@@ -5,7 +5,7 @@ export class RoomState {
   constructor() {
     this.me = "";
     this.myName = "";
-    this.grants = { publish: [], subscribe: true, chat: false, moderate: false };
+    this.grants = { publish: [], subscribe: true, chat: false, moderate: false, record: false };
     this.participants = new Map(); // id → {participant_id, name, role, moderator, muted:Set, tracks:Map}
     this.lobby = [];
     this.chat = [];

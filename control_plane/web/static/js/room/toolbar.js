@@ -1,4 +1,4 @@
-// The room's controls: microphone, camera, screen, devices, chat, people, end for all, leave.
+// The room's controls: microphone, camera, screen, devices, chat, people, record, end for all, leave.
 
 import { h } from "../dom.js";
 import { icon } from "./icons.js";
@@ -20,6 +20,9 @@ export class Toolbar {
     this.devices = toggle("open-devices", "Devices", "settings");
     this.chat = toggle("toggle-chat", "Chat", "chat");
     this.people = toggle("toggle-people", "People", "people");
+    this.record = toggle("toggle-record", "Record", "record");
+    this.record.el.classList.add("ctl--record");
+    this.record.el.hidden = true;
     this.end = toggle("end-meeting", "End for all", "end");
     this.leave = toggle("leave", "Leave", "leave");
     this.leave.el.classList.add("ctl--leave");
@@ -36,12 +39,13 @@ export class Toolbar {
     this.devices.el.addEventListener("click", () => room.view.togglePopover("devices"));
     this.chat.el.addEventListener("click", () => room.view.togglePanel("chat"));
     this.people.el.addEventListener("click", () => room.view.togglePanel("people"));
+    this.record.el.addEventListener("click", () => room.toggleRecording());
     this.end.el.addEventListener("click", () => { this.confirm.hidden = !this.confirm.hidden; });
     this.leave.el.addEventListener("click", () => room.leave());
 
     this.el = h("div", { class: "toolbar", testid: "toolbar", role: "toolbar", "aria-label": "Meeting controls" },
-      this.mic.el, this.camera.el, this.screen.el, this.devices.el, this.chat.el, this.people.el, this.end.el,
-      this.leave.el, this.confirm);
+      this.mic.el, this.camera.el, this.screen.el, this.devices.el, this.chat.el, this.people.el, this.record.el,
+      this.end.el, this.leave.el, this.confirm);
   }
 
   _endNow() {
@@ -58,7 +62,7 @@ export class Toolbar {
   }
 
   /** Reflect the room's state in the buttons. */
-  render({ micOn, cameraOn, sharing, may, moderator, unread, waiting, panel }) {
+  render({ micOn, cameraOn, sharing, may, moderator, recording, mayRecord, recordPending, unread, waiting, panel }) {
     this._set(this.mic, { on: !micOn, label: micOn ? "Mute" : "Unmute", iconName: micOn ? "mic" : "micOff", disabled: !may.microphone });
     this._set(this.camera, { on: !cameraOn, label: cameraOn ? "Stop video" : "Start video", iconName: cameraOn ? "camera" : "cameraOff", disabled: !may.camera });
     this._set(this.screen, { on: sharing, label: sharing ? "Stop sharing" : "Share screen", iconName: "screen",
@@ -66,6 +70,11 @@ export class Toolbar {
     this.mic.el.dataset.state = micOn ? "on" : "off";
     this.camera.el.dataset.state = cameraOn ? "on" : "off";
     this.screen.el.dataset.state = sharing ? "on" : "off";
+    this._set(this.record, { on: recording, label: recording ? "Stop recording" : "Record",
+      iconName: recording ? "recordStop" : "record", disabled: recordPending });
+    this.record.el.dataset.state = recording ? "on" : "off";
+    this.record.el.setAttribute("aria-busy", String(recordPending));
+    this.record.el.hidden = !mayRecord;
     this.chat.el.setAttribute("aria-pressed", String(panel === "chat"));
     this.people.el.setAttribute("aria-pressed", String(panel === "people"));
     this.chat.badge.hidden = !unread;
