@@ -1,6 +1,8 @@
 """Client processes of ``bench/sfu.py``: the publisher, and subscriber workers.
 
 ``--role publisher``: one participant publishing 640×480@30 VP8 (pinned at 1 Mb/s) and Opus.
+``--role recorder``: the recorder's media core as one subscriber, writing every track into
+``--out`` (``bench/transcode.py``).
 ``--role subscribers``: hosts subscribers on commands read from stdin (one JSON object a line):
 ``{"cmd": "join", "pids": [...], "decode": true|false}``, ``{"cmd": "counters"}``,
 ``{"cmd": "quit"}``; answers on stdout. A decoding subscriber decodes with aiortc and counts
@@ -69,11 +71,11 @@ class Line:
         self.writer.close()
 
 
-async def publisher(path: str) -> None:
+async def publisher(path: str, pid: str = "publisher") -> None:
     line = await Line.connect(path)
-    await line.request({"op": "join", "pid": "publisher", "publish": True})
+    await line.request({"op": "join", "pid": pid, "publish": True})
     conn, mids = await publishing_pc()
-    reply = await line.request({"op": "publish", "pid": "publisher", "sdp": conn.localDescription.sdp,
+    reply = await line.request({"op": "publish", "pid": pid, "sdp": conn.localDescription.sdp,
                                 "sources": mids})
     await conn.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
     print(json.dumps({"published": True}), flush=True)
@@ -108,14 +110,55 @@ async def subscribers(path: str) -> None:
     line.close()
 
 
+async def recorder(path: str, out: str) -> None:
+    """The recorder's media core (``recorder.session`` tapping, ``recorder.recording`` files) as
+    one subscriber: every track written to *out*, nothing decoded."""
+    from recorder.recording import Recording
+    from recorder.session import Session
+
+    line = await Line.connect(path)
+    recording = Recording(Path(out), "bench", "bench")
+    visit = recording.visit()
+    session = Session("", "", "bench", visit.sink)
+
+    async def answer(sdp: str) -> None:
+        await line.request({"op": "answer", "pid": "recorder", "sdp": await session.answer_offer(sdp)})
+
+    async def offers() -> None:
+        while True:
+            message = await line.pushed.get()
+            if message.get("op") == "offer":
+                await answer(message["sdp"])
+
+    pump = asyncio.ensure_future(offers())
+    await line.request({"op": "join", "pid": "recorder", "publish": False})
+
+    async def join(cmd: dict[str, Any]) -> list[str]:
+        return []
+
+    await serve_commands(join, lambda: {"recorder": {"video_frames": sum(t.file.frames for t in visit.tracks
+                                                                          if t.info.kind == "video"),
+                                                     "tracks": len(visit.tracks)}})
+    pump.cancel()
+    recording.finish(visit)
+    line.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--role", choices=("publisher", "subscribers"), required=True)
+    parser.add_argument("--role", choices=("publisher", "subscribers", "recorder"), required=True)
     parser.add_argument("--socket", required=True)
+    parser.add_argument("--pid", default="publisher", help="the publisher's participant id")
+    parser.add_argument("--out", help="the recorder's folder")
     args = parser.parse_args()
     import uvloop
 
-    uvloop.run(publisher(args.socket) if args.role == "publisher" else subscribers(args.socket))
+    if args.role == "publisher":
+        uvloop.run(publisher(args.socket, args.pid))
+    elif args.role == "recorder":
+        uvloop.run(recorder(args.socket, args.out))
+    else:
+        uvloop.run(subscribers(args.socket))
 
 
 if __name__ == "__main__":

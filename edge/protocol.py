@@ -48,6 +48,10 @@ class Join(_In, kw_only=True, tag="join"):
     last_seq: int = 0
     #: Rebuild both peer connections on resume (the client knows its media broke).
     restart_media: bool = False
+    #: Video codecs the client can decode ("VP8", "H264"; any case); empty: any. A track in
+    #: another codec reaches it transcoded (docs/sfu.md, Transcoding).
+    video_codecs: Annotated[list[Annotated[str, msgspec.Meta(pattern=r"^(?i:vp8|h264)$")]],
+                            msgspec.Meta(max_length=4)] = msgspec.field(default_factory=list)
 
 
 class Offer(_In, kw_only=True, tag="offer"):

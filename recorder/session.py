@@ -158,7 +158,7 @@ class Session:
                 self.visit.speakers.append((time.time(), msg.get("participant_id")))
             elif kind == "offer" and msg.get("pc") == "subscribe":
                 try:
-                    answer = await self._answer(msg["sdp"])
+                    answer = await self.answer_offer(msg["sdp"])
                 except InvalidStateError as exc:  # the transport closed under us: the socket says why next
                     self._media_failed = f"connection: media: {exc}"
                     continue
@@ -188,7 +188,8 @@ class Session:
                                                      t.get("source", ""), t.get("kind", ""), t.get("codec", ""))
 
     # -- media -----------------------------------------------------------------------------------
-    async def _answer(self, sdp: str) -> str:
+    async def answer_offer(self, sdp: str) -> str:
+        """Answer the edge's subscribe offer, tapping each new receiver into a sink."""
         if self.pc is None:
             self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
             hooks.on_new_transceiver(self.pc, self._tap)

@@ -95,7 +95,7 @@ class Conference:
                 mt is not None and (mt.remote or any(not q.hidden for q in mt.participants.values()))):
             raise Refusal("meeting_empty", "nobody is in the meeting on this edge to record")
         mt = mt or self._open(claims)
-        p = await mt.add(claims, link, request.id)
+        p = await mt.add(claims, link, request.id, frozenset(c.lower() for c in request.video_codecs))
         if p.state != "left":
             self._resume[p.resume_token] = (mt, p)
         return ParticipantSeat(mt, p, chat_max_chars=self.chat_max_chars)

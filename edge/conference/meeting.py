@@ -182,7 +182,8 @@ class Meeting(MeetingRoomEvents):
         task.add_done_callback(self._tasks.discard)
 
     # -- membership -----------------------------------------------------------------------------
-    async def add(self, claims: JoinClaims, link: Link, re: m.RequestId) -> Participant:
+    async def add(self, claims: JoinClaims, link: Link, re: m.RequestId,
+                  video_codecs: frozenset[str] = frozenset()) -> Participant:
         """A participant arrives with a verified token: into the lobby or straight in."""
         if self.closed or self._ending:
             raise Refusal("meeting_ended", "this meeting is ending")
@@ -192,6 +193,7 @@ class Meeting(MeetingRoomEvents):
             await self.leave(old, "replaced", code=CLOSE_REPLACED, keep_open=True,
                              close_reason="replaced: the same join token joined again")
         p = Participant(claims, replay=self.replay)
+        p.video_codecs = video_codecs
         p.link = link
         self.participants[p.id] = p
         if p.state == "lobby":

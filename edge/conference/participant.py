@@ -58,6 +58,8 @@ class Participant:
         self.chat = claims.perms.chat and not self.hidden
         self.moderator = claims.perms.moderate and not self.hidden
         self._record_grant = claims.perms.record
+        #: Video codecs its client can decode (lower case; empty: any), from its ``join``.
+        self.video_codecs: frozenset[str] = frozenset()
         #: A recorder that failed says why before it leaves (``recording_failed``).
         self.record_error = ""
         self.state: State = "lobby" if claims.lobby and not self.hidden else "in"
@@ -80,7 +82,7 @@ class Participant:
 
     # -- what the participant may do -----------------------------------------------------------
     def grants(self) -> Grants:
-        return Grants(publish=self.publish, subscribe=self.subscribe)
+        return Grants(publish=self.publish, subscribe=self.subscribe, video_codecs=self.video_codecs)
 
     def grants_out(self) -> m.GrantsOut:
         return m.GrantsOut(publish=sorted(self.publish), subscribe=self.subscribe, chat=self.chat,  # type: ignore[arg-type]

@@ -112,6 +112,8 @@ class TrackSource:
         self._is_key = keyframe_detector(codec.name)
         self._video = info.kind == "video"
         self._on_level = on_level
+        #: Also handed every packet (before the down tracks): a transcoding bridge's input.
+        self.taps: list[Callable[[Media], None]] = []
         self._max_seq = -1
         self.packets_in = 0
         self.bytes_in = 0
@@ -218,6 +220,7 @@ class TrackSource:
                 self.request_wanted()
 
     def close(self) -> None:
+        self.taps.clear()
         self.keyframes.close()
         for requester in self.layer_keyframes:
             requester.close()
@@ -256,6 +259,8 @@ class TrackSource:
         else:
             key = True
         m = Media(seq, ts, marker, payload, key, level, self._epoch_base, now, late)
+        for tap in self.taps:
+            tap(m)
         for dt in self.fanout:
             dt.egress.push(dt, m)
 
@@ -287,6 +292,8 @@ class TrackSource:
         if key and self._vp8:
             self._sizes[layer] = vp8_size(payload) or self._sizes[layer]
         m = Media(seq, ts, marker, payload, key, -1, self._epoch_base + layer, now, late, layer)
+        for tap in self.taps:
+            tap(m)
         for dt in self.fanout:
             if dt.layer == layer:
                 dt.egress.push(dt, m)

@@ -49,6 +49,9 @@ class Grants:
     publish: frozenset[str] = frozenset()
     #: May receive the others' media.
     subscribe: bool = True
+    #: Video codecs the participant's client can decode (lower-case names, e.g. {"h264"});
+    #: empty: any. A track in another codec reaches it through a transcoding bridge.
+    video_codecs: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

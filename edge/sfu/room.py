@@ -19,6 +19,7 @@ from aiortc import RTCRtpCodecParameters
 
 from . import aiortc_hooks as hooks
 from .adaptation import Adaptation
+from .bridge import BRIDGEABLE, Bridge
 from .forwarder import TrackSource
 from .interfaces import (
     GrantError,
@@ -78,6 +79,8 @@ class Room:
         self.relays = Relays(self)
         #: Bandwidth adaptation (None: off).
         self.adaptation = Adaptation(self) if config.adaptation else None
+        #: Transcoding bridges by (track id, target codec), while a subscriber needs one.
+        self.bridges: dict[tuple[str, str], Bridge] = {}
         self.closed = False
 
     def emit(self, name: str, *args: object) -> None:
@@ -119,6 +122,7 @@ class Room:
         self.speaker.forget(participant_id)
         await peer.close()
         self._add_totals(peer)
+        self._prune_bridges()
 
     async def publisher_offer(self, participant_id: str, sdp: str, sources: dict[str, str]) -> str:
         peer = self._peer(participant_id)
@@ -150,6 +154,10 @@ class Room:
             raise UnknownTrackError(f"no track {track_id!r} in room {self.room_id!r}")
         source.info = dataclasses.replace(source.info, muted=muted)
         source.set_muted(muted)
+        for bridge in [b for b in self.bridges.values() if b.source is source]:
+            bridge.output.set_muted(muted)
+            if not muted:
+                bridge.ask_source()
         if muted and source.kind == "audio":
             self.speaker.forget(source.info.participant_id)
 
@@ -206,6 +214,9 @@ class Room:
         for participant_id in list(self.peers):
             await self.remove_peer(participant_id)
         self.speaker.close()
+        for bridge in self.bridges.values():
+            bridge.close()
+        self.bridges.clear()
         if self.adaptation is not None:
             self.adaptation.close()
 
@@ -269,9 +280,40 @@ class Room:
     def _sync(self, peer: Peer) -> None:
         if peer.closed:
             return
-        wanted = ([s for s in self.sources.values() if s.info.participant_id != peer.id]
+        wanted = ([self._deliverable(peer, s) for s in self.sources.values() if s.info.participant_id != peer.id]
                   if peer.grants.subscribe else [])
         peer.subscriber.want(wanted)
+        self._prune_bridges()
+
+    def _deliverable(self, peer: Peer, source: TrackSource) -> TrackSource:
+        """*source*, or its bridge into a codec *peer* can decode (see :mod:`edge.sfu.bridge`)."""
+        codecs = peer.grants.video_codecs
+        name = source.codec.name.lower()
+        if source.kind != "video" or not codecs or name in codecs or name not in BRIDGEABLE:
+            return source
+        target = next((c for c in sorted(codecs) if c in BRIDGEABLE), None)
+        if target is None:
+            return source
+        bridge = self.bridges.get((source.track_id, target))
+        if bridge is None or bridge.source is not source:
+            if bridge is not None:
+                bridge.close()
+            bridge = Bridge(source, target, self.config.keyframe_min_interval)
+            self.bridges[(source.track_id, target)] = bridge
+            log.info("bridge %s %s → %s opened in room %s", source.track_id, source.codec.name, target,
+                     self.room_id)
+        return bridge.output
+
+    def _prune_bridges(self) -> None:
+        """Close the bridges no subscriber receives any more."""
+        if not self.bridges:
+            return
+        used = {id(sub.source) for peer in self.peers.values() for sub in peer.subscriber.subs.values()}
+        for key, bridge in list(self.bridges.items()):
+            if id(bridge.output) not in used or self.sources.get(bridge.source.track_id) is not bridge.source:
+                del self.bridges[key]
+                bridge.close()
+                log.info("bridge %s → %s closed in room %s", key[0], key[1], self.room_id)
 
     def _sync_all(self) -> None:
         for peer in self.peers.values():
