@@ -140,6 +140,7 @@ async def recorder(path: str, out: str) -> None:
                                                                           if t.info.kind == "video"),
                                                      "tracks": len(visit.tracks)}})
     pump.cancel()
+    await session._close_media()   # the peer connection first: no packet reaches a closed file
     recording.finish(visit)
     line.close()
 

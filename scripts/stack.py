@@ -4,7 +4,8 @@ Starts the bundled nats-server with JetStream under ``./var/nats``, the control 
 http://127.0.0.1:8080 (SQLite in ``./var``, signing keys generated in ``./var/keys``) and one edge
 on :8081. Settings are written to ``./var/*.toml`` on the first run and kept after that, so they can
 be edited. The first admin's password is printed once, when the account is created. Ctrl-C (or
-SIGTERM) stops the edge, then the control plane, then NATS.
+SIGTERM) stops the recorder service, the edge, then the control plane, then NATS. A recorder
+service (``python -m recorder``) records into ``./var/recordings`` when a host presses Record.
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ def port_free(port: int) -> bool:
             return True
         except OSError:
             return False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def write_once(path: Path, text: str) -> None:
@@ -92,6 +99,8 @@ dir = "{var / 'keys'}"
 admin_password_file = "{var / 'admin-password'}"
 [accounts]
 allow_registration = true
+[recordings]
+dir = "{var / 'recordings'}"
 [log]
 format = "text"
 """)
@@ -105,6 +114,19 @@ port = {args.edge_port}
 servers = ["{nats_url}"]
 [signaling]
 allowed_origins = ["http://127.0.0.1:{args.http_port}", "http://localhost:{args.http_port}"]
+[log]
+format = "text"
+""")
+
+    recorder_port = free_port()
+    (var / "recorder.toml").write_text(f"""# Recorder service for the development stack (written by scripts/stack.py
+# at every start); see configs/recorder.toml.
+recorder_id = "rec-1"
+dir = "{var / 'recordings'}"
+[http]
+port = {recorder_port}
+[nats]
+servers = ["{nats_url}"]
 [log]
 format = "text"
 """)
@@ -135,6 +157,10 @@ format = "text"
                                 cwd=ROOT, env=env)
         procs.append(("edge", edge))
         wait_ready(f"http://127.0.0.1:{args.edge_port}/readyz", edge, "edge")
+        recorder = subprocess.Popen([sys.executable, "-m", "recorder", "--config", str(var / "recorder.toml")],
+                                    cwd=ROOT, env=env)
+        procs.append(("recorder", recorder))
+        wait_ready(f"http://127.0.0.1:{recorder_port}/readyz", recorder, "recorder")
 
         url = f"http://127.0.0.1:{args.http_port}"
         print("\n" + "=" * 64)
