@@ -380,6 +380,8 @@ class MeshState(_Mesh, kw_only=True, tag="mesh.state"):
     policy: MeetingPolicy = msgspec.field(default_factory=MeetingPolicy)
     #: Tokens of participants kicked or denied (on any edge, as far as the sender knows).
     barred: list[MeshBarred] = msgspec.field(default_factory=list)
+    #: A recorder is in the meeting on the sending edge: the other edges tell their participants.
+    recording: bool = False
 
 
 class MeshChat(_Mesh, kw_only=True, tag="mesh.chat"):

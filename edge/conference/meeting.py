@@ -63,6 +63,8 @@ class Meeting(MeetingRoomEvents):
         #: Participants hosted by the meeting's other edges (cascading), and the link to those edges.
         self.remote: dict[str, RemoteParticipant] = {}
         self.mesh: MeshLink | None = None
+        #: The meeting's other edges that have a recorder in it (from their mesh state).
+        self.recording_edges: set[str] = set()
         #: (participant id, reason, time) of recent departures from this edge, for the other edges.
         self.departed: deque[tuple[str, str, float]] = deque(maxlen=256)
         self.media_error = ""
@@ -134,9 +136,25 @@ class Meeting(MeetingRoomEvents):
         await self.leave(p, "kicked", code=CLOSE_KICKED, close_reason=message)
 
     @property
-    def recording(self) -> bool:
+    def recording_here(self) -> bool:
         """A recorder is in the meeting on this edge."""
         return any(p.hidden and p.state == "in" for p in self.participants.values())
+
+    @property
+    def recording(self) -> bool:
+        """A recorder is in the meeting, on this edge or another edge of it (its mesh state says so)."""
+        return bool(self.recording_edges) or self.recording_here
+
+    def set_remote_recording(self, edge_id: str, on: bool) -> None:
+        """Another edge of the meeting has a recorder (*on*) or no longer: tell everyone here when
+        that changes whether the meeting is recorded."""
+        was = self.recording
+        if on:
+            self.recording_edges.add(edge_id)
+        else:
+            self.recording_edges.discard(edge_id)
+        if self.recording != was:
+            self.broadcast(m.Recording(active=self.recording))
 
     def track_count(self) -> int:
         return sum(len(p.tracks) for p in self.participants.values())
@@ -206,13 +224,16 @@ class Meeting(MeetingRoomEvents):
 
     async def enter(self, p: Participant, re: m.RequestId = None) -> None:
         from_lobby = p.state == "lobby"
+        was_recorded = bool(self.recording_edges) or any(q.hidden and q.state == "in" and q is not p
+                                                          for q in self.participants.values())
         p.state = "in"
         self._entered += 1
         p.entered = self._entered
         p.entered_at = time.time()
         p.send(self.joined_message(p), re=re)
         if p.hidden and sum(1 for q in self.inside() if q.hidden) == 1:
-            self.broadcast(m.Recording(active=True), skip=p)  # everyone knows they are recorded
+            if not was_recorded:
+                self.broadcast(m.Recording(active=True), skip=p)  # everyone knows they are recorded
             self.event(wire.RecordingStarted, participant_id=p.id)
         if not p.hidden:
             self.broadcast(m.ParticipantJoined(participant=p.out()), skip=p)
@@ -298,8 +319,8 @@ class Meeting(MeetingRoomEvents):
             self.lobby_changed()
         if not p.hidden:
             self.event(wire.ParticipantLeft, participant_id=p.id, reason=reason)
-        elif was == "in" and not self.recording:
-            if announce:
+        elif was == "in" and not self.recording_here:
+            if announce and not self.recording:   # (no recorder on another edge of the meeting either)
                 self.broadcast(m.Recording(active=False, error=p.record_error))
             self.event(wire.RecordingStopped, participant_id=p.id,
                        reason=f"failed: {p.record_error}" if p.record_error else reason)
@@ -308,10 +329,8 @@ class Meeting(MeetingRoomEvents):
             p.link = None
         if self._ending or keep_open:
             return
-        if self.participants and all(q.hidden for q in self.participants.values()):
-            for q in list(self.participants.values()):  # nobody left to record: the recorders go too
-                q.send(m.MeetingEnded(by="", reason="empty"))
-                await self.leave(q, "empty", close_reason="nobody left in the meeting on this edge")
+        if self._only_recorders():
+            await self._release_recorders()
         elif not self.participants:
             await self.close("empty")
 
@@ -350,7 +369,18 @@ class Meeting(MeetingRoomEvents):
         """Another edge left the meeting (closed it, or was not heard from)."""
         self._announce(drop(self.remote, edge_id, reason, reasons))
 
+    def _only_recorders(self) -> bool:
+        """Recorders are all that is left of the meeting, here and on its other edges."""
+        return bool(self.participants) and all(q.hidden for q in self.participants.values()) and not self.remote
+
+    async def _release_recorders(self) -> None:
+        for q in list(self.participants.values()):  # nobody left to record: the recorders go too
+            q.send(m.MeetingEnded(by="", reason="empty"))
+            await self.leave(q, "empty", close_reason="nobody left in the meeting")
+
     def _announce(self, changes: Changes) -> None:
+        if self._only_recorders():
+            self.spawn(self._release_recorders())
         for msg in changes.messages:
             self.broadcast(msg)
         if changes.lobby:

@@ -140,6 +140,7 @@ class MeshMeeting:
         self.edges.pop(edge_id, None)
         self.wants.forget(edge_id)
         self.meeting.drop_remote(edge_id, reason, reasons)
+        self.meeting.set_remote_recording(edge_id, False)
         self.spawn(self._close_relays(edge_id))
 
     async def _close_relays(self, edge_id: str) -> None:
@@ -264,6 +265,7 @@ class MeshMeeting:
             self.wants.forget(state.edge_id)
             self.spawn(self._close_relays(state.edge_id))
         self.meeting.apply_remote(state.edge_id, participants_of(state), reasons_of(state))
+        self.meeting.set_remote_recording(state.edge_id, state.recording)
         if new:
             self.changed()  # the newcomer hears from this edge now, not at the next interval
         self.wake()

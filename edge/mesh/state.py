@@ -36,7 +36,7 @@ def describe(meeting: Meeting, *, edge_id: str, region: str, started_at: float, 
     return wire.MeshState(meeting_id=meeting.id, epoch=meeting.epoch, edge_id=edge_id, region=region,
                           started_at=started_at, seq=seq, participants=participants, tracks=tracks,
                           departed=departed, leaving=leaving, policy=meeting.book.policy(meeting.id),
-                          barred=meeting.book.barred(meeting.id))
+                          barred=meeting.book.barred(meeting.id), recording=meeting.recording_here and not leaving)
 
 
 def participants_of(state: wire.MeshState) -> list[RemoteParticipant]:

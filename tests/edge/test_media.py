@@ -42,10 +42,10 @@ class MediaClient:
         self._tasks: list[asyncio.Task] = [asyncio.get_running_loop().create_task(self._answer_offers())]
 
     async def publish(self, sources: tuple[str, ...] = ("microphone", "camera"),
-                      audio: MediaStreamTrack | None = None) -> None:
+                      audio: MediaStreamTrack | None = None, video: MediaStreamTrack | None = None) -> None:
         pc = self.publish_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         for source in sources:
-            pc.addTransceiver((audio or AudioStreamTrack()) if source == "microphone" else VideoStreamTrack(),
+            pc.addTransceiver((audio or AudioStreamTrack()) if source == "microphone" else (video or VideoStreamTrack()),
                               direction="sendonly")
         await pc.setLocalDescription(await pc.createOffer())
         mids = {t.mid: s for t, s in zip(pc.getTransceivers(), sources)}
