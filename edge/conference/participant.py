@@ -82,7 +82,8 @@ class Participant:
 
     # -- what the participant may do -----------------------------------------------------------
     def grants(self) -> Grants:
-        return Grants(publish=self.publish, subscribe=self.subscribe, video_codecs=self.video_codecs)
+        return Grants(publish=self.publish, subscribe=self.subscribe, video_codecs=self.video_codecs,
+                      full_quality=self.hidden)
 
     def grants_out(self) -> m.GrantsOut:
         return m.GrantsOut(publish=sorted(self.publish), subscribe=self.subscribe, chat=self.chat,  # type: ignore[arg-type]

@@ -52,6 +52,9 @@ class Grants:
     #: Video codecs the participant's client can decode (lower-case names, e.g. {"h264"});
     #: empty: any. A track in another codec reaches it through a transcoding bridge.
     video_codecs: frozenset[str] = frozenset()
+    #: Receives every track at its top layer, with no bandwidth adaptation (a recorder: it writes
+    #: the best quality there is, and sits on a link the operator provides).
+    full_quality: bool = False
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ class Peer:
         self._feeds: dict[RTCRtpTransceiver, ReceiverFeed] = {}
         self._publish_lock = asyncio.Lock()
         self.egress = Egress(room.config.subscriber_queue)
-        adaptive = room.config.adaptation
+        adaptive = room.config.adaptation and not grants.full_quality
         self.subscriber = SubscribeSide(participant_id, self.egress, self._new_pc,
                                         lambda offer: room.emit("on_subscriber_offer", participant_id, offer),
                                         stagger_new_kinds=True, on_ice_restarted=self._open_egress,

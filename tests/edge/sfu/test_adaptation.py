@@ -147,3 +147,26 @@ async def without_adaptation(meeting: Meeting) -> None:
                for dt in peer.egress.downtracks)
     meeting.room.set_view("bob", {}, frozenset(t.track_id for t in meeting.room.tracks()))  # accepted, no effect
     assert camera_downtrack(meeting, "bob").target == 0
+
+
+async def test_a_full_quality_subscriber_gets_the_top_layer_whatever_its_link(meeting: Meeting) -> None:
+    """A recorder's grants say ``full_quality``: no estimate, no step-ups, the top layer at once."""
+    import dataclasses
+
+    await meeting.room.add_peer("alice", ALL)
+    alice = SimulcastPublisher(meeting.room, "alice")
+    try:
+        recorder = await meeting.join("recorder", dataclasses.replace(ALL, full_quality=True))
+        await alice.publish()
+        await eventually(lambda: any(dt.video for dt in meeting.room.peers["recorder"].egress.downtracks),
+                         timeout=20, what="the recorder subscribed")
+        dt = camera_downtrack(meeting, "recorder")
+        assert meeting.room.peers["recorder"].rate is None and dt.target == 2
+        await eventually(lambda: dt.layer == 2 and recorder.decoded("video") >= 10, timeout=30, interval=0.1,
+                         what="the top layer decoded")
+        meeting.room.set_subscriber_bitrate("recorder", 12_000)   # nothing lowers it
+        frames = recorder.decoded("video")
+        await eventually(lambda: recorder.decoded("video") >= frames + 10, timeout=20, what="still decoding")
+        assert dt.target == 2 and dt.layer == 2
+    finally:
+        await alice.close()
