@@ -15,6 +15,10 @@ up *ARGS:
 test *ARGS:
     {{py}} -m pytest {{ARGS}}
 
+# the tests that run a minute or more of real time (marked `long`; ./dev test leaves them out)
+test-long *ARGS:
+    {{py}} -m pytest -m long {{ARGS}}
+
 # the checks CI runs before the tests: import direction, ruff, mypy (strict on nodes/ and edge/sfu/)
 lint:
     .venv/bin/lint-imports

@@ -10,12 +10,21 @@ the bridge encoded; ``bridge_cpu_ratio_16_vs_1`` must stay near 1: the bridge de
 encodes once however many subscribers it has.
 
 **Recording.** Four publishers (each Opus and 640×480@30 VP8 at 1 Mb/s) into the forwarding
-server of ``bench/sfu.py`` (``bench/sfu_server.py``, its own process). In the same run:
-``forwarding_cpu_pct`` is what the server's CPU grows by when one subscriber receives all eight
-streams; ``receiving_cpu_pct`` what that subscriber's process spends receiving them (aiortc,
-no decoding); ``recording_cpu_pct`` what the recorder's media core spends receiving and writing
-all of them to files (``recorder/``: no decoding, no encoding), in its own process;
-``recording_vs_forwarding`` = recording / forwarding.
+server of ``bench/sfu.py`` (``bench/sfu_server.py``, its own process). In the same run, each as
+% of one core:
+
+* ``forwarding_cpu_pct``: the server's CPU while it receives the eight streams and forwards them
+  to one subscriber — the same streams in, the same work per stream as the recorder has, but
+  sent on instead of written;
+* ``forwarding_marginal_cpu_pct``: what the server's CPU grows by with that one subscriber (the
+  sending alone; ``server_base_cpu_pct`` is the receiving, with no subscriber);
+* ``receiving_cpu_pct``: what the subscriber's process spends receiving the eight streams (aiortc,
+  no decoding, nothing written);
+* ``recording_cpu_pct``: what the recorder's media core spends receiving all of them and writing
+  them to files (``recorder/``: no decoding, no encoding), in its own process.
+
+``recording_vs_forwarding`` = recording / forwarding; ``recording_vs_forwarding_marginal`` and
+``recording_vs_receiving`` compare with the other two.
 
     .venv/bin/python bench/transcode.py [--quick] [--out bench/results/transcode.json]
 """
@@ -203,13 +212,17 @@ def recording_run(windows: int, seconds: float, settle: float) -> dict[str, Any]
         time.sleep(settle)
         server_with_recorder, recording = median_cpu([server.pid, recorder.pid], windows, seconds)
         written = sum(f.stat().st_size for f in out.glob("s1-*"))
-        forwarding = round(forwarding_total - base, 1)
+        marginal = round(forwarding_total - base, 1)
+
+        def ratio(a: float, b: float) -> float | None:
+            return round(a / b, 2) if b > 0 else None
         return {"publishers": 4, "streams": 8, "server_base_cpu_pct": base,
-                "forwarding_cpu_pct": forwarding, "receiving_cpu_pct": receiving,
-                "recording_cpu_pct": recording, "server_with_recorder_cpu_pct": server_with_recorder,
-                "recorded_bytes": written,
-                "recording_vs_forwarding": round(recording / forwarding, 2) if forwarding > 0 else None,
-                "recording_vs_receiving": round(recording / receiving, 2) if receiving > 0 else None}
+                "forwarding_cpu_pct": forwarding_total, "forwarding_marginal_cpu_pct": marginal,
+                "receiving_cpu_pct": receiving, "recording_cpu_pct": recording,
+                "server_with_recorder_cpu_pct": server_with_recorder, "recorded_bytes": written,
+                "recording_vs_forwarding": ratio(recording, forwarding_total),
+                "recording_vs_forwarding_marginal": ratio(recording, marginal),
+                "recording_vs_receiving": ratio(recording, receiving)}
     finally:
         for p in reversed(procs):
             p.stop({"cmd": "quit"})

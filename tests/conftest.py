@@ -20,6 +20,17 @@ WATCHED_LOGGERS = ("nodes", "edge", "control_plane", "asyncio", "aiortc", "aioic
                    "uvicorn", "litestar", "websockets", "nats")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out the tests marked ``long`` (a minute or more of real time) unless ``-m`` selects
+    them (``./dev test-long``): the default run stays short enough for CI on two cores."""
+    if "long" in (config.getoption("markexpr") or ""):
+        return
+    long = [item for item in items if item.get_closest_marker("long") is not None]
+    if long:
+        config.hook.pytest_deselected(items=long)
+        items[:] = [item for item in items if item.get_closest_marker("long") is None]
+
+
 class _ErrorRecords(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
