@@ -1,8 +1,9 @@
 """SQLite through aiosqlite: WAL mode, foreign keys on, schema migrations kept in the repo.
 
 Migrations are the ``NNNN_name.sql`` files in ``migrations/``, applied in order, each in its own
-transaction, and recorded in ``schema_migrations``. A migration is never edited once released;
-changes come as a new file.
+transaction (all of it or nothing), and recorded in ``schema_migrations``; a file is split into
+statements as SQLite reads them (:func:`split_statements`). A migration is never edited once
+released; changes come as a new file.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+import sqlite3
 from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
@@ -70,9 +73,13 @@ async def open_database(path: str) -> Database:
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     db = await _connect(path)
-    await db.execute("PRAGMA journal_mode=WAL")
-    await db.execute("PRAGMA synchronous=NORMAL")
-    await migrate(db)
+    try:
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await migrate(db)
+    except BaseException:
+        await db.close()
+        raise
     # An in-memory database exists only on its own connection: it reads there too.
     reader = await _connect(path) if path != ":memory:" else None
     return Database(db, reader)
@@ -107,7 +114,7 @@ async def migrate(db: aiosqlite.Connection) -> list[str]:
         if version in done:
             continue
         async with transaction(db):
-            for statement in _split(sql):
+            for statement in split_statements(sql):
                 await db.execute(statement)
             await db.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", (version, name))
         applied.append(name)
@@ -115,10 +122,28 @@ async def migrate(db: aiosqlite.Connection) -> list[str]:
     return applied
 
 
-def _split(sql: str) -> list[str]:
-    """Split a migration into statements (our migrations keep ``;`` out of literals)."""
-    return [s.strip() for s in sql.split(";") if s.strip() and not all(
-        line.strip().startswith("--") or not line.strip() for line in s.strip().splitlines())]
+def split_statements(sql: str) -> list[str]:
+    """Split a migration into its statements as SQLite reads them (``sqlite3.complete_statement``):
+    a ``;`` inside a string, a quoted name, a comment or a trigger's body does not end one. A last
+    statement without its ``;`` counts; comments and blanks between statements are dropped."""
+    statements: list[str] = []
+    current = ""
+    for piece in sql.split(";"):
+        current += piece + ";"
+        if sqlite3.complete_statement(current):
+            if _has_code(current):
+                statements.append(current.strip())
+            current = ""
+    rest = current[:-1]  # the ";" added after the last piece
+    if _has_code(rest):
+        statements.append(rest.strip())
+    return statements
+
+
+def _has_code(sql: str) -> bool:
+    """Is there more than comments, blanks and semicolons?"""
+    text = re.sub(r"/\*.*?\*/", "", sql, flags=re.S)
+    return any(line.split("--", 1)[0].strip(" ;\t") for line in text.splitlines())
 
 
 @contextlib.asynccontextmanager
