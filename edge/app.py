@@ -106,7 +106,7 @@ def create_app(settings: Settings) -> Litestar:
                 edge_id=settings.edge_id, make_room=room_factory(sfu_config(settings)), emit=outbox.put,
                 resume_grace=sig.resume_grace, replay=sig.replay_messages, chat_max_chars=sig.chat_max_chars,
                 ice_servers=ice_servers(settings))
-            hb = Heartbeat(bus, edge_id=settings.edge_id, region=settings.region,
+            hb = Heartbeat(bus, edge_id=settings.edge_id, region=settings.region, machine=settings.machine,
                            public_url=settings.public_url, interval=settings.heartbeat.interval,
                            load=lambda: LoadSnapshot(*conference.counts()))
             stack.push_async_callback(hb.stop)                          # goodbye

@@ -27,8 +27,9 @@ class LoadSnapshot:
 
 class Heartbeat:
     def __init__(self, bus: Bus, *, edge_id: str, region: str, public_url: str, interval: float,
-                 load: Callable[[], LoadSnapshot] = LoadSnapshot) -> None:
+                 load: Callable[[], LoadSnapshot] = LoadSnapshot, machine: str = "") -> None:
         self.bus = bus
+        self.machine = machine
         self.edge_id, self.region, self.public_url = edge_id, region, public_url
         self.interval = interval
         self.load = load
@@ -55,7 +56,7 @@ class Heartbeat:
             edge_id=self.edge_id, region=self.region, public_url=self.public_url, seq=self._seq,
             started_at=self.started_at, meetings=snap.meetings, participants=snap.participants,
             tracks=snap.tracks, cpu_pct=self.cpu_pct(), draining=self.draining, version=__version__,
-            interval=self.interval,
+            interval=self.interval, machine=self.machine,
         )
 
     async def beat(self) -> None:

@@ -176,6 +176,9 @@ def turn_url_problem(url: str) -> str:
 class Settings(Base, kw_only=True):
     #: Unique id of this edge (letters, digits, ``-`` and ``_``).
     edge_id: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    #: The machine this edge runs on, when it is one of several workers there (``edge.workers``
+    #: sets it); "" for an edge alone on its machine. Heartbeats carry it.
+    machine: str = ""
     #: Region the edge serves; placement prefers edges in the participant's region.
     region: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = "local"
     #: Signaling URL handed to clients (``ws://`` or ``wss://``), as they can reach it.

@@ -59,6 +59,8 @@ class EdgeHeartbeat(_Msg, kw_only=True, tag="edge.heartbeat"):
     version: str = ""
     #: Interval the edge promises between heartbeats, seconds.
     interval: float = 2.0
+    #: The machine the edge runs on when it is one of several workers there ("" otherwise).
+    machine: str = ""
 
 
 class EdgeGone(_Msg, kw_only=True, tag="edge.gone"):

@@ -2,7 +2,8 @@
 
 Starts the bundled nats-server with JetStream under ``./var/nats``, the control plane on
 http://127.0.0.1:8080 (SQLite in ``./var``, signing keys generated in ``./var/keys``) and one edge
-on :8081. Settings are written to ``./var/*.toml`` on the first run and kept after that, so they can
+on :8081 (``--edges N``: N edge workers, ``python -m edge.workers``, on :8081 and up). Settings
+are written to ``./var/*.toml`` on the first run and kept after that, so they can
 be edited. The first admin's password is printed once, when the account is created. Ctrl-C (or
 SIGTERM) stops the recorder service, the edge, then the control plane, then NATS. A recorder
 service (``python -m recorder``) records into ``./var/recordings`` when a host presses Record.
@@ -66,11 +67,14 @@ def main() -> int:
     parser.add_argument("--http-port", type=int, default=8080)
     parser.add_argument("--edge-port", type=int, default=8081)
     parser.add_argument("--nats-port", type=int, default=4222)
+    parser.add_argument("--edges", type=int, default=1,
+                        help="edge workers (one process each, python -m edge.workers) on ports from --edge-port up")
     args = parser.parse_args()
 
     var = Path(args.var).resolve()
     (var / "nats").mkdir(parents=True, exist_ok=True)
-    for port, what in ((args.nats_port, "NATS"), (args.http_port, "control plane"), (args.edge_port, "edge")):
+    edge_ports = [args.edge_port + k for k in range(max(args.edges, 1))]
+    for port, what in ((args.nats_port, "NATS"), (args.http_port, "control plane"), *((p, "edge") for p in edge_ports)):
         if not port_free(port):
             raise SystemExit(f"port {port} ({what}) is in use: is the stack already running?")
 
@@ -153,10 +157,33 @@ format = "text"
                               cwd=ROOT, env=env)
         procs.append(("control plane", cp))
         wait_ready(f"http://127.0.0.1:{args.http_port}/readyz", cp, "control plane")
-        edge = subprocess.Popen([sys.executable, "-m", "edge", "--config", str(var / "edge-1.toml")],
-                                cwd=ROOT, env=env)
-        procs.append(("edge", edge))
-        wait_ready(f"http://127.0.0.1:{args.edge_port}/readyz", edge, "edge")
+        if args.edges > 1:
+            (var / "edge-machine.toml").write_text(f"""# Edge workers for the development stack (written by
+# scripts/stack.py at every start with --edges); see configs/edge-machine.toml.
+machine_id = "edge"
+workers = {args.edges}
+first_port = {args.edge_port}
+public_url = "ws://127.0.0.1:{{port}}/ws"
+state_dir = "{var / 'workers'}"
+[log]
+format = "text"
+[edge]
+region = "local"
+[edge.nats]
+servers = ["{nats_url}"]
+[edge.signaling]
+allowed_origins = ["http://127.0.0.1:{args.http_port}", "http://localhost:{args.http_port}"]
+[edge.log]
+format = "text"
+""")
+            edge = subprocess.Popen([sys.executable, "-m", "edge.workers", "--config", str(var / "edge-machine.toml")],
+                                    cwd=ROOT, env=env)
+        else:
+            edge = subprocess.Popen([sys.executable, "-m", "edge", "--config", str(var / "edge-1.toml")],
+                                    cwd=ROOT, env=env)
+        procs.append(("edge" if args.edges <= 1 else f"{args.edges} edge workers", edge))
+        for port in edge_ports:
+            wait_ready(f"http://127.0.0.1:{port}/readyz", edge, "edge")
         recorder = subprocess.Popen([sys.executable, "-m", "recorder", "--config", str(var / "recorder.toml")],
                                     cwd=ROOT, env=env)
         procs.append(("recorder", recorder))

@@ -21,6 +21,21 @@ def test_edge_example_loads() -> None:
     assert (s.edge_id, s.region) == ("eu-1", "eu")
 
 
+def test_edge_machine_example_loads_and_makes_valid_workers() -> None:
+    import tomllib
+
+    import msgspec
+
+    from edge.workers import MachineSettings, worker_settings
+
+    machine = msgspec.convert(tomllib.loads((CONFIGS / "edge-machine.toml").read_text()), MachineSettings)
+    second = worker_settings(machine, 2)
+    assert (second["edge_id"], second["machine"], second["http"]["port"]) == ("eu-1-w2", "eu-1", 8082)
+    assert second["public_url"] == "wss://eu-1.meet.example.org:8082/ws"
+    assert second["nats"]["user"] == "edge-eu-1-w2" and second["nats"]["inbox_prefix"] == "_INBOX.eu-1-w2"
+    assert second["nats"]["password_file"] == "/etc/curious-connect/nats/edge-eu-1-w2.password"
+
+
 def test_recorder_example_loads() -> None:
     from recorder.settings import Settings as RecorderSettings
 

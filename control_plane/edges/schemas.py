@@ -16,3 +16,5 @@ class EdgeRead(msgspec.Struct):
     #: Seconds since the last heartbeat.
     age: float
     started_at: float
+    #: The machine the edge is a worker of ("" for an edge alone on its machine).
+    machine: str = ""

@@ -1,0 +1,116 @@
+"""One edge machine, several workers (``python -m edge.workers``): each a full edge node with its
+own id and port from one settings file; a killed worker is started again while the others keep
+serving; a worker whose port is taken says so and the others run; SIGTERM stops them all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.support import procs
+from tests.support.nats import NatsServer
+from tests.support.util import eventually_sync
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_ports(n: int) -> int:
+    """The first of *n* consecutive free TCP ports."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            first = s.getsockname()[1]
+        if first + n > 65535:
+            continue
+        try:
+            held = []
+            for port in range(first, first + n):
+                t = socket.socket()
+                held.append(t)
+                t.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for t in held:
+                t.close()
+    raise RuntimeError("no free port range")
+
+
+def worker_pid(config_name: str) -> int | None:
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if any(arg.endswith(config_name.encode()) for arg in cmdline) and b"edge" in cmdline:
+                return int(entry.name)
+    return None
+
+
+def ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_a_machine_runs_one_edge_per_worker(tmp_path: Path) -> None:
+    nats = NatsServer(tmp_path, name="hub").start()
+    cp = procs.control_plane(tmp_path, nats.url).start()
+    first = free_ports(3)
+    blocker = socket.socket()
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    blocker.bind(("127.0.0.1", first + 2))   # worker 3's port is taken
+    blocker.listen()
+    (tmp_path / "machine.toml").write_text(procs.toml_dumps({
+        "machine_id": "m1", "workers": 3, "first_port": first, "state_dir": str(tmp_path / "workers"),
+        "restart_delay": 0.2, "log": {"format": "json"},
+        "edge": {"region": "local", "nats": {"servers": [nats.url]}, "heartbeat": {"interval": 0.5},
+                 "log": {"format": "json"}}}))
+    out = open(tmp_path / "machine.log", "wb")
+    sup = subprocess.Popen([sys.executable, "-m", "edge.workers", "--config", str(tmp_path / "machine.toml")],
+                           cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        cp.wait_http("/readyz", timeout=30)
+        listed = eventually_sync(lambda: sorted((e["edge_id"], e["machine"], e["public_url"])
+                                                for e in procs.live_edges(cp)) if len(procs.live_edges(cp)) == 2
+                                 else None, timeout=40, what="workers 1 and 2 listed")
+        assert listed == [("m1-w1", "m1", f"ws://127.0.0.1:{first}/ws"),
+                          ("m1-w2", "m1", f"ws://127.0.0.1:{first + 1}/ws")]
+        def port_taken() -> str | None:
+            text = (tmp_path / "machine.log").read_text(errors="replace")
+            return text if ("address already in use" in text.lower() and "m1-w3" in text
+                            and "worker exited: starting it again" in text) else None
+        eventually_sync(port_taken, timeout=30, what="worker 3 saying its port is taken, and started again")
+
+        old = worker_pid("m1-w1.toml")
+        assert old is not None
+        os.kill(old, signal.SIGKILL)
+        eventually_sync(lambda: worker_pid("m1-w1.toml") not in (None, old) and ready(first), timeout=40,
+                        what="worker 1 started again")
+        assert ready(first + 1)                                   # worker 2 went on meanwhile
+
+        sup.send_signal(signal.SIGTERM)
+        assert sup.wait(timeout=40) == 0
+        assert worker_pid("m1-w1.toml") is None and worker_pid("m1-w2.toml") is None
+        assert not ready(first) and not ready(first + 1)
+    finally:
+        if sup.poll() is None:
+            sup.kill()
+            sup.wait()
+        for name in ("m1-w1.toml", "m1-w2.toml", "m1-w3.toml"):
+            pid = worker_pid(name)
+            if pid is not None:
+                os.kill(pid, signal.SIGKILL)
+        blocker.close()
+        out.close()
+        cp.stop()
+        nats.stop()
