@@ -204,6 +204,9 @@ class Room:
             stats.extra["packets_received"] = stats.extra.get("packets_received", 0) + source.packets_in
             stats.extra["bytes_received"] = stats.extra.get("bytes_received", 0) + source.bytes_in
         stats.extra.update(self.relays.stats())
+        stats.forwarded_streams += sum(len(b.output.downtracks) for b in self.bridges.values())
+        stats.extra["bridges"] = len(self.bridges)
+        stats.extra["bridge_frames_out"] = sum(b.frames_out for b in self.bridges.values())
         return stats
 
     async def close(self) -> None:

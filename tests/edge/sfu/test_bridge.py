@@ -39,6 +39,9 @@ async def test_h264_only_subscribers_of_a_vp8_publisher_share_one_bridge(meeting
     (key, bridge), = meeting.room.bridges.items()
     assert key[1] == "h264" and len(bridge.output.downtracks) == 2 and bridge.frames_in > 0
     assert bridge.frames_out >= bridge.frames_in - 5             # one encode per decoded frame, not per subscriber
+    stats = meeting.room.stats()
+    assert stats.extra["bridges"] == 1 and stats.extra["bridge_frames_out"] > 0
+    assert stats.forwarded_streams == 2 * 3                      # audio + video to each of the three subscribers
 
     # A newcomer's first keyframe comes from the encoder, at once: it does not wait for the publisher.
     requested = bridge.output.keyframes_sent()
