@@ -19,10 +19,10 @@ log = logging.getLogger(__name__)
 
 
 class LoadSnapshot:
-    __slots__ = ("meetings", "participants", "tracks")
+    __slots__ = ("meetings", "participants", "tracks", "streams")
 
-    def __init__(self, meetings: int = 0, participants: int = 0, tracks: int = 0) -> None:
-        self.meetings, self.participants, self.tracks = meetings, participants, tracks
+    def __init__(self, meetings: int = 0, participants: int = 0, tracks: int = 0, streams: int = 0) -> None:
+        self.meetings, self.participants, self.tracks, self.streams = meetings, participants, tracks, streams
 
 
 class Heartbeat:
@@ -56,7 +56,7 @@ class Heartbeat:
             edge_id=self.edge_id, region=self.region, public_url=self.public_url, seq=self._seq,
             started_at=self.started_at, meetings=snap.meetings, participants=snap.participants,
             tracks=snap.tracks, cpu_pct=self.cpu_pct(), draining=self.draining, version=__version__,
-            interval=self.interval, machine=self.machine,
+            interval=self.interval, machine=self.machine, streams=snap.streams,
         )
 
     async def beat(self) -> None:

@@ -61,6 +61,8 @@ class EdgeHeartbeat(_Msg, kw_only=True, tag="edge.heartbeat"):
     interval: float = 2.0
     #: The machine the edge runs on when it is one of several workers there ("" otherwise).
     machine: str = ""
+    #: Subscriber streams the edge forwards (each track to each subscriber, bridged ones included).
+    streams: int = 0
 
 
 class EdgeGone(_Msg, kw_only=True, tag="edge.gone"):

@@ -25,5 +25,6 @@ class EdgeController(Controller):
             out.append(EdgeRead(edge_id=hb.edge_id, region=hb.region, public_url=hb.public_url,
                                 meetings=hb.meetings, participants=hb.participants, tracks=hb.tracks,
                                 cpu_pct=hb.cpu_pct, draining=hb.draining, version=hb.version,
-                                age=round(now - e.last_seen, 3), started_at=hb.started_at, machine=hb.machine))
+                                age=round(now - e.last_seen, 3), started_at=hb.started_at, machine=hb.machine,
+                                streams=hb.streams))
         return out

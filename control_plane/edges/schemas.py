@@ -18,3 +18,5 @@ class EdgeRead(msgspec.Struct):
     started_at: float
     #: The machine the edge is a worker of ("" for an edge alone on its machine).
     machine: str = ""
+    #: Subscriber streams it forwards.
+    streams: int = 0

@@ -64,10 +64,11 @@ class Conference:
     def meeting(self, meeting_id: str) -> Meeting | None:
         return self.meetings.get(meeting_id)
 
-    def counts(self) -> tuple[int, int, int]:
-        """(meetings, participants, tracks) for the heartbeat."""
+    def counts(self) -> tuple[int, int, int, int]:
+        """(meetings, participants, tracks, forwarded subscriber streams) for the heartbeat."""
         ms = list(self.meetings.values())
-        return len(ms), sum(len(mt.participants) for mt in ms), sum(mt.track_count() for mt in ms)
+        return (len(ms), sum(len(mt.participants) for mt in ms), sum(mt.track_count() for mt in ms),
+                sum(mt.room.stats().forwarded_streams for mt in ms if mt.room is not None))
 
     # -- Entry ------------------------------------------------------------------------------------
     async def join(self, claims: JoinClaims, request: m.Join, link: Link) -> ParticipantSeat:

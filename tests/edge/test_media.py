@@ -110,6 +110,7 @@ async def test_audio_and_video_flow_from_a_publisher_to_two_subscribers(edge: Ed
         # each subscribe m-section names the publisher and the track, as the protocol says
         assert set(s1.msid.values()) == {(pub.id, t["track_id"]) for t in tracks.values()}
         assert pub.decoded("video") == 0                    # nobody sends the publisher anything
+        assert edge.node.conference.counts()[3] == 4        # the heartbeat's streams: 2 tracks × 2 subscribers
         await pub.c.expect("peer_state", pc="publish", state="connected")
         await s1.c.expect("peer_state", pc="subscribe", state="connected")
         late = await joined_client(edge, tokens.sign(name="Late", perms=VIEWER))

@@ -37,7 +37,7 @@ async def test_join_sends_the_roster_and_tells_the_others(edge: EdgeServer, toke
     seen = await a.expect("participant_joined")
     assert seen["participant"]["participant_id"] == pid(b) and seen["participant"]["name"] == "Bob"
     assert seen["seq"] == 2
-    assert edge.node.conference.counts() == (1, 2, 0)
+    assert edge.node.conference.counts() == (1, 2, 0, 0)
 
 
 async def test_chat_to_everyone_and_in_private(edge: EdgeServer, tokens: TokenKit) -> None:
@@ -178,7 +178,7 @@ async def test_leave_and_the_empty_meeting_closes(edge: EdgeServer, tokens: Toke
     assert await b.closed() == (1000, "left")
     left = await a.expect("participant_left")
     assert left["participant_id"] == pid(b) and left["reason"] == "left"
-    assert edge.node.conference.counts() == (1, 1, 0)
+    assert edge.node.conference.counts() == (1, 1, 0, 0)
     await a.send({"type": "leave"})
     await a.closed()
     await eventually(lambda: edge.node.conference.meetings == {}, what="meeting closed")
