@@ -230,8 +230,10 @@ class Subscriber:
     and counts packets and complete video frames (marker bits, from the first keyframe), without
     decoding. The signaling around it is each benchmark's own."""
 
-    def __init__(self, decode: bool) -> None:
+    def __init__(self, decode: bool, keyframe: Callable[[bytes], bool] = vp8_keyframe_start) -> None:
         self.decode = decode
+        #: Whether a video payload starts a keyframe (counting starts at the first one).
+        self.keyframe = keyframe
         self.pc = pc()
         self.joined = now()
         self.first: float | None = None
@@ -268,7 +270,7 @@ class Subscriber:
             if kind != "video":
                 self.audio_frames += 1
                 return
-            if not self._key and vp8_keyframe_start(packet.payload):
+            if not self._key and self.keyframe(packet.payload):
                 self._key = True
             if self._key and packet.marker:
                 self.video_frames += 1

@@ -43,8 +43,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Proc, arguments, cpu_seconds, emit, log, machine, pc, publishing_pc  # noqa: E402
+from bench.common import Proc, Subscriber, arguments, cpu_seconds, emit, log, machine, publishing_pc  # noqa: E402
 from edge.sfu.interfaces import Grants, SfuConfig, TrackInfo  # noqa: E402
+from edge.sfu.keyframes import keyframe_detector  # noqa: E402
 from edge.sfu.room import Room  # noqa: E402
 
 H264_ONLY = Grants(video_codecs=frozenset({"h264"}))
@@ -52,35 +53,9 @@ PUBLISHER = Grants(publish=frozenset({"microphone", "camera"}))
 
 
 # --- the bridge ------------------------------------------------------------------------------------
-class Counting:
-    """A subscriber (this process) that counts RTP packets and complete frames without decoding."""
-
-    def __init__(self) -> None:
-        self.pc = pc()
-        self.packets = self.frames = 0
-
-    async def answer(self, sdp: str) -> str:
-        from aiortc import RTCSessionDescription
-
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-        for t in self.pc.getTransceivers():
-            if t.receiver.track is not None and not getattr(t, "_bench_watched", False):
-                t._bench_watched = True
-                self._count(t.receiver, t.kind)
-        await self.pc.setLocalDescription(await self.pc.createAnswer())
-        return self.pc.localDescription.sdp
-
-    def _count(self, receiver, kind: str) -> None:  # noqa: ANN001
-        async def handle(packet, arrival_time_ms) -> None:  # noqa: ANN001
-            self.packets += 1
-            if kind == "video" and packet.marker:
-                self.frames += 1
-        receiver._handle_rtp_packet = handle
-
-
 class Events:
     def __init__(self) -> None:
-        self.subscribers: dict[str, Counting] = {}
+        self.subscribers: dict[str, Subscriber] = {}
         self.room: Room | None = None
 
     def on_subscriber_offer(self, pid: str, sdp: str) -> None:
@@ -88,7 +63,7 @@ class Events:
         if sub is not None:
             asyncio.ensure_future(self._answer(pid, sub, sdp))
 
-    async def _answer(self, pid: str, sub: Counting, sdp: str) -> None:
+    async def _answer(self, pid: str, sub: Subscriber, sdp: str) -> None:
         assert self.room is not None
         await self.room.subscriber_answer(pid, await sub.answer(sdp))
 
@@ -104,23 +79,24 @@ async def room_cpu(n: int, grants: Grants, windows: int, window: float, settle: 
     from aiortc import RTCSessionDescription
 
     events = Events()
+    received = "h264" if "h264" in grants.video_codecs else "vp8"   # the publisher sends VP8
     room = events.room = Room("bench", events, SfuConfig(adaptation=False))
     await room.add_peer("publisher", PUBLISHER)
     conn, mids = await publishing_pc()
     answer = await room.publisher_offer("publisher", conn.localDescription.sdp, mids)
     await conn.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
     for i in range(n):
-        events.subscribers[f"s{i}"] = Counting()
+        events.subscribers[f"s{i}"] = Subscriber(decode=False, keyframe=keyframe_detector(received))
         await room.add_peer(f"s{i}", grants)
     deadline = time.monotonic() + 60
-    while not all(s.frames >= 30 for s in events.subscribers.values()):
+    while not all(s.video_frames >= 30 for s in events.subscribers.values()):
         if time.monotonic() > deadline:
-            raise RuntimeError(f"N={n}: subscribers got {[s.frames for s in events.subscribers.values()]} frames")
+            raise RuntimeError(f"N={n}: subscribers got {[s.video_frames for s in events.subscribers.values()]} frames")
         await asyncio.sleep(0.2)
     await asyncio.sleep(settle)
     bridge = next(iter(room.bridges.values()), None)
     out0, t0 = (bridge.frames_out if bridge else 0), time.monotonic()
-    frames0 = [s.frames for s in events.subscribers.values()]
+    frames0 = [s.video_frames for s in events.subscribers.values()]
     samples = []
     for _ in range(windows):
         c0, w0 = cpu_seconds(os.getpid()), time.monotonic()
@@ -128,7 +104,7 @@ async def room_cpu(n: int, grants: Grants, windows: int, window: float, settle: 
         samples.append((cpu_seconds(os.getpid()) - c0) / (time.monotonic() - w0) * 100)
     elapsed = time.monotonic() - t0
     result = {"cpu_pct": round(statistics.median(samples), 1), "bridges": len(room.bridges),
-              "min_subscriber_fps": round(min((s.frames - f0) / elapsed for s, f0 in
+              "min_subscriber_fps": round(min((s.video_frames - f0) / elapsed for s, f0 in
                                               zip(events.subscribers.values(), frames0, strict=True)), 1)}
     if bridge is not None:
         result.update(bridge_fps=round((bridge.frames_out - out0) / elapsed, 1), dropped=bridge.dropped)

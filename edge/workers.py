@@ -42,7 +42,7 @@ import msgspec
 
 from nodes import logs
 from nodes.sdnotify import Notifier, watchdog_interval
-from nodes.settings import Base, LogSettings
+from nodes.settings import Base, LogSettings, dump_toml
 
 from .settings import Settings as EdgeSettings
 
@@ -130,7 +130,7 @@ class Supervisor:
         for k in range(1, machine.count() + 1):
             data = worker_settings(machine, k)
             path = state / f"{data['edge_id']}.toml"
-            path.write_text(toml(data))
+            path.write_text(dump_toml(data))
             self.workers.append(Worker(k, data["edge_id"], data["http"]["port"], path, delay=machine.restart_delay))
 
     async def run(self) -> int:
@@ -193,29 +193,6 @@ class Supervisor:
         while interval is not None:
             notifier.watchdog()
             await asyncio.sleep(interval)
-
-
-def toml(data: dict[str, Any], prefix: str = "") -> str:
-    """Enough TOML for settings: tables of scalars, lists and inline tables."""
-    def scalar(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (int, float)):
-            return repr(v)
-        if isinstance(v, str):
-            return msgspec.json.encode(v).decode()
-        if isinstance(v, list):
-            return "[" + ", ".join(scalar(x) for x in v) + "]"
-        if isinstance(v, dict):
-            return "{" + ", ".join(f"{k} = {scalar(x)}" for k, x in v.items()) + "}"
-        raise TypeError(f"cannot write {type(v).__name__} to TOML")
-    lines = [f"[{prefix}]"] if prefix else []
-    lines += [f"{k} = {scalar(v)}" for k, v in data.items() if not isinstance(v, dict) and v is not None]
-    text = "\n".join(lines) + "\n"
-    for k, v in data.items():
-        if isinstance(v, dict):
-            text += toml(v, f"{prefix}.{k}" if prefix else k)
-    return text
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -266,3 +266,32 @@ def _set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:
         target[key] = nxt
         target = nxt
     target[keys[-1]] = value
+
+
+def dump_toml(data: dict[str, Any]) -> str:
+    """Enough TOML for settings files (the edge workers' and the tests'): nested tables of
+    scalars, lists and inline tables; ``None`` values are left out."""
+    def scalar(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, str):
+            return msgspec.json.encode(v).decode()
+        if isinstance(v, list):
+            return "[" + ", ".join(scalar(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k} = {scalar(x)}" for k, x in v.items()) + "}"
+        raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+    out: list[str] = []
+
+    def table(prefix: str, d: dict[str, Any]) -> None:
+        if prefix:
+            out.append(f"[{prefix}]")
+        out.extend(f"{k} = {scalar(v)}" for k, v in d.items() if not isinstance(v, dict) and v is not None)
+        for k, v in d.items():
+            if isinstance(v, dict):
+                table(f"{prefix}.{k}" if prefix else k, v)
+    table("", data)
+    return "\n".join(out) + "\n"

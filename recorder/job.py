@@ -87,9 +87,7 @@ class Job:
             lost_at, delay = time.monotonic(), 0.25
             while target is not None and not self._stopping:
                 ended, seated = await self._visit(*target)
-                if self.ever_seated and ended.startswith("refused: meeting_empty"):
-                    ended = "connection: the meeting is not on that edge yet"   # still moving: look again
-                if self.error or self._stopping or not _moved(ended):
+                if self.error or self._stopping or not _moved(ended, following=self.ever_seated):
                     self.reason = self.reason or ended
                     break
                 if seated:
@@ -190,6 +188,10 @@ class Job:
         return len(files), size
 
 
-def _moved(ended: str) -> bool:
-    """Did the visit end because the edge went away (not because the meeting or recording did)?"""
-    return ended.startswith(("connection", "draining", "ended")) or ended == "ended"
+def _moved(ended: str, *, following: bool) -> bool:
+    """Did the visit end because the edge went away (not because the meeting or recording did)?
+    While *following* the meeting, an edge that has nobody of it yet (``meeting_empty``) is one
+    it is still moving to."""
+    if following and ended.startswith("refused: meeting_empty"):
+        return True
+    return ended.startswith(("connection", "draining")) or ended == "ended"

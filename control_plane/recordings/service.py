@@ -130,7 +130,8 @@ class RecordingService:
         request = wire.RecordStart(recording_id=recording_id, meeting_id=meeting_id, edge_url=edge_url,
                                    token=token_for(recording_id))
         try:
-            reply = await self._request(subjects.RECORD_START, request, self.settings.start_timeout, "no recorder")
+            reply = await self._request(subjects.RECORD_START, request, self.settings.start_timeout,
+                                        "no recorder is running (start the recorder service)")
         except HTTPException:
             await self._forget(recording_id)
             raise
@@ -156,7 +157,7 @@ class RecordingService:
         try:
             reply = await self._request(subjects.record_stop(active["recorder_id"] or "none"),
                                         wire.RecordStop(recording_id=active["id"]), self.settings.stop_timeout,
-                                        "the recorder")
+                                        "the recorder is not running")
             if isinstance(reply, wire.RecordReply):
                 error = reply.error if reply.ok else ""
         except ServiceUnavailableException:
@@ -165,14 +166,14 @@ class RecordingService:
         return await self.read(await self._row(active["id"]))
 
     async def _request(self, subject: str, request: msgspec.Struct, timeout: float,
-                       who: str) -> wire.RecordReply | wire.ErrorReply:
+                       nobody: str) -> wire.RecordReply | wire.ErrorReply:
+        """Ask a recorder; 503 saying *nobody* when none listens, 504 when it does not answer."""
         try:
             msg = await self.bus.nc.request(subject, wire.encode(request), timeout=timeout)
         except nats.errors.NoRespondersError:
-            raise ServiceUnavailableException(f"{who} is running (start the recorder service)"
-                                              if who == "no recorder" else f"{who} is not running") from None
+            raise ServiceUnavailableException(nobody) from None
         except (nats.errors.TimeoutError, TimeoutError):
-            raise HTTPException(status_code=504, detail=f"{who} did not answer within {timeout:g} s") from None
+            raise HTTPException(status_code=504, detail=f"the recorder did not answer within {timeout:g} s") from None
         except nats.errors.Error:
             raise ServiceUnavailableException("not connected to NATS") from None
         try:

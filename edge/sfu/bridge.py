@@ -77,7 +77,6 @@ class Bridge:
         self.cpu_seconds = 0.0
         self._loop = asyncio.get_running_loop()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._backlog = 0
         self._overflow = False
         self._epoch = -1
         self._force_keyframe = True
@@ -105,14 +104,13 @@ class Bridge:
         if m.epoch != self._epoch:  # a new origin upstream: new sequence space, start at a keyframe
             self._epoch = m.epoch
             self._queue.put(None)   # the worker resets its jitter buffer
-        if self._backlog >= MAX_BACKLOG:  # the worker cannot keep up: drop, start again at a keyframe
+        if self._queue.qsize() >= MAX_BACKLOG:  # the worker cannot keep up: drop, start again at a keyframe
             self.dropped += 1
             if not self._overflow:
                 self._overflow = True
                 self._queue.put(None)
                 self.ask_source()
             return
-        self._backlog += 1
         self._queue.put((m.seq, m.ts, m.marker, m.payload))
 
     def _emit(self, payloads: list[bytes], timestamp: int) -> None:
@@ -123,9 +121,6 @@ class Bridge:
         for i, payload in enumerate(payloads):
             self._seq = (self._seq + 1) & 0xFFFF
             self.output.push(self._seq, timestamp, int(i == last), payload, -1)
-
-    def _done(self) -> None:
-        self._backlog = max(0, self._backlog - 1)
 
     def _restarted(self) -> None:
         self._overflow = False
@@ -168,7 +163,6 @@ class Bridge:
                 self._loop.call_soon_threadsafe(self.ask_source)
             finally:
                 self.cpu_seconds += time.thread_time() - started
-                self._loop.call_soon_threadsafe(self._done)
 
     def close(self) -> None:
         """Stop: the source no longer feeds the bridge, the worker ends, the output closes."""

@@ -6,8 +6,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import msgspec
-
 from nodes import subjects, wire
 from tests.control_plane.conftest import ControlPlane
 from tests.control_plane.meetings_support import admin, create_meeting
@@ -78,4 +76,3 @@ async def test_a_recorder_speaks_only_of_its_own_recordings(control_plane, tmp_p
         ok = await reports.answer(subjects.recorder_report("rec-1", "done"), done)
         assert isinstance(ok, wire.RecordReply) and ok.ok
         assert (await cp.services.recordings.repo.get("r1"))["state"] == "stopped"
-        assert msgspec.json.decode(wire.encode(ok))["type"] == "rec.reply"

@@ -30,6 +30,14 @@ from tests.support.util import eventually, require
 RECORDER = {"subscribe": True, "record": True}
 
 
+def recorder_session(edge: EdgeServer, tokens: TokenKit, folder: Path, recording_id: str):  # noqa: ANN201
+    """A recording in *folder*, its first segment, and a hidden recorder's session (not started)."""
+    recording = Recording(folder, recording_id, MEETING)
+    visit = recording.visit()
+    session = Session(edge.ws_url(), tokens.sign(name="Recorder", perms=RECORDER, hidden=True), MEETING, visit.sink)
+    return recording, visit, session
+
+
 def probe(path: Path) -> dict:
     run = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
                          capture_output=True, text=True, timeout=30)
@@ -55,9 +63,7 @@ async def test_a_recorder_writes_each_track_of_a_meeting_without_decoding(
     monkeypatch.setattr(aiortc.rtcrtpreceiver, "get_decoder", spy)
 
     host = MediaClient(await joined_client(edge, tokens.sign(name="Host", perms=MODERATOR, role="host")))
-    recording = Recording(tmp_path / "rec", "rec-1", MEETING)
-    visit = recording.visit()
-    session = Session(edge.ws_url(), tokens.sign(name="Recorder", perms=RECORDER, hidden=True), MEETING, visit.sink)
+    recording, visit, session = recorder_session(edge, tokens, tmp_path / "rec", "rec-1")
     running = asyncio.get_running_loop().create_task(session.run())
     try:
         await host.publish(audio=ToneTrack(speaking=True))

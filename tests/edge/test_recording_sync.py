@@ -20,16 +20,14 @@ import pytest
 from aiortc.mediastreams import AUDIO_PTIME, AudioStreamTrack, MediaStreamError, VideoStreamTrack
 
 from nodes import manifest
-from recorder.recording import Recording
-from recorder.session import Session
-from tests.edge.edge_support import MEETING, MODERATOR, EdgeServer, TokenKit, joined_client
+from tests.edge.edge_support import MODERATOR, EdgeServer, TokenKit, joined_client
 from tests.edge.test_media import MediaClient
+from tests.edge.test_recording import recorder_session
 from tests.support.util import eventually, require
 
 PERIOD = 2.0      # seconds between markers
 MARK = 0.2        # how long each marker lasts
 SECONDS = 60.0
-RECORDER = {"subscribe": True, "record": True}
 
 
 def marked(t: float) -> bool:
@@ -109,9 +107,7 @@ async def test_a_recording_keeps_lip_sync_over_a_minute(edge: EdgeServer, tokens
     require(shutil.which("ffprobe") is not None, "ffmpeg (apt-get install ffmpeg)")
     t0 = time.time()
     host = MediaClient(await joined_client(edge, tokens.sign(name="Host", perms=MODERATOR, role="host")))
-    recording = Recording(tmp_path / "rec", "sync", MEETING)
-    visit = recording.visit()
-    session = Session(edge.ws_url(), tokens.sign(name="Recorder", perms=RECORDER, hidden=True), MEETING, visit.sink)
+    recording, visit, session = recorder_session(edge, tokens, tmp_path / "rec", "sync")
     running = asyncio.get_running_loop().create_task(session.run())
     try:
         await host.publish(audio=BeepTrack(t0), video=FlashTrack(t0))

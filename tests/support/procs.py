@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from nodes.settings import dump_toml
+
 from .util import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,36 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 _started: list[Proc] = []
 
 
-def toml_dumps(data: dict[str, Any]) -> str:
-    """Enough TOML for our settings files: nested tables of scalars and lists of scalars."""
-    def scalar(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (int, float)):
-            return repr(v)
-        if isinstance(v, str):
-            return json.dumps(v)
-        if isinstance(v, list):
-            return "[" + ", ".join(scalar(x) for x in v) + "]"
-        if isinstance(v, dict):
-            return "{" + ", ".join(f"{k} = {scalar(x)}" for k, x in v.items()) + "}"
-        raise TypeError(type(v))
-
-    out: list[str] = []
-
-    def table(prefix: str, d: dict[str, Any]) -> None:
-        plain = {k: v for k, v in d.items() if not isinstance(v, dict)}
-        if prefix:
-            out.append(f"[{prefix}]")
-        for k, v in plain.items():
-            if v is None:
-                continue
-            out.append(f"{k} = {scalar(v)}")
-        for k, v in d.items():
-            if isinstance(v, dict):
-                table(f"{prefix}.{k}" if prefix else k, v)
-    table("", data)
-    return "\n".join(out) + "\n"
+#: The settings files our processes read (one writer for the product's and the tests' files).
+toml_dumps = dump_toml
 
 
 class Proc:

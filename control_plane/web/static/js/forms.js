@@ -1,7 +1,7 @@
 // Form building and error display: an ApiError's `fields` appear next to their inputs.
 
-import { ApiError } from "./api.js";
-import { h } from "./dom.js";
+import { ApiError, del } from "./api.js";
+import { h, toast } from "./dom.js";
 
 /** A labelled control with an error slot; `name` ties it to an API field. */
 export function field(label, control, { name, hint } = {}) {
@@ -78,4 +78,33 @@ export function onSubmit(form, action) {
       if (button) button.disabled = false;
     }
   });
+}
+
+/**
+ * Delete with a second click to confirm: *Delete*, then *question* with *Delete for good* and
+ * *Keep*. `url` is DELETEd; on success `deleted` is shown and `done` runs; an error is shown and
+ * the button can be pressed again. `testid` names the first button (`-confirm` the second).
+ */
+export function confirmDelete({ url, question, deleted, done, testid, small = false }) {
+  const size = small ? " btn--small" : "";
+  const box = h("span", { class: "confirm" });
+  const ask = h("button", { class: `btn${size} btn--danger-quiet`, type: "button", testid }, "Delete");
+  const yes = h("button", { class: `btn${size} btn--danger`, type: "button", testid: `${testid}-confirm` },
+    "Delete for good");
+  const no = h("button", { class: `btn${size} btn--quiet`, type: "button" }, "Keep");
+  ask.addEventListener("click", () => box.replaceChildren(h("span", { class: "muted" }, question), yes, no));
+  no.addEventListener("click", () => box.replaceChildren(ask));
+  yes.addEventListener("click", async () => {
+    yes.disabled = true;
+    try {
+      await del(url);
+      toast(deleted);
+      done();
+    } catch (err) {
+      toast(err.detail || String(err), { kind: "error" });
+      yes.disabled = false;
+    }
+  });
+  box.append(ask);
+  return box;
 }

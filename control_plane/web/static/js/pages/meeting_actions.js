@@ -1,6 +1,6 @@
 // What can be done with a meeting from the lists and its page: join, copy the link, .ics, edit, delete.
 
-import { del } from "../api.js";
+import { confirmDelete } from "../forms.js";
 import { copyText, formatDateTime, h, toast } from "../dom.js";
 
 export function joinLink(id) {
@@ -45,25 +45,8 @@ export function copyLinkButton(id) {
 
 /** Delete with a second click to confirm; `done` runs after the meeting is gone. */
 export function deleteButton(m, done) {
-  const box = h("span", { class: "confirm" });
-  const ask = h("button", { class: "btn btn--danger-quiet", type: "button", testid: "meeting-delete" }, "Delete");
-  const yes = h("button", { class: "btn btn--danger", type: "button", testid: "meeting-delete-confirm" }, "Delete for good");
-  const no = h("button", { class: "btn btn--quiet", type: "button" }, "Keep");
-  ask.addEventListener("click", () => box.replaceChildren(h("span", { class: "muted" }, "Delete this meeting? "), yes, no));
-  no.addEventListener("click", () => box.replaceChildren(ask));
-  yes.addEventListener("click", async () => {
-    yes.disabled = true;
-    try {
-      await del(`/api/v1/meetings/${encodeURIComponent(m.id)}`);
-      toast(`“${m.title}” deleted`);
-      done();
-    } catch (err) {
-      toast(err.detail || String(err), { kind: "error" });
-      yes.disabled = false;
-    }
-  });
-  box.append(ask);
-  return box;
+  return confirmDelete({ url: `/api/v1/meetings/${encodeURIComponent(m.id)}`, question: "Delete this meeting? ",
+                         deleted: `“${m.title}” deleted`, done, testid: "meeting-delete" });
 }
 
 export function meetingActions(m, { onDeleted, primary = true, copy = true } = {}) {

@@ -1,8 +1,9 @@
 // A meeting's recordings, on its page (for those who manage it): state, when, how long, how big,
 // each track to download, the manifest, and delete (asks first).
 
-import { del, get } from "../api.js";
-import { formatDateTime, h, toast } from "../dom.js";
+import { get } from "../api.js";
+import { confirmDelete } from "../forms.js";
+import { formatDateTime, h } from "../dom.js";
 
 /** How often the list is read again while a recording is being written, ms. */
 const POLL_MS = 5000;
@@ -53,25 +54,9 @@ function tracksTable(rec) {
 
 /** Delete with a second click to confirm; `done` runs after the recording is gone. */
 function deleteButton(rec, done) {
-  const box = h("span", { class: "confirm" });
-  const ask = h("button", { class: "btn btn--small btn--danger-quiet", type: "button", testid: "recording-delete" }, "Delete");
-  const yes = h("button", { class: "btn btn--small btn--danger", type: "button", testid: "recording-delete-confirm" }, "Delete for good");
-  const no = h("button", { class: "btn btn--small btn--quiet", type: "button" }, "Keep");
-  ask.addEventListener("click", () => box.replaceChildren(h("span", { class: "muted" }, "Delete this recording and its files? "), yes, no));
-  no.addEventListener("click", () => box.replaceChildren(ask));
-  yes.addEventListener("click", async () => {
-    yes.disabled = true;
-    try {
-      await del(`/api/v1/recordings/${encodeURIComponent(rec.id)}`);
-      toast("Recording deleted");
-      done();
-    } catch (err) {
-      toast(err.detail || String(err), { kind: "error" });
-      yes.disabled = false;
-    }
-  });
-  box.append(ask);
-  return box;
+  return confirmDelete({ url: `/api/v1/recordings/${encodeURIComponent(rec.id)}`,
+                         question: "Delete this recording and its files? ", deleted: "Recording deleted", done,
+                         testid: "recording-delete", small: true });
 }
 
 function item(rec, reload) {
