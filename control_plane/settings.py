@@ -8,8 +8,25 @@ from nodes.settings import Base, HttpSettings, LogSettings, NatsSettings, check_
 
 
 class DatabaseSettings(Base, kw_only=True):
-    #: SQLite file; created with its directory if missing. WAL mode.
+    #: SQLite file; created with its directory if missing. WAL mode. Used when ``url`` is empty.
     path: str = "var/control_plane.sqlite3"
+    #: PostgreSQL instead of SQLite: "postgresql://user:password@host:5432/dbname" (libpq URL;
+    #: ``?sslmode=verify-full`` and the like as asyncpg reads them). Control planes side by side
+    #: share one (docs/scaling.md). Inline, from a file (``url_file``) or a variable (``url_env``).
+    url: str = ""
+    url_file: str = ""
+    url_env: str = ""
+    #: Most PostgreSQL connections this control plane opens (plus one for the events consumer).
+    pool_size: int = 10
+    #: Seconds to keep trying to reach PostgreSQL at start before giving up.
+    connect_wait: float = 60.0
+
+    def __post_init__(self) -> None:
+        resolve_secret(self, "url")
+        if self.url and not self.url.startswith(("postgresql://", "postgres://")):
+            raise ValueError("`url`: must be a postgresql:// URL (or empty for SQLite at `path`)")
+        if self.pool_size < 2:
+            raise ValueError("`pool_size`: must be at least 2")
 
 
 class KeySettings(Base, kw_only=True):
@@ -187,9 +204,20 @@ class PlacementSettings(Base, kw_only=True):
     #: wins. A region named in the join request, then the ``X-CC-Region`` header, take
     #: precedence; no match: ``default_region``.
     regions: dict[str, str] = msgspec.field(default_factory=dict)
+    #: An edge is busy at or above this CPU use (percent of its core, from its heartbeats): a new
+    #: participant of a meeting whose edge is busy goes to another edge of the region — another
+    #: worker of the same machine first — which joins the meeting's cascade (docs/scaling.md).
+    #: 0: CPU never makes an edge busy.
+    busy_cpu_pct: float = 70.0
+    #: An edge is busy, too, at or above this many forwarded subscriber streams (0: no limit). Set it
+    #: from the streams per core ``bench/sfu.py`` measures on the machine, with some headroom.
+    busy_streams: int = 0
 
     def __post_init__(self) -> None:
         import ipaddress
+
+        if self.busy_cpu_pct < 0 or self.busy_streams < 0:
+            raise ValueError("placement.busy_cpu_pct and placement.busy_streams must not be negative")
 
         for cidr in self.regions:
             try:

@@ -6,6 +6,7 @@ import contextlib
 
 from ..events import repository as roster
 from ..events.consumer import EventConsumer
+from ..placement.choose import Capacity
 from ..placement.regions import RegionMap
 from ..placement.rehome import Rehomer
 from ..placement.service import PlacementService
@@ -31,7 +32,8 @@ async def start_meetings(stack: contextlib.AsyncExitStack, services: Services) -
     bus.on_connect(jwks.attach)
     stack.push_async_callback(jwks.stop)
 
-    services.placement = PlacementService(services.edges)
+    services.placement = PlacementService(services.edges, capacity=Capacity(
+        cpu_pct=settings.placement.busy_cpu_pct, streams=settings.placement.busy_streams))
     bus.on_connect(services.placement.attach)
     services.meetings = MeetingService(db, settings.meetings, public_url=settings.public_url)
     services.joins = JoinService(services.meetings, services.tokens, services.placement,

@@ -25,7 +25,7 @@ from nodes.bus import Bus
 from nodes.wire import MeetingPolicy
 
 from ..edges.registry import EdgeRegistry, LiveEdge
-from .choose import NoEdgeError, Placement, View, decide, rehome
+from .choose import Capacity, NoEdgeError, Placement, View, decide, rehome
 
 __all__ = ["NoEdgeError", "Placed", "Placement", "PlacementService", "PlacementUnavailable"]
 
@@ -55,8 +55,9 @@ _decoder = msgspec.json.Decoder(Placement)
 
 
 class PlacementService:
-    def __init__(self, edges: EdgeRegistry, *, attempts: int = 8) -> None:
+    def __init__(self, edges: EdgeRegistry, *, capacity: Capacity | None = None, attempts: int = 8) -> None:
         self.edges = edges
+        self.capacity = capacity or Capacity()
         self.attempts = attempts
         self._kv: KeyValue | None = None
 
@@ -123,7 +124,7 @@ class PlacementService:
         for _ in range(self.attempts):
             found = await self.current(meeting_id)
             old = found[0] if found else None
-            d = decide(meeting_id, old, region, View(self.edges.live()))
+            d = decide(meeting_id, old, region, View(self.edges.live(), self.capacity))
             if d.placement == old:
                 return Placed(d.placement, d.edge, d.alternates)
             if not await self._write(meeting_id, d.placement, found):
@@ -139,7 +140,7 @@ class PlacementService:
             found = await self.current(meeting_id)
             if found is None:
                 return None
-            new = rehome(meeting_id, found[0], gone, View(self.edges.live()))
+            new = rehome(meeting_id, found[0], gone, View(self.edges.live(), self.capacity))
             if new is None:
                 return None
             if await self._write(meeting_id, new, found):
@@ -170,4 +171,5 @@ def _log_change(meeting_id: str, old: Placement | None, new: Placement, *, why: 
     moved = old is not None and old.edge_id != new.edge_id
     log.info("meeting re-homed" if moved else "meeting placed",
              extra={"meeting_id": meeting_id, "edge_id": new.edge_id, "epoch": new.epoch, "sites": new.sites,
+                    "overflow": new.overflow,
                     "moved_from": old.edge_id if moved else "", "why": why})

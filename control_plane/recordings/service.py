@@ -247,7 +247,7 @@ class RecordingService:
             found = await self.placement.current(req.meeting_id) if subjects.TOKEN_RE.match(req.meeting_id) else None
         except PlacementUnavailable as exc:
             return wire.RecordReply(ok=False, code="unavailable", error=f"placement is unavailable: {exc}")
-        if found is None or edge_id not in (found[0].edge_id, *found[0].site_map().values()):
+        if found is None or not found[0].names(edge_id):
             log.warning("record request from an edge that does not host the meeting",
                         extra={"edge_id": edge_id, "meeting_id": req.meeting_id})
             return wire.RecordReply(ok=False, code="forbidden", error="this edge does not host the meeting")

@@ -49,14 +49,16 @@ KV_STREAM = f"KV_{subjects.PLACEMENT_BUCKET}"
 
 
 class PlacedEdges(msgspec.Struct, kw_only=True, frozen=True):
-    """What an edge reads of a placement entry: the home edge and the sites."""
+    """What an edge reads of a placement entry: the home edge, the sites and the overflow edges."""
 
     edge_id: str
     region: str = ""
     sites: dict[str, str] = msgspec.field(default_factory=dict)
+    overflow: dict[str, list[str]] = msgspec.field(default_factory=dict)
 
     def names(self, edge_id: str) -> bool:
-        return edge_id == self.edge_id or edge_id in self.sites.values()
+        return (edge_id == self.edge_id or edge_id in self.sites.values()
+                or any(edge_id in edges for edges in self.overflow.values()))
 
 
 _decoder = msgspec.json.Decoder(PlacedEdges)

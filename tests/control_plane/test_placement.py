@@ -9,7 +9,17 @@ import msgspec
 import pytest
 
 from control_plane.edges.registry import LiveEdge
-from control_plane.placement.choose import NoEdgeError, Placement, View, alternates, decide, rehome, rendezvous, repair
+from control_plane.placement.choose import (
+    Capacity,
+    NoEdgeError,
+    Placement,
+    View,
+    alternates,
+    decide,
+    rehome,
+    rendezvous,
+    repair,
+)
 from nodes import wire
 
 
@@ -113,3 +123,70 @@ def test_the_rendezvous_order_is_the_meetings_own() -> None:
     assert len(firsts) >= 4  # meetings spread over the edges
     chosen = edges[2]
     assert ids(alternates("meeting-a", chosen, view(*edges))) == [e for e in order if e != "eu-2"]
+
+
+# -- spreading a busy meeting (docs/scaling.md) -----------------------------------------------------
+def worker(edge_id: str, machine: str, cpu: float = 0.0, streams: int = 0, region: str = "eu") -> LiveEdge:
+    return LiveEdge(wire.EdgeHeartbeat(edge_id=edge_id, region=region, public_url=f"ws://{edge_id}/ws", cpu_pct=cpu,
+                                       machine=machine, streams=streams), time.monotonic())
+
+
+def test_a_busy_site_spreads_new_joins_onto_another_worker_of_its_machine_first() -> None:
+    placed = Placement(edge_id="a-w1", region="eu", epoch=2, sites={"eu": "a-w1"})
+    edges = [worker("a-w1", "a", cpu=85), worker("a-w2", "a", cpu=30), worker("b-w1", "b", cpu=1)]
+    d = decide("m1", placed, "eu", View(edges))
+    # b-w1 is less loaded, but a-w2 shares the site's machine
+    assert d.edge.heartbeat.edge_id == "a-w2"
+    assert d.placement == Placement(edge_id="a-w1", region="eu", epoch=2, sites={"eu": "a-w1"},
+                                    overflow={"eu": ["a-w2"]})
+    assert d.placement.names("a-w2") and not d.placement.names("b-w1")
+    # the next join fills a-w2 while it is not busy; the site is never given up
+    again = decide("m1", d.placement, "eu", View(edges))
+    assert again.edge.heartbeat.edge_id == "a-w2" and again.placement == d.placement
+    # once the site is below the limit again, joins go back to it
+    calm = [worker("a-w1", "a", cpu=40), *edges[1:]]
+    assert decide("m1", d.placement, "eu", View(calm)).edge.heartbeat.edge_id == "a-w1"
+
+
+def test_when_the_machine_is_full_the_meeting_spreads_to_another_machine_and_stops_at_busy() -> None:
+    placed = Placement(edge_id="a-w1", region="eu", epoch=1, sites={"eu": "a-w1"}, overflow={"eu": ["a-w2"]})
+    edges = [worker("a-w1", "a", cpu=90), worker("a-w2", "a", cpu=75), worker("b-w1", "b", cpu=50),
+             worker("b-w2", "b", cpu=10), worker("us-1", "x", cpu=0, region="us")]
+    d = decide("m1", placed, "eu", View(edges))
+    assert d.edge.heartbeat.edge_id == "b-w2"  # least loaded of the region; never another region's edge
+    assert d.placement.overflow == {"eu": ["a-w2", "b-w2"]}
+    # every edge of the region busy: the least loaded of the meeting's own, no new overflow
+    full = [worker("a-w1", "a", cpu=90), worker("a-w2", "a", cpu=75), worker("b-w1", "b", cpu=99)]
+    d = decide("m1", placed, "eu", View(full))
+    assert d.edge.heartbeat.edge_id == "a-w2" and d.placement == placed
+
+
+def test_streams_limit_and_turning_cpu_off() -> None:
+    placed = Placement(edge_id="a-w1", region="eu", epoch=1, sites={"eu": "a-w1"})
+    edges = [worker("a-w1", "a", cpu=95, streams=120), worker("a-w2", "a", streams=0)]
+    by_streams = Capacity(cpu_pct=0, streams=100)
+    assert decide("m1", placed, "eu", View(edges, by_streams)).edge.heartbeat.edge_id == "a-w2"
+    assert decide("m1", placed, "eu", View(edges, Capacity(cpu_pct=0, streams=0))).edge.heartbeat.edge_id == "a-w1"
+    assert not by_streams.busy(worker("x", "a", streams=99)) and by_streams.busy(worker("x", "a", streams=100))
+
+
+def test_a_gone_overflow_edge_is_replaced_where_its_participants_fail_over() -> None:
+    placed = Placement(edge_id="a-w1", region="eu", epoch=4, sites={"eu": "a-w1"}, overflow={"eu": ["a-w2"]})
+    survivors = [worker("a-w1", "a"), worker("a-w3", "a"), worker("a-w4", "a")]
+    first = rendezvous("m9", survivors)[0].heartbeat.edge_id
+    new = rehome("m9", placed, "a-w2", View(survivors))
+    assert new is not None and new.epoch == 4 and new.edge_id == "a-w1"  # the home did not move
+    assert new.overflow == ({"eu": [first]} if first != "a-w1" else {})
+    assert rehome("m9", placed, "b-w7", View(survivors)) is None  # not the meeting's edge
+    # the home gone: the site's replacement takes over, and an overflow edge is never also the site
+    new = rehome("m9", Placement(edge_id="a-w1", region="eu", epoch=4, sites={"eu": "a-w1"},
+                                 overflow={"eu": ["a-w3"]}), "a-w1", View(survivors[1:]))
+    assert new is not None and new.epoch == 5
+    site = rendezvous("m9", survivors[1:])[0].heartbeat.edge_id
+    assert new.edge_id == new.sites["eu"] == site
+    assert new.overflow == ({} if site == "a-w3" else {"eu": ["a-w3"]})
+
+
+def test_entries_written_before_overflow_existed_still_decode() -> None:
+    old = msgspec.json.encode({"edge_id": "eu-1", "region": "eu", "epoch": 1, "sites": {"eu": "eu-1"}})
+    assert msgspec.json.decode(old, type=Placement).overflow == {}

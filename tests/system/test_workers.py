@@ -1,5 +1,6 @@
 """One edge machine, several workers (``python -m edge.workers``): each a full edge node with its
-own id and port from one settings file; a killed worker is started again while the others keep
+own id and port from one settings file; a meeting whose worker is busy spreads onto the machine's
+next worker, which joins its cascade; a killed worker is started again while the others keep
 serving; a worker whose port is taken says so and the others run; SIGTERM stops them all."""
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from pathlib import Path
 
 import httpx
 
+from control_plane.placement.choose import Placement
 from tests.support import procs
 from tests.support.nats import NatsServer
-from tests.support.util import eventually_sync
+from tests.support.participant import Participant
+from tests.support.util import eventually, eventually_sync
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,9 +65,53 @@ def ready(port: int) -> bool:
         return False
 
 
-def test_a_machine_runs_one_edge_per_worker(tmp_path: Path) -> None:
+def streams(cp: procs.Proc, edge_id: str) -> int:
+    return next((e["streams"] for e in procs.live_edges(cp) if e["edge_id"] == edge_id), -1)
+
+
+async def a_busy_worker_s_meeting_spreads(tmp_path: Path, nats: NatsServer, cp: procs.Proc, workers: list[str]) -> None:
+    """The control plane counts a worker busy from 2 subscriber streams (``placement.busy_streams``):
+    the third participant goes to the machine's other worker — not to a less loaded edge of another
+    machine — and everyone sees and hears everyone across the two workers."""
+    admin = procs.admin_headers(cp)
+    r = httpx.post(cp.base_url + "/api/v1/meetings", json={"title": "Spread", "allow_guests": True}, headers=admin)
+    assert r.status_code == 201, r.text
+    mid = r.json()["id"]
+    ann = await Participant.join(cp.base_url, mid, "Ann")
+    bob = await Participant.join(cp.base_url, mid, "Bob")
+    people = [ann, bob]
+    solo = procs.edge(tmp_path, nats.url, "solo", region="local", heartbeat={"interval": 0.5}).start()
+    try:
+        site = ann.edge.edge_id
+        other = next(w for w in workers if w != site)
+        assert site in workers and bob.edge.edge_id == site
+        await ann.publish()
+        await bob.wait_frames(10)
+        await eventually(lambda: streams(cp, site) >= 2 and streams(cp, "solo") == 0, timeout=20,
+                         what="the site's heartbeat counting Bob's two streams, and the other machine's edge live")
+        cy = await Participant.join(cp.base_url, mid, "Cy")
+        people.append(cy)
+        assert cy.edge.edge_id == other  # the machine's other worker, though "solo" carries nothing
+        await cy.publish()
+        for p, peer in ((cy, ann), (ann, cy), (bob, cy)):
+            await eventually(lambda p=p, peer=peer: p.frames_from(peer.participant_id) >= 10, timeout=40,
+                             what=f"{p.name} decoding {peer.name}'s video across the two workers")
+        records = [rec for rec in cp.log_records() if rec.get("msg") == "meeting placed"
+                   and rec.get("meeting_id") == mid]
+        assert records[-1]["sites"] == {"local": site} and records[-1]["overflow"] == {"local": [other]}
+        assert Placement(edge_id=site, region="local", epoch=1, sites={"local": site},
+                         overflow={"local": [other]}).names(other)
+        # Bob, already seated on the busy worker, was not moved
+        assert bob.edge.edge_id == site and [w for _, w, _ in bob.history] == ["joined"]
+    finally:
+        for p in people:
+            await p.close()
+        solo.stop()
+
+
+async def test_a_machine_runs_one_edge_per_worker(tmp_path: Path) -> None:
     nats = NatsServer(tmp_path, name="hub").start()
-    cp = procs.control_plane(tmp_path, nats.url).start()
+    cp = procs.control_plane(tmp_path, nats.url, placement={"busy_cpu_pct": 0, "busy_streams": 2}).start()
     first = free_ports(3)
     blocker = socket.socket()
     blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -85,6 +132,7 @@ def test_a_machine_runs_one_edge_per_worker(tmp_path: Path) -> None:
                                  else None, timeout=40, what="workers 1 and 2 listed")
         assert listed == [("m1-w1", "m1", f"ws://127.0.0.1:{first}/ws"),
                           ("m1-w2", "m1", f"ws://127.0.0.1:{first + 1}/ws")]
+        await a_busy_worker_s_meeting_spreads(tmp_path, nats, cp, ["m1-w1", "m1-w2"])
         def port_taken() -> str | None:
             text = (tmp_path / "machine.log").read_text(errors="replace")
             return text if ("address already in use" in text.lower() and "m1-w3" in text
