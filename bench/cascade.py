@@ -78,13 +78,16 @@ def start_nats(workdir: Path) -> tuple[subprocess.Popen, str]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"nats://127.0.0.1:{port}"
 
+    async def quiet(exc: Exception) -> None:
+        """Not listening yet: tried again below."""
+
     async def declare() -> None:
         import nats
 
         from nodes.streams import ensure_events_stream
         for _ in range(100):
             try:
-                nc = await nats.connect(url, connect_timeout=1)
+                nc = await nats.connect(url, connect_timeout=1, allow_reconnect=False, error_cb=quiet)
                 break
             except Exception:  # noqa: BLE001 - not listening yet
                 await asyncio.sleep(0.05)

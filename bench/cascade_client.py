@@ -3,7 +3,8 @@ edge's ``/ws``, exactly as a browser would.
 
 ``--role publisher``: joins with ``--token`` and publishes 640×480@30 VP8 (pinned at 1 Mb/s) and Opus.
 ``--role subscribers``: hosts subscribers on commands read from stdin (JSON lines):
-``{"cmd": "join", "tokens": [...], "decode": true|false}``, ``{"cmd": "counters"}``, ``{"cmd": "quit"}``.
+``{"cmd": "join", "tokens": [...], "decode": true|false}`` (``"url"`` names another edge than
+``--url``), ``{"cmd": "counters"}``, ``{"cmd": "quit"}``.
 A decoding subscriber decodes with aiortc and counts frames; a counting one takes each RTP packet
 off its receiver and counts packets and complete video frames (marker bits, from the first
 keyframe), without decoding (``bench.common.Subscriber``). Nothing here is part of the product.
@@ -114,7 +115,7 @@ async def subscribers(url: str) -> None:
 
     async def join(cmd: dict[str, Any]) -> int:
         for token in cmd["tokens"]:
-            sub = EdgeSubscriber(url, token, cmd["decode"])
+            sub = EdgeSubscriber(cmd.get("url") or url, token, cmd["decode"])
             await sub.start()
             subs.append(sub)
         return len(cmd["tokens"])
@@ -127,7 +128,7 @@ async def subscribers(url: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--role", choices=("publisher", "subscribers"), required=True)
-    parser.add_argument("--url", required=True)
+    parser.add_argument("--url", default="")
     parser.add_argument("--token", default="")
     args = parser.parse_args()
     import uvloop
