@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -69,10 +70,12 @@ def streams(cp: procs.Proc, edge_id: str) -> int:
     return next((e["streams"] for e in procs.live_edges(cp) if e["edge_id"] == edge_id), -1)
 
 
-async def a_busy_worker_s_meeting_spreads(tmp_path: Path, nats: NatsServer, cp: procs.Proc, workers: list[str]) -> None:
+async def a_busy_worker_s_meeting_spreads(tmp_path: Path, nats: NatsServer, cp: procs.Proc,
+                                          workers: dict[str, int]) -> None:
     """The control plane counts a worker busy from 2 subscriber streams (``placement.busy_streams``):
     the third participant goes to the machine's other worker — not to a less loaded edge of another
-    machine — and everyone sees and hears everyone across the two workers."""
+    machine — and everyone sees and hears everyone across the two workers. Then that worker is
+    killed: only its own participant fails over."""
     admin = procs.admin_headers(cp)
     r = httpx.post(cp.base_url + "/api/v1/meetings", json={"title": "Spread", "allow_guests": True}, headers=admin)
     assert r.status_code == 201, r.text
@@ -103,6 +106,19 @@ async def a_busy_worker_s_meeting_spreads(tmp_path: Path, nats: NatsServer, cp: 
                          overflow={"local": [other]}).names(other)
         # Bob, already seated on the busy worker, was not moved
         assert bob.edge.edge_id == site and [w for _, w, _ in bob.history] == ["joined"]
+
+        old = worker_pid(f"{other}.toml")
+        assert old is not None
+        os.kill(old, signal.SIGKILL)
+        killed = time.monotonic()
+        back = await cy.wait_frames(10, since=killed, timeout=40)
+        print(f"worker {other} killed: its participant decodes video again after {back - killed:.2f} s "
+              f"(on {cy.edge.edge_id}, {cy.history[-1][1]})")
+        assert cy.history[-1][1] in ("rejoined", "resumed")
+        await ann.wait_frames(10, since=time.monotonic())  # Cy's camera again, from wherever Cy is now
+        assert [w for _, w, _ in ann.history] == ["joined"] and [w for _, w, _ in bob.history] == ["joined"]
+        await eventually(lambda: worker_pid(f"{other}.toml") not in (None, old) and ready(workers[other]),
+                         timeout=40, what="the killed worker started again")
     finally:
         for p in people:
             await p.close()
@@ -132,7 +148,7 @@ async def test_a_machine_runs_one_edge_per_worker(tmp_path: Path) -> None:
                                  else None, timeout=40, what="workers 1 and 2 listed")
         assert listed == [("m1-w1", "m1", f"ws://127.0.0.1:{first}/ws"),
                           ("m1-w2", "m1", f"ws://127.0.0.1:{first + 1}/ws")]
-        await a_busy_worker_s_meeting_spreads(tmp_path, nats, cp, ["m1-w1", "m1-w2"])
+        await a_busy_worker_s_meeting_spreads(tmp_path, nats, cp, {"m1-w1": first, "m1-w2": first + 1})
         def port_taken() -> str | None:
             text = (tmp_path / "machine.log").read_text(errors="replace")
             return text if ("address already in use" in text.lower() and "m1-w3" in text
