@@ -25,11 +25,11 @@ from .auth.controllers import OidcController
 from .auth.ldap import LdapAuthenticator
 from .auth.oidc_flow import OidcLogin
 from .auth.principal import provide_maybe_principal, provide_principal
-from .auth.ratelimit import LoginLimiter
+from .auth.ratelimit import StoredLoginLimiter
 from .auth.sessions import SessionStore
 from .bodies import request_class
 from .clients import TrustedProxies
-from .db import open_database
+from .db import open_store
 from .edges.controllers import EdgeController
 from .edges.registry import EdgeRegistry
 from .events.controllers import RosterController
@@ -50,7 +50,7 @@ def create_app(settings: Settings) -> Litestar:
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            db = await open_database(settings.database.path)
+            db = await open_store(settings.database)
             stack.push_async_callback(db.close)
             await ensure_first_admin(db, settings.bootstrap.admin_username, settings.bootstrap.admin_password_file)
             bus = Bus(settings.nats, name="control-plane")
@@ -65,8 +65,8 @@ def create_app(settings: Settings) -> Litestar:
                 settings=settings, db=db, bus=bus, edges=registry, sessions=sessions,
                 accounts=AccountService(db, sessions, allow_registration=acc.allow_registration,
                                         default_role=acc.default_role),
-                limiter=LoginLimiter(per_account=acc.login_attempts_per_account,
-                                     per_address=acc.login_attempts_per_address, window=acc.login_window),
+                limiter=StoredLoginLimiter(db, per_account=acc.login_attempts_per_account,
+                                           per_address=acc.login_attempts_per_address, window=acc.login_window),
             )
             if settings.ldap:
                 app.state.services.extra["ldap"] = LdapAuthenticator(settings.ldap, app.state.services.accounts)

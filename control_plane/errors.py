@@ -12,7 +12,9 @@ import re
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
+
+from .db import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -86,4 +88,12 @@ def internal_error(request: Request, exc: Exception) -> Response:
                     status_code=HTTP_500_INTERNAL_SERVER_ERROR)
 
 
-HANDLERS = {HTTPException: http_error, Exception: internal_error}
+def database_unavailable(request: Request, exc: DatabaseUnavailable) -> Response:
+    """The database is down or restarting: 503 (a warning, not a traceback); it comes back by itself."""
+    log.warning("database unavailable", extra={"path": request.url.path, "error": str(exc)})
+    return Response({"status": 503, "error": "database_unavailable",
+                     "detail": "the database is unavailable; try again in a few seconds"},
+                    status_code=HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "5"})
+
+
+HANDLERS = {HTTPException: http_error, DatabaseUnavailable: database_unavailable, Exception: internal_error}

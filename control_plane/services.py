@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from nodes.bus import Bus
 
 from .accounts.service import AccountService
-from .auth.ratelimit import LoginLimiter
+from .auth.ratelimit import StoredLoginLimiter
 from .auth.sessions import SessionStore
 from .db import Database
 from .edges.registry import EdgeRegistry
@@ -32,7 +32,7 @@ class Services:
     edges: EdgeRegistry
     sessions: SessionStore
     accounts: AccountService
-    limiter: LoginLimiter
+    limiter: StoredLoginLimiter
     #: Optional sign-in methods and later features, by name ("ldap", "oidc", …).
     extra: dict[str, Any] = field(default_factory=dict)
     #: Meetings, join tokens, placement, commands and events (set by the lifespan).

@@ -40,7 +40,7 @@ async def sign_in(services: Services, request: Request, account: AccountRead) ->
 
 async def authenticate(services: Services, request: Request, data: LoginRequest) -> AccountRead:
     client = client_address(request)
-    services.limiter.check_login(data.username, client)
+    await services.limiter.check_login(data.username, client)
     try:
         ldap = services.extra.get("ldap")
         use_ldap = data.method == "ldap"
@@ -54,9 +54,9 @@ async def authenticate(services: Services, request: Request, data: LoginRequest)
         else:
             account = await services.accounts.authenticate_local(data.username, data.password)
     except NotAuthorizedException:  # a wrong name or password; not an outage or a refused account
-        services.limiter.failed(data.username, client)
+        await services.limiter.failed(data.username, client)
         raise
-    services.limiter.succeeded(data.username, client)
+    await services.limiter.succeeded(data.username, client)
     return account
 
 
@@ -94,7 +94,7 @@ class AuthController(Controller):
           status_code=HTTP_201_CREATED)
     async def register(self, request: Request, data: AccountCreate) -> Response[SessionRead]:
         services: Services = request.app.state.services
-        services.limiter.check_login(data.username, client_address(request))
+        await services.limiter.check_login(data.username, client_address(request))
         account = await services.accounts.register(data)
         response = await sign_in(services, request, account)
         response.status_code = HTTP_201_CREATED

@@ -5,9 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import aiosqlite
-
-from ..db import Database
+from ..db import Connection, Database, Row
 from .schemas import AccountRead
 
 _COLUMNS = ("id, username, display_name, email, role, source, external_id, password_hash, disabled,"
@@ -19,7 +17,7 @@ def like_literal(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def to_read(row: aiosqlite.Row) -> AccountRead:
+def to_read(row: Row) -> AccountRead:
     return AccountRead(id=row["id"], username=row["username"], display_name=row["display_name"],
                        email=row["email"], role=row["role"], source=row["source"],
                        disabled=bool(row["disabled"]), created_at=row["created_at"],
@@ -30,24 +28,24 @@ class AccountRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def get(self, account_id: str) -> aiosqlite.Row | None:
+    async def get(self, account_id: str) -> Row | None:
         return await self.db.fetch_one(f"SELECT {_COLUMNS} FROM accounts WHERE id = ?", (account_id,))
 
-    async def by_username(self, username: str) -> aiosqlite.Row | None:
+    async def by_username(self, username: str) -> Row | None:
         return await self.db.fetch_one(f"SELECT {_COLUMNS} FROM accounts WHERE username = ?", (username,))
 
-    async def by_external(self, source: str, external_id: str) -> aiosqlite.Row | None:
+    async def by_external(self, source: str, external_id: str) -> Row | None:
         return await self.db.fetch_one(
             f"SELECT {_COLUMNS} FROM accounts WHERE source = ? AND external_id = ?", (source, external_id))
 
-    async def list(self, *, limit: int = 100, offset: int = 0, query: str = "") -> list[aiosqlite.Row]:
+    async def list(self, *, limit: int = 100, offset: int = 0, query: str = "") -> list[Row]:
         """Accounts whose name or display name contains *query* literally (``%`` and ``_`` included)."""
         like = f"%{like_literal(query)}%"
         return await self.db.fetch_all(
             f"SELECT {_COLUMNS} FROM accounts WHERE username LIKE ? ESCAPE '\\' OR display_name LIKE ? ESCAPE '\\'"
             " ORDER BY username LIMIT ? OFFSET ?", (like, like, limit, offset))
 
-    async def insert(self, conn: aiosqlite.Connection, *, username: str, display_name: str, role: str,
+    async def insert(self, conn: Connection, *, username: str, display_name: str, role: str,
                      source: str, email: str | None = None, external_id: str | None = None,
                      password_hash: str | None = None) -> str:
         account_id = uuid.uuid4().hex
@@ -57,7 +55,7 @@ class AccountRepository:
             (account_id, username, display_name, email, role, source, external_id, password_hash))
         return account_id
 
-    async def update(self, conn: aiosqlite.Connection, account_id: str, **fields: Any) -> int:
+    async def update(self, conn: Connection, account_id: str, **fields: Any) -> int:
         if not fields:
             return 0
         allowed = {"username", "display_name", "email", "role", "disabled", "password_hash", "last_login_at",

@@ -3,8 +3,11 @@ passwords per meeting and client address.
 
 Failed attempts are counted in a sliding window; past the limit further attempts are answered
 429 with ``Retry-After`` until the window has room again, whether or not the password is right —
-so guessing cannot continue at full speed. A success clears the account's counter. Counters live
-in memory: several control planes each apply the limit.
+so guessing cannot continue at full speed. A success clears the account's counter. Sign-in
+failures are kept in the database (:class:`StoredLoginLimiter`, table ``sign_in_failures``), so
+control planes side by side on one PostgreSQL apply one limit together and a restart forgets
+nothing; :class:`LoginLimiter` is the same rule in memory. Wrong meeting passwords
+(:class:`GuessLimiter`) are counted in memory, by each control plane.
 
 The client address is :func:`control_plane.clients.client_address` (trusted proxies honoured);
 an IPv6 client counts by its /64 network, which one subscriber usually holds whole. The maps stay
@@ -22,6 +25,8 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 
 from litestar.exceptions import TooManyRequestsException
+
+from ..db import Database
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +134,53 @@ class LoginLimiter(_Window):
 
     def succeeded(self, username: str, client: str) -> None:
         self._forget(self._keys(username, client)[0])
+
+
+class StoredLoginLimiter:
+    """:class:`LoginLimiter`'s rule over the ``sign_in_failures`` table (wall-clock times), shared
+    by every control plane on the database. Rows older than the window go at every failure."""
+
+    def __init__(self, db: Database, *, per_account: int = 5, per_address: int = 20, window: float = 900.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self.per_account = per_account
+        self.per_address = per_address
+        self.window = window
+        self._clock = clock
+
+    async def check_login(self, username: str, client: str) -> None:
+        """429 while *username* or the *client* address has used up its failures."""
+        user_key, addr_key = LoginLimiter._keys(username, client)
+        now = self._clock()
+        for key, limit, what in ((user_key, self.per_account, "account"), (addr_key, self.per_address, "address")):
+            rows = await self.db.fetch_all("SELECT at FROM sign_in_failures WHERE key = ? AND at >= ?"
+                                           " ORDER BY at DESC LIMIT ?", (key, now - self.window, max(1, limit)))
+            if len(rows) >= limit:
+                retry = max(1, int(rows[-1]["at"] + self.window - now) + 1)
+                raise TooManyRequestsException(
+                    f"too many failed sign-in attempts for this {what}; try again in {retry} s",
+                    headers={"Retry-After": str(retry)})
+
+    async def failed(self, username: str, client: str) -> None:
+        user_key, addr_key = LoginLimiter._keys(username, client)
+        now = self._clock()
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM sign_in_failures WHERE at < ?", (now - self.window,))
+            await conn.executemany("INSERT INTO sign_in_failures (key, at) VALUES (?, ?)",
+                                   [(user_key, now), (addr_key, now)])
+            counts = {}
+            for key in (user_key, addr_key):
+                cur = await conn.execute("SELECT COUNT(*) FROM sign_in_failures WHERE key = ?", (key,))
+                counts[key] = (await cur.fetchone())[0]
+        if counts[user_key] == self.per_account:
+            log.warning("sign-in limit reached for an account",
+                        extra={"username": user_key[5:], "client": client, "window": self.window})
+        if counts[addr_key] == self.per_address:
+            log.warning("sign-in limit reached for a client address",
+                        extra={"client": addr_key[5:], "username": user_key[5:], "window": self.window})
+
+    async def succeeded(self, username: str, client: str) -> None:
+        await self.db.execute("DELETE FROM sign_in_failures WHERE key = ?", (LoginLimiter._keys(username, client)[0],))
 
 
 class GuessLimiter(_Window):

@@ -1,4 +1,8 @@
-"""SQLite through aiosqlite: WAL mode, foreign keys on, schema migrations kept in the repo.
+"""The control plane's store: SQLite (the default) or PostgreSQL, one interface (:class:`Database`).
+
+SQLite through aiosqlite: WAL mode, foreign keys on, schema migrations kept in the repo.
+PostgreSQL (``[database] url``, for control planes side by side) through an asyncpg pool:
+:mod:`.postgres`, its migrations in ``migrations_pg/``.
 
 Migrations are the ``NNNN_name.sql`` files in ``migrations/``, applied in order, each in its own
 transaction (all of it or nothing), and recorded in ``schema_migrations``; a file is split into
@@ -16,13 +20,69 @@ import sqlite3
 from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import aiosqlite
 
+if TYPE_CHECKING:
+    from ..settings import DatabaseSettings
+
 log = logging.getLogger(__name__)
+
+#: A row as either store returns it (aiosqlite.Row, asyncpg.Record): ``row["col"]`` and ``row[0]``.
+Row: TypeAlias = Any
+#: The connection a transaction yields: ``await conn.execute(sql, params)`` → a cursor with
+#: ``rowcount``, ``fetchone()``, ``fetchall()``; ``executemany``.
+Connection: TypeAlias = Any
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached now (PostgreSQL down or restarting): the API answers 503."""
+
+
+def integrity_errors() -> tuple[type[Exception], ...]:
+    """What a broken constraint (unique, foreign key, check) raises, in either store."""
+    import asyncpg
+
+    return (sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError)
 
 
 class Database:
+    """What the repositories use; :class:`SqliteDatabase` and :class:`.postgres.PostgresDatabase`."""
+
+    def transaction(self) -> contextlib.AbstractAsyncContextManager[Connection]:
+        """A write transaction: committed when the block ends, rolled back on any exception."""
+        raise NotImplementedError
+
+    async def fetch_one(self, sql: str, params: tuple | dict = ()) -> Row | None:
+        raise NotImplementedError
+
+    async def fetch_all(self, sql: str, params: tuple | dict = ()) -> list[Row]:
+        raise NotImplementedError
+
+    async def execute(self, sql: str, params: tuple | dict = ()) -> int:
+        """Run one write statement in its own transaction; returns the number of rows changed."""
+        async with self.transaction() as conn:
+            cur = await conn.execute(sql, params)
+            return cur.rowcount
+
+    async def ping(self) -> bool:
+        try:
+            await self.fetch_one("SELECT 1")
+            return True
+        except Exception:  # noqa: BLE001
+            return False
+
+    async def leader(self, name: str) -> bool:
+        """Whether this control plane is the one (of those sharing the database) to do *name*
+        ("events": read the events stream). One process owns an SQLite file: always."""
+        return True
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+
+class SqliteDatabase(Database):
     """A writer and a reader connection.
 
     Writes go through :meth:`transaction`, serialised by a lock, on the writer. :meth:`fetch_one`
@@ -41,26 +101,13 @@ class Database:
         async with self._lock, transaction(self.conn) as conn:
             yield conn
 
-    async def fetch_one(self, sql: str, params: tuple | dict = ()) -> aiosqlite.Row | None:
+    async def fetch_one(self, sql: str, params: tuple | dict = ()) -> Row | None:
         async with self.reader.execute(sql, params) as cur:
             return await cur.fetchone()
 
-    async def fetch_all(self, sql: str, params: tuple | dict = ()) -> list[aiosqlite.Row]:
+    async def fetch_all(self, sql: str, params: tuple | dict = ()) -> list[Row]:
         async with self.reader.execute(sql, params) as cur:
             return list(await cur.fetchall())
-
-    async def execute(self, sql: str, params: tuple | dict = ()) -> int:
-        """Run one write statement in its own transaction; returns the number of rows changed."""
-        async with self.transaction() as conn:
-            cur = await conn.execute(sql, params)
-            return cur.rowcount
-
-    async def ping(self) -> bool:
-        try:
-            await self.fetch_one("SELECT 1")
-            return True
-        except Exception:  # noqa: BLE001
-            return False
 
     async def close(self) -> None:
         if self.reader is not self.conn:
@@ -68,8 +115,17 @@ class Database:
         await self.conn.close()
 
 
-async def open_database(path: str) -> Database:
-    """Open (creating if needed) the database at *path* and bring its schema up to date."""
+async def open_store(settings: DatabaseSettings) -> Database:
+    """The store *settings* name: PostgreSQL at ``url`` when set, else SQLite at ``path``."""
+    if settings.url:
+        from .postgres import open_postgres
+
+        return await open_postgres(settings.url, pool_size=settings.pool_size, connect_wait=settings.connect_wait)
+    return await open_database(settings.path)
+
+
+async def open_database(path: str) -> SqliteDatabase:
+    """Open (creating if needed) the SQLite database at *path* and bring its schema up to date."""
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     db = await _connect(path)
@@ -82,7 +138,7 @@ async def open_database(path: str) -> Database:
         raise
     # An in-memory database exists only on its own connection: it reads there too.
     reader = await _connect(path) if path != ":memory:" else None
-    return Database(db, reader)
+    return SqliteDatabase(db, reader)
 
 
 async def _connect(path: str) -> aiosqlite.Connection:

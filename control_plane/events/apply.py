@@ -14,7 +14,7 @@ import time
 
 from nodes import wire
 
-from ..db import Database
+from ..db import Connection, Database
 from . import repository as repo
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,6 @@ async def apply_event(db: Database, event: wire.Event) -> bool:
     return True
 
 
-async def _set_live(conn, meeting_id: str, at: float) -> None:  # noqa: ANN001 - aiosqlite connection
+async def _set_live(conn: Connection, meeting_id: str, at: float) -> None:
     await conn.execute("UPDATE meetings SET state = 'live', started_at = ?, ended_at = NULL, empty_since = ?"
                        " WHERE id = ? AND state = 'scheduled'", (at, at, meeting_id))

@@ -8,7 +8,9 @@ message that is not an event at all is terminated (it would never apply). Before
 an event must match its subject and come from an edge its meeting is placed on (:mod:`.authority`):
 otherwise it is held back (``nak``) while placement may still catch up, or terminated and logged.
 Because the consumer is durable, events published while the control plane was down are read when
-it comes back.
+it comes back. Control planes side by side on one PostgreSQL bind the same consumer, and the one
+holding the database's ``events`` lock (:meth:`~control_plane.db.Database.leader`) reads it: each
+event is applied once (``applied_events``, in the applying transaction) and in stream order.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nodes import subjects, wire
 from nodes.bus import Bus
 
-from ..db import Database
+from ..db import Database, DatabaseUnavailable
 from ..placement.service import PlacementService, PlacementUnavailable
 from .apply import apply_event
 from .authority import REFUSE, WAIT, EventAuthority
@@ -76,7 +78,20 @@ class EventConsumer:
 
     async def _run(self, psub) -> None:  # noqa: ANN001 - nats PullSubscription
         delay = 0.2
+        leading = None
         while True:
+            # Control planes sharing a PostgreSQL read the stream one at a time (the one holding
+            # the database's "events" lock), so events are applied in the order they were stored;
+            # another takes over within a second when the reader's database session ends.
+            if not await self.db.leader("events"):
+                if leading is not False:
+                    log.info("another control plane reads the events stream; standing by")
+                leading = False
+                await asyncio.sleep(1.0)
+                continue
+            if leading is False:
+                log.info("reading the events stream (took over)")
+            leading = True
             try:
                 msgs = await psub.fetch(batch=self.batch, timeout=1.0)
             except (TimeoutError, nats.errors.TimeoutError):
@@ -104,6 +119,12 @@ class EventConsumer:
             return
         try:
             fresh = await apply_event(self.db, event)
+        except DatabaseUnavailable as exc:  # an outage: the event comes back when it is over
+            log.warning("event not applied: database unavailable", extra={"event_id": event.event_id,
+                                                                           "error": str(exc)})
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=1.0)
+            return
         except Exception:  # noqa: BLE001 - try again later; the event is not lost
             log.exception("event not applied", extra={"event_id": event.event_id, "subject": msg.subject})
             with contextlib.suppress(Exception):

@@ -15,7 +15,8 @@ Every ``meetings.sweep_interval`` seconds, while the control plane is connected 
 
 While NATS is unreachable the control plane sees no heartbeats and no events, so it changes
 nothing: an outage on its side never ends meetings. Applied-event ids older than the events
-stream keeps them are pruned once an hour.
+stream keeps them are pruned once an hour. Control planes sharing a PostgreSQL sweep one at a time:
+the one holding the database's ``sweeps`` lock (:meth:`control_plane.db.Database.leader`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import time
 from nodes.bus import Bus
 from nodes.streams import EVENTS_MAX_AGE
 
-from ..db import Database
+from ..db import Database, DatabaseUnavailable
 from ..edges.registry import EdgeRegistry
 from ..events import repository as roster
 from .commands import CommandService
@@ -65,7 +66,11 @@ class Lifecycle:
         while True:
             await asyncio.sleep(self.interval)
             try:
-                await self.sweep()
+                # Control planes side by side on one PostgreSQL: one of them sweeps.
+                if await self.db.leader("sweeps"):
+                    await self.sweep()
+            except DatabaseUnavailable as exc:  # an outage: the next sweep after it catches up
+                log.warning("meeting sweep skipped: database unavailable", extra={"error": str(exc)})
             except Exception:  # noqa: BLE001 - keep sweeping
                 log.exception("meeting sweep failed")
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import aiosqlite
-
-from ..db import Database
+from ..db import Connection, Database, Row
 
 _COLUMNS = ("id, owner_id, title, description, time_zone, start_local, end_local, start_utc, end_utc, recurrence,"
             " series_end_utc, password_hash, lobby, allow_guests, max_participants, publish_policy, locked, state,"
@@ -21,17 +19,17 @@ class MeetingRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def get(self, meeting_id: str) -> aiosqlite.Row | None:
+    async def get(self, meeting_id: str) -> Row | None:
         return await self.db.fetch_one(f"SELECT {_COLUMNS} FROM meetings WHERE id = ?", (meeting_id,))
 
-    async def insert(self, conn: aiosqlite.Connection, fields: dict[str, Any]) -> str:
+    async def insert(self, conn: Connection, fields: dict[str, Any]) -> str:
         meeting_id = uuid.uuid4().hex
         cols = ["id", *fields]
         await conn.execute(f"INSERT INTO meetings ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
                            (meeting_id, *fields.values()))
         return meeting_id
 
-    async def update(self, conn: aiosqlite.Connection, meeting_id: str, fields: dict[str, Any]) -> None:
+    async def update(self, conn: Connection, meeting_id: str, fields: dict[str, Any]) -> None:
         bad = set(fields) - _UPDATABLE
         if bad:
             raise ValueError(f"not updatable: {sorted(bad)}")
@@ -42,11 +40,11 @@ class MeetingRepository:
             f"UPDATE meetings SET {sets}, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = :_id",
             {**fields, "_id": meeting_id})
 
-    async def delete(self, conn: aiosqlite.Connection, meeting_id: str) -> int:
+    async def delete(self, conn: Connection, meeting_id: str) -> int:
         cur = await conn.execute("DELETE FROM meetings WHERE id = ?", (meeting_id,))
         return cur.rowcount
 
-    async def list_for(self, account_id: str, *, state: str | None = None, limit: int = 200) -> list[aiosqlite.Row]:
+    async def list_for(self, account_id: str, *, state: str | None = None, limit: int = 200) -> list[Row]:
         """Meetings *account_id* owns or co-hosts (optionally in one state), by start time."""
         sql = (f"SELECT {_COLUMNS} FROM meetings WHERE (owner_id = ? OR id IN"
                " (SELECT meeting_id FROM meeting_cohosts WHERE account_id = ?))")
@@ -57,17 +55,17 @@ class MeetingRepository:
         sql += " ORDER BY start_utc IS NULL, start_utc, created_at LIMIT ?"
         return await self.db.fetch_all(sql, (*params, limit))
 
-    async def list_in_state(self, state: str, limit: int = 500) -> list[aiosqlite.Row]:
+    async def list_in_state(self, state: str, limit: int = 500) -> list[Row]:
         return await self.db.fetch_all(
             f"SELECT {_COLUMNS} FROM meetings WHERE state = ? ORDER BY started_at LIMIT ?", (state, limit))
 
     # -- co-hosts and moderators -----------------------------------------------------------------
-    async def cohosts(self, meeting_id: str) -> list[aiosqlite.Row]:
+    async def cohosts(self, meeting_id: str) -> list[Row]:
         return await self.db.fetch_all(
             "SELECT a.id, a.username, a.display_name FROM meeting_cohosts c JOIN accounts a ON a.id = c.account_id"
             " WHERE c.meeting_id = ? ORDER BY a.username", (meeting_id,))
 
-    async def set_cohosts(self, conn: aiosqlite.Connection, meeting_id: str, account_ids: list[str]) -> None:
+    async def set_cohosts(self, conn: Connection, meeting_id: str, account_ids: list[str]) -> None:
         await conn.execute("DELETE FROM meeting_cohosts WHERE meeting_id = ?", (meeting_id,))
         await conn.executemany("INSERT INTO meeting_cohosts (meeting_id, account_id) VALUES (?, ?)",
                                [(meeting_id, a) for a in account_ids])
@@ -87,7 +85,7 @@ class MeetingRepository:
             "INSERT OR IGNORE INTO meeting_moderators (meeting_id, account_id, promoted_by, promoted_at)"
             " VALUES (?, ?, ?, ?)", (meeting_id, account_id, by, at))
 
-    async def accounts_by_username(self, usernames: list[str]) -> dict[str, aiosqlite.Row]:
+    async def accounts_by_username(self, usernames: list[str]) -> dict[str, Row]:
         if not usernames:
             return {}
         marks = ", ".join("?" for _ in usernames)
@@ -96,11 +94,11 @@ class MeetingRepository:
             tuple(usernames))
         return {r["username"].lower(): r for r in rows}
 
-    async def account(self, account_id: str) -> aiosqlite.Row | None:
+    async def account(self, account_id: str) -> Row | None:
         return await self.db.fetch_one("SELECT id, username, display_name FROM accounts WHERE id = ?", (account_id,))
 
     # -- lifecycle -------------------------------------------------------------------------------
-    async def set_state(self, conn: aiosqlite.Connection, meeting_id: str, state: str, at: float) -> None:
+    async def set_state(self, conn: Connection, meeting_id: str, state: str, at: float) -> None:
         if state == "live":
             await conn.execute("UPDATE meetings SET state = 'live', started_at = ?, ended_at = NULL,"
                                " empty_since = ? WHERE id = ? AND state = 'scheduled'", (at, at, meeting_id))

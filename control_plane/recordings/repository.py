@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import aiosqlite
-
-from ..db import Database
+from ..db import Database, Row, integrity_errors
 
 _COLUMNS = "id, meeting_id, state, recorder_id, started_by, started_at, stopped_at, reason, error"
 
@@ -13,14 +11,14 @@ class RecordingRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def get(self, recording_id: str) -> aiosqlite.Row | None:
+    async def get(self, recording_id: str) -> Row | None:
         return await self.db.fetch_one(f"SELECT {_COLUMNS} FROM recordings WHERE id = ?", (recording_id,))
 
-    async def active(self, meeting_id: str) -> aiosqlite.Row | None:
+    async def active(self, meeting_id: str) -> Row | None:
         return await self.db.fetch_one(f"SELECT {_COLUMNS} FROM recordings"
                                        " WHERE meeting_id = ? AND state = 'recording'", (meeting_id,))
 
-    async def of_meeting(self, meeting_id: str) -> list[aiosqlite.Row]:
+    async def of_meeting(self, meeting_id: str) -> list[Row]:
         return await self.db.fetch_all(f"SELECT {_COLUMNS} FROM recordings WHERE meeting_id = ?"
                                        " ORDER BY started_at DESC", (meeting_id,))
 
@@ -29,7 +27,7 @@ class RecordingRepository:
         try:
             await self.db.execute("INSERT INTO recordings (id, meeting_id, state, started_by, started_at)"
                                   " VALUES (?, ?, 'recording', ?, ?)", (recording_id, meeting_id, started_by, now))
-        except aiosqlite.IntegrityError:
+        except integrity_errors():
             return False
         return True
 
@@ -54,6 +52,6 @@ class RecordingRepository:
         return await self.db.fetch_one("SELECT 1 FROM recordings WHERE meeting_id = ? AND started_at >= ?",
                                        (meeting_id, since)) is not None
 
-    async def expired(self, before: float) -> list[aiosqlite.Row]:
+    async def expired(self, before: float) -> list[Row]:
         return await self.db.fetch_all(f"SELECT {_COLUMNS} FROM recordings WHERE state != 'recording'"
                                        " AND stopped_at < ?", (before,))
