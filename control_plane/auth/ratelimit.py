@@ -3,11 +3,11 @@ passwords per meeting and client address.
 
 Failed attempts are counted in a sliding window; past the limit further attempts are answered
 429 with ``Retry-After`` until the window has room again, whether or not the password is right —
-so guessing cannot continue at full speed. A success clears the account's counter. Sign-in
-failures are kept in the database (:class:`StoredLoginLimiter`, table ``sign_in_failures``), so
-control planes side by side on one PostgreSQL apply one limit together and a restart forgets
-nothing; :class:`LoginLimiter` is the same rule in memory. Wrong meeting passwords
-(:class:`GuessLimiter`) are counted in memory, by each control plane.
+so guessing cannot continue at full speed. A success clears the account's counter. The control
+plane keeps failures in the database (:class:`StoredLoginLimiter`, :class:`StoredGuessLimiter`,
+table ``failed_attempts``), so control planes side by side on one PostgreSQL apply one limit
+together and a restart forgets nothing; :class:`LoginLimiter` and :class:`GuessLimiter` are the
+same rules in memory (bounded, below).
 
 The client address is :func:`control_plane.clients.client_address` (trusted proxies honoured);
 an IPv6 client counts by its /64 network, which one subscriber usually holds whole. The maps stay
@@ -136,42 +136,63 @@ class LoginLimiter(_Window):
         self._forget(self._keys(username, client)[0])
 
 
-class StoredLoginLimiter:
-    """:class:`LoginLimiter`'s rule over the ``sign_in_failures`` table (wall-clock times), shared
-    by every control plane on the database. Rows older than the window go at every failure."""
+class _StoredWindow:
+    """Failures per key in a sliding window, as rows of the ``failed_attempts`` table (wall-clock
+    times): every control plane on the database counts the same failures. Rows that have left
+    the window go at every failure."""
+
+    def __init__(self, db: Database, window: float, clock: Callable[[], float]) -> None:
+        self.db = db
+        self.window = window
+        self._clock = clock
+
+    async def _retry_after(self, key: str, limit: int) -> int | None:
+        """Seconds until *key* may try again, None while it has failures to spare."""
+        now = self._clock()
+        rows = await self.db.fetch_all("SELECT at FROM failed_attempts WHERE key = ? AND at >= ?"
+                                       " ORDER BY at DESC LIMIT ?", (key, now - self.window, max(1, limit)))
+        if len(rows) < limit:
+            return None
+        return max(1, int(rows[-1]["at"] + self.window - now) + 1)
+
+    async def _record(self, keys: list[str]) -> dict[str, int]:
+        """Count a failure for each of *keys*; the failures each now has in the window."""
+        now = self._clock()
+        counts = {}
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM failed_attempts WHERE at < ?", (now - self.window,))
+            await conn.executemany("INSERT INTO failed_attempts (key, at) VALUES (?, ?)", [(k, now) for k in keys])
+            for key in keys:
+                cur = await conn.execute("SELECT COUNT(*) FROM failed_attempts WHERE key = ?", (key,))
+                counts[key] = (await cur.fetchone())[0]
+        return counts
+
+    async def _forget(self, key: str) -> None:
+        await self.db.execute("DELETE FROM failed_attempts WHERE key = ?", (key,))
+
+
+class StoredLoginLimiter(_StoredWindow):
+    """:class:`LoginLimiter`'s rule, kept in the database and shared by every control plane on it."""
 
     def __init__(self, db: Database, *, per_account: int = 5, per_address: int = 20, window: float = 900.0,
                  clock: Callable[[], float] = time.time) -> None:
-        self.db = db
+        super().__init__(db, window, clock)
         self.per_account = per_account
         self.per_address = per_address
-        self.window = window
-        self._clock = clock
 
     async def check_login(self, username: str, client: str) -> None:
         """429 while *username* or the *client* address has used up its failures."""
         user_key, addr_key = LoginLimiter._keys(username, client)
-        now = self._clock()
         for key, limit, what in ((user_key, self.per_account, "account"), (addr_key, self.per_address, "address")):
-            rows = await self.db.fetch_all("SELECT at FROM sign_in_failures WHERE key = ? AND at >= ?"
-                                           " ORDER BY at DESC LIMIT ?", (key, now - self.window, max(1, limit)))
-            if len(rows) >= limit:
-                retry = max(1, int(rows[-1]["at"] + self.window - now) + 1)
+            retry = await self._retry_after(key, limit)
+            if retry is not None:
                 raise TooManyRequestsException(
                     f"too many failed sign-in attempts for this {what}; try again in {retry} s",
                     headers={"Retry-After": str(retry)})
 
     async def failed(self, username: str, client: str) -> None:
         user_key, addr_key = LoginLimiter._keys(username, client)
-        now = self._clock()
-        async with self.db.transaction() as conn:
-            await conn.execute("DELETE FROM sign_in_failures WHERE at < ?", (now - self.window,))
-            await conn.executemany("INSERT INTO sign_in_failures (key, at) VALUES (?, ?)",
-                                   [(user_key, now), (addr_key, now)])
-            counts = {}
-            for key in (user_key, addr_key):
-                cur = await conn.execute("SELECT COUNT(*) FROM sign_in_failures WHERE key = ?", (key,))
-                counts[key] = (await cur.fetchone())[0]
+        counts = await self._record([user_key, addr_key])
         if counts[user_key] == self.per_account:
             log.warning("sign-in limit reached for an account",
                         extra={"username": user_key[5:], "client": client, "window": self.window})
@@ -180,7 +201,32 @@ class StoredLoginLimiter:
                         extra={"client": addr_key[5:], "username": user_key[5:], "window": self.window})
 
     async def succeeded(self, username: str, client: str) -> None:
-        await self.db.execute("DELETE FROM sign_in_failures WHERE key = ?", (LoginLimiter._keys(username, client)[0],))
+        await self._forget(LoginLimiter._keys(username, client)[0])
+
+
+class StoredGuessLimiter(_StoredWindow):
+    """:class:`GuessLimiter`'s rule (wrong meeting passwords per meeting and client address), kept
+    in the database and shared by every control plane on it."""
+
+    def __init__(self, db: Database, *, per_meeting_address: int = 10, window: float = 900.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(db, window, clock)
+        self.limit = per_meeting_address
+
+    async def check(self, meeting_id: str, addr: str | None) -> None:
+        retry = await self._retry_after(GuessLimiter._key(meeting_id, addr), self.limit)
+        if retry is not None:
+            raise TooManyRequestsException(f"too many wrong passwords for this meeting; try again in {retry} s",
+                                           headers={"Retry-After": str(retry)})
+
+    async def failed(self, meeting_id: str, addr: str | None) -> None:
+        key = GuessLimiter._key(meeting_id, addr)
+        if (await self._record([key]))[key] == self.limit:
+            log.warning("meeting password limit reached",
+                        extra={"meeting_id": meeting_id, "client": address_key(addr), "window": self.window})
+
+    async def succeeded(self, meeting_id: str, addr: str | None) -> None:
+        await self._forget(GuessLimiter._key(meeting_id, addr))
 
 
 class GuessLimiter(_Window):

@@ -25,7 +25,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 
 from ..accounts.passwords import verify_password_async
 from ..auth.principal import Principal
-from ..auth.ratelimit import GuessLimiter
+from ..auth.ratelimit import StoredGuessLimiter
 from ..errors import FieldError
 from ..events import repository as roster
 from ..placement.regions import RegionMap
@@ -43,12 +43,12 @@ _REGION = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 class JoinService:
     def __init__(self, meetings: MeetingService, tokens: TokenService, placement: PlacementService,
-                 regions: RegionMap, guesses: GuessLimiter | None = None) -> None:
+                 regions: RegionMap, guesses: StoredGuessLimiter | None = None) -> None:
         self.meetings = meetings
         self.tokens = tokens
         self.placement = placement
         self.regions = regions
-        self.guesses = guesses or GuessLimiter()
+        self.guesses = guesses or StoredGuessLimiter(meetings.db)
 
     async def meeting_role(self, principal: Principal, row: aiosqlite.Row) -> str:
         if await self.meetings.can_manage(principal, row):
@@ -85,11 +85,11 @@ class JoinService:
         if row["password_hash"] is not None and meeting_role != "host":
             if not data.password:
                 raise FieldError("password", "this meeting needs a password", status_code=403)
-            self.guesses.check(meeting_id, client_addr)
+            await self.guesses.check(meeting_id, client_addr)
             if not await verify_password_async(row["password_hash"], data.password):
-                self.guesses.failed(meeting_id, client_addr)
+                await self.guesses.failed(meeting_id, client_addr)
                 raise FieldError("password", "is wrong", status_code=403)
-            self.guesses.succeeded(meeting_id, client_addr)
+            await self.guesses.succeeded(meeting_id, client_addr)
         count = await roster.count_in(self.meetings.db, meeting_id)
         if count >= row["max_participants"]:
             raise FieldError("max_participants", f"the meeting is full ({count} of {row['max_participants']})",

@@ -16,7 +16,7 @@ from litestar.exceptions import TooManyRequestsException
 
 from control_plane.accounts.repository import AccountRepository
 from control_plane.auth.oidc_flow import Pending, StateStore
-from control_plane.auth.ratelimit import StoredLoginLimiter
+from control_plane.auth.ratelimit import StoredGuessLimiter, StoredLoginLimiter
 from control_plane.auth.sessions import SessionStore
 from control_plane.db import DatabaseUnavailable, migration_files
 from control_plane.db import postgres as pg
@@ -154,7 +154,7 @@ async def test_repositories_work_on_postgres(url: str) -> None:
         await db.close()
 
 
-async def test_sign_in_limits_and_oidc_state_are_shared(url: str) -> None:
+async def test_guessing_limits_and_oidc_state_are_shared(url: str) -> None:
     one, two = await pg.open_postgres(url), await pg.open_postgres(url)
     try:
         limits = [StoredLoginLimiter(db, per_account=3, per_address=100, window=60) for db in (one, two)]
@@ -167,6 +167,13 @@ async def test_sign_in_limits_and_oidc_state_are_shared(url: str) -> None:
             assert 1 <= int(refused.value.headers["Retry-After"]) <= 61
         await limits[0].succeeded("bob", "192.0.2.1")
         await limits[1].check_login("bob", "192.0.2.1")
+        guesses = [StoredGuessLimiter(db, per_meeting_address=2, window=60) for db in (one, two)]
+        await guesses[0].failed("m1", "192.0.2.1")
+        await guesses[1].failed("m1", "192.0.2.1")
+        with pytest.raises(TooManyRequestsException):
+            await guesses[0].check("m1", "192.0.2.1")
+        await guesses[1].check("m1", "192.0.2.2")                         # another address
+        await guesses[1].check("m2", "192.0.2.1")                         # another meeting
 
         pending = Pending("test", "browser-hash", "nonce", "verifier", "/next", time.time() + 600)
         await StateStore(one).put("the-state", pending, "192.0.2.1")

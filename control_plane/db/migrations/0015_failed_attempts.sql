@@ -1,8 +1,9 @@
--- Failed sign-ins, one row each, counted per key ("user:<name>", "addr:<address>") in a sliding
--- window, so every control plane on this database applies the same limits (auth/ratelimit.py).
-CREATE TABLE sign_in_failures (
+-- Failed sign-ins and wrong meeting passwords, one row each, counted per key ("user:<name>",
+-- "addr:<address>", "meeting:<id>:addr:<address>") in a sliding window, so every control plane on
+-- this database applies the same limits (auth/ratelimit.py).
+CREATE TABLE failed_attempts (
     key TEXT NOT NULL,
     at  REAL NOT NULL
 );
-CREATE INDEX sign_in_failures_key ON sign_in_failures (key, at);
-CREATE INDEX sign_in_failures_age ON sign_in_failures (at)
+CREATE INDEX failed_attempts_key ON failed_attempts (key, at);
+CREATE INDEX failed_attempts_age ON failed_attempts (at)
