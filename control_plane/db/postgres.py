@@ -201,6 +201,7 @@ class PostgresDatabase(Database):
         self.acquire_timeout = acquire_timeout
         self.url = ""
         self._leaders: dict[str, asyncpg.Connection] = {}
+        self._held: set[str] = set()
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -244,24 +245,25 @@ class PostgresDatabase(Database):
     async def leader(self, name: str) -> bool:
         """Whether this process holds the session-level advisory lock *name* (taking it when free).
 
-        Held on a connection of its own: it is released when that session ends — this process
-        exits, is killed, or loses the server — and another control plane then takes it."""
+        Asked on a connection of its own, kept open: the lock is released when that session ends —
+        this process exits, is killed, or loses the server — and another control plane then takes it."""
         conn = self._leaders.get(name)
-        if conn is not None and not conn.is_closed():
+        if conn is not None and conn.is_closed():
+            conn = None
+            self._held.discard(name)
+        if conn is not None and name in self._held:
             return True
-        self._leaders.pop(name, None)
         try:
-            conn = await asyncpg.connect(self.url, timeout=5.0)
-        except Exception:  # noqa: BLE001 - not reachable now: not the leader now
-            return False
-        try:
-            if await conn.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_LOCKS[name]):
-                self._leaders[name] = conn
+            if conn is None:
+                conn = self._leaders[name] = await asyncpg.connect(self.url, timeout=5.0)
+            if await conn.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_LOCKS[name], timeout=5.0):
+                self._held.add(name)
                 return True
-        except Exception:  # noqa: BLE001
-            pass
-        with contextlib.suppress(Exception):
-            await conn.close(timeout=2.0)
+        except Exception:  # noqa: BLE001 - not reachable now: not the one now
+            self._leaders.pop(name, None)
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.terminate()
         return False
 
     async def close(self) -> None:
@@ -269,6 +271,7 @@ class PostgresDatabase(Database):
             with contextlib.suppress(Exception):
                 await conn.close(timeout=2.0)
         self._leaders.clear()
+        self._held.clear()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.pool.close(), 10.0)
 
