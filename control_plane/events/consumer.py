@@ -89,8 +89,8 @@ class EventConsumer:
                 leading = False
                 await asyncio.sleep(1.0)
                 continue
-            if leading is False:
-                log.info("reading the events stream (took over)")
+            if leading is not True:
+                log.info("reading the events stream" + (" (took over)" if leading is False else ""))
             leading = True
             try:
                 msgs = await psub.fetch(batch=self.batch, timeout=1.0)

@@ -66,7 +66,9 @@ class Lifecycle:
         while True:
             await asyncio.sleep(self.interval)
             try:
-                # Control planes side by side on one PostgreSQL: one of them sweeps.
+                # Control planes side by side on one PostgreSQL: one of them sweeps (each keeps
+                # the edges' start times, which marking an edge's participants lost records).
+                self._started.update({e.heartbeat.edge_id: e.heartbeat.started_at for e in self.edges.live()})
                 if await self.db.leader("sweeps"):
                     await self.sweep()
             except DatabaseUnavailable as exc:  # an outage: the next sweep after it catches up
@@ -124,9 +126,16 @@ class Lifecycle:
         """Registry listener: the edge's participants are lost (unless we are the ones cut off)."""
         if not self.bus.connected:
             return
-        task = asyncio.get_running_loop().create_task(self._mark_lost(edge_id, time.time()))
+        task = asyncio.get_running_loop().create_task(self._mark_lost_now(edge_id))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+
+    async def _mark_lost_now(self, edge_id: str) -> None:
+        try:
+            await self._mark_lost(edge_id, time.time())
+        except DatabaseUnavailable as exc:  # the sweep after the outage finds the edge missing
+            log.warning("lost edge not recorded: database unavailable", extra={"edge_id": edge_id,
+                                                                                "error": str(exc)})
 
     async def _mark_lost(self, edge_id: str, now: float) -> None:
         async with self.db.transaction() as conn:

@@ -40,6 +40,7 @@ from nodes.claims import Permissions
 
 from ..accounts.repository import AccountRepository
 from ..auth.principal import Principal
+from ..db import DatabaseUnavailable
 from ..edges.registry import EdgeRegistry
 from ..errors import FieldError
 from ..meetings.service import MeetingService, iso_utc
@@ -381,7 +382,11 @@ class RecordingService:
         async def loop() -> None:
             while True:
                 try:
-                    await self.sweep()
+                    # Control planes side by side on one PostgreSQL: one of them sweeps.
+                    if await self.repo.db.leader("sweeps"):
+                        await self.sweep()
+                except DatabaseUnavailable as exc:
+                    log.warning("recording retention sweep skipped: database unavailable", extra={"error": str(exc)})
                 except Exception:  # noqa: BLE001 - logged; the next round tries again
                     log.exception("recording retention sweep failed")
                 await asyncio.sleep(self.settings.sweep_interval)

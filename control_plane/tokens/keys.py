@@ -14,10 +14,12 @@ takes effect in a running control plane without a restart.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -72,15 +74,27 @@ def _write_new_key(directory: Path) -> Path:
     pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    path = directory / f"key-{stamp}.pem"
-    n = 0
-    while path.exists():  # two rotations within a microsecond
-        n += 1
-        path = directory / f"key-{stamp}-{n}.pem"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
-    return path
+    # Written under a name no reader looks at, then linked into place whole: a control plane
+    # sharing the folder never reads a key file half written.
+    tmp = directory / f".key-{stamp}-{os.getpid()}-{secrets.token_hex(4)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+            f.flush()
+            os.fsync(f.fileno())
+        path = directory / f"key-{stamp}.pem"
+        n = 0
+        while True:
+            try:
+                os.link(tmp, path)   # fails if the name is taken (two keys within a microsecond)
+                return path
+            except FileExistsError:
+                n += 1
+                path = directory / f"key-{stamp}-{n}.pem"
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 def rotate(directory: str | os.PathLike[str]) -> str:

@@ -93,9 +93,11 @@ def test_two_control_planes_share_one_postgres(tmp_path: Path, nats_server: Nats
             stop.set()
             for f in busy:
                 f.result()
-        # B reads the events stream now (A held the database's lock for it until its session ended).
-        eventually_sync(lambda: "reading the events stream (took over)" in b.log(), timeout=15,
-                        what="B reading the events")
+        # B reads the events stream now (if A held the database's lock for it, until its session ended).
+        def b_reads() -> bool:
+            said = [r["msg"] for r in b.log_records() if "events stream" in str(r.get("msg"))]
+            return bool(said) and said[-1].startswith("reading the events stream")
+        eventually_sync(b_reads, timeout=15, what="B reading the events")
         listed = httpx.get(b.base_url + "/api/v1/meetings", headers=admin, timeout=10)
         assert listed.status_code == 200
         assert set(created) <= {m["id"] for m in listed.json()}
