@@ -9,7 +9,9 @@ each exactly once.
 
 Write transactions take one advisory lock (``WRITE_LOCK``) first: they run one at a time across
 every control plane on the database, as they do on SQLite within one, so the repositories' read-
-then-write transactions keep their meaning. Reads go to the pool directly and see the last commit.
+then-write transactions keep their meaning. Within a process they queue on an ``asyncio.Lock``
+before taking a connection, so the pool is left to reads (also those made inside a transaction),
+which see the last commit.
 
 When the server cannot be reached (refused, reset, shutting down), every method raises
 :class:`~control_plane.db.DatabaseUnavailable`; the pool opens fresh connections on the next
@@ -202,9 +204,18 @@ class PostgresDatabase(Database):
         self.url = ""
         self._leaders: dict[str, asyncpg.Connection] = {}
         self._held: set[str] = set()
+        self._writer = asyncio.Lock()
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
+        # One transaction of this process at a time waits for the lock (as on SQLite): the others
+        # hold no connection meanwhile, so reads made inside a transaction always find one free.
+        async with self._writer:
+            async with self._transaction() as conn:
+                yield conn
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Connection]:
         async with _guard():
             conn = await self.pool.acquire(timeout=self.acquire_timeout)
         try:

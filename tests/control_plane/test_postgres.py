@@ -217,3 +217,20 @@ async def test_an_unreachable_server_is_database_unavailable(tmp_path: Path) -> 
             await db.close()
     finally:
         server.cleanup()
+
+
+async def test_many_writers_and_reads_inside_transactions_do_not_exhaust_the_pool(url: str) -> None:
+    db = await pg.open_postgres(url, pool_size=2)
+    try:
+        accounts = AccountRepository(db)
+
+        async def write(i: int) -> None:
+            async with db.transaction() as conn:
+                await accounts.insert(conn, username=f"user{i}", display_name="U", role="member", source="local")
+                await accounts.by_username("nobody")          # a read on the pool, inside the transaction
+
+        async with asyncio.timeout(20):
+            await asyncio.gather(*(write(i) for i in range(20)))
+        assert (await db.fetch_one("SELECT COUNT(*) AS n FROM accounts"))["n"] == 20
+    finally:
+        await db.close()
