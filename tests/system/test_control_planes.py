@@ -1,9 +1,11 @@
 """Two control planes side by side on one PostgreSQL (and one NATS), as behind one load balancer:
-sessions and sign-in limits are shared, either serves what the other wrote, one SIGKILLed mid-use
-loses nothing the other cannot serve, and a PostgreSQL outage is a 503 that heals by itself."""
+sessions and sign-in limits are shared, either serves what the other wrote, the edges' events are
+applied once and in order by whichever reads them, one SIGKILLed mid-use loses nothing the other
+cannot serve, and a PostgreSQL outage is a 503 that heals by itself."""
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Iterator
@@ -13,7 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
+from nodes import subjects, wire
 from tests.control_plane.conftest import OIDC_ACCOUNTS, oidc_settings
+from tests.control_plane.meetings_support import nats_client, place
 from tests.support import procs
 from tests.support.nats import NatsServer
 from tests.support.oidc import OidcProvider, browser_login, oidc_provider_available
@@ -33,6 +37,25 @@ def postgres(tmp_path: Path) -> Iterator[Postgres]:
 
 def status(cp: procs.Proc, path: str = "/readyz", **kw: object) -> int:
     return httpx.get(cp.base_url + path, timeout=5, **kw).status_code  # type: ignore[arg-type]
+
+
+def joined(meeting_id: str, pid: str) -> wire.ParticipantJoined:
+    return wire.ParticipantJoined(meeting_id=meeting_id, edge_id="edge-x", participant_id=pid, account_id=f"acc-{pid}",
+                                  display_name=pid)
+
+
+async def publish(nats_url: str, events: list[wire.Event]) -> None:
+    """Publish *events* to the events stream as their edge would."""
+    async with nats_client(nats_url) as nc:
+        js = nc.jetstream()
+        for event in events:
+            await js.publish(subjects.event(event.edge_id, event.meeting_id, wire.EVENT_KIND[type(event)]),
+                             wire.encode(event), headers={"Nats-Msg-Id": event.event_id})
+
+
+def present(cp: procs.Proc, meeting_id: str, headers: dict[str, str]) -> list[str]:
+    r = httpx.get(f"{cp.base_url}/api/v1/meetings/{meeting_id}/participants", headers=headers, timeout=5)
+    return sorted(p["participant_id"] for p in r.json()["participants"]) if r.status_code == 200 else []
 
 
 def pair(tmp_path: Path, nats_url: str, db_url: str, **extra: Any) -> tuple[procs.Proc, procs.Proc]:
@@ -70,6 +93,20 @@ def test_two_control_planes_share_one_postgres(tmp_path: Path, nats_server: Nats
         assert httpx.get(f"{b.base_url}/api/v1/meetings/{r.json()['id']}", headers=admin,
                          timeout=5).json()["title"] == "Made on A"
 
+        # Edges' events reach the meeting once each, in order, whichever control plane reads them.
+        mid = r.json()["id"]
+        asyncio.run(place(nats_server.url, mid, "edge-x"))
+        batch = [wire.MeetingStarted(meeting_id=mid, edge_id="edge-x", epoch=1)]
+        for i in range(6):
+            batch.append(joined(mid, f"p{i}"))
+            if i % 2:
+                batch.append(wire.ParticipantLeft(meeting_id=mid, edge_id="edge-x", participant_id=f"p{i - 1}"))
+        asyncio.run(publish(nats_server.url, batch))
+        for cp in (a, b):
+            eventually_sync(lambda cp=cp: present(cp, mid, admin) == ["p1", "p3", "p5"], timeout=15,
+                            what=f"the roster on {cp.name}")
+        assert postgres.sql("SELECT count(*) FROM applied_events", "cc") == f"{len(batch)}\n"
+
         # A is killed while meetings are being created on it: every one it answered 201 is there on B.
         created: list[str] = []
         stop = threading.Event()
@@ -98,6 +135,11 @@ def test_two_control_planes_share_one_postgres(tmp_path: Path, nats_server: Nats
             said = [r["msg"] for r in b.log_records() if "events stream" in str(r.get("msg"))]
             return bool(said) and said[-1].startswith("reading the events stream")
         eventually_sync(b_reads, timeout=15, what="B reading the events")
+        later = [joined(mid, "p6"), wire.ParticipantLeft(meeting_id=mid, edge_id="edge-x", participant_id="p1")]
+        asyncio.run(publish(nats_server.url, later))
+        # (45 s: should a pull request of the killed A still have taken one, it comes back after ack_wait.)
+        eventually_sync(lambda: present(b, mid, admin) == ["p3", "p5", "p6"], timeout=45, what="later events on B")
+        assert postgres.sql("SELECT count(*) FROM applied_events", "cc") == f"{len(batch) + len(later)}\n"
         listed = httpx.get(b.base_url + "/api/v1/meetings", headers=admin, timeout=10)
         assert listed.status_code == 200
         assert set(created) <= {m["id"] for m in listed.json()}
