@@ -145,6 +145,8 @@ async def _guard() -> AsyncIterator[None]:
     try:
         yield
     except UNAVAILABLE as exc:
+        if isinstance(exc, ValueError):   # asyncpg's client-side DataError: a wrong argument, a bug
+            raise
         raise DatabaseUnavailable(f"PostgreSQL is unavailable: {type(exc).__name__}: {exc}") from None
 
 
