@@ -43,7 +43,7 @@ import msgspec
 from ..edges.registry import LiveEdge
 
 
-class Placement(msgspec.Struct, kw_only=True, frozen=True):
+class Placement(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     #: The home edge and its region.
     edge_id: str
     region: str
