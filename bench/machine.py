@@ -271,6 +271,22 @@ def spread(workdir: Path, workers: int, limit: int, args: Any) -> dict[str, Any]
         stack.stop()
 
 
+def cpu_efficiency(one: dict[str, Any], many: dict[str, Any]) -> dict[str, Any] | None:
+    """At the most streams both runs held: the single worker's CPU over the N workers' CPU together
+    (1.0: splitting the load over workers costs nothing more in all). A figure the load generators
+    do not bound, unlike ``parallel_efficiency`` on a machine they crowd."""
+    held_one = {r["streams"]: r for r in one["steps"] if r["min_fps"] >= HELD_FPS}
+    held_many = {r["streams"]: r for r in many["steps"] if r["min_fps"] >= HELD_FPS}
+    common = sorted(set(held_one) & set(held_many))
+    if not common:
+        return None
+    streams = common[-1]
+    single = sum(held_one[streams]["workers_cpu_pct"].values())
+    spread = sum(held_many[streams]["workers_cpu_pct"].values())
+    return {"streams": streams, "one_worker_cpu_pct": round(single, 1), "workers_cpu_pct": round(spread, 1),
+            "ratio": round(single / spread, 3) if spread else None}
+
+
 def main() -> None:
     parser = arguments(__doc__, quick="small steps and a low cap (a smoke run)")
     parser.add_argument("--workers", type=int, default=2, help="the workers of the bigger configuration")
@@ -295,11 +311,14 @@ def main() -> None:
         "one_worker": one,
         "workers": many,
         "parallel_efficiency": None if efficiency is None else round(efficiency, 3),
+        "worker_cpu_efficiency": cpu_efficiency(one, many),
         "spread": spreading,
         "spread_min_fps": spreading["min_fps"],
         "notes": {
             "streams": "subscriber streams (one a track and subscriber) held with every subscriber at >= 24 fps",
             "parallel_efficiency": "streams(N workers) / (N x streams(1 worker)), same run",
+            "worker_cpu_efficiency": "at the most streams both configurations held: the one worker's CPU / the N "
+                                     "workers' CPU together",
             "clients_cpu_pct": "CPU of the load generators (all publishers and subscribers) in percent of one core",
             "spread_min_fps": "worst subscriber of the one meeting that spread over workers, last window",
         },
