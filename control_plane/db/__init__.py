@@ -149,9 +149,11 @@ async def _connect(path: str) -> aiosqlite.Connection:
     return conn
 
 
-def migration_files() -> list[tuple[int, str, str]]:
+def migration_files(folder: str = "migrations") -> list[tuple[int, str, str]]:
+    """(version, file name, SQL) of the ``NNNN_name.sql`` files in *folder* (``migrations`` for
+    SQLite, ``migrations_pg`` for PostgreSQL), in order."""
     out = []
-    for entry in resources.files(__package__).joinpath("migrations").iterdir():
+    for entry in resources.files(__package__).joinpath(folder).iterdir():
         name = entry.name
         if name.endswith(".sql") and name[:4].isdigit():
             out.append((int(name[:4]), name, entry.read_text("utf-8")))

@@ -26,12 +26,12 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
-from importlib import resources
 from typing import Any
 
 import asyncpg
 
 from . import Database, DatabaseUnavailable, Row
+from . import migration_files as _migration_files
 
 log = logging.getLogger(__name__)
 
@@ -290,12 +290,8 @@ class PostgresDatabase(Database):
 
 
 def migration_files() -> list[tuple[int, str, str]]:
-    out = []
-    for entry in resources.files(__package__).joinpath("migrations_pg").iterdir():
-        name = entry.name
-        if name.endswith(".sql") and name[:4].isdigit():
-            out.append((int(name[:4]), name, entry.read_text("utf-8")))
-    return sorted(out)
+    """The PostgreSQL migrations (`migrations_pg/`): the same versions and names as SQLite's."""
+    return _migration_files("migrations_pg")
 
 
 async def migrate(conn: asyncpg.Connection, files: list[tuple[int, str, str]] | None = None) -> list[str]:
