@@ -1,0 +1,35 @@
+"""``curious <command> …``: one sub-command module per noun (``curious/<noun>.py`` or a package),
+each with ``register(subparsers)`` adding its parser and setting ``func`` — a function of the
+parsed arguments returning the process's exit code."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: The sub-command modules, in the order ``curious --help`` lists them.
+COMMANDS: tuple[str, ...] = ()
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="curious", description="Curious Connect's operator command line.")
+    sub = p.add_subparsers(dest="command", metavar="<command>")
+    for name in COMMANDS:
+        importlib.import_module(f"curious.{name}").register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        p.print_help(sys.stderr)
+        return 2
+    code: int = func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
