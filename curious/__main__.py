@@ -8,12 +8,15 @@ import argparse
 import importlib
 import sys
 
+from curious import api
+
 #: The sub-command modules, in the order ``curious --help`` lists them.
-COMMANDS: tuple[str, ...] = ()
+COMMANDS: tuple[str, ...] = ("login",)
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="curious", description="Curious Connect's operator command line.")
+    p = argparse.ArgumentParser(prog="curious", description="Curious Connect's operator command line.",
+                                parents=[api.connection_options()])
     sub = p.add_subparsers(dest="command", metavar="<command>")
     for name in COMMANDS:
         importlib.import_module(f"curious.{name}").register(sub)
@@ -27,7 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     if func is None:
         p.print_help(sys.stderr)
         return 2
-    code: int = func(args)
+    try:
+        code: int = func(args)
+    except api.CliError as e:  # one clear line on stderr and the error's exit code
+        return api.report(e)
+    except KeyboardInterrupt:
+        return 130
     return code
 
 
