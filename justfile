@@ -52,3 +52,7 @@ e2e *ARGS:
 # cascading: bytes over the link between two edges and their fan-out as subscribers grow (JSON; --quick for a smoke run)
 bench-cascade *ARGS:
     {{py}} bench/cascade.py {{ARGS}}
+
+# soak: 20 participants for 30 minutes with churn; every process's memory and open files (bench/results/soak.json)
+soak *ARGS:
+    {{py}} -m pytest -m long -s tests/system/test_soak.py {{ARGS}}
