@@ -11,7 +11,7 @@ import sys
 from curious import api
 
 #: The sub-command modules, in the order ``curious --help`` lists them.
-COMMANDS: tuple[str, ...] = ("login",)
+COMMANDS: tuple[str, ...] = ("login", "load")
 
 
 def parser() -> argparse.ArgumentParser:
