@@ -21,6 +21,7 @@ from . import errors
 from .accounts.bootstrap import ensure_first_admin
 from .accounts.controllers import AccountAdminController, AuthController
 from .accounts.service import AccountService
+from .audit.controllers import AuditController
 from .auth.controllers import OidcController
 from .auth.ldap import LdapAuthenticator
 from .auth.oidc_flow import OidcLogin
@@ -40,7 +41,7 @@ from .meetings.wiring import start_meetings
 from .recordings.controllers import MeetingRecordingController, RecordingController
 from .services import Services
 from .settings import Settings
-from .tokens.controllers import jwks, well_known_jwks
+from .tokens.controllers import KeyController, jwks, well_known_jwks
 from .web.controllers import WebController
 
 log = logging.getLogger("control_plane")
@@ -84,7 +85,7 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[healthz, readyz, EdgeController, AuthController, AccountAdminController,
                         OidcController, MeetingController, CommandController, RosterController,
                         MeetingRecordingController, RecordingController, jwks,
-                        well_known_jwks, WebController],
+                        well_known_jwks, WebController, AuditController, KeyController],
         lifespan=[lifespan],
         state=State({"proxies": TrustedProxies(settings.clients.trusted_proxies)}),
         dependencies={"principal": Provide(provide_principal), "maybe_principal": Provide(provide_maybe_principal)},

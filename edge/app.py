@@ -27,6 +27,7 @@ from nodes.bus import Bus
 from .commands import CommandEndpoint
 from .conference.conference import Conference
 from .conference.rooms import room_factory
+from .drain import DrainEndpoint
 from .events import EventOutbox
 from .health import healthz, readyz
 from .heartbeat import Heartbeat, LoadSnapshot
@@ -133,6 +134,9 @@ def create_app(settings: Settings) -> Litestar:
             # For a process runner that can call it before the HTTP server closes the sockets, so
             # the clients hear ``draining`` rather than only the server's close (1012).
             app.state.before_stop = lambda: _drain(node)
+            drain = DrainEndpoint(bus, edge_id=settings.edge_id, drain=lambda: _drain(node))  # the admin's drain
+            drain.start()
+            stack.push_async_callback(drain.close)
             bus.on_connect(lambda _bus: hb.beat())  # announce at once, not one interval later
             outbox.start()
             commands.start()

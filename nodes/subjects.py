@@ -84,6 +84,13 @@ def meeting_commands(meeting_id: str) -> str:
     return f"{PREFIX}.cmd.{token(meeting_id)}.*"
 
 
+def edge_drain(edge_id: str) -> str:
+    """Control plane → edge *edge_id*: :class:`nodes.wire.DrainEdge`; reply CommandReply. Under
+    ``cc.cmd.`` (which only the control plane may publish) with one token more than a meeting's
+    commands, so it never matches ``cc.cmd.<meeting>.*``."""
+    return f"{PREFIX}.cmd.edge.{token(edge_id)}.drain"
+
+
 ALL_COMMANDS = f"{PREFIX}.cmd.>"
 
 

@@ -144,6 +144,17 @@ class CommandReply(_Msg, kw_only=True, tag="cmd.reply"):
     error: str = ""
 
 
+class DrainEdge(_Msg, kw_only=True, tag="cmd.drain"):
+    """Control plane → one edge (``cc.cmd.edge.<edge>.drain``): stop taking joins and new meetings, as
+    on SIGTERM, but keep serving the meetings it has. Answered by :class:`CommandReply`."""
+
+    command_id: str = msgspec.field(default_factory=new_id)
+    edge_id: str
+    #: Account id of the admin who asked (for the audit trail).
+    by: str = ""
+    reason: str = ""
+
+
 # --- events ---------------------------------------------------------------------------------
 class _Evt(_Msg, kw_only=True):
     event_id: str = msgspec.field(default_factory=new_id)
@@ -473,6 +484,7 @@ encoder = msgspec.json.Encoder()
 registry_decoder = msgspec.json.Decoder(Registry)
 command_decoder = msgspec.json.Decoder(Union[Command])
 reply_decoder = msgspec.json.Decoder(Union[CommandReply, ErrorReply])
+drain_decoder = msgspec.json.Decoder(DrainEdge)
 event_decoder = msgspec.json.Decoder(Event)
 jwks_decoder = msgspec.json.Decoder(Union[JwksReply, ErrorReply])
 mesh_decoder = msgspec.json.Decoder(MeshMessage)

@@ -8,10 +8,22 @@ from litestar.exceptions import ClientException, NotAuthorizedException
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from .. import audit
 from ..auth.principal import SESSION_COOKIE, Principal, require_role
 from ..clients import client_address
 from ..services import Services
-from .schemas import AccountCreate, AccountRead, AccountUpdate, BearerRead, LoginRequest, PasswordChange, SessionRead
+from .schemas import (
+    AccountAdminCreate,
+    AccountCreate,
+    AccountRead,
+    AccountUpdate,
+    AccountWithPassword,
+    BearerRead,
+    LoginRequest,
+    PasswordChange,
+    PasswordReset,
+    SessionRead,
+)
 
 
 def _client(request: Request) -> tuple[str, str]:
@@ -137,4 +149,21 @@ class AccountAdminController(Controller):
     async def update_account(self, request: Request, principal: Principal, account_id: str,
                              data: AccountUpdate) -> AccountRead:
         require_role(principal, "admin", "change accounts")
-        return await request.app.state.services.accounts.admin_update(account_id, data, by=principal.account_id)
+        return await request.app.state.services.accounts.admin_update(
+            account_id, data, by=principal.account_id, actor=audit.actor_of(principal, as_admin=True))
+
+    @post("/", summary="Create a local account (admin); a password is generated when none is given",
+          status_code=HTTP_201_CREATED)
+    async def create_account(self, request: Request, principal: Principal,
+                             data: AccountAdminCreate) -> AccountWithPassword:
+        require_role(principal, "admin", "create accounts")
+        return await request.app.state.services.accounts.admin_create(
+            data, actor=audit.actor_of(principal, as_admin=True))
+
+    @post("/{account_id:str}/password", summary="Reset a local account's password (admin); its sessions end",
+          status_code=200)
+    async def reset_password(self, request: Request, principal: Principal, account_id: str,
+                             data: PasswordReset | None = None) -> AccountWithPassword:
+        require_role(principal, "admin", "reset passwords")
+        return await request.app.state.services.accounts.reset_password(
+            account_id, (data or PasswordReset()).password, actor=audit.actor_of(principal, as_admin=True))

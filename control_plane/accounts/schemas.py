@@ -34,6 +34,28 @@ class AccountCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     email: Annotated[str, msgspec.Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
 
 
+class AccountAdminCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """An admin creates a local account; without a password one is generated and answered once."""
+
+    username: Username
+    password: NewPassword | None = None
+    display_name: DisplayName | None = None
+    email: Annotated[str, msgspec.Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    role: Role = "member"
+
+
+class PasswordReset(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """An admin sets a local account's password (generated when omitted); its sessions end."""
+
+    password: NewPassword | None = None
+
+
+class AccountWithPassword(msgspec.Struct, kw_only=True):
+    account: AccountRead
+    #: The generated password, shown this once (null when the admin chose it).
+    password: str | None = None
+
+
 class AccountUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Admin changes to an account; omitted fields stay as they are."""
 

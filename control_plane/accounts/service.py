@@ -6,12 +6,13 @@ import logging
 
 from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 
+from .. import audit
 from ..auth.sessions import SessionStore
 from ..db import Database
 from ..errors import FieldError
-from .passwords import hash_password_async, verify_password_async
+from .passwords import generate_password, hash_password_async, verify_password_async
 from .repository import AccountRepository, to_read
-from .schemas import AccountCreate, AccountRead, AccountUpdate
+from .schemas import AccountAdminCreate, AccountCreate, AccountRead, AccountUpdate, AccountWithPassword
 
 log = logging.getLogger(__name__)
 
@@ -71,19 +72,68 @@ class AccountService:
     async def list(self, *, limit: int, offset: int, query: str) -> list[AccountRead]:
         return [to_read(r) for r in await self.repo.list(limit=limit, offset=offset, query=query)]
 
-    async def admin_update(self, account_id: str, data: AccountUpdate, *, by: str) -> AccountRead:
+    async def admin_update(self, account_id: str, data: AccountUpdate, *, by: str,
+                           actor: audit.Actor | None = None) -> AccountRead:
         fields = {k: getattr(data, k) for k in ("role", "disabled", "display_name") if getattr(data, k) is not None}
         if account_id == by and (fields.get("disabled") or fields.get("role", "admin") != "admin"):
             raise FieldError("role" if "role" in fields else "disabled", "admins cannot demote or disable themselves")
         if "disabled" in fields:
             fields["disabled"] = int(fields["disabled"])
+        actor = actor or audit.Actor("admin", by)
         async with self.db.transaction() as conn:
-            if not await self.repo.update(conn, account_id, **fields):
+            cur = await conn.execute("SELECT username, role, disabled, display_name FROM accounts WHERE id = ?",
+                                     (account_id,))
+            before = await cur.fetchone()
+            if before is None or not await self.repo.update(conn, account_id, **fields):
                 raise NotFoundException("no such account")
+            for action, key in (("account.role", "role"), ("account.rename", "display_name")):
+                if key in fields and fields[key] != before[key]:
+                    await audit.record(None, actor, action, target_kind="account", target_id=account_id, conn=conn,
+                                       details={"username": before["username"], key: fields[key],
+                                                "was": before[key]})
+            if "disabled" in fields and bool(fields["disabled"]) != bool(before["disabled"]):
+                await audit.record(None, actor, "account.disable" if fields["disabled"] else "account.enable",
+                                   target_kind="account", target_id=account_id, conn=conn,
+                                   details={"username": before["username"]})
         if fields.get("disabled"):
             await self.sessions.revoke_account(account_id)
         log.info("account changed by admin", extra={"account_id": account_id, "by": by, "fields": sorted(fields)})
         return await self.get(account_id)
+
+    async def admin_create(self, data: AccountAdminCreate, *, actor: audit.Actor) -> AccountWithPassword:
+        """A local account made by an admin (registration need not be on)."""
+        generated = None if data.password else generate_password()
+        pw_hash = await hash_password_async(data.password or generated or "")
+        async with self.db.transaction() as conn:
+            cur = await conn.execute("SELECT 1 FROM accounts WHERE username = ?", (data.username,))
+            if await cur.fetchone():
+                raise FieldError("username", "is already taken", status_code=409)
+            account_id = await self.repo.insert(
+                conn, username=data.username, display_name=data.display_name or data.username,
+                email=data.email, role=data.role, source="local", password_hash=pw_hash)
+            await audit.record(None, actor, "account.create", target_kind="account", target_id=account_id, conn=conn,
+                               details={"username": data.username, "role": data.role})
+        log.info("account created by admin", extra={"account_id": account_id, "by": actor.account_id})
+        return AccountWithPassword(account=to_read(await self.repo.get(account_id)), password=generated)
+
+    async def reset_password(self, account_id: str, password: str | None, *,
+                             actor: audit.Actor) -> AccountWithPassword:
+        """Set a local account's password (generated when None); every session of it ends."""
+        row = await self.repo.get(account_id)
+        if row is None:
+            raise NotFoundException("no such account")
+        if row["source"] != "local":
+            raise FieldError("password", f"this account signs in through {row['source']}, not with a password here",
+                             status_code=409)
+        generated = None if password else generate_password()
+        pw_hash = await hash_password_async(password or generated or "")
+        async with self.db.transaction() as conn:
+            await self.repo.update(conn, account_id, password_hash=pw_hash)
+            await audit.record(None, actor, "account.password_reset", target_kind="account", target_id=account_id,
+                               conn=conn, details={"username": row["username"], "generated": generated is not None})
+        await self.sessions.revoke_account(account_id)
+        log.info("password reset by admin", extra={"account_id": account_id, "by": actor.account_id})
+        return AccountWithPassword(account=to_read(await self.repo.get(account_id)), password=generated)
 
     async def upsert_external(self, *, source: str, external_id: str, username: str, display_name: str,
                               email: str | None, role: str) -> AccountRead:

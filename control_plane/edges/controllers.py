@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import time
 
-from litestar import Controller, Request, get
+import msgspec
+import nats.errors
+from litestar import Controller, Request, get, post
+from litestar.exceptions import HTTPException, NotFoundException, ServiceUnavailableException
+from litestar.status_codes import HTTP_200_OK
 
+from nodes import subjects, wire
+
+from .. import audit
 from ..auth.principal import Principal, require_role
-from .schemas import EdgeRead
+from ..errors import FieldError
+from .schemas import DrainBody, EdgeDrained, EdgeRead
 
 
 class EdgeController(Controller):
@@ -28,3 +36,34 @@ class EdgeController(Controller):
                                 age=round(now - e.last_seen, 3), started_at=hb.started_at, machine=hb.machine,
                                 streams=hb.streams))
         return out
+
+    @post("/{edge_id:str}/drain", summary="Drain an edge: it takes no new joins or meetings (admin)",
+          status_code=HTTP_200_OK)
+    async def drain_edge(self, request: Request, principal: Principal, edge_id: str,
+                         data: DrainBody | None = None) -> EdgeDrained:
+        require_role(principal, "admin", "drain edges")
+        services = request.app.state.services
+        if not subjects.TOKEN_RE.match(edge_id) or services.edges.get(edge_id) is None:
+            raise NotFoundException(f"no live edge {edge_id!r}")
+        reason = (data or DrainBody()).reason
+        command = wire.DrainEdge(edge_id=edge_id, by=principal.account_id, reason=reason)
+        timeout = services.settings.meetings.command_timeout
+        try:
+            msg = await services.bus.nc.request(subjects.edge_drain(edge_id), wire.encode(command), timeout=timeout)
+        except nats.errors.NoRespondersError:
+            raise ServiceUnavailableException(f"edge {edge_id} does not listen for drain commands") from None
+        except (nats.errors.TimeoutError, TimeoutError):
+            raise HTTPException(status_code=504, detail=f"the edge did not confirm within {timeout:g} s") from None
+        except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError,
+                nats.errors.StaleConnectionError, nats.errors.NoServersError):
+            raise ServiceUnavailableException("not connected to NATS") from None
+        try:
+            reply = wire.reply_decoder.decode(msg.data)
+        except msgspec.DecodeError:
+            raise HTTPException(status_code=502, detail="the edge sent an unreadable reply") from None
+        if not isinstance(reply, wire.CommandReply) or not reply.ok:
+            why = reply.error if isinstance(reply, wire.CommandReply) else f"{reply.error}: {reply.detail}"
+            raise FieldError("edge_id", f"the edge refused: {why}", status_code=409)
+        await audit.record(services.db, audit.actor_of(principal, as_admin=True), "edge.drain", target_kind="edge",
+                           target_id=edge_id, details={"reason": reason} if reason else {})
+        return EdgeDrained(edge_id=edge_id, draining=True, command_id=command.command_id)

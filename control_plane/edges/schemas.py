@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
 
@@ -20,3 +22,14 @@ class EdgeRead(msgspec.Struct):
     machine: str = ""
     #: Subscriber streams it forwards.
     streams: int = 0
+
+
+class DrainBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(max_length=200)] = ""
+
+
+class EdgeDrained(msgspec.Struct, kw_only=True):
+    edge_id: str
+    #: The edge confirmed: it takes no new joins; its heartbeats say ``draining`` from now on.
+    draining: bool
+    command_id: str

@@ -14,6 +14,7 @@ import time
 
 from nodes import wire
 
+from .. import audit
 from ..db import Connection, Database
 from . import repository as repo
 
@@ -55,6 +56,8 @@ async def apply_event(db: Database, event: wire.Event) -> bool:
                     await conn.execute("UPDATE meetings SET empty_since = NULL WHERE id = ?", (mid,))
             case wire.ParticipantLeft():
                 await repo.remove(conn, mid, event.participant_id, at=event.at, reason=event.reason)
+                if event.reason in ("kicked", "denied"):
+                    await _audit_removal(conn, event)
                 if state == "live" and await repo.present_count(conn, mid) == 0:
                     await conn.execute("UPDATE meetings SET empty_since = ? WHERE id = ? AND empty_since IS NULL",
                                        (event.at, mid))
@@ -65,6 +68,8 @@ async def apply_event(db: Database, event: wire.Event) -> bool:
                 await repo.remove_track(conn, mid, event.participant_id, event.track_id)
             case wire.ParticipantMuted():
                 await repo.set_muted(conn, mid, event.participant_id, event.kind, event.muted)
+                if event.muted and event.by and event.by != event.participant_id:
+                    await _audit_room_mute(conn, event)
             case wire.RecordingStarted():
                 if state != "ended":
                     await conn.execute("UPDATE meetings SET recording_since = ? WHERE id = ?"
@@ -77,3 +82,28 @@ async def apply_event(db: Database, event: wire.Event) -> bool:
 async def _set_live(conn: Connection, meeting_id: str, at: float) -> None:
     await conn.execute("UPDATE meetings SET state = 'live', started_at = ?, ended_at = NULL, empty_since = ?"
                        " WHERE id = ? AND state = 'scheduled'", (at, at, meeting_id))
+
+
+# -- the audit log: moderators' actions in the room, as the edges report them ---------------------
+async def _audit_removal(conn: Connection, event: wire.ParticipantLeft) -> None:
+    """A participant kicked or turned away from the lobby. The event does not say who did it (nor
+    whether the control plane asked: those also have a ``meeting.kick``/``meeting.deny`` entry
+    naming the actor), so the entry names the edge that reported it and no account."""
+    await audit.record(None, audit.Actor("moderator"), f"participant.{event.reason}", target_kind="participant",
+                       target_id=event.participant_id, meeting_id=event.meeting_id, conn=conn, at=event.at,
+                       details={"reported_by": event.edge_id, "actor": "not named by the event"})
+
+
+async def _audit_room_mute(conn: Connection, event: wire.ParticipantMuted) -> None:
+    """A moderator in the room muted someone: ``by`` is the moderator's participant id (for a
+    control plane command it is an account id, and ``meeting.mute`` already has the entry)."""
+    cur = await conn.execute("SELECT r.account_id, COALESCE(a.username, r.display_name) AS name FROM roster r"
+                             " LEFT JOIN accounts a ON a.id = r.account_id"
+                             " WHERE r.meeting_id = ? AND r.participant_id = ?", (event.meeting_id, event.by))
+    row = await cur.fetchone()
+    if row is None:
+        return  # not a participant: a command from the control plane (audited there) or one we cannot name
+    await audit.record(None, audit.Actor("moderator", row["account_id"] or "", row["name"] or ""),
+                       "participant.muted", target_kind="participant", target_id=event.participant_id,
+                       meeting_id=event.meeting_id, conn=conn, at=event.at,
+                       details={"kind": event.kind, "by_participant": event.by, "reported_by": event.edge_id})

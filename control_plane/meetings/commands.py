@@ -18,6 +18,7 @@ from litestar.exceptions import HTTPException, ServiceUnavailableException
 from nodes import subjects, wire
 from nodes.bus import Bus
 
+from .. import audit
 from ..auth.principal import Principal
 from ..errors import FieldError
 from ..events import repository as roster
@@ -56,7 +57,7 @@ class CommandService:
         """Send *command*; return the edge's successful reply or raise the HTTP error it maps to."""
         subject = subjects.command(command.meeting_id, VERBS[type(command)])
         try:
-            msg = await self.bus.nc.request(subject, wire.encode(command), timeout=self.timeout)
+            msg = await self.bus.request(subject, wire.encode(command), timeout=self.timeout, what="command")
         except nats.errors.NoRespondersError:
             raise NoEdge() from None
         except (nats.errors.TimeoutError, TimeoutError):
@@ -97,6 +98,12 @@ class CommandService:
         reply = await self.request(command)
         if promoted_account:
             await self.meetings.repo.add_moderator(meeting_id, promoted_account, principal.account_id, time.time())
+        details = {k: v for k, v in fields.items() if v}
+        if promoted_account:
+            details["account_id"] = promoted_account
+        await audit.record(self.meetings.db, audit.actor_of(principal), f"meeting.{verb}", target_kind="participant",
+                           target_id=participant_id, meeting_id=meeting_id,
+                           details={**details, "edge_id": reply.edge_id})
         return CommandRead(command_id=command.command_id, ok=True, edge_id=reply.edge_id, epoch=epoch)
 
     async def end(self, principal: Principal, meeting_id: str, reason: str) -> CommandRead:
@@ -112,6 +119,9 @@ class CommandService:
         except NoEdge:
             pass  # nobody is connected anywhere: ending is only a state change
         await self.meetings.mark_ended(meeting_id, reason="ended")
+        await audit.record(self.meetings.db, audit.actor_of(principal), "meeting.end", target_kind="meeting",
+                           target_id=meeting_id, meeting_id=meeting_id,
+                           details={"reason": reason, "edge_id": edge_id} if reason else {"edge_id": edge_id})
         return CommandRead(command_id=command.command_id, ok=True, edge_id=edge_id, epoch=command.epoch,
                            state="ended")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import mimetypes
 
 from litestar import Controller, Request, delete, get, post
+from litestar.params import Parameter
 from litestar.response import File
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -42,6 +43,13 @@ class MeetingRecordingController(Controller):
 class RecordingController(Controller):
     path = "/api/v1/recordings"
     tags = ["recordings"]
+
+    @get("/", summary="Recordings of every meeting, newest first (admin)")
+    async def list_all(self, request: Request, principal: Principal,
+                       limit: int = Parameter(default=100, ge=1, le=1000),
+                       meeting: str = Parameter(default="", max_length=64, pattern=r"^[A-Za-z0-9_-]*$"),
+                       ) -> list[RecordingRead]:
+        return await _recordings(request).recent(principal, limit=limit, meeting_id=meeting)
 
     @get("/{recording_id:str}", summary="A recording: its state, size, duration and tracks")
     async def get_one(self, request: Request, principal: Principal, recording_id: str) -> RecordingRead:

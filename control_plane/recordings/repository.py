@@ -31,6 +31,13 @@ class RecordingRepository:
             return False
         return True
 
+    async def recent(self, *, limit: int, meeting_id: str = "") -> list[Row]:
+        """Recordings newest first (of one meeting when *meeting_id*)."""
+        if meeting_id:
+            return await self.db.fetch_all("SELECT * FROM recordings WHERE meeting_id = ?"
+                                           " ORDER BY started_at DESC LIMIT ?", (meeting_id, limit))
+        return await self.db.fetch_all("SELECT * FROM recordings ORDER BY started_at DESC LIMIT ?", (limit,))
+
     async def set_recorder(self, recording_id: str, recorder_id: str) -> None:
         await self.db.execute("UPDATE recordings SET recorder_id = ? WHERE id = ?", (recorder_id, recording_id))
 

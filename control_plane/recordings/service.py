@@ -38,8 +38,9 @@ from nodes import manifest, subjects, wire
 from nodes.bus import Bus
 from nodes.claims import Permissions
 
+from .. import audit
 from ..accounts.repository import AccountRepository
-from ..auth.principal import Principal
+from ..auth.principal import Principal, require_role
 from ..db import DatabaseUnavailable
 from ..edges.registry import EdgeRegistry
 from ..errors import FieldError
@@ -101,7 +102,13 @@ class RecordingService:
     # -- start and stop -------------------------------------------------------------------------
     async def start(self, principal: Principal, meeting_id: str) -> RecordingRead:
         await self._may_record(principal, meeting_id, "record it")
-        return await self.begin(meeting_id, principal.account_id)
+        done = await self.begin(meeting_id, principal.account_id)
+        await self._audit(principal, "recording.start", done)
+        return done
+
+    async def _audit(self, who: Principal | Who, action: str, done: RecordingRead) -> None:
+        await audit.record(self.meetings.db, audit.actor_of(who), action, target_kind="recording", target_id=done.id,
+                           meeting_id=done.meeting_id)
 
     async def _may_record(self, who: Principal | Who, meeting_id: str, action: str) -> aiosqlite.Row:
         """The meeting's row, if *who* manages it and its account role carries the record grant."""
@@ -147,7 +154,9 @@ class RecordingService:
 
     async def stop(self, principal: Principal, meeting_id: str) -> RecordingRead:
         await self._managed(principal, meeting_id, "stop its recording")
-        return await self.end(meeting_id, principal.username)
+        done = await self.end(meeting_id, principal.username)
+        await self._audit(principal, "recording.stop", done)
+        return done
 
     async def end(self, meeting_id: str, by: str) -> RecordingRead:
         """Stop the recording being written of *meeting_id* (the checks of who may are the caller's)."""
@@ -263,6 +272,7 @@ class RecordingService:
             else:
                 await self._may_record(who, req.meeting_id, "stop its recording")
                 done = await self.end(req.meeting_id, who.username)
+            await self._audit(who, f"recording.{req.action}", done)
         except HTTPException as exc:
             return wire.RecordReply(ok=False, code=_CODES.get(exc.status_code, "recording_refused"),
                                     error=str(exc.detail))
@@ -342,6 +352,11 @@ class RecordingService:
         await self._managed(principal, meeting_id, "see its recordings")
         return [await self.read(row) for row in await self.repo.of_meeting(meeting_id)]
 
+    async def recent(self, principal: Principal, *, limit: int, meeting_id: str = "") -> list[RecordingRead]:
+        """Every meeting's recordings, newest first (admins)."""
+        require_role(principal, "admin", "list every recording")
+        return [await self.read(row) for row in await self.repo.recent(limit=limit, meeting_id=meeting_id)]
+
     async def get(self, principal: Principal, recording_id: str) -> RecordingRead:
         return await self.read(await self._recording(principal, recording_id, "see its recordings"))
 
@@ -360,6 +375,8 @@ class RecordingService:
         if row["state"] == "recording":
             raise FieldError("state", "the recording is being written: stop it first", status_code=409)
         await self._remove(row["id"])
+        await audit.record(self.meetings.db, audit.actor_of(principal), "recording.delete", target_kind="recording",
+                           target_id=row["id"], meeting_id=row["meeting_id"])
         log.info("recording deleted", extra={"recording_id": row["id"], "by": principal.account_id})
 
     async def _remove(self, recording_id: str) -> None:
