@@ -11,7 +11,7 @@ import sys
 from curious import api
 
 #: The sub-command modules, in the order ``curious --help`` lists them.
-COMMANDS: tuple[str, ...] = ("login", "load")
+COMMANDS: tuple[str, ...] = ("login", "accounts", "meetings", "edges", "keys", "recordings", "audit", "load")
 
 
 def parser() -> argparse.ArgumentParser:
