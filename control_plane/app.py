@@ -43,6 +43,8 @@ from .services import Services
 from .settings import Settings
 from .tokens.controllers import KeyController, jwks, well_known_jwks
 from .web.controllers import WebController
+from .webhooks.controllers import WebhookController
+from .webhooks.wiring import start_webhooks
 
 log = logging.getLogger("control_plane")
 
@@ -78,6 +80,7 @@ def create_app(settings: Settings) -> Litestar:
                 stack.push_async_callback(oidc.close)
                 app.state.services.extra["oidc"] = oidc
             await start_meetings(stack, app.state.services)
+            await start_webhooks(stack, app.state.services)
             await bus.start()
             yield
 
@@ -85,7 +88,7 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[healthz, readyz, EdgeController, AuthController, AccountAdminController,
                         OidcController, MeetingController, CommandController, RosterController,
                         MeetingRecordingController, RecordingController, jwks,
-                        well_known_jwks, WebController, AuditController, KeyController],
+                        well_known_jwks, WebController, AuditController, KeyController, WebhookController],
         lifespan=[lifespan],
         state=State({"proxies": TrustedProxies(settings.clients.trusted_proxies)}),
         dependencies={"principal": Provide(provide_principal), "maybe_principal": Provide(provide_maybe_principal)},

@@ -6,6 +6,8 @@ import msgspec
 
 from nodes.settings import Base, HttpSettings, LogSettings, NatsSettings, check_ca_file, is_loopback, resolve_secret
 
+from .webhooks.settings import WebhookSettings
+
 
 class DatabaseSettings(Base, kw_only=True):
     #: SQLite file; created with its directory if missing. WAL mode. Used when ``url`` is empty.
@@ -283,3 +285,4 @@ class Settings(Base, kw_only=True):
     events: EventSettings = msgspec.field(default_factory=EventSettings)
     edges: EdgeRegistrySettings = msgspec.field(default_factory=EdgeRegistrySettings)
     recordings: RecordingSettings = msgspec.field(default_factory=RecordingSettings)
+    webhooks: WebhookSettings = msgspec.field(default_factory=WebhookSettings)

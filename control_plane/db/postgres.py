@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 #: Advisory lock keys (``pg_advisory_xact_lock``): arbitrary, fixed, ours.
 WRITE_LOCK = 0x43430001
 MIGRATE_LOCK = 0x43430002
-LEADER_LOCKS = {"events": 0x43430010, "sweeps": 0x43430011}
+LEADER_LOCKS = {"events": 0x43430010, "sweeps": 0x43430011, "webhooks": 0x43430012}
 
 #: Errors that mean the server is not there (now), as opposed to a wrong statement.
 UNAVAILABLE: tuple[type[BaseException], ...] = (

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -103,6 +104,8 @@ class MeetingService:
         self.repo = MeetingRepository(db)
         self.settings = settings
         self.public_url = public_url.rstrip("/")
+        #: ``await listener(meeting_id, at=, reason=)`` after :meth:`mark_ended` (e.g. a webhook).
+        self.ended_listeners: list[Callable[..., Awaitable[None]]] = []
 
     # -- access ----------------------------------------------------------------------------------
     async def row(self, meeting_id: str) -> aiosqlite.Row:
@@ -285,6 +288,11 @@ class MeetingService:
             await self.repo.set_state(conn, meeting_id, "ended", at)
             await close_roster(conn, meeting_id, at, reason)
         log.info("meeting ended", extra={"meeting_id": meeting_id, "reason": reason})
+        for listener in list(self.ended_listeners):
+            try:
+                await listener(meeting_id, at=at, reason=reason)
+            except Exception as exc:  # noqa: BLE001 - the meeting has ended either way
+                log.warning("meeting ended listener failed", extra={"meeting_id": meeting_id, "error": repr(exc)})
 
     async def restart(self, principal: Principal, meeting_id: str) -> MeetingRead:
         row = await self.managed_row(principal, meeting_id, "restart it")

@@ -26,6 +26,7 @@ import os
 import secrets
 import shutil
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +88,24 @@ class RecordingService:
         self._sweeper: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._auto_pending: set[str] = set()
+        self._finished: list[Callable[..., Awaitable[None]]] = []
+
+    def on_finished(self, listener: Callable[..., Awaitable[None]]) -> None:
+        """Call ``listener(recording_id, meeting_id, state=, reason=, error=, started_at=, stopped_at=)``
+        once a recording is finished (its manifest final), e.g. to queue a webhook."""
+        self._finished.append(listener)
+
+    async def _notify_finished(self, recording_id: str) -> None:
+        row = await self.repo.get(recording_id)
+        if row is None:
+            return
+        for listener in list(self._finished):
+            try:
+                await listener(row["id"], row["meeting_id"], state=row["state"], reason=row["reason"],
+                               error=row["error"], started_at=row["started_at"], stopped_at=row["stopped_at"])
+            except Exception as exc:  # noqa: BLE001 - the recording is finished either way
+                log.warning("recording finished listener failed", extra={"recording_id": recording_id,
+                                                                         "error": repr(exc)})
 
     # -- permissions ----------------------------------------------------------------------------
     async def _managed(self, principal: Principal, meeting_id: str, action: str) -> aiosqlite.Row:
@@ -172,7 +191,8 @@ class RecordingService:
                 error = reply.error if reply.ok else ""
         except ServiceUnavailableException:
             log.warning("recording stopped without its recorder", extra={"recording_id": active["id"]})
-        await self.repo.finish(active["id"], time.time(), reason=f"stopped by {by}", error=error)
+        if await self.repo.finish(active["id"], time.time(), reason=f"stopped by {by}", error=error):
+            await self._notify_finished(active["id"])
         return await self.read(await self._row(active["id"]))
 
     async def _request(self, subject: str, request: msgspec.Struct, timeout: float,
@@ -307,6 +327,7 @@ class RecordingService:
             log.info("recording finished", extra={"recording_id": row["id"], "reason": report.reason,
                                                   "error": report.error, "files": report.files,
                                                   "bytes": report.bytes})
+            await self._notify_finished(row["id"])
         return wire.RecordReply(ok=True)
 
     # -- reading --------------------------------------------------------------------------------

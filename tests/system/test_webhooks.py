@@ -1,0 +1,182 @@
+"""Signed webhooks with real processes: nats-server, the control plane and an edge; an aiortc
+participant joins a meeting that an admin then ends. Two real HTTP receivers: one answers 500 to
+the first two attempts of every message and 200 after, the other never answers at all. The first
+still gets every event within seconds, each attempt signed (Standard Webhooks) and carrying the
+same ``webhook-id``; the delivery log shows three attempts for each, and timeouts for the other."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from control_plane.webhooks.signing import verify
+from tests.support import procs
+from tests.support.nats import NatsServer
+from tests.support.participant import Participant
+from tests.support.util import eventually
+
+GOOD_SECRET = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+HANG_SECRET = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+TYPES = {"meeting.started", "participant.joined", "participant.left", "meeting.ended"}
+
+
+class Receiver:
+    """An HTTP/1.1 server on 127.0.0.1 that records every request; it answers 500 to the first
+    *failures* attempts of each ``webhook-id`` and 204 after, or (``hang``) never answers."""
+
+    def __init__(self, *, failures: int = 2, hang: bool = False) -> None:
+        self.failures, self.hang = failures, hang
+        self.requests: list[tuple[float, dict[str, str], bytes]] = []
+        self._handlers: set[asyncio.Task] = set()
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> Receiver:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks"
+
+    def of(self, webhook_id: str) -> list[tuple[float, dict[str, str], bytes]]:
+        return [r for r in self.requests if r[1].get("webhook-id") == webhook_id]
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        self._handlers.add(task)
+        try:
+            while True:
+                head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+                headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in head[1:] if line)}
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                self.requests.append((time.monotonic(), headers, body))
+                if self.hang:
+                    await asyncio.Event().wait()
+                status = 500 if len(self.of(headers.get("webhook-id", ""))) <= self.failures else 204
+                writer.write(f"HTTP/1.1 {status} X\r\ncontent-length: 0\r\n\r\n".encode())
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self._handlers.discard(task)
+            writer.close()
+
+    async def stop(self) -> None:
+        for task in list(self._handlers):
+            task.cancel()
+        if self.server is not None:
+            self.server.close()
+
+
+@pytest.fixture
+def nats(tmp_path: Path) -> Iterator[NatsServer]:
+    server = NatsServer(tmp_path, name="hub").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def test_signed_webhooks_are_retried_and_a_hanging_endpoint_stalls_nobody(nats: NatsServer,
+                                                                                tmp_path: Path) -> None:
+    good, hang = await Receiver(failures=2).start(), await Receiver(hang=True).start()
+    cp = procs.control_plane(tmp_path, nats.url, webhooks={
+        "max_attempts": 6, "backoff_base": 0.2, "backoff_max": 1.0,
+        "endpoints": [{"name": "good", "url": good.url, "secret": GOOD_SECRET},
+                      {"name": "hang", "url": hang.url, "secret": HANG_SECRET, "timeout": 1.0,
+                       "events": ["meeting.started", "meeting.ended"]}]}).start()
+    edge = procs.edge(tmp_path, nats.url, "edge-1", heartbeat={"interval": 0.5})
+    ann: Participant | None = None
+    try:
+        cp.wait_http("/readyz", timeout=30)
+        edge.start().wait_http("/readyz", timeout=30)
+        admin = procs.admin_headers(cp)
+        async with httpx.AsyncClient(base_url=cp.base_url, timeout=10) as http:
+            r = await http.post("/api/v1/meetings", json={"title": "Hooks", "allow_guests": True}, headers=admin)
+            assert r.status_code == 201, r.text
+            mid = r.json()["id"]
+            ann = await Participant.join(cp.base_url, mid, "Ann")
+            r = await http.post(f"/api/v1/meetings/{mid}/end", json={"reason": "done"}, headers=admin)
+            assert r.status_code == 200, r.text
+            ended = time.monotonic()
+
+            def delivered() -> dict[str, dict]:
+                out = {}
+                for _, headers, body in good.requests:
+                    msg = json.loads(body)
+                    if msg["data"].get("meeting_id") == mid and len(good.of(headers["webhook-id"])) >= 3:
+                        out[msg["type"]] = msg
+                return out if set(out) == TYPES else {}
+            # Each event: taken in once the control plane applied it, then three attempts 0.2 s and
+            # 0.4 s apart, while the other endpoint's queue hangs on its 1 s timeouts.
+            got = await eventually(delivered, timeout=20, interval=0.1, what="every event delivered to 'good'")
+            assert time.monotonic() - ended < 15
+            assert got["participant.joined"]["data"]["display_name"] == "Ann"
+            assert got["participant.left"]["data"]["participant_id"] == got["participant.joined"]["data"]["participant_id"]
+            assert got["meeting.ended"]["data"]["reason"] == "ended"
+            assert got["meeting.started"]["timestamp"].endswith("Z")
+
+            ids = {h["webhook-id"] for _, h, _ in good.requests}
+            assert len(ids) == 4 and all(i.startswith("msg_") for i in ids)
+            for webhook_id in ids:
+                attempts = good.of(webhook_id)
+                assert len(attempts) == 3, attempts                       # two 500s, then 204: no more
+                assert len({body for _, _, body in attempts}) == 1        # the same body every time
+                for _, headers, body in attempts:                          # each attempt signed afresh
+                    assert verify(GOOD_SECRET, headers, body), headers
+                    assert not verify(HANG_SECRET, headers, body)
+                    assert headers["content-type"] == "application/json"
+                gaps = [b[0] - a[0] for a, b in zip(attempts, attempts[1:])]
+                assert 0.15 < gaps[0] < gaps[1], gaps                      # backing off
+            assert hang.requests and {h["webhook-id"] for _, h, _ in hang.requests} <= ids
+            assert all(verify(HANG_SECRET, h, b) for _, h, b in hang.requests)
+
+            async def log(**params: str) -> list[dict]:
+                r = await http.get("/api/v1/webhooks/deliveries", params=params, headers=admin)
+                assert r.status_code == 200, r.text
+                return r.json()
+            done = await log(endpoint="good")
+            assert {d["type"] for d in done} == TYPES and len(done) == 4
+            assert all(d["status"] == "delivered" and d["attempts"] == 3 and d["last_status"] == 204
+                       and d["delivered_at"] and d["meeting_id"] == mid for d in done), done
+            assert await log(endpoint="good", status="pending") == []
+
+            async def timed_out() -> list[dict]:
+                rows = await log(endpoint="hang")
+                return rows if len(rows) == 2 and all("timed out" in d["last_error"] for d in rows) else []
+            hung = await eventually(timed_out, timeout=10, what="the hanging endpoint's timeouts in the log")
+            assert {d["type"] for d in hung} == {"meeting.started", "meeting.ended"}   # its `events` filter
+            assert all(d["status"] == "pending" and d["last_status"] is None and d["next_attempt_at"] for d in hung)
+
+            # Only admins read the log; a wrong filter is the caller's error.
+            assert (await http.get("/api/v1/webhooks/deliveries")).status_code == 401
+            r = await http.post("/api/v1/accounts", json={"username": "max", "password": "max-password-1"},
+                                headers=admin)
+            assert r.status_code == 201, r.text
+            r = await http.post("/api/v1/auth/token", json={"username": "max", "password": "max-password-1"})
+            member = {"Authorization": f"Bearer {r.json()['token']}"}
+            r = await http.get("/api/v1/webhooks/deliveries", headers=member)
+            assert r.status_code == 403 and "admin" in r.text, r.text
+            r = await http.get("/api/v1/webhooks/deliveries", params={"status": "lost"}, headers=admin)
+            assert r.status_code == 400 and "status" in r.text, r.text
+            r = await http.get("/api/v1/webhooks/deliveries", params={"limit": "0"}, headers=admin)
+            assert r.status_code == 400, r.text
+    finally:
+        if ann is not None:
+            with contextlib.suppress(Exception):
+                await ann.close()
+        edge.stop()
+        cp.stop()
+        await good.stop()
+        await hang.stop()
