@@ -2,7 +2,7 @@
 
 Where to connect, in order of precedence:
 
-* base URL: ``--url``, else ``$CURIOUS_URL``, else ``http://127.0.0.1:8000``;
+* base URL: ``--url``, else ``$CURIOUS_URL``, else ``http://127.0.0.1:8080``;
 * admin token: ``--token-file``, else ``$CURIOUS_TOKEN_FILE``, else ``$CURIOUS_TOKEN`` (the token
   itself), else the file ``curious login`` writes by default (``$XDG_CONFIG_HOME/curious/token``,
   i.e. ``~/.config/curious/token``).
@@ -34,7 +34,7 @@ EXIT_AUTH = 4
 EXIT_NOT_FOUND = 5
 EXIT_REFUSED = 6
 
-DEFAULT_URL = "http://127.0.0.1:8000"
+DEFAULT_URL = "http://127.0.0.1:8080"  # ./dev up and configs/control_plane.toml
 API = "/api/v1"
 
 
