@@ -56,3 +56,11 @@ bench-cascade *ARGS:
 # soak: 20 participants for 30 minutes with churn; every process's memory and open files (bench/results/soak.json)
 soak *ARGS:
     {{py}} -m pytest -m long -s tests/system/test_soak.py {{ARGS}}
+
+# the appliance install: the product into a prefix (default /opt/curious-connect) with its venv, /etc/curious-connect from the examples, the systemd units; enables nothing unless --enable UNIT
+install *ARGS:
+    {{py}} scripts/install.py {{ARGS}}
+
+# edge → control plane event delivery over NATS on loopback (JSON; --quick for a smoke run; --out bench/results/events.json)
+bench-events *ARGS:
+    {{py}} bench/events.py {{ARGS}}
