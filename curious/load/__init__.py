@@ -123,12 +123,19 @@ def main(args: argparse.Namespace) -> int:
         raise api.CliError(f"load: cannot write the report: {exc}", api.EXIT_OTHER) from None
     if api.wants_json(args):
         print(json.dumps(result, indent=2))
+    line = [f"{result['joined']}/{result['participants']} joined, {result['failed']} failed"]
+    if result["joined"]:
+        line.append(f"join p50 {result['join_ms']['p50']} ms p99 {result['join_ms']['p99']} ms")
+    if result["first_frame_ms"]["p50"] is not None:
+        line.append(f"first frame p50 {result['first_frame_ms']['p50']} ms p99 {result['first_frame_ms']['p99']} ms")
+    if result["fps_received"]["median"] is not None:
+        line.append(f"received fps median {result['fps_received']['median']} min {result['fps_received']['min']}")
     cpu = ", ".join(f"{k} {v['mean_pct']}% (max {v['max_pct']}%)" for k, v in result["edges_cpu"].items()
-                    if "mean_pct" in v) or "unknown"
-    print(f"curious load: {result['joined']}/{result['participants']} joined, {result['failed']} failed; join p50 "
-          f"{result['join_ms']['p50']} ms p99 {result['join_ms']['p99']} ms; first frame p50 "
-          f"{result['first_frame_ms']['p50']} ms; received fps median {result['fps_received']['median']} min "
-          f"{result['fps_received']['min']}; edges' CPU {cpu}; report {args.out}, plot {plot_path}", file=sys.stderr)
+                    if "mean_pct" in v)
+    if cpu:
+        line.append(f"edges' CPU {cpu}")
+    line.append(f"report {args.out}, plot {plot_path}")
+    print("curious load: " + "; ".join(line), file=sys.stderr)
     for failure in result["failures"][:5]:
         print(f"curious load: {failure['participant']}: {failure['reason']}", file=sys.stderr)
     return 1 if result["failed"] else 0

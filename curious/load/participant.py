@@ -33,6 +33,10 @@ class Refused(Exception):
     """The run may not reach this address."""
 
 
+class Failed(Exception):
+    """The control plane or the edge refused something: the reason, as they gave it."""
+
+
 @dataclass(frozen=True)
 class Aim:
     """Where a run may go: the control plane it was given and the edge hosts allowed."""
@@ -147,6 +151,8 @@ class LoadParticipant:
             await self._until(stop)
         except Refused as exc:
             self.r.failure = f"refused: {exc}"
+        except Failed as exc:
+            self.r.failure = f"{self._stage()}: {exc}"
         except TimeoutError:
             self.r.failure = f"timed out ({self._stage()})"
         except ConnectionClosed as exc:
@@ -167,7 +173,7 @@ class LoadParticipant:
         resp = await self.http.post(f"{self.aim.control_plane}/api/v1/meetings/{meeting_id}/join",
                                     json=body, headers=self.headers)
         if resp.status_code != 200:
-            raise RuntimeError(f"join refused by the control plane: HTTP {resp.status_code} {_error_of(resp)}")
+            raise Failed(f"join refused by the control plane: HTTP {resp.status_code} {_error_of(resp)}")
         granted = resp.json()
         self.r.edge_id, self.r.edge_url = granted["edge_id"], granted["edge_url"]
         self.aim.check_edge(self.r.edge_url)
@@ -180,7 +186,7 @@ class LoadParticipant:
                 break
             if msg.get("type") in ("error", "lobby_waiting"):
                 why = f"{msg.get('code', msg['type'])}: {msg.get('message', '')}"
-                raise RuntimeError(f"join refused by the edge: {why}")
+                raise Failed(f"join refused by the edge: {why}")
         self.r.joined = time.monotonic()
         servers = [s for s in msg.get("ice_servers", [])
                    if all(self.aim.allows(u) for u in ([s["urls"]] if isinstance(s["urls"], str) else s["urls"]))]
@@ -204,7 +210,7 @@ class LoadParticipant:
                           "sources": mids})
         answer = await self._answer
         if answer["type"] == "error":
-            raise RuntimeError(f"publish refused: {answer.get('code')}: {answer.get('message')}")
+            raise Failed(f"publish refused: {answer.get('code')}: {answer.get('message')}")
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
         self.r.published = time.monotonic()
 
@@ -215,7 +221,7 @@ class LoadParticipant:
         waiter.cancel()
         if not stop.is_set():
             code = self.ws.close_code if self.ws else None
-            raise ConnectionClosed(None, None) if code is None else RuntimeError(
+            raise ConnectionClosed(None, None) if code is None else Failed(
                 f"the edge closed the socket ({code} {self.ws.close_reason if self.ws else ''})".strip())
 
     async def _send(self, msg: dict[str, Any]) -> None:

@@ -173,6 +173,8 @@ async def run(opts: Options, progress: Progress) -> dict[str, Any]:
                 await sample()
 
         tasks = [asyncio.create_task(one(r)) for r in records]
+        timeline.append({"t": 0.0, "joined": 0, "failed": 0, "fps_received": report.summarise([]),
+                         "edges_cpu_pct": {}})
         sampling = asyncio.create_task(sampler())
         # Until the duration is over, or every participant has ended (all failed) before it.
         await asyncio.wait(tasks, timeout=max(0.0, deadline - time.monotonic()))
