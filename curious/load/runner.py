@@ -31,8 +31,8 @@ class Unusable(Exception):
 
 class EdgeCpu:
     """The edges' CPU (percent of one core), each second: from the edge's Prometheus ``/metrics``
-    (``process_cpu_seconds_total``) when it serves them, else the control plane's ``GET
-    /api/v1/edges`` (``cpu_pct`` of the edges' heartbeats; needs an admin token)."""
+    (``cc_process_cpu_seconds_total``) when it serves them on its own address, else the control
+    plane's ``GET /api/v1/edges`` (``cpu_pct`` of the edges' heartbeats; needs an admin token)."""
 
     def __init__(self, aim: Aim, http: httpx.AsyncClient, headers: dict[str, str]) -> None:
         self.aim, self.http, self.headers = aim, http, headers
@@ -68,7 +68,7 @@ class EdgeCpu:
         seconds = None
         if resp is not None and resp.status_code == 200:
             for line in resp.text.splitlines():
-                if line.startswith("process_cpu_seconds_total "):
+                if line.startswith(("cc_process_cpu_seconds_total ", "process_cpu_seconds_total ")):
                     seconds = float(line.split()[1])
                     break
         if seconds is None:
