@@ -100,11 +100,20 @@ def test_allowed_hosts() -> None:
     assert not aim.allows("stun:stun.l.google.com:19302")
 
 
-def test_bad_arguments_and_unreachable_control_plane_are_one_line(tmp_path: Path) -> None:
-    run, _ = curious_load(tmp_path, "--url", "http://127.0.0.1:9/x", "--meeting", "m")
-    assert run.returncode == 2 and run.stderr.count("\n") == 1 and "--url" in run.stderr, run.stderr
-    run, _ = curious_load(tmp_path, "--url", "http://127.0.0.1:9", "--meeting", "m", "--video", "99999x1")
-    assert run.returncode == 2 and "--video" in run.stderr and run.stderr.count("\n") == 1, run.stderr
-    run, _ = curious_load(tmp_path, "--url", "http://127.0.0.1:9", "--meeting", "m", "--duration", "2")
-    assert run.returncode == 3 and "cannot reach the control plane" in run.stderr, run.stderr
-    assert run.stderr.count("\n") == 1, run.stderr
+def test_bad_arguments_and_unreachable_control_plane_are_one_line(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from curious.__main__ import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    for name in ("CURIOUS_URL", "CURIOUS_TOKEN", "CURIOUS_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    for args, code, says in ((["--url", "http://127.0.0.1:9/x"], 2, "--url"),
+                             (["--url", "http://127.0.0.1:9", "--video", "99999x1"], 2, "--video"),
+                             (["--url", "http://127.0.0.1:9", "-n", "2", "--publishers", "3"], 2, "--publishers"),
+                             (["--url", "http://127.0.0.1:9", "--duration", "2"], 3, "cannot reach the control plane")):
+        assert main(["load", "--meeting", "m", *args]) == code, args
+        err = capsys.readouterr().err
+        assert says in err and err.count("\n") == 1, err
+    assert not list(tmp_path.glob("*.json"))
