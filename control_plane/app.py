@@ -38,6 +38,7 @@ from .health.controllers import healthz, readyz
 from .meetings.command_controllers import CommandController
 from .meetings.controllers import MeetingController
 from .meetings.wiring import start_meetings
+from .metrics import ControlPlaneMetrics, metrics_endpoint
 from .recordings.controllers import MeetingRecordingController, RecordingController
 from .services import Services
 from .settings import Settings
@@ -50,6 +51,8 @@ log = logging.getLogger("control_plane")
 
 
 def create_app(settings: Settings) -> Litestar:
+    metrics = ControlPlaneMetrics(settings.metrics)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
@@ -58,6 +61,7 @@ def create_app(settings: Settings) -> Litestar:
             await ensure_first_admin(db, settings.bootstrap.admin_username, settings.bootstrap.admin_password_file)
             bus = Bus(settings.nats, name="control-plane")
             stack.push_async_callback(bus.close)
+            bus.on_request = metrics.nats_request
             registry = EdgeRegistry(ttl=settings.edges.ttl, sweep_interval=settings.edges.sweep_interval)
             registry.start()
             stack.push_async_callback(registry.stop)
@@ -80,17 +84,21 @@ def create_app(settings: Settings) -> Litestar:
                 stack.push_async_callback(oidc.close)
                 app.state.services.extra["oidc"] = oidc
             await start_meetings(stack, app.state.services)
+            metrics.services = app.state.services
+            await metrics.metrics.start()
+            stack.push_async_callback(metrics.metrics.stop)
             await start_webhooks(stack, app.state.services)
             await bus.start()
             yield
 
     return Litestar(
-        route_handlers=[healthz, readyz, EdgeController, AuthController, AccountAdminController,
+        route_handlers=[healthz, readyz, metrics_endpoint, EdgeController, AuthController, AccountAdminController,
                         OidcController, MeetingController, CommandController, RosterController,
                         MeetingRecordingController, RecordingController, jwks,
                         well_known_jwks, WebController, AuditController, KeyController, WebhookController],
         lifespan=[lifespan],
-        state=State({"proxies": TrustedProxies(settings.clients.trusted_proxies)}),
+        state=State({"proxies": TrustedProxies(settings.clients.trusted_proxies), "cp_metrics": metrics}),
+        before_send=[metrics.before_send],
         dependencies={"principal": Provide(provide_principal), "maybe_principal": Provide(provide_maybe_principal)},
         exception_handlers=errors.HANDLERS,
         openapi_config=OpenAPIConfig(title="Curious Connect control plane", version="0.1.0", path="/api/docs"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from nodes.metrics import MetricsSettings
 from nodes.settings import Base, HttpSettings, LogSettings, NatsSettings, check_ca_file, is_loopback, resolve_secret
 
 from .webhooks.settings import WebhookSettings
@@ -285,4 +286,5 @@ class Settings(Base, kw_only=True):
     events: EventSettings = msgspec.field(default_factory=EventSettings)
     edges: EdgeRegistrySettings = msgspec.field(default_factory=EdgeRegistrySettings)
     recordings: RecordingSettings = msgspec.field(default_factory=RecordingSettings)
+    metrics: MetricsSettings = msgspec.field(default_factory=MetricsSettings)
     webhooks: WebhookSettings = msgspec.field(default_factory=WebhookSettings)

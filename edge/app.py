@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from litestar import Litestar, asgi
+from litestar.datastructures import State
 from litestar.types import Receive, Scope, Send
 
 from nodes import subjects
@@ -33,6 +34,7 @@ from .health import healthz, readyz
 from .heartbeat import Heartbeat, LoadSnapshot
 from .keys import Keys
 from .mesh.node import Mesh
+from .metrics import EdgeMetrics, metrics_endpoint
 from .recording import RecordingRequests
 from .settings import Settings
 from .sfu import aiortc_hooks
@@ -60,7 +62,7 @@ class Node:
     sfu_problem: str | None = None
 
 
-def sfu_config(settings: Settings) -> SfuConfig:
+def sfu_config(settings: Settings, on_first_frame: Callable[[float], None] | None = None) -> SfuConfig:
     s, t = settings.sfu, settings.turn
     turn_servers = None
     if t.for_edge and t.urls:
@@ -73,7 +75,7 @@ def sfu_config(settings: Settings) -> SfuConfig:
     return SfuConfig(ice_servers=tuple(s.ice_servers), turn_servers=turn_servers,
                      ice_transport_policy=s.ice_transport_policy, keyframe_min_interval=s.keyframe_min_interval,
                      subscriber_queue=s.subscriber_queue, speaker_threshold=s.speaker_threshold,
-                     speaker_interval=s.speaker_interval, adaptation=s.adaptation)
+                     speaker_interval=s.speaker_interval, adaptation=s.adaptation, on_first_frame=on_first_frame)
 
 
 def ice_servers(settings: Settings) -> IceServers:
@@ -88,6 +90,7 @@ def create_app(settings: Settings) -> Litestar:
     holder: dict[str, Signaling] = {}
     sio_server = sio.create_server(lambda: holder.get("signaling"), allowed_origins=sig.allowed_origins)
     sio_asgi = sio.asgi_app(sio_server)
+    metrics = EdgeMetrics(settings.metrics, settings.edge_id)
 
     @asgi("/socket.io", is_mount=True, copy_scope=True)
     async def socketio_mount(scope: Scope, receive: Receive, send: Send) -> None:
@@ -104,13 +107,18 @@ def create_app(settings: Settings) -> Litestar:
             await keys.start()
             stack.push_async_callback(keys.stop)
             conference = Conference(
-                edge_id=settings.edge_id, make_room=room_factory(sfu_config(settings)), emit=outbox.put,
+                edge_id=settings.edge_id, make_room=room_factory(sfu_config(settings, metrics.first_frame.observe)),
+                emit=outbox.put,
                 resume_grace=sig.resume_grace, replay=sig.replay_messages, chat_max_chars=sig.chat_max_chars,
                 ice_servers=ice_servers(settings))
             hb = Heartbeat(bus, edge_id=settings.edge_id, region=settings.region, machine=settings.machine,
                            public_url=settings.public_url, interval=settings.heartbeat.interval,
                            load=lambda: LoadSnapshot(*conference.counts()))
             stack.push_async_callback(hb.stop)                          # goodbye
+            metrics.attach(conference, outbox)
+            metrics.draining = lambda: hb.draining
+            await metrics.metrics.start()
+            stack.push_async_callback(metrics.metrics.stop)
             conference.recording_control = RecordingRequests(bus, edge_id=settings.edge_id,
                                                              timeout=settings.commands.record_timeout)
             commands = CommandEndpoint(bus, conference, edge_id=settings.edge_id, settings=settings.commands)
@@ -145,8 +153,8 @@ def create_app(settings: Settings) -> Litestar:
             hb.start()
             yield
 
-    return Litestar(route_handlers=[healthz, readyz, signaling_socket, socketio_mount], lifespan=[lifespan],
-                    openapi_config=None)
+    return Litestar(route_handlers=[healthz, readyz, metrics_endpoint, signaling_socket, socketio_mount],
+                    lifespan=[lifespan], state=State({"metrics": metrics.metrics}), openapi_config=None)
 
 
 async def _drain(node: Node) -> None:

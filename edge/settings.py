@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from nodes.metrics import MetricsSettings
 from nodes.settings import Base, HttpSettings, LogSettings, NatsSettings, resolve_secret
 
 
@@ -194,6 +195,7 @@ class Settings(Base, kw_only=True):
     events: EventsSettings = msgspec.field(default_factory=EventsSettings)
     commands: CommandsSettings = msgspec.field(default_factory=CommandsSettings)
     mesh: MeshSettings = msgspec.field(default_factory=MeshSettings)
+    metrics: MetricsSettings = msgspec.field(default_factory=MetricsSettings)
 
     def __post_init__(self) -> None:
         if self.sfu.ice_transport_policy == "relay" and not (self.turn.for_edge and self.turn.urls) and not any(

@@ -90,6 +90,9 @@ def worker_settings(machine: MachineSettings, k: int) -> dict[str, Any]:
     data["edge_id"], data["machine"] = edge_id, machine.machine_id
     data["public_url"] = machine.public_url.format(worker=k, port=port, edge_id=edge_id)
     data["http"] = {**data.get("http", {}), "port": port}
+    metrics = data.get("metrics")
+    if isinstance(metrics, dict) and isinstance(metrics.get("port"), int) and metrics["port"]:
+        data["metrics"] = {**metrics, "port": metrics["port"] + k - 1}   # worker k: metrics.port + k - 1
     nats = dict(data.get("nats", {}))
     if machine.nats_password_dir:
         nats.setdefault("user", f"edge-{edge_id}")

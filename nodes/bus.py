@@ -20,11 +20,15 @@ import contextlib
 import logging
 import random
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 
 from .natsclient import Client as SafeClient
@@ -72,6 +76,8 @@ class Bus:
         self._ready = asyncio.Event()
         self._closing = False
         self.hooks_done = False
+        #: Told (what, seconds, outcome) after each :meth:`request` — the process's metrics.
+        self.on_request: Callable[[str, float, str], None] | None = None
 
     def _client(self) -> Client:
         return TlsOnlyClient() if self._tls is not None else SafeClient()
@@ -93,6 +99,24 @@ class Bus:
 
     async def wait_connected(self, timeout: float | None = None) -> None:
         await asyncio.wait_for(self._ready.wait(), timeout)
+
+    async def request(self, subject: str, payload: bytes, *, timeout: float, what: str) -> Msg:
+        """``nc.request``, timed: *what* names the kind of request for :attr:`on_request`
+        (outcome ``ok``, ``timeout``, ``no_responders`` or ``error``); errors are nats-py's own."""
+        started, outcome = time.monotonic(), "error"
+        try:
+            msg = await self.nc.request(subject, payload, timeout=timeout)
+            outcome = "ok"
+            return msg
+        except NoRespondersError:
+            outcome = "no_responders"
+            raise
+        except (NatsTimeoutError, TimeoutError):
+            outcome = "timeout"
+            raise
+        finally:
+            if self.on_request is not None:
+                self.on_request(what, time.monotonic() - started, outcome)
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:

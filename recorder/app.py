@@ -11,10 +11,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Litestar, Request, get
+from litestar.datastructures import State
 from litestar.response import Response
 
 from nodes.bus import Bus
 
+from .metrics import RecorderMetrics, metrics_endpoint
 from .service import RecorderService
 from .settings import Settings
 
@@ -35,6 +37,8 @@ def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
 
 
 def create_app(settings: Settings) -> Litestar:
+    metrics = RecorderMetrics(settings.metrics, settings.recorder_id)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
@@ -44,7 +48,11 @@ def create_app(settings: Settings) -> Litestar:
             stack.push_async_callback(service.close)   # before the bus closes: jobs leave their meetings
             bus.on_connect(service.attach)
             app.state.recorder = service
+            metrics.service = service
+            await metrics.metrics.start()
+            stack.push_async_callback(metrics.metrics.stop)
             await bus.start()
             yield
 
-    return Litestar(route_handlers=[healthz, readyz], lifespan=[lifespan], debug=False, logging_config=None)
+    return Litestar(route_handlers=[healthz, readyz, metrics_endpoint], lifespan=[lifespan],
+                    state=State({"metrics": metrics.metrics}), debug=False, logging_config=None)

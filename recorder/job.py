@@ -28,7 +28,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from .recording import Recording
+from .recording import Recording, Visit
 from .session import Session
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,10 @@ class Job:
         self.suspended = False
         #: Seated at least once (so there is something to report).
         self.ever_seated = False
+        #: Segments begun, the one being written, and the media bytes of those that ended (metrics).
+        self.visits = 0
+        self.current: Visit | None = None
+        self.written_before = 0
         self._write_job_file()
 
     # -- the job file ---------------------------------------------------------------------------
@@ -114,6 +118,8 @@ class Job:
     async def _visit(self, url: str, token: str) -> tuple[str, bool]:
         """One visit: (why it ended, whether the recorder was seated)."""
         visit = self.recording.visit()
+        self.visits += 1
+        self.current = visit
         session = Session(url, token, self.meeting_id, visit.sink)
         self.session = session
         self.seated.clear()
@@ -125,6 +131,8 @@ class Job:
             with contextlib.suppress(asyncio.CancelledError):
                 await watch
             self.session = None
+            self.written_before += sum(t.file.bytes for t in visit.tracks)
+            self.current = None
         self.recording.add_speakers(seen.speakers, time.time())
         if session.joined.is_set():
             segment = self.recording.finish(visit)
@@ -177,6 +185,11 @@ class Job:
         """Leave the meeting, keeping ``job.json`` so that the next start resumes the recording."""
         self.suspended = True
         await self.stop()
+
+    def bytes_written(self) -> int:
+        """Media bytes written by this recorder for this recording (the segment being written included)."""
+        live = sum(t.file.bytes for t in self.current.tracks) if self.current is not None else 0
+        return self.written_before + live
 
     def totals(self) -> tuple[int, int]:
         """(files, bytes) of the whole recording so far."""

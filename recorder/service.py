@@ -42,6 +42,10 @@ class RecorderService:
         self._subs: list[Subscription] = []
         self._resumed = False
         self._closing = False
+        #: Of the recordings that ended here: how many, their segments and media bytes (metrics).
+        self.finished = 0
+        self.finished_segments = 0
+        self.finished_bytes = 0
 
     # -- NATS --------------------------------------------------------------------------------------
     async def attach(self, bus: Bus) -> None:
@@ -99,6 +103,9 @@ class RecorderService:
             await job.run(edge_url, token)
             if self.jobs.get(job.recording_id) is job:
                 del self.jobs[job.recording_id]
+            self.finished += 1
+            self.finished_segments += job.visits
+            self.finished_bytes += job.bytes_written()
             if not job.suspended and (job.ever_seated or edge_url is None):  # a start refused is answered
                 await self._report_done(job)
         self._spawn(run())

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import msgspec
 
+from nodes.metrics import MetricsSettings
 from nodes.settings import Base, HttpSettings, LogSettings, NatsSettings
 
 
@@ -24,3 +25,4 @@ class Settings(Base, kw_only=True):
     nats: NatsSettings = msgspec.field(default_factory=NatsSettings)
     http: HttpSettings = msgspec.field(default_factory=lambda: HttpSettings(port=8090))
     log: LogSettings = msgspec.field(default_factory=LogSettings)
+    metrics: MetricsSettings = msgspec.field(default_factory=MetricsSettings)

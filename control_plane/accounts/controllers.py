@@ -11,6 +11,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from .. import audit
 from ..auth.principal import SESSION_COOKIE, Principal, require_role
 from ..clients import client_address
+from ..metrics import SignIn
 from ..services import Services
 from .schemas import (
     AccountAdminCreate,
@@ -51,6 +52,11 @@ async def sign_in(services: Services, request: Request, account: AccountRead) ->
 
 
 async def authenticate(services: Services, request: Request, data: LoginRequest) -> AccountRead:
+    with SignIn(request, "ldap" if data.method == "ldap" else "local") as attempt:   # counted in the metrics
+        return await _authenticate(services, request, data, attempt)
+
+
+async def _authenticate(services: Services, request: Request, data: LoginRequest, attempt: SignIn) -> AccountRead:
     client = client_address(request)
     await services.limiter.check_login(data.username, client)
     try:
@@ -59,6 +65,7 @@ async def authenticate(services: Services, request: Request, data: LoginRequest)
         if data.method == "auto" and ldap is not None:
             local = await services.accounts.repo.by_username(data.username)
             use_ldap = local is None or local["source"] != "local"
+        attempt.method = "ldap" if use_ldap else "local"
         if use_ldap:
             if ldap is None:
                 raise ClientException("LDAP sign-in is not configured on this server")

@@ -10,6 +10,7 @@ from litestar.response import Redirect
 
 from ..accounts.controllers import open_session
 from ..clients import client_address
+from ..metrics import SignIn
 from ..services import Services
 from .oidc_flow import BROWSER_COOKIE, OidcLogin, browser_secret
 
@@ -47,8 +48,9 @@ class OidcController(Controller):
                        error_description: str | None = Parameter(default=None, max_length=2000),
                        iss: str | None = Parameter(default=None, max_length=2000)) -> Redirect:
         services: Services = request.app.state.services
-        account, next_path = await _login(services).finish(
-            provider, code=code, state=oidc_state, error=error, error_description=error_description, iss=iss,
-            browser=request.cookies.get(BROWSER_COOKIE))
+        with SignIn(request, "oidc"):   # counted in the metrics
+            account, next_path = await _login(services).finish(
+                provider, code=code, state=oidc_state, error=error, error_description=error_description, iss=iss,
+                browser=request.cookies.get(BROWSER_COOKIE))
         cookie, _ = await open_session(services, request, account)
         return Redirect(path=next_path, status_code=302, cookies=[cookie])

@@ -49,6 +49,9 @@ class EventConsumer:
         self.ack_wait = ack_wait
         self.applied = 0
         self.duplicates = 0
+        #: Events read from the stream, by (kind, outcome): applied, duplicate, refused, held
+        #: (back until placement names the edge), retried (the database failed) or unreadable.
+        self.consumed: dict[tuple[str, str], int] = {}
         self._task: asyncio.Task[None] | None = None
         self._psub = None
         self._listeners: list[Listener] = []
@@ -114,6 +117,7 @@ class EventConsumer:
             log.warning("not an event: dropped", extra={"subject": msg.subject, "error": str(exc)})
             with contextlib.suppress(Exception):
                 await msg.term()
+            self._count("unknown", "unreadable")
             return
         if not await self._authorised(msg, event):
             return
@@ -124,18 +128,22 @@ class EventConsumer:
                                                                            "error": str(exc)})
             with contextlib.suppress(Exception):
                 await msg.nak(delay=1.0)
+            self._count(event, "retried")
             return
         except Exception:  # noqa: BLE001 - try again later; the event is not lost
             log.exception("event not applied", extra={"event_id": event.event_id, "subject": msg.subject})
             with contextlib.suppress(Exception):
                 await msg.nak(delay=1.0)
+            self._count(event, "retried")
             return
         with contextlib.suppress(Exception):
             await msg.ack()
         if not fresh:
             self.duplicates += 1
+            self._count(event, "duplicate")
             return
         self.applied += 1
+        self._count(event, "applied")
         for listener in list(self._listeners):
             try:
                 await listener(event)
@@ -153,23 +161,30 @@ class EventConsumer:
                                                                              "error": str(exc)})
                 with contextlib.suppress(Exception):
                     await msg.nak(delay=1.0)
+                self._count(event, "held")
                 return False
             if verdict.outcome == WAIT:
                 log.info("event held back until its meeting's placement names its edge",
                          extra={"meeting": event.meeting_id, "edge": event.edge_id, "event_id": event.event_id})
                 with contextlib.suppress(Exception):
                     await msg.nak(delay=1.0)
+                self._count(event, "held")
                 return False
             if verdict.outcome != REFUSE:
                 return True
             reason = verdict.reason
         self.refused += 1
+        self._count(event, "refused")
         log.warning("event refused", extra={"meeting": event.meeting_id, "edge": event.edge_id,
                                             "kind": wire.EVENT_KIND[type(event)], "event_id": event.event_id,
                                             "subject": msg.subject, "reason": reason})
         with contextlib.suppress(Exception):
             await msg.term()
         return False
+
+    def _count(self, event: wire.Event | str, outcome: str) -> None:
+        kind = event if isinstance(event, str) else wire.EVENT_KIND.get(type(event), "unknown")
+        self.consumed[(kind, outcome)] = self.consumed.get((kind, outcome), 0) + 1
 
     async def stop(self) -> None:
         await self.regions.stop()

@@ -57,7 +57,7 @@ class CommandService:
         """Send *command*; return the edge's successful reply or raise the HTTP error it maps to."""
         subject = subjects.command(command.meeting_id, VERBS[type(command)])
         try:
-            msg = await self.bus.nc.request(subject, wire.encode(command), timeout=self.timeout)
+            msg = await self.bus.request(subject, wire.encode(command), timeout=self.timeout, what="command")
         except nats.errors.NoRespondersError:
             raise NoEdge() from None
         except (nats.errors.TimeoutError, TimeoutError):

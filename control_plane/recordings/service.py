@@ -199,7 +199,7 @@ class RecordingService:
                        nobody: str) -> wire.RecordReply | wire.ErrorReply:
         """Ask a recorder; 503 saying *nobody* when none listens, 504 when it does not answer."""
         try:
-            msg = await self.bus.nc.request(subject, wire.encode(request), timeout=timeout)
+            msg = await self.bus.request(subject, wire.encode(request), timeout=timeout, what="recorder")
         except nats.errors.NoRespondersError:
             raise ServiceUnavailableException(nobody) from None
         except (nats.errors.TimeoutError, TimeoutError):

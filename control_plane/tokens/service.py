@@ -30,6 +30,8 @@ class TokenService:
         self.keys = keys
         self.issuer = issuer
         self.ttl = int(round(ttl_minutes * 60))
+        #: Join tokens issued since the start, by meeting role (read by the metrics).
+        self.issued: dict[str, int] = {}
 
     def issue(self, *, account_role: str, sub: str, name: str, meeting_id: str, edge_id: str, role: str,
               perms: Permissions, alt: list[str] | None = None, epoch: int = 0, lobby: bool = False,
@@ -41,7 +43,9 @@ class TokenService:
                             nbf=iat, exp=iat + self.ttl, name=name, mid=meeting_id, eid=edge_id,
                             alt=list(alt or []), ep=epoch, role=role, perms=perms, lobby=lobby,
                             pol=policy or MeetingPolicy(), hidden=hidden)
-        return IssuedToken(token=self.sign(claims), claims=claims)
+        token = IssuedToken(token=self.sign(claims), claims=claims)
+        self.issued[role] = self.issued.get(role, 0) + 1
+        return token
 
     def sign(self, claims: JoinClaims) -> str:
         key = self.keys.current

@@ -102,6 +102,10 @@ class DownTrack:
         self.octets = 0
         self.held = 0
         self.retransmitted = 0
+        #: Times this subscriber's video moved to another simulcast layer.
+        self.switches = 0
+        #: (packets, octets, switches) already in its egress's totals (see Egress.retire).
+        self.counted = (0, 0, 0)
 
     def configure(self, *, ssrc: int, payload_type: int, mid: str, mid_ext: int | None,
                   level_ext: int | None, report: Callable[[int, int, int, int], None] | None = None) -> None:
@@ -230,6 +234,8 @@ class DownTrack:
                 return False
         if m.late:
             return False
+        if self.video and not self.egress.first_video_sent:
+            self.egress.first_video(self.source.created, m.time)
         same_epoch = m.epoch == self.epoch
         self.seq_offset = (self.last_seq + 1 - m.seq) & 0xFFFF
         if not self.started:

@@ -68,6 +68,15 @@ class Egress:
         self.padding_packets = 0
         #: Packets that could not be protected or sent.
         self.errors = 0
+        #: When the subscriber joined (monotonic), and whether its first video packet went out.
+        self.created = time.monotonic()
+        self.first_video_sent = False
+        #: Told the seconds from joining to the first video packet (once; see SfuConfig.on_first_frame).
+        self.on_first_video: Callable[[float], None] | None = None
+        # what the down tracks that stopped sent: packets and payload bytes by kind, layer switches
+        self._retired_packets: dict[str, int] = {}
+        self._retired_bytes: dict[str, int] = {}
+        self._retired_switches = 0
 
     @property
     def connected(self) -> bool:
@@ -212,6 +221,34 @@ class Egress:
             if self._timer is None:
                 self._timer = asyncio.get_running_loop().call_later(RETRY, self._flush)
 
+    def first_video(self, published: float, now: float) -> None:
+        """The first video packet to this subscriber is going out (a track published at *published*)."""
+        self.first_video_sent = True
+        if self.on_first_video is not None:
+            try:
+                self.on_first_video(max(now - max(self.created, published), 0.0))
+            except Exception:  # noqa: BLE001 - a figure must never stop the media
+                log.exception("first-frame hook failed")
+
+    def retire(self, dt: DownTrack) -> None:
+        """*dt* stops sending: keep what it sent in this subscriber's totals."""
+        packets, octets, switches = dt.counted
+        self._retired_packets[dt.kind] = self._retired_packets.get(dt.kind, 0) + dt.packets - packets
+        self._retired_bytes[dt.kind] = self._retired_bytes.get(dt.kind, 0) + dt.octets - octets
+        self._retired_switches += dt.switches - switches
+        dt.counted = (dt.packets, dt.octets, dt.switches)
+
+    def by_kind(self) -> tuple[dict[str, int], dict[str, int], int]:
+        """(packets by kind, payload bytes by kind, layer switches) sent so far, read at scrape time."""
+        packets, octets = dict(self._retired_packets), dict(self._retired_bytes)
+        switches = self._retired_switches
+        for dt in self.downtracks:
+            p, o, s = dt.counted
+            packets[dt.kind] = packets.get(dt.kind, 0) + dt.packets - p
+            octets[dt.kind] = octets.get(dt.kind, 0) + dt.octets - o
+            switches += dt.switches - s
+        return packets, octets, switches
+
     def forget(self, dt: DownTrack) -> None:
         """*dt* stops: drop what it still has queued."""
         if any(queued is dt for queued, _ in self.queue):
@@ -219,4 +256,6 @@ class Egress:
 
     def close(self) -> None:
         self.shut()
+        for dt in self.downtracks:
+            self.retire(dt)
         self.downtracks.clear()

@@ -86,6 +86,8 @@ class TrackSource:
             raise ValueError(f"a {info.kind} track has 1 to {MAX_LAYERS if info.kind == 'video' else 1} layers")
         self.info = info
         self.kind = info.kind
+        #: When it was published (monotonic): the first-frame figure counts from here at the earliest.
+        self.created = time.monotonic()
         self.codec = codec
         self.clock_rate = codec.clockRate
         self.downtracks: list[DownTrack] = []
@@ -300,6 +302,7 @@ class TrackSource:
             elif dt.target == layer:
                 if key and not late:
                     dt.layer = layer  # the switch: the down track re-anchors on this keyframe
+                    dt.switches += 1
                     dt.egress.push(dt, m)
                 elif marker:
                     self.layer_keyframes[layer].request()  # still waiting (rate-limited there)

@@ -87,6 +87,13 @@ class RoomStats:
     packets_dropped: int = 0
     keyframe_requests: int = 0
     extra: dict[str, float] = field(default_factory=dict)
+    #: Packets and RTP payload bytes sent to subscribers, by kind ("audio", "video").
+    packets_by_kind: dict[str, int] = field(default_factory=dict)
+    bytes_by_kind: dict[str, int] = field(default_factory=dict)
+    #: Times a subscriber's video moved to another simulcast layer.
+    layer_switches: int = 0
+    #: Peer connections now, by "role:state" (e.g. "subscribe:connected").
+    peer_states: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,9 @@ class SfuConfig:
     #: (or pause) the layers it receives to fit; tell publishers (REMB) what is used. Off: every
     #: subscriber gets every track's top layer, as fast as it comes.
     adaptation: bool = True
+    #: Called once per subscriber with the seconds from its joining (or the track's publication,
+    #: when later) to the first video packet sent to it; None: not measured.
+    on_first_frame: Callable[[float], None] | None = None
 
 
 class RoomEvents(Protocol):

@@ -78,6 +78,7 @@ class Peer:
         self._feeds: dict[RTCRtpTransceiver, ReceiverFeed] = {}
         self._publish_lock = asyncio.Lock()
         self.egress = Egress(room.config.subscriber_queue)
+        self.egress.on_first_video = room.config.on_first_frame
         adaptive = room.config.adaptation and not grants.full_quality
         self.subscriber = SubscribeSide(participant_id, self.egress, self._new_pc,
                                         lambda offer: room.emit("on_subscriber_offer", participant_id, offer),

@@ -194,9 +194,13 @@ class Room:
                           forwarded_streams=sum(len(s.downtracks) for s in self.sources.values()),
                           packets_forwarded=t.packets_forwarded, bytes_forwarded=t.bytes_forwarded,
                           packets_dropped=t.packets_dropped, keyframe_requests=t.keyframe_requests,
-                          extra=dict(t.extra))
+                          extra=dict(t.extra), packets_by_kind=dict(t.packets_by_kind),
+                          bytes_by_kind=dict(t.bytes_by_kind), layer_switches=t.layer_switches)
         for peer in self.peers.values():
             self._add_egress(stats, peer)
+            for role, state in peer.connection_states().items():
+                key = f"{role}:{state}"
+                stats.peer_states[key] = stats.peer_states.get(key, 0) + 1
         for source in self.sources.values():
             stats.keyframe_requests += source.keyframes_sent()
             stats.extra["keyframe_requests_received"] = (stats.extra.get("keyframe_requests_received", 0)
@@ -273,6 +277,10 @@ class Room:
     def _remove_source(self, source: TrackSource) -> None:
         del self.sources[source.track_id]
         self._totals.keyframe_requests += source.keyframes_sent()
+        x = self._totals.extra
+        x["keyframe_requests_received"] = x.get("keyframe_requests_received", 0) + source.keyframes_requested()
+        x["packets_received"] = x.get("packets_received", 0) + source.packets_in
+        x["bytes_received"] = x.get("bytes_received", 0) + source.bytes_in
         self._sync_all()
         source.close()
         if source.kind == "audio":
@@ -329,6 +337,12 @@ class Room:
         stats.packets_forwarded += e.sent_packets
         stats.bytes_forwarded += e.sent_bytes
         stats.packets_dropped += e.dropped
+        packets, octets, switches = e.by_kind()
+        for kind, n in packets.items():
+            stats.packets_by_kind[kind] = stats.packets_by_kind.get(kind, 0) + n
+        for kind, n in octets.items():
+            stats.bytes_by_kind[kind] = stats.bytes_by_kind.get(kind, 0) + n
+        stats.layer_switches += switches
         x = stats.extra
         x["packets_unsent"] = x.get("packets_unsent", 0) + e.unsent
         x["max_queue_depth"] = max(x.get("max_queue_depth", 0), e.max_depth)

@@ -133,6 +133,7 @@ class SubscribeSide:
         sub.source.remove(sub.downtrack)
         if sub.downtrack in self.egress.downtracks:
             self.egress.downtracks.remove(sub.downtrack)
+            self.egress.retire(sub.downtrack)
         self.egress.forget(sub.downtrack)
         sub.active = False
 
