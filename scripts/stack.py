@@ -197,6 +197,9 @@ format = "text"
             print(f"  First admin: admin / {pw_file.read_text().strip()}   (shown once; change it)")
             pw_file.unlink()
         print(f"  Live edges: {url}/api/v1/edges (signed in as an admin)    API docs: {url}/api/docs")
+        metrics = [f"{url}/metrics", *(f"http://127.0.0.1:{p}/metrics" for p in edge_ports),
+                   f"http://127.0.0.1:{recorder_port}/metrics"]
+        print(f"  Metrics (Prometheus): {'  '.join(metrics)}")
         print("  Ctrl-C stops everything.")
         print("=" * 64 + "\n", flush=True)
         while all(p.poll() is None for _, p in procs):

@@ -34,6 +34,10 @@ def test_stack_up_lists_one_edge_and_stops_on_ctrl_c(tmp_path: Path) -> None:
                 break
         text = "".join(out)
         assert f"Curious Connect is up: http://127.0.0.1:{http}" in text, text
+        metrics = re.search(r"Metrics \(Prometheus\): (.*)", text)
+        assert metrics and f"http://127.0.0.1:{http}/metrics" in metrics[1].split(), text
+        for metrics_url in metrics[1].split():   # the control plane's, the edge's, the recorder's
+            assert "cc_build_info" in httpx.get(metrics_url, timeout=5).text, metrics_url
         first_admin = re.search(r"First admin: admin / (\S{12,})", text)
         assert first_admin, text
         base = f"http://127.0.0.1:{http}"
