@@ -187,8 +187,12 @@ async def run(opts: Options, progress: Progress) -> dict[str, Any]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         for r in records:
-            if late and r.joined and not r.left:
-                r.failure = r.failure or f"did not leave within {opts.grace:g} s"
+            if r.failure:
+                continue
+            if not r.joined:
+                r.failure = "still joining when the run ended"
+            elif not r.left:
+                r.failure = f"did not leave within {opts.grace:g} s"
         progress.done()
         settings = {"control_plane": opts.control_plane, "meeting_id": meeting, "participants": opts.participants,
                     "publishers": opts.publishers, "ramp_s": opts.ramp, "duration_s": opts.duration,
