@@ -168,6 +168,21 @@ class Metrics:
                 await writer.wait_closed()
 
 
+def port_problem(host: str, port: int) -> str:
+    """Why *host*:*port* cannot be listened on ("" when it can): checked before the process starts,
+    so a taken port is one clear line rather than a failed start-up."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(infos[0][4])
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return ""
+
+
 def _wake(fired: asyncio.Future[None]) -> None:
     if not fired.done():
         fired.set_result(None)

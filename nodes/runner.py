@@ -142,6 +142,13 @@ def main(argv: list[str] | None, *, prog: str, description: str | None, schema: 
         settings: Any = settings_mod.load(args.config, schema)
     except settings_mod.SettingsError as exc:
         fail(str(exc))
+    metrics = getattr(settings, "metrics", None)
+    if metrics is not None and metrics.enabled and metrics.port:
+        from .metrics import port_problem
+        problem = port_problem(metrics.host, metrics.port)
+        if problem:
+            fail(f"{args.config}: cannot listen for metrics on {metrics.host}:{metrics.port}: {problem}"
+                 " - at `$.metrics.port`")
     return serve(create_app(settings), service=service(settings), http=settings.http, logging_=settings.log)
 
 

@@ -192,3 +192,21 @@ def test_metrics_settings_and_edge_workers_ports() -> None:
     assert "metrics" not in worker_settings(MachineSettings(machine_id="m1"), 2)
     with pytest.raises(SettingsError, match=r"65535 - at `\$\.port`"):
         convert({"port": 70000}, MetricsSettings)
+
+
+def test_a_taken_metrics_port_is_one_clear_line(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "edge.toml"
+        config.write_text(f'edge_id = "e1"\n[metrics]\nport = {port}\n')
+        done = subprocess.run([sys.executable, "-m", "edge", "--config", str(config)], cwd=ROOT, capture_output=True,
+                              text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == (f"error: {config}: cannot listen for metrics on 127.0.0.1:{port}: "
+                                   "Address already in use - at `$.metrics.port`"), done.stderr
