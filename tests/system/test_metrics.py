@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.support import procs
 from tests.support.nats import NatsServer, nats_server_path
 from tests.support.participant import Participant
-from tests.support.util import eventually, free_port, require
+from tests.support.util import eventually, eventually_sync, free_port, require
 
 ROOT = Path(__file__).resolve().parents[2]
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -44,6 +44,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         for p in (cp, edge, recorder):
             p.wait_http("/readyz", timeout=30)
+        eventually_sync(lambda: value(scrape(cp.base_url + "/metrics"), "cc_cp_edges_live") == 1, timeout=20,
+                        what="the control plane hears the edge")
         yield Stack(nats, cp, edge, recorder, f"http://127.0.0.1:{metrics_port}/metrics")
     finally:
         for p in (recorder, edge, cp):
