@@ -5,6 +5,8 @@ Puts Curious Connect into a prefix (default ``/opt/curious-connect``):
 
 * ``<prefix>/venv``: a virtual environment with the project and its dependencies (pinned to the
   versions of ``requirements.lock``; ``--find-links DIR --no-index`` installs from wheels offline);
+  installed into another root, its scripts name their path on the target (the same Python must
+  be there: ``--python``);
 * ``<prefix>/README.md``, ``<prefix>/docs/`` (the units' documentation links), and
   ``<prefix>/share/examples/`` — the example settings as shipped, to tell an edited file from
   one left as installed;
@@ -79,6 +81,19 @@ class Installer:
             run([*pip, "--constraint", str(SOURCE / "requirements.lock"), str(build)])
         finally:
             shutil.rmtree(build, ignore_errors=True)
+        if not self.on_real_root:
+            self.relocate(venv)
+
+    def relocate(self, venv: Path) -> None:
+        """Installed into another root: the venv's scripts and settings name its path on the target."""
+        target = self.prefix.rstrip("/") + "/venv"
+        for path in [*(venv / "bin").iterdir(), venv / "pyvenv.cfg"]:
+            if path.is_symlink() or not path.is_file():
+                continue
+            data = path.read_bytes()
+            if b"\0" in data[:1024] or str(venv).encode() not in data:
+                continue  # a binary, or nothing to rewrite
+            path.write_bytes(data.replace(str(venv).encode(), target.encode()))
 
     # -- files ---------------------------------------------------------------------------------------------
     def documents(self) -> None:

@@ -84,7 +84,10 @@ def test_the_prefix_venv_runs_the_product(tmp_path: Path) -> None:
         check = subprocess.run([str(venv / "python"), "-m", module, "--help"], capture_output=True, text=True,
                                timeout=60, cwd=tmp_path)
         assert check.returncode == 0, module + check.stderr
-    assert subprocess.run([str(venv / "curious"), "--help"], capture_output=True, timeout=60).returncode == 0
+    # Its scripts name the venv's path on the target, not under the temporary root.
+    assert (venv / "curious").read_text().splitlines()[0] == f"#!{PREFIX}/venv/bin/python"
+    assert subprocess.run([str(venv / "python"), str(venv / "curious"), "--help"], capture_output=True,
+                          timeout=60).returncode == 0
     assert subprocess.run([str(venv / "nats-server"), "--version"], capture_output=True, timeout=60).returncode == 0
     # The product's own dependencies only: no test tools.
     assert not (venv / "pytest").exists()
