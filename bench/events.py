@@ -147,6 +147,7 @@ async def measure(cp: procs.Proc, nats_url: str, pairs: int) -> dict[str, Any]:
     return {
         "delivered": [rows[e] - at[e] for e in ids],
         "by_kind": {k: [rows[e] - at[e] for e in ids if kinds[e] == k] for k in sorted({kinds[e] for e in ids})},
+        "cp_by_kind": {k: [rows[e] - seen[e] for e in ids if kinds[e] == k] for k in sorted({kinds[e] for e in ids})},
         "observed": [seen[e] - at[e] for e in ids],
         "rtt": rtt,
         "events": len(ids), "missing": len(seen) - len(ids), "events_per_s": round(len(ids) / took, 1),
@@ -194,6 +195,9 @@ def main() -> None:
             "edge_to_nats_subscriber": figures(got["observed"]),
             "nats_rtt": figures(got["rtt"]),
         },
+        # Where the time goes: applied_at minus when the plain subscriber got the same event — the
+        # control plane's share (its pull, decoding, the authority check, waiting for the event before).
+        "control_plane_share_by_kind": {kind: figures(values) for kind, values in got["cp_by_kind"].items()},
         "method": ("A real nats-server (JetStream), control plane and edge, each its own process on loopback. A "
                    "WebSocket client joins the meeting on the edge and leaves, one participant after another; each "
                    "join and leave is an edge event (evt.joined, evt.left) stamped with the edge's wall clock when "
