@@ -36,15 +36,23 @@ def sent_fps(r: Record, end: float) -> float | None:
     return round(r.frames_sent / (until - r.published), 2) if until > r.published else None
 
 
-def fps_window(records: list[Record], t: float, window: float = 1.0) -> list[float]:
-    """Each receiving participant's decoded video frames per second per track over ``(t - window, t]``."""
-    out = []
-    for r in records:
-        live = sum(1 for first, _, n in r.tracks.values() if n and first <= t)
-        if live and r.joined and not (r.left and r.left < t):
-            frames = sum(1 for x in r.frame_times if t - window < x <= t)
-            out.append(frames / window / live)
-    return out
+class FpsWindow:
+    """Each receiving participant's decoded video frames per second per track since the last look
+    (counts only: a long run keeps no list of frames)."""
+
+    def __init__(self) -> None:
+        self._last: dict[int, tuple[float, int]] = {}
+
+    def sample(self, records: list[Record], t: float) -> list[float]:
+        out = []
+        for r in records:
+            last = self._last.get(r.index)
+            self._last[r.index] = (t, r.frames)
+            live = sum(1 for first, _, n in r.tracks.values() if n and first <= t)
+            if last is None or not live or t <= last[0] or not r.joined or (r.left and r.left < t):
+                continue
+            out.append((r.frames - last[1]) / (t - last[0]) / live)
+        return out
 
 
 def summarise(values: list[float]) -> dict[str, float | None]:

@@ -143,6 +143,7 @@ async def run(opts: Options, progress: Progress) -> dict[str, Any]:
         stop = asyncio.Event()
         cpu = EdgeCpu(aim, http, admin)
         timeline: list[dict[str, Any]] = []
+        window = report.FpsWindow()
         started = time.monotonic()
         deadline = started + opts.duration
 
@@ -161,7 +162,7 @@ async def run(opts: Options, progress: Progress) -> dict[str, Any]:
             edges = {r.edge_id: r.edge_url for r in records if r.joined and r.edge_id}
             point = {"t": round(now - started, 2), "joined": sum(1 for r in records if r.joined),
                      "failed": sum(1 for r in records if r.failure),
-                     "fps_received": report.summarise(report.fps_window(records, now)),
+                     "fps_received": report.summarise(window.sample(records, now)),
                      "edges_cpu_pct": await cpu.sample(edges) if edges else {}}
             timeline.append(point)
             progress.show(report.progress_line(point, len(records)))

@@ -67,6 +67,7 @@ def test_three_participants_report_and_plot(stack: tuple[procs.Proc, Path]) -> N
     assert publisher["fps_sent"] > 5
     assert report["edges_cpu"]["edge-1"]["samples"] >= 1 and report["edges_cpu"]["edge-1"]["mean_pct"] >= 0
     assert report["timeline"] and report["timeline"][-1]["joined"] == 3
+    assert any((s["fps_received"]["median"] or 0) > 0 for s in report["timeline"])
     assert (workdir / "run.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert "joined 3/3" in run.stderr  # the progress line (plain lines: stderr is not a terminal)
     assert "3/3 joined, 0 failed" in run.stderr
