@@ -8,7 +8,7 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException, Permi
 
 from .. import audit
 from ..auth.sessions import SessionStore
-from ..db import Database
+from ..db import Connection, Database
 from ..errors import FieldError
 from .passwords import generate_password, hash_password_async, verify_password_async
 from .repository import AccountRepository, to_read
@@ -31,14 +31,18 @@ class AccountService:
             raise PermissionDeniedException("registration is switched off on this server")
         pw_hash = await hash_password_async(data.password)
         async with self.db.transaction() as conn:
-            cur = await conn.execute("SELECT 1 FROM accounts WHERE username = ?", (data.username,))
-            if await cur.fetchone():
-                raise FieldError("username", "is already taken", status_code=409)
-            account_id = await self.repo.insert(
-                conn, username=data.username, display_name=data.display_name or data.username,
-                email=data.email, role=self.default_role, source="local", password_hash=pw_hash)
+            account_id = await self._insert_local(conn, data, self.default_role, pw_hash)
         log.info("account registered", extra={"account_id": account_id})
         return to_read(await self.repo.get(account_id))
+
+    async def _insert_local(self, conn: Connection, data: AccountCreate | AccountAdminCreate, role: str,
+                            pw_hash: str) -> str:
+        """A local account named as *data* says (409 when the name is taken); its id."""
+        cur = await conn.execute("SELECT 1 FROM accounts WHERE username = ?", (data.username,))
+        if await cur.fetchone():
+            raise FieldError("username", "is already taken", status_code=409)
+        return await self.repo.insert(conn, username=data.username, display_name=data.display_name or data.username,
+                                      email=data.email, role=role, source="local", password_hash=pw_hash)
 
     async def authenticate_local(self, username: str, password: str) -> AccountRead:
         """The local account for *username* if *password* is right; the same error otherwise."""
@@ -105,12 +109,7 @@ class AccountService:
         generated = None if data.password else generate_password()
         pw_hash = await hash_password_async(data.password or generated or "")
         async with self.db.transaction() as conn:
-            cur = await conn.execute("SELECT 1 FROM accounts WHERE username = ?", (data.username,))
-            if await cur.fetchone():
-                raise FieldError("username", "is already taken", status_code=409)
-            account_id = await self.repo.insert(
-                conn, username=data.username, display_name=data.display_name or data.username,
-                email=data.email, role=data.role, source="local", password_hash=pw_hash)
+            account_id = await self._insert_local(conn, data, data.role, pw_hash)
             await audit.record(None, actor, "account.create", target_kind="account", target_id=account_id, conn=conn,
                                details={"username": data.username, "role": data.role})
         log.info("account created by admin", extra={"account_id": account_id, "by": actor.account_id})

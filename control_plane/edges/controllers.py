@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import time
 
-import msgspec
-import nats.errors
 from litestar import Controller, Request, get, post
-from litestar.exceptions import HTTPException, NotFoundException, ServiceUnavailableException
+from litestar.exceptions import NotFoundException, ServiceUnavailableException
 from litestar.status_codes import HTTP_200_OK
 
 from nodes import subjects, wire
@@ -15,6 +13,7 @@ from nodes import subjects, wire
 from .. import audit
 from ..auth.principal import Principal, require_role
 from ..errors import FieldError
+from .ask import ask_edge
 from .schemas import DrainBody, EdgeDrained, EdgeRead
 
 
@@ -48,19 +47,8 @@ class EdgeController(Controller):
         reason = (data or DrainBody()).reason
         command = wire.DrainEdge(edge_id=edge_id, by=principal.account_id, reason=reason)
         timeout = services.settings.meetings.command_timeout
-        try:
-            msg = await services.bus.nc.request(subjects.edge_drain(edge_id), wire.encode(command), timeout=timeout)
-        except nats.errors.NoRespondersError:
-            raise ServiceUnavailableException(f"edge {edge_id} does not listen for drain commands") from None
-        except (nats.errors.TimeoutError, TimeoutError):
-            raise HTTPException(status_code=504, detail=f"the edge did not confirm within {timeout:g} s") from None
-        except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError,
-                nats.errors.StaleConnectionError, nats.errors.NoServersError):
-            raise ServiceUnavailableException("not connected to NATS") from None
-        try:
-            reply = wire.reply_decoder.decode(msg.data)
-        except msgspec.DecodeError:
-            raise HTTPException(status_code=502, detail="the edge sent an unreadable reply") from None
+        reply = await ask_edge(services.bus, subjects.edge_drain(edge_id), command, timeout=timeout, what="drain",
+                               nobody=ServiceUnavailableException(f"edge {edge_id} does not listen for drain commands"))
         if not isinstance(reply, wire.CommandReply) or not reply.ok:
             why = reply.error if isinstance(reply, wire.CommandReply) else f"{reply.error}: {reply.detail}"
             raise FieldError("edge_id", f"the edge refused: {why}", status_code=409)

@@ -11,15 +11,14 @@ from __future__ import annotations
 import logging
 import time
 
-import msgspec
-import nats.errors
-from litestar.exceptions import HTTPException, ServiceUnavailableException
+from litestar.exceptions import ServiceUnavailableException
 
 from nodes import subjects, wire
 from nodes.bus import Bus
 
 from .. import audit
 from ..auth.principal import Principal
+from ..edges.ask import ask_edge
 from ..errors import FieldError
 from ..events import repository as roster
 from ..placement.service import PlacementService, PlacementUnavailable
@@ -56,19 +55,7 @@ class CommandService:
     async def request(self, command: wire._Cmd) -> wire.CommandReply:
         """Send *command*; return the edge's successful reply or raise the HTTP error it maps to."""
         subject = subjects.command(command.meeting_id, VERBS[type(command)])
-        try:
-            msg = await self.bus.request(subject, wire.encode(command), timeout=self.timeout, what="command")
-        except nats.errors.NoRespondersError:
-            raise NoEdge() from None
-        except (nats.errors.TimeoutError, TimeoutError):
-            raise HTTPException(status_code=504, detail=f"the edge did not confirm within {self.timeout:g} s") from None
-        except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError,
-                nats.errors.StaleConnectionError, nats.errors.NoServersError):
-            raise ServiceUnavailableException("not connected to NATS") from None
-        try:
-            reply = wire.reply_decoder.decode(msg.data)
-        except msgspec.DecodeError:
-            raise HTTPException(status_code=502, detail="the edge sent an unreadable reply") from None
+        reply = await ask_edge(self.bus, subject, command, timeout=self.timeout, what="command", nobody=NoEdge())
         match reply:
             case wire.ErrorReply():
                 raise FieldError("command", f"the edge refused: {reply.detail or reply.error}", status_code=409)
