@@ -206,12 +206,37 @@ def _has_code(sql: str) -> bool:
 
 @contextlib.asynccontextmanager
 async def transaction(db: aiosqlite.Connection) -> AsyncIterator[aiosqlite.Connection]:
-    """``BEGIN IMMEDIATE`` … ``COMMIT``; rolled back on any exception, so nothing is half-written."""
-    await db.execute("BEGIN IMMEDIATE")
+    """``BEGIN IMMEDIATE`` … ``COMMIT``; rolled back on any exception, so nothing is half-written.
+
+    Cancellation-safe: a statement handed to aiosqlite runs on its thread even when the task that
+    awaited it is cancelled, in the order given. So a ``BEGIN`` cancelled while it waited is
+    followed there by a ``ROLLBACK``, and a rollback is not given up half-way by a second
+    cancellation: the connection is never left inside a transaction nobody ends."""
+    try:
+        await db.execute("BEGIN IMMEDIATE")
+    except asyncio.CancelledError:
+        _end(db, "ROLLBACK")
+        raise
     try:
         yield db
     except BaseException:
-        await db.execute("ROLLBACK")
+        await asyncio.shield(_end(db, "ROLLBACK"))
         raise
     else:
         await db.execute("COMMIT")
+
+
+_ending: set[asyncio.Task[None]] = set()
+
+
+def _end(db: aiosqlite.Connection, sql: str) -> asyncio.Task[None]:
+    """Run *sql* on *db* whatever becomes of the caller (errors are the original exception's
+    business: a ROLLBACK with no transaction open, a connection already closed)."""
+    async def run() -> None:
+        with contextlib.suppress(Exception):
+            await db.execute(sql)
+
+    task = asyncio.get_running_loop().create_task(run())
+    _ending.add(task)
+    task.add_done_callback(_ending.discard)
+    return task

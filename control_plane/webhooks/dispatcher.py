@@ -185,7 +185,8 @@ class WebhookDispatcher:
         loop = asyncio.get_running_loop()
         for endpoint in self.endpoints.values():
             self._tasks.append(loop.create_task(self._worker(endpoint), name=f"webhook-{endpoint.name}"))
-        self._tasks.append(loop.create_task(self._housekeeping(), name="webhook-housekeeping"))
+        if self.endpoints:  # without endpoints there is nothing to deliver, abandon or prune
+            self._tasks.append(loop.create_task(self._housekeeping(), name="webhook-housekeeping"))
 
     async def _worker(self, endpoint: WebhookEndpointSettings) -> None:
         wake = self._wake[endpoint.name]

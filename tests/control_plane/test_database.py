@@ -5,6 +5,8 @@ whole or not at all."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import random
 from pathlib import Path
 
 import pytest
@@ -79,5 +81,26 @@ async def test_a_migration_applies_whole_or_not_at_all(tmp_path: Path, monkeypat
         assert [r["text"] for r in await db.fetch_all("SELECT text FROM notes")] == ["a;b"]   # 9002 left nothing
         names = [r["name"] for r in await db.fetch_all("SELECT name FROM schema_migrations ORDER BY version")]
         assert names[-1] == "9001_notes.sql" and "9002_broken.sql" not in names
+    finally:
+        await db.close()
+
+
+async def test_a_write_cancelled_at_any_moment_leaves_no_transaction_open(tmp_path: Path) -> None:
+    """A task cancelled while its BEGIN, statement or ROLLBACK waits on aiosqlite's thread: the
+    next write still starts a transaction of its own (nothing is left half-open)."""
+    db = await open_database(str(tmp_path / "cancel.sqlite3"))
+    rng = random.Random(7)
+    try:
+        for _ in range(60):
+            async def writer() -> None:
+                while True:
+                    await db.execute("DELETE FROM sessions WHERE expires_at < ?", (0,))
+
+            task = asyncio.create_task(writer())
+            await asyncio.sleep(rng.uniform(0, 0.005))
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            assert await db.execute("DELETE FROM sessions WHERE expires_at < ?", (0,)) == 0
     finally:
         await db.close()
