@@ -12,6 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 
 
+@pytest.mark.long  # a benchmark smoke run: ./dev test-long
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_quick_sfu_benchmark_runs_and_media_flows() -> None:

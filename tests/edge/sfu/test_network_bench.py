@@ -93,6 +93,7 @@ def test_the_figures_from_samples_count_the_window_only_and_an_open_stall() -> N
     assert layer_of(0, layers) is None and layer_of(170, layers) == 1 and layer_of(360, []) == 0
 
 
+@pytest.mark.long  # a benchmark smoke run: ./dev test-long
 @pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.timeout(300)
