@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -24,26 +23,16 @@ from control_plane.events import repository as roster
 from control_plane.events.apply import apply_event
 from control_plane.meetings.repository import MeetingRepository
 from nodes import wire
-from tests.support.postgres import Postgres, postgres_available
+from tests.support.postgres import Postgres, pg_server, postgres_available  # noqa: F401 - pg_server: a fixture
 from tests.support.util import require
 
 _names = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
-    require(postgres_available(), "PostgreSQL (apt-get install postgresql)")
-    server = Postgres(tmp_path_factory.mktemp("pg")).start()
-    try:
-        yield server
-    finally:
-        server.cleanup()
-
-
 @pytest.fixture
-def url(server: Postgres) -> str:
+def url(pg_server: Postgres) -> str:
     """A fresh, empty database on the module's server."""
-    return server.create_database(f"t{next(_names)}")
+    return pg_server.create_database(f"t{next(_names)}")
 
 
 # -- the translation ------------------------------------------------------------------------------

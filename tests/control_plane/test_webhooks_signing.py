@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import json
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import msgspec
@@ -21,8 +21,7 @@ from control_plane.webhooks import payloads, signing
 from control_plane.webhooks.repository import DeliveryRepository
 from nodes import wire
 from nodes.settings import SettingsError, load
-from tests.support.postgres import Postgres, postgres_available
-from tests.support.util import require
+from tests.support.postgres import Postgres, pg_server  # noqa: F401 - a fixture
 
 # The test vector published with the Standard Webhooks reference libraries.
 SPEC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -105,16 +104,6 @@ def test_payloads_of_events() -> None:
     rec = payloads.recording_ready("r1", "m1", state="stopped", reason="stopped by ann", error="",
                                    started_at=1.0, stopped_at=2.0)
     assert rec.webhook_id == "msg_rec_r1" and json.loads(rec.body)["data"]["manifest_url"].endswith("manifest.json")
-
-
-@pytest.fixture(scope="module")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
-    require(postgres_available(), "PostgreSQL (apt-get install postgresql)")
-    server = Postgres(tmp_path_factory.mktemp("pg")).start()
-    try:
-        yield server
-    finally:
-        server.cleanup()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

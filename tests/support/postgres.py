@@ -19,10 +19,13 @@ import shutil
 import signal
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from . import process
-from .util import free_port
+from .util import free_port, require
 
 #: The unprivileged account PostgreSQL runs as when the tests run as root.
 RUN_AS = "nobody"
@@ -114,3 +117,14 @@ class Postgres:
     def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
+    """One real PostgreSQL for a test module (import the fixture into the module to use it)."""
+    require(postgres_available(), "PostgreSQL (apt-get install postgresql)")
+    server = Postgres(tmp_path_factory.mktemp("pg")).start()
+    try:
+        yield server
+    finally:
+        server.cleanup()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.machine import consecutive_ports
 from control_plane.placement.choose import Placement
 from tests.support import procs
 from tests.support.nats import NatsServer
@@ -22,29 +23,6 @@ from tests.support.participant import Participant
 from tests.support.util import eventually, eventually_sync
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_ports(n: int) -> int:
-    """The first of *n* consecutive free TCP ports."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            first = s.getsockname()[1]
-        if first + n > 65535:
-            continue
-        try:
-            held = []
-            for port in range(first, first + n):
-                t = socket.socket()
-                held.append(t)
-                t.bind(("127.0.0.1", port))
-            return first
-        except OSError:
-            continue
-        finally:
-            for t in held:
-                t.close()
-    raise RuntimeError("no free port range")
 
 
 def worker_pid(config_name: str) -> int | None:
@@ -107,6 +85,12 @@ async def a_busy_worker_s_meeting_spreads(tmp_path: Path, nats: NatsServer, cp: 
         # Bob, already seated on the busy worker, was not moved
         assert bob.edge.edge_id == site and [w for _, w, _ in bob.history] == ["joined"]
 
+        # The other machine's edge leaves first: a participant failing over to an edge the meeting's
+        # placement does not name, while its own worker comes back before the registry drops it
+        # (so nothing re-homes the meeting), is not joined to the meeting's cascade (docs/scaling.md).
+        solo.stop()
+        await eventually(lambda: "solo" not in {e["edge_id"] for e in procs.live_edges(cp)}, timeout=20,
+                         what="the other machine's edge gone")
         old = worker_pid(f"{other}.toml")
         assert old is not None
         os.kill(old, signal.SIGKILL)
@@ -128,7 +112,7 @@ async def a_busy_worker_s_meeting_spreads(tmp_path: Path, nats: NatsServer, cp: 
 async def test_a_machine_runs_one_edge_per_worker(tmp_path: Path) -> None:
     nats = NatsServer(tmp_path, name="hub").start()
     cp = procs.control_plane(tmp_path, nats.url, placement={"busy_cpu_pct": 0, "busy_streams": 2}).start()
-    first = free_ports(3)
+    first = consecutive_ports(3)
     blocker = socket.socket()
     blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     blocker.bind(("127.0.0.1", first + 2))   # worker 3's port is taken
