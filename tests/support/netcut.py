@@ -20,6 +20,7 @@ class Link:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name=f"link-{self.port}")
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
         self.connections = 0
 
     # -- control (thread-safe) ------------------------------------------------------------------
@@ -36,7 +37,7 @@ class Link:
 
     def close(self) -> None:
         if self._thread.is_alive():
-            self._call(self._cut())
+            self._call(self._shut())
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
 
@@ -60,7 +61,17 @@ class Link:
             w.transport.abort()
         self._writers.clear()
 
+    async def _shut(self) -> None:
+        """Cut, and let every connection's pipes end before the loop stops (none left pending)."""
+        await self._cut()
+        if self._handlers:
+            await asyncio.wait(list(self._handlers), timeout=5)
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
