@@ -183,6 +183,9 @@ class ParticipantLeft(_Evt, kw_only=True, tag="evt.left"):
     participant_id: str
     #: "left", "kicked", "ended", "timeout", "denied", "edge_stopped".
     reason: str = "left"
+    #: Who removed the participant (kicked, denied): a moderator's participant id, an account id when
+    #: the control plane asked, or "" when nobody did (a token barred elsewhere, a plain leave).
+    by: str = ""
 
 
 class LobbyWaiting(_Evt, kw_only=True, tag="evt.lobby"):

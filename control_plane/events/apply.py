@@ -85,25 +85,46 @@ async def _set_live(conn: Connection, meeting_id: str, at: float) -> None:
 
 
 # -- the audit log: moderators' actions in the room, as the edges report them ---------------------
+async def _moderator(conn: Connection, meeting_id: str, by: str) -> audit.Actor | None:
+    """The actor named by an event's ``by``: a participant of the meeting (a moderator in the room),
+    or None when ``by`` is an account id (the control plane asked, and its ``meeting.*`` entry already
+    names the account). A ``by`` that is neither (its join not applied yet) is kept as it came."""
+    cur = await conn.execute("SELECT r.account_id, COALESCE(a.username, r.display_name) AS name FROM roster r"
+                             " LEFT JOIN accounts a ON a.id = r.account_id"
+                             " WHERE r.meeting_id = ? AND r.participant_id = ?", (meeting_id, by))
+    row = await cur.fetchone()
+    if row is not None:
+        return audit.Actor("moderator", row["account_id"] or "", row["name"] or "")
+    cur = await conn.execute("SELECT 1 FROM accounts WHERE id = ?", (by,))
+    if await cur.fetchone() is not None:
+        return None
+    return audit.Actor("moderator")
+
+
 async def _audit_removal(conn: Connection, event: wire.ParticipantLeft) -> None:
-    """A participant kicked or turned away from the lobby. The event does not say who did it (nor
-    whether the control plane asked: those also have a ``meeting.kick``/``meeting.deny`` entry
-    naming the actor), so the entry names the edge that reported it and no account."""
-    await audit.record(None, audit.Actor("moderator"), f"participant.{event.reason}", target_kind="participant",
+    """A participant kicked or turned away from the lobby, by the moderator the event names (``by``).
+    With no ``by`` (a token barred on another edge, or an edge older than the field) the entry names
+    no account; the edge that reported it is in the details either way."""
+    details = {"reported_by": event.edge_id}
+    if event.by:
+        actor = await _moderator(conn, event.meeting_id, event.by)
+        if actor is None:
+            return  # a command from the control plane: audited there
+        details["by_participant"] = event.by
+    else:
+        actor = audit.Actor("moderator")
+        details["actor"] = "not named by the event"
+    await audit.record(None, actor, f"participant.{event.reason}", target_kind="participant",
                        target_id=event.participant_id, meeting_id=event.meeting_id, conn=conn, at=event.at,
-                       details={"reported_by": event.edge_id, "actor": "not named by the event"})
+                       details=details)
 
 
 async def _audit_room_mute(conn: Connection, event: wire.ParticipantMuted) -> None:
     """A moderator in the room muted someone: ``by`` is the moderator's participant id (for a
     control plane command it is an account id, and ``meeting.mute`` already has the entry)."""
-    cur = await conn.execute("SELECT r.account_id, COALESCE(a.username, r.display_name) AS name FROM roster r"
-                             " LEFT JOIN accounts a ON a.id = r.account_id"
-                             " WHERE r.meeting_id = ? AND r.participant_id = ?", (event.meeting_id, event.by))
-    row = await cur.fetchone()
-    if row is None:
-        return  # not a participant: a command from the control plane (audited there) or one we cannot name
-    await audit.record(None, audit.Actor("moderator", row["account_id"] or "", row["name"] or ""),
-                       "participant.muted", target_kind="participant", target_id=event.participant_id,
+    actor = await _moderator(conn, event.meeting_id, event.by)
+    if actor is None:
+        return
+    await audit.record(None, actor, "participant.muted", target_kind="participant", target_id=event.participant_id,
                        meeting_id=event.meeting_id, conn=conn, at=event.at,
                        details={"kind": event.kind, "by_participant": event.by, "reported_by": event.edge_id})

@@ -103,7 +103,7 @@ def mute(meeting: Meeting, target: Participant, source: str, muted: bool, *, by:
 # -- moderation -------------------------------------------------------------------------------
 async def kick(meeting: Meeting, target: Participant, *, by: str, reason: str = "") -> None:
     target.send(m.Kicked(by=by, reason=reason))
-    await meeting.leave(target, "kicked", code=CLOSE_KICKED, close_reason=reason or "kicked")
+    await meeting.leave(target, "kicked", code=CLOSE_KICKED, close_reason=reason or "kicked", by=by)
 
 
 async def admit(meeting: Meeting, target: Participant, *, by: str) -> None:
@@ -117,7 +117,7 @@ async def deny(meeting: Meeting, target: Participant, *, by: str, reason: str = 
     if target.state != "lobby":
         raise Refusal("invalid", f"participant {target.id!r} is not waiting in the lobby", "participant_id")
     target.send(m.Denied(reason=reason))
-    await meeting.leave(target, "denied", code=CLOSE_DENIED, close_reason=reason or "denied")
+    await meeting.leave(target, "denied", code=CLOSE_DENIED, close_reason=reason or "denied", by=by)
 
 
 def is_guest(role: str, account_id: str) -> bool:

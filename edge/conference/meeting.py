@@ -293,9 +293,10 @@ class Meeting(MeetingRoomEvents):
             await self.room.restart(p.id)  # type: ignore[union-attr]
 
     async def leave(self, p: Participant, reason: str, *, code: int = CLOSE_NORMAL, close_reason: str = "",
-                    announce: bool = True, keep_open: bool = False) -> None:
+                    announce: bool = True, keep_open: bool = False, by: str = "") -> None:
         """*p* leaves; the meeting closes here when it was the last (unless *keep_open*: its seat is
-        being taken over). A kicked or denied participant's token no longer joins."""
+        being taken over). A kicked or denied participant's token no longer joins; *by* names who
+        removed it (the event carries it for the audit log)."""
         if p.state == "left":
             return
         if reason in ("kicked", "denied"):
@@ -318,7 +319,7 @@ class Meeting(MeetingRoomEvents):
         elif announce:
             self.lobby_changed()
         if not p.hidden:
-            self.event(wire.ParticipantLeft, participant_id=p.id, reason=reason)
+            self.event(wire.ParticipantLeft, participant_id=p.id, reason=reason, by=by)
         elif was == "in" and not self.recording_here:
             if announce and not self.recording:   # (no recorder on another edge of the meeting either)
                 self.broadcast(m.Recording(active=False, error=p.record_error))

@@ -107,17 +107,29 @@ async def test_moderator_actions_reported_by_edges_are_audited(control_plane) ->
                                                     kind="audio", by="p-2"))
         await apply_event(db, wire.ParticipantMuted(meeting_id=mid, edge_id="edge-a", participant_id="p-2",
                                                     kind="video", by="p-host"))
-        kicked = wire.ParticipantLeft(meeting_id=mid, edge_id="edge-a", participant_id="p-2", reason="kicked")
+        kicked = wire.ParticipantLeft(meeting_id=mid, edge_id="edge-a", participant_id="p-2", reason="kicked",
+                                      by="p-host")
         await apply_event(db, kicked)
         await apply_event(db, kicked)  # delivered twice: one entry
+        for pid in ("p-3", "p-4"):
+            await apply_event(db, wire.ParticipantJoined(meeting_id=mid, edge_id="edge-a", participant_id=pid,
+                                                         display_name=pid, role="guest"))
+        # A kick the control plane asked for names the account in ``by``: its meeting.kick entry has it.
+        await apply_event(db, wire.ParticipantLeft(meeting_id=mid, edge_id="edge-a", participant_id="p-3",
+                                                   reason="kicked", by=hanna))
+        # A removal nobody is named for (a token barred on another edge): the edge that reported it.
+        await apply_event(db, wire.ParticipantLeft(meeting_id=mid, edge_id="edge-a", participant_id="p-4",
+                                                   reason="kicked"))
         await apply_event(db, wire.ParticipantLeft(meeting_id=mid, edge_id="edge-a", participant_id="p-host"))
 
         log = await entries(cp, root, meeting=mid)
-        assert [e["action"] for e in log] == ["participant.kicked", "participant.muted"]
-        kick, mute = log
+        assert [(e["action"], e["target_id"]) for e in log] == \
+            [("participant.kicked", "p-4"), ("participant.kicked", "p-2"), ("participant.muted", "p-2")]
+        unnamed, kick, mute = log
         assert (mute["actor_id"], mute["actor_username"], mute["actor_kind"]) == (hanna, "hanna", "moderator")
         assert mute["target_id"] == "p-2" and mute["details"]["kind"] == "video"
-        # The event does not say who kicked: the entry says which edge reported it.
-        assert (kick["actor_id"], kick["actor_kind"], kick["target_id"]) == ("", "moderator", "p-2")
-        assert kick["details"]["reported_by"] == "edge-a"
+        assert (kick["actor_id"], kick["actor_username"], kick["actor_kind"]) == (hanna, "hanna", "moderator")
+        assert kick["details"] == {"reported_by": "edge-a", "by_participant": "p-host"}
+        assert (unnamed["actor_id"], unnamed["actor_kind"]) == ("", "moderator")
+        assert unnamed["details"]["reported_by"] == "edge-a"
         assert PASSWORD not in str(log)

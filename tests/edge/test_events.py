@@ -44,6 +44,9 @@ async def test_a_meeting_s_events_are_stored_once_each(edge: EdgeServer, nc: nat
     await guest.expect("joined")
     await a.send({"type": "mute", "source": "microphone"})
     await a.expect("muted")
+    await a.send({"type": "kick", "participant_id": waiting["participant_id"]})
+    await guest.expect("kicked")
+    await a.expect("participant_left")
     await a.send({"type": "end_meeting", "reason": "done"})
     await a.closed()
     expected = ["started", "joined", "lobby", "joined", "muted", "left", "left", "ended"]
@@ -59,7 +62,11 @@ async def test_a_meeting_s_events_are_stored_once_each(edge: EdgeServer, nc: nat
         (a.joined["participant_id"], "acct-ada", "Ada", "host")
     muted = events[4][1]
     assert isinstance(muted, wire.ParticipantMuted) and (muted.kind, muted.muted) == ("audio", True)
-    assert {e.reason for _, e in events[5:7]} == {"ended"}
+    kicked, ended = events[5][1], events[6][1]
+    assert isinstance(kicked, wire.ParticipantLeft) and isinstance(ended, wire.ParticipantLeft)
+    assert (kicked.participant_id, kicked.reason, kicked.by) == \
+        (waiting["participant_id"], "kicked", a.joined["participant_id"])                  # who, for the audit log
+    assert (ended.reason, ended.by) == ("ended", "")
     assert events[7][1].reason == "done"
     assert edge.node.outbox.pending == 0 and edge.node.outbox.dropped == 0
 
