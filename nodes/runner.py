@@ -28,7 +28,7 @@ from typing import Any
 
 import uvicorn
 
-from . import logs, sdnotify
+from . import logs, memory, sdnotify
 from .settings import HttpSettings, LogSettings
 from .websocket import WS_MAX_BYTES, WebSocketProtocol
 
@@ -78,6 +78,7 @@ async def _serve(app: Any, service: str, http: HttpSettings) -> int:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    memory.install(loop, service)  # only when CC_MEMORY_SNAPSHOTS asks for it
 
     server = _Server(uvicorn_config(app, http))
     task = loop.create_task(server.serve(), name="http")
