@@ -15,7 +15,7 @@ import httpx
 
 from nodes.settings import dump_toml
 
-from .util import free_port
+from .util import eventually_sync, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -212,6 +212,13 @@ def live_edges(cp: Proc, timeout: float = 3.0) -> list[dict[str, Any]]:
     r = httpx.get(cp.base_url + "/api/v1/edges", headers=admin_headers(cp), timeout=timeout)
     r.raise_for_status()
     return r.json()
+
+
+def wait_edges(cp: Proc, *edge_ids: str, timeout: float = 20.0) -> None:
+    """Wait until *cp* lists each of *edge_ids* live (an edge's ``/readyz`` says it is up; the
+    control plane places meetings on it only once its first heartbeat arrived)."""
+    eventually_sync(lambda: set(edge_ids) <= {e["edge_id"] for e in live_edges(cp)} or None, timeout=timeout,
+                    what=f"{', '.join(edge_ids)} live in the control plane's registry")
 
 
 def edge(workdir: Path, nats_url: str, edge_id: str = "edge-1", **overrides: Any) -> Proc:

@@ -52,6 +52,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         cp.wait_http("/readyz")
         edge.wait_http("/readyz")
+        procs.wait_edges(cp, "edge-cli")
         yield Stack(cp, edge, workdir / "token", workdir)
     finally:
         edge.stop()

@@ -34,6 +34,7 @@ def stack(tmp_path: Path) -> Iterator[tuple[NatsServer, procs.Proc, procs.Proc]]
     try:
         cp.wait_http("/readyz", timeout=30)
         edge.start().wait_http("/readyz", timeout=30)
+        procs.wait_edges(cp, "edge-1")
         yield nats, cp, edge
     finally:
         edge.stop()

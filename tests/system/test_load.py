@@ -30,6 +30,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[procs.Proc
     try:
         cp.wait_http("/readyz", timeout=30)
         edge.start().wait_http("/readyz", timeout=30)
+        procs.wait_edges(cp, "edge-1")
         yield cp, workdir
     finally:
         edge.stop()

@@ -106,6 +106,7 @@ async def test_signed_webhooks_are_retried_and_a_hanging_endpoint_stalls_nobody(
     try:
         cp.wait_http("/readyz", timeout=30)
         edge.wait_http("/readyz", timeout=30)
+        procs.wait_edges(cp, "edge-1")
         admin = procs.admin_headers(cp)
         async with httpx.AsyncClient(base_url=cp.base_url, timeout=10) as http:
             r = await http.post("/api/v1/meetings", json={"title": "Hooks", "allow_guests": True}, headers=admin)
@@ -123,6 +124,7 @@ async def test_signed_webhooks_are_retried_and_a_hanging_endpoint_stalls_nobody(
             restarted = time.monotonic()
             cp.start()
             cp.wait_http("/readyz", timeout=30)
+            procs.wait_edges(cp, "edge-1")  # ending the meeting asks its edge
             first_hang_id = hang.requests[0][1]["webhook-id"]
             await eventually(lambda: any(t > restarted for t, _, _ in hang.of(first_hang_id)), timeout=15,
                              what="the hanging endpoint's queue resumed after the restart")
