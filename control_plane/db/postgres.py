@@ -30,7 +30,7 @@ from typing import Any
 
 import asyncpg
 
-from . import Database, DatabaseUnavailable, Row
+from . import Cursor, Database, DatabaseUnavailable, Row
 from . import migration_files as _migration_files
 
 log = logging.getLogger(__name__)
@@ -154,26 +154,6 @@ def _rowcount(status: str) -> int:
     """``UPDATE 3`` → 3, ``INSERT 0 1`` → 1; -1 when the status carries no count."""
     last = status.rsplit(" ", 1)[-1]
     return int(last) if last.isdigit() else -1
-
-
-class Cursor:
-    """What ``execute`` returns: the rows (all fetched), ``rowcount``; as aiosqlite's cursor is used."""
-
-    def __init__(self, rows: list[Row], rowcount: int) -> None:
-        self._rows = rows
-        self._next = 0
-        self.rowcount = rowcount
-        self.lastrowid = None
-
-    async def fetchone(self) -> Row | None:
-        if self._next >= len(self._rows):
-            return None
-        self._next += 1
-        return self._rows[self._next - 1]
-
-    async def fetchall(self) -> list[Row]:
-        rows, self._next = self._rows[self._next:], len(self._rows)
-        return rows
 
 
 class Connection:

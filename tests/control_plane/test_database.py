@@ -7,12 +7,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 import control_plane.db as db_module
 from control_plane.db import open_database, split_statements
+from tests.support.util import eventually
 
 
 async def test_a_read_sees_only_what_is_committed(tmp_path: Path) -> None:
@@ -86,8 +89,8 @@ async def test_a_migration_applies_whole_or_not_at_all(tmp_path: Path, monkeypat
 
 
 async def test_a_write_cancelled_at_any_moment_leaves_no_transaction_open(tmp_path: Path) -> None:
-    """A task cancelled while its BEGIN, statement or ROLLBACK waits on aiosqlite's thread: the
-    next write still starts a transaction of its own (nothing is left half-open)."""
+    """A task cancelled at any moment of a run of writes: the next write still starts a
+    transaction of its own (nothing is left half-open)."""
     db = await open_database(str(tmp_path / "cancel.sqlite3"))
     rng = random.Random(7)
     try:
@@ -104,3 +107,69 @@ async def test_a_write_cancelled_at_any_moment_leaves_no_transaction_open(tmp_pa
             assert await db.execute("DELETE FROM sessions WHERE expires_at < ?", (0,)) == 0
     finally:
         await db.close()
+
+
+async def test_a_write_waits_for_another_process_s_lock_without_blocking_the_loop(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writes run on the event loop's thread: while another connection (another process) holds
+    the write lock, the loop goes on and the write starts once the lock is free; after
+    ``BUSY_WAIT`` it fails with SQLite's own error instead."""
+    path = tmp_path / "busy.sqlite3"
+    db = await open_database(str(path))
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.005)
+
+        tick = asyncio.create_task(ticker())
+        write = asyncio.create_task(db.execute("DELETE FROM sessions WHERE expires_at < ?", (0,)))
+        await eventually(lambda: ticks >= 10, what="the loop running while the write waits")
+        assert not write.done()
+        other.execute("COMMIT")
+        assert await asyncio.wait_for(write, 5) == 0
+        tick.cancel()
+
+        monkeypatch.setattr(db_module, "BUSY_WAIT", 0.1)
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            await db.execute("DELETE FROM sessions WHERE expires_at < ?", (0,))
+        other.execute("ROLLBACK")
+        assert await db.execute("DELETE FROM sessions WHERE expires_at < ?", (0,)) == 0  # nothing left open
+    finally:
+        other.close()
+        await db.close()
+
+
+async def test_the_write_ahead_log_is_checkpointed_off_the_loop(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every ``CHECKPOINT_EVERY`` writes the log is copied into the database file (on the reader's
+    thread): a copy of the file alone, without its ``-wal``, holds what was written."""
+    monkeypatch.setattr(db_module, "CHECKPOINT_EVERY", 5)
+    path = tmp_path / "wal.sqlite3"
+    db = await open_database(str(path))
+    try:
+        await db.execute("CREATE TABLE notes (text TEXT)")
+        for i in range(4):
+            await db.execute("INSERT INTO notes VALUES (?)", (f"n{i}",))
+        assert db._checkpoint is not None
+        await db._checkpoint
+        copy = tmp_path / "copy.sqlite3"
+        shutil.copyfile(path, copy)
+        alone = sqlite3.connect(copy)
+        try:
+            assert [r[0] for r in alone.execute("SELECT text FROM notes")] == ["n0", "n1", "n2", "n3"]
+        finally:
+            alone.close()
+    finally:
+        await db.close()
+
+
+async def test_only_a_file_path_opens(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="must be a file path"):
+        await open_database(":memory:")
