@@ -24,6 +24,7 @@ from litestar.types import Receive, Scope, Send
 
 from nodes import subjects
 from nodes.bus import Bus
+from nodes.memory import HeapTrimmer
 
 from .commands import CommandEndpoint
 from .conference.conference import Conference
@@ -111,6 +112,9 @@ def create_app(settings: Settings) -> Litestar:
                 emit=outbox.put,
                 resume_grace=sig.resume_grace, replay=sig.replay_messages, chat_max_chars=sig.chat_max_chars,
                 ice_servers=ice_servers(settings))
+            trimmer = HeapTrimmer(lambda: conference.departures, interval=settings.memory.trim_interval)
+            trimmer.start()
+            stack.push_async_callback(trimmer.stop)
             hb = Heartbeat(bus, edge_id=settings.edge_id, region=settings.region, machine=settings.machine,
                            public_url=settings.public_url, interval=settings.heartbeat.interval,
                            load=lambda: LoadSnapshot(*conference.counts()))

@@ -93,6 +93,12 @@ class MeshSettings(Base, kw_only=True):
     placement_wait: float = 10.0
 
 
+class MemorySettings(Base, kw_only=True):
+    #: Seconds between handing the memory the C allocator keeps after participants left back to
+    #: the system (glibc's ``malloc_trim``, on a worker thread); 0: never.
+    trim_interval: Annotated[float, msgspec.Meta(ge=0)] = 60.0
+
+
 class SfuSettings(Base, kw_only=True):
     #: STUN/TURN servers for the edge's own ICE agent, e.g. [{urls = "stun:stun.example.org"}]. Those
     #: without ``username``/``credential`` (STUN) are also handed to clients; those with stay here.
@@ -196,6 +202,7 @@ class Settings(Base, kw_only=True):
     commands: CommandsSettings = msgspec.field(default_factory=CommandsSettings)
     mesh: MeshSettings = msgspec.field(default_factory=MeshSettings)
     metrics: MetricsSettings = msgspec.field(default_factory=MetricsSettings)
+    memory: MemorySettings = msgspec.field(default_factory=MemorySettings)
 
     def __post_init__(self) -> None:
         if self.sfu.ice_transport_policy == "relay" and not (self.turn.for_edge and self.turn.urls) and not any(

@@ -1,4 +1,5 @@
-"""Memory snapshots for finding what a long-running process keeps (an operator's diagnosis tool).
+"""A node's memory: giving back what the C allocator keeps (:class:`HeapTrimmer`), and snapshots
+for finding what a long-running process keeps (an operator's diagnosis tool).
 
 Off unless the environment asks for it: with ``CC_MEMORY_SNAPSHOTS=<folder>`` a process started by
 the runner traces its Python allocations (:mod:`tracemalloc`, ``CC_MEMORY_FRAMES`` frames each,
@@ -17,12 +18,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import ctypes
+import ctypes.util
 import linecache
 import logging
 import os
 import signal
 import sys
+import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -73,6 +79,87 @@ def install(loop: asyncio.AbstractEventLoop, service: str) -> Snapshots | None:
     log.warning("tracing memory allocations (slower): SIGUSR2 writes a snapshot",
                 extra={"folder": folder, "frames": frames})
     return snapshots
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None where the C library has none (musl, macOS)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
+
+
+def rss_bytes() -> int:
+    """This process's resident memory (Linux; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+class HeapTrimmer:
+    """Hands back to the system the memory the C allocator keeps after a peak.
+
+    glibc keeps freed heap memory for reuse; a process whose load comes and goes (participants
+    joining and leaving: peer connections, DTLS and SRTP contexts, socket buffers) keeps its
+    highest need resident, and its resident size creeps up with each new peak of fragmentation.
+    Every *interval* seconds, when *activity* (a count that changes when something was released)
+    has moved, ``malloc_trim(0)`` runs on a worker thread (it holds no Python lock) and returns
+    the free pages. Nothing happens where the C library has no ``malloc_trim``.
+    """
+
+    def __init__(self, activity: Callable[[], int], *, interval: float = 60.0) -> None:
+        self.activity, self.interval = activity, interval
+        self._trim = _malloc_trim()
+        self._seen = activity()
+        self._task: asyncio.Task[None] | None = None
+        self.trims = 0
+        self.released = 0
+
+    @property
+    def available(self) -> bool:
+        return self._trim is not None
+
+    def start(self) -> None:
+        if self._trim is not None and self.interval > 0:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="heap-trim")
+
+    async def trim_now(self) -> int:
+        """Trim once (on a worker thread); the resident bytes it gave back (0 when it could not)."""
+        if self._trim is None:
+            return 0
+        trim = self._trim
+        before = rss_bytes()
+        started = time.perf_counter()
+        await asyncio.get_running_loop().run_in_executor(None, trim, 0)
+        freed = max(0, before - rss_bytes())
+        self.trims += 1
+        self.released += freed
+        took_ms = round((time.perf_counter() - started) * 1e3, 2)
+        log.debug("heap trimmed", extra={"released_bytes": freed, "took_ms": took_ms})
+        return freed
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            now = self.activity()
+            if now != self._seen:
+                self._seen = now
+                try:
+                    await self.trim_now()
+                except Exception as exc:  # noqa: BLE001 - never worth stopping anything for
+                    log.warning("heap trim failed", extra={"error": repr(exc)})
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
 
 
 def compare(before: Path, after: Path, *, top: int = 25, by: str = "lineno") -> list[str]:

@@ -41,6 +41,8 @@ class Conference:
         self.ice_servers: Callable[[str], list[dict]] = ice_servers or (lambda _participant: [])
         self.meetings: dict[str, Meeting] = {}
         self.draining = False
+        #: Participants that have left this edge since it started (what they held is freed).
+        self.departures = 0
         self._resume: dict[str, tuple[Meeting, Participant]] = {}
         self._ended: dict[str, float] = {}
         #: Barred tokens and entry policies of every meeting (they outlive a meeting that empties).
@@ -131,6 +133,7 @@ class Conference:
 
     def _forget(self, p: Participant) -> None:
         self._resume.pop(p.resume_token, None)
+        self.departures += 1
 
     def _meeting_closed(self, mt: Meeting) -> None:
         if self.meetings.get(mt.id) is mt:

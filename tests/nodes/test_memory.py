@@ -61,3 +61,31 @@ def test_off_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
         assert memory.install(loop, "edge") is None
     finally:
         loop.close()
+
+
+async def test_the_heap_is_trimmed_after_activity_and_gives_memory_back() -> None:
+    activity, polls = 0, 0
+
+    def departures() -> int:
+        nonlocal polls
+        polls += 1
+        return activity
+
+    trimmer = memory.HeapTrimmer(departures, interval=0.02)
+    if not trimmer.available:
+        pytest.skip("this C library has no malloc_trim (glibc only)")
+    # Freed holes in the heap (blocks below glibc's mmap threshold) stay resident until trimmed.
+    blocks = [bytearray(32 * 1024) for _ in range(2000)]
+    kept = blocks[::10]
+    del blocks
+    assert await trimmer.trim_now() > 8 * 1024 * 1024
+    assert trimmer.trims == 1 and len(kept) == 200
+
+    trimmer.start()
+    try:
+        await eventually(lambda: polls >= 6, what="a few intervals")
+        assert trimmer.trims == 1          # nothing left meanwhile: no trim
+        activity += 1                      # someone left
+        await eventually(lambda: trimmer.trims == 2, what="a trim after the activity")
+    finally:
+        await trimmer.stop()
