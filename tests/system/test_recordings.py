@@ -3,14 +3,20 @@ subject permissions, a recorder service among them), the control plane, an edge,
 service, and a participant publishing real aiortc media. A host starts the recording through the
 API, the recorder service is killed with SIGKILL and started again (it resumes in a new
 segment), the host stops it, lists it, downloads its files (Debian's ffprobe reads them) and
-deletes it; nobody else may see or fetch it."""
+deletes it; nobody else may see or fetch it. An operator's side of it too: the ``recording.ready``
+webhook reaches a real HTTP endpoint, signed, and ``curious recordings show`` / ``fetch`` (the
+console command in a subprocess) list and download what was recorded."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
+import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,13 +24,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from control_plane.webhooks.signing import verify
 from tests.support import procs
 from tests.support.participant import Participant
 from tests.support.regional import admin_headers, create_meeting, listed_edges, start_edge
 from tests.support.topology import Topology
-from tests.support.util import eventually, require
+from tests.support.util import eventually, free_port, require
+from tests.support.webhooks import Receiver
 
 RECORDER = "rec-1"
+HOOK_SECRET = "whsec_" + base64.b64encode(os.urandom(32)).decode()
 
 
 def start_recorder(workdir: Path, topo: Topology, recordings: Path, *, max_file_bytes: int = 0) -> procs.Proc:
@@ -43,11 +52,15 @@ def stack(tmp_path: Path) -> Iterator[tuple[Topology, procs.Proc, dict[str, proc
     require(shutil.which("ffprobe") is not None, "ffmpeg (apt-get install ffmpeg)")
     recordings = tmp_path / "recordings"
     topo = Topology(tmp_path, {"eu": ["eu-1", "eu-2"]}, recorders=[RECORDER]).start()
+    hook_port = free_port()
     cp = procs.control_plane(tmp_path, topo.hub.url, nats=topo.control_plane_nats(),
                              events={"region_domains": ["eu"]}, accounts={"allow_registration": True},
                              recordings={"dir": str(recordings), "start_timeout": 20.0},
-                             bootstrap={"admin_password_file": str(tmp_path / "admin-password")}).start()
+                             bootstrap={"admin_password_file": str(tmp_path / "admin-password")},
+                             webhooks={"endpoints": [{"name": "ops", "url": f"http://127.0.0.1:{hook_port}/hooks",
+                                                      "secret": HOOK_SECRET, "events": ["recording.ready"]}]}).start()
     edges = {e: start_edge(tmp_path, topo, e, "eu") for e in ("eu-1", "eu-2")}
+    cp.hook_port = hook_port  # type: ignore[attr-defined]  # where the test may listen for webhooks
     try:
         cp.wait_http("/readyz", timeout=30)
         for edge in edges.values():
@@ -67,6 +80,16 @@ async def register(http: httpx.AsyncClient, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {r.json()['token']}"}
 
 
+async def curious(cp: procs.Proc, headers: dict[str, str], *args: str) -> tuple[int, str, str]:
+    """``python -m curious ARGS`` against *cp* with the admin token of *headers*: (exit code, stdout, stderr)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CURIOUS_")}
+    env.update(CURIOUS_URL=cp.base_url, CURIOUS_TOKEN=headers["Authorization"].removeprefix("Bearer "))
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "curious", *args, env=env,
+                                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
 def segment_files(folder: Path, segment: int) -> list[Path]:
     return [p for p in folder.glob(f"s{segment}-*") if p.stat().st_size > 3000]
 
@@ -76,6 +99,7 @@ async def test_a_host_records_a_meeting_through_the_api(stack, tmp_path: Path) -
     await eventually(lambda: listed_edges(cp) == ["eu-1", "eu-2"], timeout=20, what="the edges listed")
     admin = await admin_headers(cp)
     mid = await create_meeting(cp, admin)
+    hooks = await Receiver(failures=0, port=cp.hook_port).start()
     async with httpx.AsyncClient(base_url=cp.base_url, timeout=30) as http:
         mia = await register(http, "mia")
         start = f"/api/v1/meetings/{mid}/recording"
@@ -116,6 +140,8 @@ async def test_a_host_records_a_meeting_through_the_api(stack, tmp_path: Path) -
                              what="the first segment's audio and video written")
             r = await http.delete(f"/api/v1/recordings/{rid}", headers=admin)
             assert r.status_code == 409 and "being written" in r.text, r.text
+            code, _, err = await curious(cp, admin, "recordings", "fetch", rid, "--out", str(tmp_path / "cli"))
+            assert code == 6 and "still being written" in err, (code, err)   # EXIT_REFUSED, one clear line
 
             # The recorder dies; started again, it resumes the recording in a new segment.
             recorder.kill()
@@ -149,6 +175,27 @@ async def test_a_host_records_a_meeting_through_the_api(stack, tmp_path: Path) -
         assert run.returncode == 0 and json.loads(run.stdout)["streams"][0]["codec_name"] == "vp8", run.stderr
         manifest = (await http.get(done["manifest_url"], headers=admin)).json()
         assert manifest["recording_id"] == rid and len(manifest["segments"]) == 2
+
+        # The operator's side: the webhook, signed, and the command line.
+        def ready() -> list[tuple[dict[str, str], bytes]]:
+            return [(h, b) for _, h, b in hooks.requests if json.loads(b)["type"] == "recording.ready"]
+        (headers, body), = await eventually(ready, timeout=20, what="the recording.ready webhook")
+        await hooks.stop()
+        assert verify(HOOK_SECRET, headers, body) and headers["webhook-id"] == f"msg_rec_{rid}"
+        data = json.loads(body)["data"]
+        assert (data["recording_id"], data["meeting_id"], data["state"]) == (rid, mid, "stopped"), data
+        assert data["manifest_url"] == f"/api/v1/recordings/{rid}/files/manifest.json"
+        code, out, err = await curious(cp, admin, "--json", "recordings", "show", rid)
+        assert code == 0, err
+        assert json.loads(out)["tracks"] == tracks
+        code, out, err = await curious(cp, admin, "--json", "recordings", "fetch", rid, "--out", str(tmp_path / "cli"))
+        assert code == 0, err
+        fetched = json.loads(out)
+        assert {f["file"] for f in fetched["files"]} == {"manifest.json", *(t["file"] for t in tracks)}
+        on_disk = tmp_path / "cli" / rid
+        assert all((on_disk / t["file"]).stat().st_size == t["bytes"] for t in tracks)
+        assert json.loads((on_disk / "manifest.json").read_text())["recording_id"] == rid
+        assert (on_disk / video["file"]).read_bytes() == (tmp_path / "download.webm").read_bytes()
 
         for who, status in ((mia, 403), ({}, 401)):    # another account, nobody signed in
             assert (await http.get(f"/api/v1/recordings/{rid}", headers=who)).status_code == status
