@@ -85,6 +85,25 @@ class Mute(_In, kw_only=True, tag="mute"):
     participant_id: str = ""
 
 
+#: The reactions a participant may send (the web app shows each as an emoji).
+REACTIONS = ("thumbs_up", "clap", "laugh", "surprised", "heart", "party")
+Reaction_ = Literal["thumbs_up", "clap", "laugh", "surprised", "heart", "party"]
+
+
+class Hand(_In, kw_only=True, tag="hand"):
+    """Raise or lower one's own hand; moderators may lower (not raise) someone else's."""
+
+    raised: bool = True
+    #: Empty: oneself.
+    participant_id: str = ""
+
+
+class React(_In, kw_only=True, tag="react"):
+    """A short reaction, shown to everyone in the meeting for a moment."""
+
+    reaction: Reaction_
+
+
 class Chat(_In, kw_only=True, tag="chat"):
     text: str
     #: Empty: everyone in the meeting; else a private message to that participant.
@@ -156,7 +175,7 @@ class View(_In, kw_only=True, tag="view"):
 
 
 ClientMessage = Union[Join, Offer, Answer, Ice, Mute, Chat, Admit, Deny, Kick, Promote, EndMeeting,
-                      Record, RecordingFailed, Leave, Ping, View]
+                      Record, RecordingFailed, Leave, Ping, View, Hand, React]
 
 
 # --- edge → client: the shapes inside messages -------------------------------------------------
@@ -178,6 +197,8 @@ class ParticipantOut(Struct, kw_only=True):
     #: Sources the participant has muted (or has been muted on).
     muted: list[Source] = msgspec.field(default_factory=list)
     tracks: list[TrackOut] = msgspec.field(default_factory=list)
+    #: When the participant raised its hand (Unix seconds; the hand queue's order); 0: not raised.
+    hand: float = 0.0
 
 
 class LobbyEntry(Struct, kw_only=True):
@@ -290,6 +311,21 @@ class Muted(_Out, kw_only=True, tag="muted"):
     by: str = ""
 
 
+class HandChanged(_Out, kw_only=True, tag="hand"):
+    participant_id: str
+    raised: bool
+    #: When it was raised (Unix seconds; 0 when lowered): the hand queue is in this order.
+    at: float = 0.0
+    #: Who changed it: the participant itself, or the moderator who lowered it.
+    by: str = ""
+
+
+class Reaction(_Out, kw_only=True, tag="reaction"):
+    participant_id: str
+    reaction: Reaction_
+    at: float = 0.0
+
+
 class ChatMessage(_Out, kw_only=True, tag="chat"):
     message_id: str
     #: Sender's participant id and name.
@@ -365,7 +401,8 @@ class Error(_Out, kw_only=True, tag="error"):
 
 
 ServerMessage = Union[Joined, Resumed, Waiting, LobbyList, Admitted, Denied, ServerOffer, ServerAnswer,
-                      ServerIce, TrackPublished, TrackUnpublished, Muted, ChatMessage, ActiveSpeaker,
+                      ServerIce, TrackPublished, TrackUnpublished, Muted, HandChanged, Reaction, ChatMessage,
+                      ActiveSpeaker,
                       ParticipantJoined, ParticipantUpdated, ParticipantLeft, PeerState, Kicked,
                       MeetingEnded, Recording, Draining, Ok, Pong, Error]
 

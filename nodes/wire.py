@@ -342,6 +342,9 @@ class MeshParticipant(Struct, kw_only=True):
     entered_at: float = 0.0
     #: The ``jti`` of its join token: one seat per token across the meeting's edges.
     token_id: str = ""
+    #: When it raised its hand (Unix seconds; 0: not raised), and who last raised or lowered it.
+    hand: float = 0.0
+    hand_by: str = ""
 
 
 class MeshTrack(Struct, kw_only=True):
@@ -413,10 +416,18 @@ class MeshChat(_Mesh, kw_only=True, tag="mesh.chat"):
     at: float = 0.0
 
 
+class MeshReaction(_Mesh, kw_only=True, tag="mesh.reaction"):
+    """A reaction of a participant of the sending edge, for everyone in the meeting."""
+
+    participant_id: str
+    reaction: str
+    at: float = 0.0
+
+
 class MeshAction(_Mesh, kw_only=True, tag="mesh.action"):
     """A moderator's action on a participant hosted by ``target_edge`` (request/reply)."""
 
-    action: Literal["kick", "mute", "admit", "deny", "promote"]
+    action: Literal["kick", "mute", "admit", "deny", "promote", "lower_hand"]
     participant_id: str
     target_edge: str
     #: The moderator's participant id.
@@ -433,7 +444,7 @@ class MeshEnd(_Mesh, kw_only=True, tag="mesh.end"):
     reason: str = ""
 
 
-MeshMessage = Union[MeshState, MeshChat, MeshAction, MeshEnd]
+MeshMessage = Union[MeshState, MeshChat, MeshReaction, MeshAction, MeshEnd]
 
 
 class MeshReply(_Msg, kw_only=True, tag="mesh.reply"):

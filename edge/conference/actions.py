@@ -67,6 +67,38 @@ def chat(meeting: Meeting, sender: Participant, text: str, to: str, *, max_chars
         sender.send(msg, re=re)
 
 
+# -- raised hands and reactions ------------------------------------------------------------------
+#: Seconds between two reactions of one participant (more often is refused: ``rate_limited``).
+REACTION_INTERVAL = 0.25
+
+
+def hand(meeting: Meeting, target: Participant, raised: bool, *, by: str, requester: Participant | None = None,
+         re: m.RequestId = None) -> bool:
+    """Raise or lower *target*'s hand; everyone in the meeting hears it (``hand``), the other edges
+    through the mesh state. Returns False when nothing changed (then only the requester hears back)."""
+    if bool(target.hand) == raised:
+        if requester is not None:
+            ack(requester, re)
+        return False
+    target.hand = time.time() if raised else 0.0
+    target.hand_by = by
+    meeting.broadcast(m.HandChanged(participant_id=target.id, raised=raised, at=target.hand, by=by),
+                      requester=requester, re=re)
+    meeting.changed()
+    return True
+
+
+def react(meeting: Meeting, sender: Participant, reaction: str, *, re: m.RequestId = None) -> None:
+    now = time.monotonic()
+    if now - sender.reacted < REACTION_INTERVAL:
+        raise Refusal("rate_limited", f"at most one reaction every {REACTION_INTERVAL:g} s", "reaction")
+    sender.reacted = now
+    msg = m.Reaction(participant_id=sender.id, reaction=reaction, at=time.time())  # type: ignore[arg-type]
+    meeting.broadcast(msg, requester=sender, re=re)
+    if meeting.mesh is not None:
+        meeting.mesh.react(msg)
+
+
 # -- mute -------------------------------------------------------------------------------------
 def mute(meeting: Meeting, target: Participant, source: str, muted: bool, *, by: str,
          requester: Participant | None = None, re: m.RequestId = None) -> bool:

@@ -391,6 +391,11 @@ class Meeting(MeetingRoomEvents):
                 with contextlib.suppress(LookupError):  # not relayed here (yet)
                     self.room.set_track_muted(track_id, muted)
 
+    def deliver_reaction(self, participant_id: str, reaction: str, at: float) -> None:
+        """A reaction of another edge's participant: to everyone here (an unknown one is dropped)."""
+        if reaction in m.REACTIONS and (p := self.remote.get(participant_id)) is not None and p.state == "in":
+            self.broadcast(m.Reaction(participant_id=participant_id, reaction=reaction, at=at))  # type: ignore[arg-type]
+
     def deliver_chat(self, msg: m.ChatMessage) -> None:
         """A chat message from another edge's participant: to everyone here, or to its recipient."""
         if not msg.to:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from .meeting import Meeting
     from .participant import Participant
 
-Verb = Literal["kick", "mute", "admit", "deny", "promote", "end"]
+Verb = Literal["kick", "mute", "admit", "deny", "promote", "end", "lower_hand"]
 #: Where the action came from: a participant (signaling), the control plane (a NATS command), or
 #: another edge of the meeting (the mesh).
 Origin = Literal["participant", "control_plane", "mesh"]
@@ -98,8 +98,11 @@ def from_mesh(msg: wire.MeshAction | wire.MeshEnd) -> ModeratorAction:
                            reason=msg.reason, source=msg.source)
 
 
-def from_signaling(msg: m.Kick | m.Mute | m.Admit | m.Deny | m.Promote | m.EndMeeting, by: str) -> ModeratorAction:
+def from_signaling(msg: m.Kick | m.Mute | m.Admit | m.Deny | m.Promote | m.EndMeeting | m.Hand,
+                   by: str) -> ModeratorAction:
     match msg:
+        case m.Hand(participant_id=pid, raised=False):
+            return ModeratorAction(verb="lower_hand", participant_id=pid, by=by)
         case m.EndMeeting(reason=reason):
             return ModeratorAction(verb="end", by=by, reason=reason)
         case m.Kick(participant_id=pid, reason=reason):
@@ -122,6 +125,8 @@ def _check(a: ModeratorAction, *, role: str, account_id: str, state: str) -> Non
         actions.check_promotable(role, account_id)
     elif a.verb in ("admit", "deny") and state != "lobby":
         raise Refusal("invalid", f"participant {a.participant_id!r} is not waiting in the lobby", "participant_id")
+    elif a.verb == "lower_hand" and state != "in":
+        raise Refusal("invalid", f"participant {a.participant_id!r} is not in the meeting", "participant_id")
     elif a.verb == "mute" and a.source not in MEDIA_OF_SOURCE:
         raise Refusal("invalid", f"unknown source {a.source!r} (microphone, camera or screen)", "source")
 
@@ -168,5 +173,8 @@ async def apply(meeting: Meeting, a: ModeratorAction, *, requester: Participant 
             await actions.deny(mt, target, by=a.by, reason=a.reason)
         case "promote":
             actions.promote(mt, target, by=a.by)
+        case "lower_hand":
+            actions.hand(mt, target, False, by=a.by, requester=requester, re=re)
+            return  # the requester's copy of ``hand`` (or ``ok``) is its answer
     if requester is not None:
         actions.ack(requester, re)

@@ -67,6 +67,11 @@ class Participant:
         self.muted: set[str] = set()
         #: source → who last changed its mute state
         self.muted_by: dict[str, str] = {}
+        #: When it raised its hand (0: not raised), and who last raised or lowered it.
+        self.hand = 0.0
+        self.hand_by = ""
+        #: When it last reacted (monotonic): reactions are limited to a few a second.
+        self.reacted = 0.0
         self.tracks: dict[str, TrackInfo] = {}
         self.pc_state: dict[str, str] = {}
         self.link: Link | None = None
@@ -102,7 +107,7 @@ class Participant:
     def out(self) -> m.ParticipantOut:
         return m.ParticipantOut(participant_id=self.id, name=self.name, role=self.role,
                                 moderator=self.moderator, muted=sorted(self.muted),  # type: ignore[arg-type]
-                                tracks=[self.track_out(t) for t in self.tracks.values()])
+                                tracks=[self.track_out(t) for t in self.tracks.values()], hand=self.hand)
 
     def lobby_entry(self) -> m.LobbyEntry:
         return m.LobbyEntry(participant_id=self.id, name=self.name, since=self.since)

@@ -4,7 +4,7 @@ Each other edge of the meeting describes its part (its participants, their track
 who left and why) in a mesh state; :func:`apply` turns the difference between what this edge knew
 and the new description into the same protocol messages a local change makes
 (``participant_joined`` / ``participant_left`` / ``participant_updated``, ``track_published`` /
-``track_unpublished``, ``muted``), so a client cannot tell where another participant is connected.
+``track_unpublished``, ``muted``, ``hand``), so a client cannot tell where another participant is connected.
 
 The meeting reaches the other edges only through a :class:`MeshLink` (implemented over NATS in
 :mod:`edge.mesh`), so this module imports nothing about NATS.
@@ -46,6 +46,9 @@ class RemoteParticipant:
     tracks: dict[str, RemoteTrack] = field(default_factory=dict)
     #: The ``jti`` of its join token (one seat per token across edges).
     token_id: str = ""
+    #: When it raised its hand (0: not raised), and who last changed it.
+    hand: float = 0.0
+    hand_by: str = ""
 
     def track_out(self, t: RemoteTrack) -> m.TrackOut:
         return m.TrackOut(track_id=t.track_id, participant_id=self.id, kind=t.kind, source=t.source,  # type: ignore[arg-type]
@@ -54,7 +57,8 @@ class RemoteParticipant:
     def out(self, with_tracks: bool = True) -> m.ParticipantOut:
         return m.ParticipantOut(participant_id=self.id, name=self.name, role=self.role, moderator=self.moderator,
                                 muted=sorted(self.muted),  # type: ignore[arg-type]
-                                tracks=[self.track_out(t) for t in self.tracks.values()] if with_tracks else [])
+                                tracks=[self.track_out(t) for t in self.tracks.values()] if with_tracks else [],
+                                hand=self.hand)
 
     def lobby_entry(self) -> m.LobbyEntry:
         return m.LobbyEntry(participant_id=self.id, name=self.name, since=self.since)
@@ -68,6 +72,9 @@ class MeshLink(Protocol):
 
     def chat(self, msg: m.ChatMessage) -> None:
         """Deliver a chat message to the other edges' participants (``to``: only its recipient)."""
+
+    def react(self, msg: m.Reaction) -> None:
+        """Show a reaction of a participant here to the other edges' participants."""
 
     async def act(self, target: RemoteParticipant, action: ModeratorAction) -> None:
         """Have the edge hosting *target* carry out a moderator's action; raises
@@ -112,6 +119,8 @@ def apply(known: dict[str, RemoteParticipant], edge_id: str, now: list[RemotePar
                          if tid not in before.tracks]
         if (p.role, p.moderator, p.name) != (before.role, before.moderator, before.name):
             out.messages.append(m.ParticipantUpdated(participant=p.out()))
+        if p.hand != before.hand:
+            out.messages.append(m.HandChanged(participant_id=p.id, raised=bool(p.hand), at=p.hand, by=p.hand_by))
         for source in sorted(p.muted ^ before.muted):
             out.messages.append(m.Muted(participant_id=p.id, source=source, muted=source in p.muted,  # type: ignore[arg-type]
                                         by=p.muted_by.get(source, "")))

@@ -52,6 +52,15 @@ class ParticipantSeat:
                 await moderation.apply(mt, moderation.from_signaling(msg, p.id), requester=p, re=msg.id)
             case m.View():
                 actions.view(mt, p, msg)
+            case m.Hand(participant_id=pid, raised=raised) if pid in ("", p.id):
+                actions.hand(mt, p, raised, by=p.id, requester=p, re=msg.id)
+            case m.Hand(raised=raised):
+                if raised:
+                    raise Refusal("forbidden", "only the participant can raise its own hand", "raised")
+                self._moderator("lower others' hands")
+                await moderation.apply(mt, moderation.from_signaling(msg, p.id), requester=p, re=msg.id)
+            case m.React(reaction=reaction):
+                actions.react(mt, p, reaction, re=msg.id)
             case m.Chat(text=text, to=to):
                 if not p.chat:
                     raise Refusal("forbidden", "you may not chat in this meeting")

@@ -168,7 +168,12 @@ class MeshMeeting:
                             text=msg.text, to=msg.to, at=msg.at)
         self.spawn(self._publish_signal(out))
 
-    async def _publish_signal(self, msg: wire.MeshChat | wire.MeshEnd) -> None:
+    def react(self, msg: m.Reaction) -> None:
+        self.spawn(self._publish_signal(wire.MeshReaction(
+            meeting_id=self.meeting.id, epoch=self.meeting.epoch, edge_id=self.node.edge_id,
+            participant_id=msg.participant_id, reaction=msg.reaction, at=msg.at)))
+
+    async def _publish_signal(self, msg: wire.MeshChat | wire.MeshReaction | wire.MeshEnd) -> None:
         try:
             subject = subjects.mesh(self.meeting.id, self.node.edge_id, "signal")
             await self.node.bus.nc.publish(subject, wire.encode(msg))
@@ -238,6 +243,8 @@ class MeshMeeting:
                 self.meeting.deliver_chat(m.ChatMessage(message_id=decoded.message_id, sender=decoded.sender,
                                                         sender_name=decoded.sender_name, text=decoded.text,
                                                         to=decoded.to, at=decoded.at))
+            case wire.MeshReaction():
+                self.meeting.deliver_reaction(decoded.participant_id, decoded.reaction, decoded.at)
             case wire.MeshAction():
                 self.spawn(self._act_here(decoded, msg))
             case wire.MeshEnd():

@@ -27,7 +27,7 @@ def describe(meeting: Meeting, *, edge_id: str, region: str, started_at: float, 
             participants.append(wire.MeshParticipant(
                 participant_id=p.id, name=p.name, role=p.role, moderator=p.moderator, state=p.state,  # type: ignore[arg-type]
                 muted=sorted(p.muted), muted_by=dict(p.muted_by), since=p.since, entered_at=p.entered_at,
-                token_id=p.token_id))
+                token_id=p.token_id, hand=p.hand, hand_by=p.hand_by))
             if p.state == "in":
                 tracks += [wire.MeshTrack(track_id=t.track_id, participant_id=p.id, kind=t.kind, source=t.source,
                                           codec=t.codec, muted=t.source in p.muted) for t in p.tracks.values()]
@@ -44,7 +44,7 @@ def participants_of(state: wire.MeshState) -> list[RemoteParticipant]:
     out = {p.participant_id: RemoteParticipant(
         id=p.participant_id, edge_id=state.edge_id, name=p.name, role=p.role, moderator=p.moderator, state=p.state,
         muted=set(p.muted), muted_by=dict(p.muted_by), since=p.since, entered_at=p.entered_at,
-        token_id=p.token_id)
+        token_id=p.token_id, hand=p.hand, hand_by=p.hand_by)
         for p in state.participants}
     for t in state.tracks:
         owner = out.get(t.participant_id)

@@ -323,6 +323,39 @@ async def test_a_moderator_mutes_someone(meeting: Meeting) -> None:
     await tile(m.bob, m.alice_id).and_(m.bob.locator("[data-mic-muted=false]")).wait_for()
 
 
+async def count_is(locator, n: int) -> bool:  # noqa: ANN001
+    return await locator.count() == n
+
+
+async def test_raised_hands_queue_up_a_moderator_lowers_one_and_reactions_show(meeting: Meeting) -> None:
+    m = meeting
+    await m.alice.get_by_test_id("toggle-hand").click()
+    await m.alice.get_by_test_id("toggle-hand").and_(m.alice.locator("[data-state=on]")).wait_for()
+    await tile(m.bob, m.alice_id).and_(m.bob.locator("[data-hand=true]")).wait_for()
+    await m.bob.get_by_test_id("toggle-hand").click()
+    await m.bob.get_by_test_id("announcer").get_by_text("Alice Host raised a hand").wait_for(state="attached")
+    await open_panel(m.bob, "people")                    # Bob was made a moderator: he takes the queue
+    queue = m.bob.get_by_test_id("hand-queue-entry")
+    await wait_for(lambda: count_is(queue, 2), what="two raised hands in the queue")
+    assert await queue.get_by_test_id("hand-queue-name").all_inner_texts() == ["Alice Host", "Bob Member (you)"]
+    assert await roster_entry(m.bob, m.alice_id).get_by_test_id("roster-hand").inner_text() == "1"
+    await queue.first.get_by_test_id("hand-queue-lower").click()
+    await m.alice.get_by_test_id("toggle-hand").and_(m.alice.locator("[data-state=off]")).wait_for()
+    await m.alice.get_by_test_id("toast").get_by_text("A moderator lowered your hand").wait_for()
+    await wait_for(lambda: count_is(queue, 1), what="one raised hand left")
+    await m.bob.get_by_test_id("toggle-hand").click()    # his own, from the toolbar
+    await m.bob.get_by_test_id("hand-queue").wait_for(state="hidden")
+    await tile(m.alice, m.bob_id).and_(m.alice.locator("[data-hand=false]")).wait_for()
+    await m.bob.get_by_test_id("close-panel").click()
+
+    await m.alice.get_by_test_id("open-reactions").click()
+    await m.alice.get_by_test_id("react-clap").click()
+    shown = tile(m.bob, m.alice_id).get_by_test_id("tile-reaction")
+    await shown.and_(m.bob.locator("[data-reaction=clap]")).wait_for()
+    assert await shown.inner_text() == "👏"
+    await tile(m.alice, m.alice_id).get_by_test_id("tile-reaction").wait_for()   # her own tile too
+
+
 async def test_a_guest_waits_in_the_lobby_until_a_host_admits_them(meeting: Meeting, stack: Stack, browsers) -> None:  # noqa: ANN001
     m = meeting
     guest = await browsers.page("guest")

@@ -6,8 +6,10 @@ import secrets
 import socket
 import time
 
+import pytest
 from websockets.asyncio.client import connect
 
+from edge.conference import actions
 from tests.edge.edge_support import MEETING, MODERATOR, Client, EdgeServer, TokenKit, joined_client
 from tests.support.util import eventually
 
@@ -225,3 +227,49 @@ async def test_the_active_speaker_is_relayed(edge: EdgeServer, tokens: TokenKit)
     assert late.joined["meeting"]["active_speaker"] is None
     await a.expect("participant_joined", where=lambda m: m["participant"]["name"] == "Late")  # after any other
     assert len([m for m in a.seen if m["type"] == "active_speaker"]) == 2
+
+
+async def test_raised_hands_in_order_lowered_by_their_owner_or_a_moderator(edge: EdgeServer,
+                                                                          tokens: TokenKit) -> None:
+    a, b, c = await three(edge, tokens)
+    await c.send({"type": "hand", "id": "h1"})
+    raised_c = await c.expect("hand", re="h1")
+    assert (raised_c["participant_id"], raised_c["raised"], raised_c["by"]) == (pid(c), True, pid(c))
+    await b.send({"type": "hand", "raised": True})
+    raised_b = await a.expect("hand", participant_id=pid(b))
+    assert raised_c["at"] <= raised_b["at"] and (await a.expect("hand", participant_id=pid(c)))["raised"]
+    await b.send({"type": "hand", "id": "again"})                   # already raised: nothing changes
+    assert (await b.expect("ok"))["re"] == "again"
+
+    # A late joiner sees the raised hands in the roster, with when each went up (the queue's order).
+    late = await joined_client(edge, tokens.sign(name="Late"))
+    hands = {p["name"]: p["hand"] for p in late.joined["roster"]}
+    assert hands["Ada"] == 0 and hands["Late"] == 0 and 0 < hands["Cy"] <= hands["Bob"]
+
+    # Only the owner raises it; only a moderator lowers someone else's.
+    await b.send({"type": "hand", "participant_id": pid(c), "raised": True})
+    assert "own hand" in (await b.error("forbidden"))["message"]
+    await b.send({"type": "hand", "participant_id": pid(c), "raised": False})
+    assert "moderators" in (await b.error("forbidden"))["message"]
+    await a.send({"type": "hand", "id": "low", "participant_id": pid(c), "raised": False})
+    lowered = await c.expect("hand", raised=False)
+    assert (lowered["participant_id"], lowered["by"], lowered["at"]) == (pid(c), pid(a), 0)
+    assert (await a.expect("hand", raised=False))["re"] == "low"
+    await a.send({"type": "hand", "participant_id": "nobody", "raised": False})
+    assert (await a.error("not_found"))["field"] == "participant_id"
+    await b.send({"type": "hand", "raised": False})                 # her own
+    assert (await late.expect("hand", participant_id=pid(b), raised=False))["by"] == pid(b)
+
+
+async def test_reactions_reach_everyone_a_few_a_second(edge: EdgeServer, tokens: TokenKit,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(actions, "REACTION_INTERVAL", 60.0)   # "too soon" whatever the machine's pace
+    a, b, _c = await three(edge, tokens)
+    await b.send({"type": "react", "id": "r", "reaction": "clap"})
+    assert (await b.expect("reaction", re="r"))["participant_id"] == pid(b)
+    got = await a.expect("reaction")
+    assert (got["participant_id"], got["reaction"]) == (pid(b), "clap") and got["at"] > 0
+    await b.send({"type": "react", "reaction": "heart"})            # at once again: too soon
+    assert "60 s" in (await b.error("rate_limited"))["message"]
+    await a.send({"type": "react", "reaction": "<script>"})
+    assert (await a.error("invalid"))["field"] == "reaction"

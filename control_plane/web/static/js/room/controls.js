@@ -79,10 +79,29 @@ export const controls = {
     await this.sig.request(to ? { type: "chat", text, to } : { type: "chat", text });
   },
 
+  /** Raise one's hand, or lower it. */
+  async toggleHand() {
+    const up = Boolean(this.state.mine()?.hand);
+    try {
+      await this.sig.request({ type: "hand", raised: !up });
+    } catch (err) {
+      if (err.code !== "closed") toast(err.message, { kind: "error" });
+    }
+  },
+
+  async react(reaction) {
+    try {
+      await this.sig.request({ type: "react", reaction });
+    } catch (err) {
+      if (err.code !== "closed" && err.code !== "rate_limited") toast(err.message, { kind: "error" });
+    }
+  },
+
   async moderate(action, participantId) {
     const msg = action === "mute"
       ? { type: "mute", participant_id: participantId, source: "microphone", muted: true }
-      : { type: action, participant_id: participantId };
+      : action === "lower_hand" ? { type: "hand", participant_id: participantId, raised: false }
+        : { type: action, participant_id: participantId };
     try {
       await this.sig.request(msg);
     } catch (err) {

@@ -3,7 +3,10 @@
 // so a video element is not recreated when something else changes.
 
 import { h } from "../dom.js";
-import { icon } from "./icons.js";
+import { icon, REACTION_NAMES, REACTIONS } from "./icons.js";
+
+/** How long a reaction stays on its tile. */
+const REACTION_MS = 4000;
 
 function initials(name) {
   return name.split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0].toUpperCase()).join("") || "?";
@@ -26,10 +29,12 @@ function makeTile(key, source) {
   const name = h("span", { class: "tile-name", testid: "tile-name" });
   const micOff = h("span", { class: "tile-flag", testid: "tile-mic-muted", title: "Microphone muted" }, icon("micOff", 16));
   const camOff = h("span", { class: "tile-flag", testid: "tile-camera-off", title: "Camera off" }, icon("cameraOff", 16));
+  const hand = h("span", { class: "tile-hand", testid: "tile-hand", title: "Hand raised", hidden: true }, icon("hand", 18));
+  const reaction = h("span", { class: "tile-reaction", testid: "tile-reaction", hidden: true });
   const avatar = h("div", { class: "tile-avatar", "aria-hidden": "true" });
   const el = h("div", { class: ["tile", `tile--${source}`], testid: "tile", dataset: { key, source } },
-    avatar, video, audio, h("div", { class: "tile-label" }, micOff, camOff, name));
-  return { el, video, audio, name, micOff, camOff, avatar };
+    avatar, video, audio, hand, reaction, h("div", { class: "tile-label" }, micOff, camOff, name));
+  return { el, video, audio, name, micOff, camOff, avatar, hand, reaction };
 }
 
 export class Grid {
@@ -75,6 +80,8 @@ export class Grid {
         micMuted: p.muted.has("microphone") || !mic, cameraOff: !video,
       });
       tile.el.dataset.speaking = String(state.activeSpeaker === p.participant_id);
+      tile.el.dataset.hand = String(Boolean(p.hand));
+      tile.hand.hidden = !p.hand;
       wanted.push(tile);
     }
     for (const [key, tile] of this.tiles) {
@@ -89,6 +96,21 @@ export class Grid {
       if (this.el.children[i] !== tile.el) this.el.insertBefore(tile.el, this.el.children[i] || null);
     });
     this.el.dataset.count = String(Math.min(wanted.length, 9));
+  }
+
+  /** Show *reaction* on the participant's camera tile for a few seconds. */
+  showReaction(participantId, reaction) {
+    const tile = this.tiles.get(`camera:${participantId}`);
+    if (!tile || !REACTIONS[reaction]) return;
+    tile.reaction.textContent = REACTIONS[reaction];
+    tile.reaction.title = REACTION_NAMES[reaction];
+    tile.reaction.dataset.reaction = reaction;
+    tile.reaction.hidden = false;
+    tile.reaction.classList.remove("tile-reaction--pop");
+    void tile.reaction.offsetWidth; // restart the animation
+    tile.reaction.classList.add("tile-reaction--pop");
+    clearTimeout(tile.reactionTimer);
+    tile.reactionTimer = setTimeout(() => { tile.reaction.hidden = true; }, REACTION_MS);
   }
 
   _fill(tile, p, { isMe, video, audio = null, label, trackId, micMuted = false, cameraOff = false }) {

@@ -21,9 +21,17 @@ const PATHS = {
   end: ["M6 6h12v12H6z"],
   record: ["M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm0 2a8 8 0 1 1 0 16 8 8 0 0 1 0-16z", "M12 7a5 5 0 1 0 0 10 5 5 0 0 0 0-10z"],
   recordStop: ["M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm0 2a8 8 0 1 1 0 16 8 8 0 0 1 0-16z", "M8.5 8.5h7v7h-7z"],
-  hand: ["M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm0 5a1.5 1.5 0 1 1 0 3 1.5 1.5 0 0 1 0-3zm-2 5h3v6h-2v-4h-1z"],
+  info: ["M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm0 5a1.5 1.5 0 1 1 0 3 1.5 1.5 0 0 1 0-3zm-2 5h3v6h-2v-4h-1z"],
+  hand: ["M8 11V5a1.5 1.5 0 0 1 3 0v5h1V3.5a1.5 1.5 0 0 1 3 0V10h1V5.5a1.5 1.5 0 0 1 3 0V15a7 7 0 0 1-7 7h-.5a6.5 6.5 0 0 1-5.3-2.8L2.6 14.5a1.5 1.5 0 0 1 2.3-1.9L7 14.6V11z"],
+  react: ["M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm0 2a8 8 0 1 1 0 16 8 8 0 0 1 0-16z",
+    "M8.5 8a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm7 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zM7 13.5h10a5 5 0 0 1-10 0z"],
 };
 
+/** The reactions the edge takes (`react`), as the page shows them. */
+export const REACTIONS = { thumbs_up: "👍", clap: "👏", laugh: "😂", surprised: "😮", heart: "❤️", party: "🎉" };
+export const REACTION_NAMES = { thumbs_up: "Thumbs up", clap: "Applause", laugh: "Laugh", surprised: "Surprised",
+  heart: "Love", party: "Celebrate" };
+
 export function icon(name, size = 20) {
-  return svg(PATHS[name] || PATHS.hand, { size });
+  return svg(PATHS[name] || PATHS.info, { size });
 }

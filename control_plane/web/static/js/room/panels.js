@@ -79,12 +79,13 @@ export class ChatPanel {
 
 export class PeoplePanel {
   constructor(actions) {
-    this.actions = actions; // {mute(pid), kick(pid), promote(pid), admit(pid), deny(pid)}
+    this.actions = actions; // {mute(pid), kick(pid), promote(pid), admit(pid), deny(pid), lowerHand(pid)}
     this.lobby = h("div", { class: "lobby-list", testid: "lobby-list" });
+    this.hands = h("div", { class: "hand-queue", testid: "hand-queue" });
     this.roster = h("ul", { class: "roster", testid: "roster" });
     this.count = h("span", { class: "muted" });
     this.el = h("section", { class: "panel", testid: "people-panel", "aria-label": "People" },
-      h("h2", { class: "panel-title" }, "People ", this.count), this.lobby, this.roster);
+      h("h2", { class: "panel-title" }, "People ", this.count), this.lobby, this.hands, this.roster);
   }
 
   _button(label, testid, fn, kind = "") {
@@ -110,6 +111,16 @@ export class PeoplePanel {
         h("span", { class: "grow", testid: "lobby-name" }, w.name),
         this._button("Admit", "lobby-admit", () => this.actions.admit(w.participant_id), "btn--primary"),
         this._button("Deny", "lobby-deny", () => this.actions.deny(w.participant_id)))));
+    // Raised hands, in the order they went up: moderators take them from here.
+    const queue = state.handQueue();
+    this.hands.hidden = !queue.length;
+    this.hands.replaceChildren(
+      h("h3", {}, `Raised hands (${queue.length})`),
+      h("ol", {}, ...queue.map((p) => h("li", { class: "hand-entry", testid: "hand-queue-entry", dataset: { participantId: p.participant_id } },
+        h("span", { class: "grow", testid: "hand-queue-name" }, p.participant_id === state.me ? `${p.name} (you)` : p.name),
+        mod || p.participant_id === state.me
+          ? this._button("Lower", "hand-queue-lower", () => this.actions.lowerHand(p.participant_id)) : null))));
+    const position = new Map(queue.map((p, i) => [p.participant_id, i + 1]));
     this.roster.replaceChildren(...[...state.participants.values()].map((p) => {
       const isMe = p.participant_id === state.me;
       const micMuted = p.muted.has("microphone") || ![...p.tracks.values()].some((t) => t.source === "microphone");
@@ -124,6 +135,8 @@ export class PeoplePanel {
           h("span", { class: "roster-name", testid: "roster-name" }, isMe ? `${p.name} (you)` : p.name),
           p.moderator ? h("span", { class: "badge", testid: "roster-moderator" }, p.role === "host" ? "host" : "moderator") : null,
           h("span", { class: "roster-flags" },
+            p.hand ? h("span", { class: "roster-hand", title: `Hand raised (${position.get(p.participant_id)} in the queue)`,
+              testid: "roster-hand" }, icon("hand", 16), String(position.get(p.participant_id))) : null,
             micMuted ? h("span", { title: "Microphone muted", testid: "roster-mic-muted" }, icon("micOff", 16)) : null,
             p.muted.has("camera") ? h("span", { title: "Camera off" }, icon("cameraOff", 16)) : null)),
         controls);

@@ -114,13 +114,27 @@ export class Room {
         s.setMuted(msg.participant_id, msg.source, msg.muted);
         if (msg.participant_id === s.me && msg.by !== s.me && msg.muted) this.mutedByModerator(msg.source);
         break;
+      case "hand": {
+        s.setHand(msg.participant_id, msg.raised, msg.at);
+        const who = msg.participant_id === s.me ? "You" : s.participants.get(msg.participant_id)?.name || "Someone";
+        if (msg.participant_id === s.me && !msg.raised && msg.by !== s.me) toast("A moderator lowered your hand");
+        this.view.announce(msg.raised ? `${who} raised a hand` : `${who} lowered a hand`);
+        break;
+      }
+      case "reaction":
+        this.view.grid.showReaction(msg.participant_id, msg.reaction);
+        break;
       case "participant_joined":
       case "participant_updated":
+        if (msg.type === "participant_joined") this.view.announce(`${msg.participant.name} joined`);
         s.upsert(msg.participant);
         break;
-      case "participant_left":
+      case "participant_left": {
+        const gone = s.participants.get(msg.participant_id);
+        if (gone && msg.participant_id !== s.me) this.view.announce(`${gone.name} left`);
         s.remove(msg.participant_id);
         break;
+      }
       case "lobby":
         s.lobby = msg.waiting;
         break;
@@ -323,6 +337,7 @@ export class Room {
     this.view.render(this.state, {
       micOn: this.micOn, cameraOn: this.cameraOn, sharing: this.sharing, may, moderator: this.state.isModerator(),
       recording: this.recording, mayRecord: Boolean(this.state.grants.record), recordPending: this.recordPending,
+      handUp: Boolean(this.state.mine()?.hand),
     });
   }
 }

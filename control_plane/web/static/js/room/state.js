@@ -6,7 +6,7 @@ export class RoomState {
     this.me = "";
     this.myName = "";
     this.grants = { publish: [], subscribe: true, chat: false, moderate: false, record: false };
-    this.participants = new Map(); // id → {participant_id, name, role, moderator, muted:Set, tracks:Map}
+    this.participants = new Map(); // id → {participant_id, name, role, moderator, muted:Set, tracks:Map, hand}
     this.lobby = [];
     this.chat = [];
     this.activeSpeaker = null;
@@ -17,6 +17,7 @@ export class RoomState {
     return {
       participant_id: p.participant_id, name: p.name, role: p.role, moderator: Boolean(p.moderator),
       muted: new Set(p.muted || []), tracks: new Map((p.tracks || []).map((t) => [t.track_id, t])),
+      hand: p.hand || 0, // when the hand went up (edge time, s); 0: down
     };
   }
 
@@ -58,6 +59,16 @@ export class RoomState {
     if (muted) p.muted.add(source);
     else p.muted.delete(source);
     for (const t of p.tracks.values()) if (t.source === source) t.muted = muted;
+  }
+
+  setHand(participantId, raised, at) {
+    const p = this.participants.get(participantId);
+    if (p) p.hand = raised ? at || Date.now() / 1000 : 0;
+  }
+
+  /** Raised hands, first raised first: the order a moderator takes them in. */
+  handQueue() {
+    return [...this.participants.values()].filter((p) => p.hand).sort((a, b) => a.hand - b.hand);
   }
 
   /** The track (TrackOut) with this id, and its owner. */

@@ -1,7 +1,8 @@
-// The room's controls: microphone, camera, screen, devices, chat, people, record, end for all, leave.
+// The room's controls: microphone, camera, screen, hand, reactions, devices, chat, people, record,
+// end for all, leave.
 
 import { h } from "../dom.js";
-import { icon } from "./icons.js";
+import { icon, REACTION_NAMES, REACTIONS } from "./icons.js";
 
 function toggle(testid, label, iconName) {
   const text = h("span", { class: "ctl-label" }, label);
@@ -17,6 +18,14 @@ export class Toolbar {
     this.mic = toggle("toggle-mic", "Mute", "mic");
     this.camera = toggle("toggle-camera", "Stop video", "camera");
     this.screen = toggle("toggle-screen", "Share screen", "screen");
+    this.hand = toggle("toggle-hand", "Raise hand", "hand");
+    this.react = toggle("open-reactions", "React", "react");
+    this.react.el.setAttribute("aria-haspopup", "true");
+    this.reactions = h("div", { class: "popover reactions", testid: "reactions", role: "menu", "aria-label": "Reactions", hidden: true },
+      ...Object.entries(REACTIONS).map(([name, emoji]) => h("button", {
+        class: "reaction", type: "button", role: "menuitem", testid: `react-${name}`, title: REACTION_NAMES[name],
+        "aria-label": REACTION_NAMES[name], onclick: () => { this.reactions.hidden = true; room.react(name); },
+      }, emoji)));
     this.devices = toggle("open-devices", "Devices", "settings");
     this.chat = toggle("toggle-chat", "Chat", "chat");
     this.people = toggle("toggle-people", "People", "people");
@@ -36,6 +45,19 @@ export class Toolbar {
     this.mic.el.addEventListener("click", () => room.toggleMic());
     this.camera.el.addEventListener("click", () => room.toggleCamera());
     this.screen.el.addEventListener("click", () => room.toggleScreen());
+    this.hand.el.addEventListener("click", () => room.toggleHand());
+    this.react.el.addEventListener("click", () => {
+      this.reactions.hidden = !this.reactions.hidden;
+      this.react.el.setAttribute("aria-expanded", String(!this.reactions.hidden));
+      if (!this.reactions.hidden) this.reactions.querySelector("button")?.focus();
+    });
+    this.reactions.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        this.reactions.hidden = true;
+        this.react.el.setAttribute("aria-expanded", "false");
+        this.react.el.focus();
+      }
+    });
     this.devices.el.addEventListener("click", () => room.view.togglePopover("devices"));
     this.chat.el.addEventListener("click", () => room.view.togglePanel("chat"));
     this.people.el.addEventListener("click", () => room.view.togglePanel("people"));
@@ -44,8 +66,8 @@ export class Toolbar {
     this.leave.el.addEventListener("click", () => room.leave());
 
     this.el = h("div", { class: "toolbar", testid: "toolbar", role: "toolbar", "aria-label": "Meeting controls" },
-      this.mic.el, this.camera.el, this.screen.el, this.devices.el, this.chat.el, this.people.el, this.record.el,
-      this.end.el, this.leave.el, this.confirm);
+      this.mic.el, this.camera.el, this.screen.el, this.hand.el, this.react.el, this.devices.el, this.chat.el,
+      this.people.el, this.record.el, this.end.el, this.leave.el, this.confirm, this.reactions);
   }
 
   _endNow() {
@@ -62,7 +84,9 @@ export class Toolbar {
   }
 
   /** Reflect the room's state in the buttons. */
-  render({ micOn, cameraOn, sharing, may, moderator, recording, mayRecord, recordPending, unread, waiting, panel }) {
+  render({ micOn, cameraOn, sharing, may, moderator, recording, mayRecord, recordPending, unread, waiting, panel, handUp }) {
+    this._set(this.hand, { on: handUp, label: handUp ? "Lower hand" : "Raise hand", iconName: "hand" });
+    this.hand.el.dataset.state = handUp ? "on" : "off";
     this._set(this.mic, { on: !micOn, label: micOn ? "Mute" : "Unmute", iconName: micOn ? "mic" : "micOff", disabled: !may.microphone });
     this._set(this.camera, { on: !cameraOn, label: cameraOn ? "Stop video" : "Start video", iconName: cameraOn ? "camera" : "cameraOff", disabled: !may.camera });
     this._set(this.screen, { on: sharing, label: sharing ? "Stop sharing" : "Share screen", iconName: "screen",

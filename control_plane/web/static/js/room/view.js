@@ -24,6 +24,7 @@ export class RoomView {
       mute: (pid) => room.moderate("mute", pid), kick: (pid) => room.moderate("kick", pid),
       promote: (pid) => room.moderate("promote", pid), admit: (pid) => room.moderate("admit", pid),
       deny: (pid) => room.moderate("deny", pid),
+      lowerHand: (pid) => (pid === room.state.me ? room.toggleHand() : room.moderate("lower_hand", pid)),
     });
     this.toolbar = new Toolbar(room);
     this.devices = new DevicePicker(room);
@@ -38,6 +39,8 @@ export class RoomView {
       h("button", { class: "btn btn--quiet side-close", type: "button", testid: "close-panel", "aria-label": "Close panel",
         onclick: () => this.togglePanel("") }, "×"),
       this.chat.el, this.people.el);
+    // Joins, leaves and hands, for screen readers (polite: after what they are reading).
+    this.announcer = h("div", { class: "sr-only", testid: "announcer", role: "status", "aria-live": "polite" });
     this.waiting = h("div", { class: "overlay", testid: "lobby-waiting", hidden: true });
     this.ended = h("div", { class: "overlay", testid: "room-ended", hidden: true });
     this.el = h("div", { class: "room", testid: "room" },
@@ -46,9 +49,15 @@ export class RoomView {
       this.banner,
       h("div", { class: "stage" }, this.grid.el, this.side),
       h("div", { class: "dock" }, this.devices.el, this.toolbar.el),
-      this.waiting, this.ended);
+      this.waiting, this.ended, this.announcer);
     mount(root, this.el);
     document.title = `${title} · Curious Connect`;
+  }
+
+  /** Say *text* to screen readers (the live region keeps the last few). */
+  announce(text) {
+    this.announcer.append(h("p", {}, text));
+    while (this.announcer.children.length > 5) this.announcer.firstElementChild.remove();
   }
 
   /** Show whether a recorder is in the meeting (the edge's `recording` notice). */
