@@ -130,13 +130,17 @@ class WebController(Controller):
     path = "/"
     include_in_schema = False
 
-    @get(["/", "/signin", "/register", "/meetings", "/meetings/new"], sync_to_thread=False)
+    @get(["/", "/signin", "/register", "/meetings", "/meetings/new", "/account", "/admin"], sync_to_thread=False)
     def pages(self, request: Request) -> Response[bytes]:
         return shell(request)
 
     @get(["/meetings/{meeting_id:str}", "/meetings/{meeting_id:str}/edit", "/m/{meeting_id:str}"],
          sync_to_thread=False)
     def meeting_pages(self, request: Request, meeting_id: str) -> Response[bytes]:
+        return shell(request)
+
+    @get("/admin/{tab:str}", sync_to_thread=False)
+    def admin_pages(self, request: Request, tab: str) -> Response[bytes]:
         return shell(request)
 
     @get("/static/{file_path:path}", sync_to_thread=False)

@@ -17,10 +17,12 @@ function header() {
   const account = session.account;
   const nav = h("nav", { class: "nav", "aria-label": "Main" },
     account ? h("a", { href: "/meetings", testid: "nav-meetings" }, "Meetings") : null,
-    account && atLeast("host") ? h("a", { href: "/meetings/new", testid: "nav-new-meeting" }, "New meeting") : null);
+    account && atLeast("host") ? h("a", { href: "/meetings/new", testid: "nav-new-meeting" }, "New meeting") : null,
+    account && atLeast("admin") ? h("a", { href: "/admin/accounts", testid: "nav-admin" }, "Administration") : null);
   const who = account
     ? h("div", { class: "who" },
-      h("span", { class: "who-name", testid: "account-name", title: account.username }, account.display_name),
+      h("a", { class: "who-name", href: "/account", testid: "account-name", title: `${account.username}: your account` },
+        account.display_name),
       h("button", {
         class: "btn btn--quiet", type: "button", testid: "sign-out",
         onclick: async () => {

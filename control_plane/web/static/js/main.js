@@ -2,6 +2,8 @@
 
 import { h, mount } from "./dom.js";
 import { problem } from "./layout.js";
+import { accountPage } from "./pages/account.js";
+import { adminPage } from "./pages/admin.js";
 import { editMeetingPage, newMeetingPage } from "./pages/meeting_form.js";
 import { meetingPage } from "./pages/meeting_view.js";
 import { meetingsPage } from "./pages/meetings.js";
@@ -18,6 +20,9 @@ route("/meetings/new", newMeetingPage);
 route("/meetings/:id/edit", editMeetingPage);
 route("/meetings/:id", meetingPage);
 route("/m/:id", roomPage);
+route("/account", accountPage);
+route("/admin", (root) => navigate("/admin/accounts", { replace: true }));
+route("/admin/:tab", adminPage);
 fallback((root) => problem(root, "Not found", "There is no page here.", h("a", { class: "btn", href: "/" }, "Home")));
 
 const root = document.getElementById("app");
