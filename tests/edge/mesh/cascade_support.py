@@ -57,6 +57,11 @@ async def join(server: EdgeServer, tokens: TokenKit, name: str, meeting: str = M
     return c
 
 
+def pid(c: Client) -> str:
+    """A joined client's participant id."""
+    return c.joined["participant_id"]
+
+
 def roster(c: Client) -> list[str]:
     """Names in the roster as the client knows it now: its joined roster, then every
     participant_joined / participant_left it was sent."""

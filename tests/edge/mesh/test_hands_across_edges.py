@@ -5,11 +5,7 @@ and a reaction reaches everyone."""
 from __future__ import annotations
 
 from tests.edge.edge_support import MODERATOR, TokenKit
-from tests.edge.mesh.cascade_support import join, same_roster
-
-
-def pid(c) -> str:  # noqa: ANN001
-    return c.joined["participant_id"]
+from tests.edge.mesh.cascade_support import join, pid, same_roster
 
 
 async def test_hands_and_reactions_cross_edges(pair, tokens: TokenKit) -> None:

@@ -6,14 +6,10 @@ from __future__ import annotations
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from tests.edge.edge_support import MODERATOR, VIEWER, TokenKit
-from tests.edge.mesh.cascade_support import join, same_roster
+from tests.edge.mesh.cascade_support import join, pid, same_roster
 from tests.edge.sfu.client import ToneTrack
 from tests.edge.test_media import MediaClient
 from tests.support.util import eventually
-
-
-def pid(c) -> str:  # noqa: ANN001
-    return c.joined["participant_id"]
 
 
 async def test_mute_promote_and_the_end_for_all_cross_edges(pair, tokens: TokenKit) -> None:

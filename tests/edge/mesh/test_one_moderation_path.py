@@ -12,7 +12,7 @@ import pytest
 
 from nodes import subjects, wire
 from tests.edge.edge_support import MODERATOR, Client, TokenKit
-from tests.edge.mesh.cascade_support import join, same_roster
+from tests.edge.mesh.cascade_support import join, pid, same_roster
 from tests.support.topology import Topology, nats_client
 from tests.support.util import eventually
 
@@ -24,10 +24,6 @@ _ids = itertools.count()
 async def control_plane(topology: Topology) -> AsyncIterator[nats.NATS]:
     async with nats_client(topology.control_plane_nats()) as nc:
         yield nc
-
-
-def pid(c: Client) -> str:
-    return c.joined["participant_id"]
 
 
 Way = Callable[..., Awaitable[str]]
