@@ -21,7 +21,6 @@ import logging
 from collections.abc import Awaitable, Callable
 
 import msgspec
-import nats.errors
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from nodes import subjects, wire
@@ -31,6 +30,7 @@ from ..db import Database, DatabaseUnavailable
 from ..placement.service import PlacementService, PlacementUnavailable
 from .apply import apply_event
 from .authority import REFUSE, WAIT, EventAuthority
+from .reader import read_as_leader
 from .streams import RegionStreams, ensure_hub_stream
 
 log = logging.getLogger(__name__)
@@ -80,35 +80,9 @@ class EventConsumer:
         self._task = asyncio.get_running_loop().create_task(self._run(psub), name="event-consumer")
 
     async def _run(self, psub) -> None:  # noqa: ANN001 - nats PullSubscription
-        delay = 0.2
-        leading = None
-        while True:
-            # Control planes sharing a PostgreSQL read the stream one at a time (the one holding
-            # the database's "events" lock), so events are applied in the order they were stored;
-            # another takes over within a second when the reader's database session ends.
-            if not await self.db.leader("events"):
-                if leading is not False:
-                    log.info("another control plane reads the events stream; standing by")
-                leading = False
-                await asyncio.sleep(1.0)
-                continue
-            if leading is not True:
-                log.info("reading the events stream" + (" (took over)" if leading is False else ""))
-            leading = True
-            try:
-                msgs = await psub.fetch(batch=self.batch, timeout=1.0)
-            except (TimeoutError, nats.errors.TimeoutError):
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - disconnected, JetStream restarting: retry
-                log.warning("event fetch failed", extra={"error": repr(exc), "retry_in": delay})
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                continue
-            delay = 0.2
-            for msg in msgs:
-                await self._handle(msg)
+        # Control planes sharing a PostgreSQL read the stream one at a time (the one holding the
+        # database's "events" lock), so events are applied in the order they were stored.
+        await read_as_leader(psub, self.db, "events", self._handle, what="the events stream", batch=self.batch)
 
     async def _handle(self, msg) -> None:  # noqa: ANN001 - nats Msg
         try:

@@ -44,6 +44,7 @@ from nodes.bus import Bus
 
 from ..db import Database
 from ..events.authority import EventAuthority
+from ..events.reader import read_as_leader
 from . import payloads, signing
 from .repository import DeliveryRepository
 from .settings import WebhookEndpointSettings, WebhookSettings
@@ -93,25 +94,7 @@ class WebhookDispatcher:
         self._consumer = asyncio.get_running_loop().create_task(self._read(self._psub), name="webhook-consumer")
 
     async def _read(self, psub) -> None:  # noqa: ANN001 - nats PullSubscription
-        delay = 0.2
-        while True:
-            if not await self.db.leader("webhooks"):
-                await asyncio.sleep(1.0)
-                continue
-            try:
-                msgs = await psub.fetch(batch=64, timeout=1.0)
-            except (TimeoutError, nats.errors.TimeoutError):
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - disconnected, JetStream restarting: retry
-                log.warning("webhook event fetch failed", extra={"error": repr(exc), "retry_in": delay})
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                continue
-            delay = 0.2
-            for msg in msgs:
-                await self._take(msg)
+        await read_as_leader(psub, self.db, "webhooks", self._take, what="the events stream for webhooks")
 
     async def _take(self, msg) -> None:  # noqa: ANN001 - nats Msg
         try:
