@@ -1,5 +1,6 @@
-// The join link (/m/<id>): who joins (the account, or a guest's name), the meeting password when
-// there is one, then the room.
+// The join link (/m/<id>): a preview of one's camera and microphone (devices, join muted or without
+// the camera), who joins (the account, or a guest's name), the meeting password when there is
+// one, then the room.
 
 import { ApiError, get, post } from "../api.js";
 import { h } from "../dom.js";
@@ -7,6 +8,7 @@ import { field, formError, onSubmit } from "../forms.js";
 import { page, problem, signInPath } from "../layout.js";
 import { navigate, render } from "../router.js";
 import { session } from "../session.js";
+import { Preview } from "../room/preview.js";
 import { Room } from "../room/room.js";
 
 const MAX_MOVES = 8;
@@ -38,13 +40,17 @@ export async function roomPage(root, { id }) {
   let moves = 0;
   let gone = false;
   const ask = (body) => post(`/api/v1/meetings/${encodeURIComponent(id)}/join`, body);
+  const preview = meeting.state === "ended" ? null : new Preview();
+  let handed = null; // the preview's devices and choices, for the first room (later rooms open their own)
   const start = async (body, answer = null, movedBecause = null) => {
     const clicked = performance.now();
     const join = answer || await ask(body);
     if (gone) return;
     join.marks = { clicked, token: performance.now() };
+    const first = handed;
+    handed = null;
     room = new Room(root, {
-      meeting, join,
+      meeting, join, media: first?.media, prefs: first?.prefs ?? preview?.prefs,
       onRejoin: () => render(),
       onExit: () => navigate(session.account ? "/meetings" : "/"),
       onMove: (next, reason) => move(body, next, reason),
@@ -75,14 +81,16 @@ export async function roomPage(root, { id }) {
     const body = {};
     if (guest) body.display_name = name.value.trim();
     if (needsPassword) body.password = password.value;
+    if (preview && !preview.handedOver) handed = await preview.handOver();
     await start(body);
   });
-  page(root, meeting.title, h("section", { class: "card narrow", testid: "prejoin" },
+  page(root, meeting.title, h("section", { class: ["card", preview ? "prejoin" : "narrow"], testid: "prejoin" },
     h("h1", {}, meeting.title),
     meeting.state === "ended" ? h("p", { class: "form-error" }, "This meeting has ended.") : null,
-    form));
+    h("div", { class: "prejoin-body" }, preview?.el, form)));
   return () => {
     gone = true;
     room?.destroy();
+    preview?.destroy();
   };
 }

@@ -42,6 +42,17 @@ export class Grid {
     this.el = h("div", { class: "grid", testid: "grid", "aria-label": "Participants" });
     this.tiles = new Map();
     this.onRemoteFrame = () => {};
+    this.speaker = ""; // where remote sound plays (a device id; "" the system's)
+  }
+
+  /** Play everyone's sound on *deviceId* (where the browser lets a page choose). */
+  setSpeaker(deviceId) {
+    this.speaker = deviceId || "";
+    for (const tile of this.tiles.values()) this._sink(tile);
+  }
+
+  _sink(tile) {
+    if (tile.audio?.setSinkId && tile.audio.sinkId !== this.speaker) tile.audio.setSinkId(this.speaker).catch(() => {});
   }
 
   _tile(key, source) {
@@ -49,6 +60,7 @@ export class Grid {
     if (!tile) {
       tile = makeTile(key, source);
       this.tiles.set(key, tile);
+      if (this.speaker) this._sink(tile);
     }
     return tile;
   }

@@ -11,6 +11,9 @@ function audioConstraints(deviceId) {
   return deviceId ? { ...AUDIO, deviceId: { exact: deviceId } } : AUDIO;
 }
 
+/** Whether this browser lets a page choose where sound plays (`setSinkId`). */
+export const CAN_CHOOSE_SPEAKER = typeof HTMLMediaElement !== "undefined" && typeof HTMLMediaElement.prototype.setSinkId === "function";
+
 export class LocalMedia {
   constructor() {
     this.tracks = { microphone: null, camera: null, screen: null };
@@ -24,13 +27,23 @@ export class LocalMedia {
     if (track && source !== "screen") this.deviceIds[source] = track.getSettings().deviceId || "";
   }
 
-  /** Ask for what may be published (one permission prompt when possible). */
+  /** Ask for what may be published (one permission prompt when possible), on the devices chosen
+   * before (`deviceIds`) when they are still there. */
   async start({ audio, video }) {
     if (!audio && !video) return this.tracks;
+    const ask = () => navigator.mediaDevices.getUserMedia({
+      audio: audio ? audioConstraints(this.deviceIds.microphone) : false,
+      video: video ? videoConstraints(this.deviceIds.camera) : false,
+    });
     try {
-      const stream = await navigator.mediaDevices.getUserMedia({
-        audio: audio ? audioConstraints() : false, video: video ? videoConstraints() : false,
-      });
+      let stream;
+      try {
+        stream = await ask();
+      } catch (err) {
+        if (err.name !== "OverconstrainedError" && err.name !== "NotFoundError") throw err;
+        this.deviceIds = { microphone: "", camera: "" }; // a remembered device is gone: the defaults
+        stream = await ask();
+      }
       this._remember("microphone", stream.getAudioTracks()[0] || null);
       this._remember("camera", stream.getVideoTracks()[0] || null);
     } catch (err) {
@@ -95,6 +108,7 @@ export class LocalMedia {
     return {
       camera: all.filter((d) => d.kind === "videoinput"),
       microphone: all.filter((d) => d.kind === "audioinput"),
+      speaker: all.filter((d) => d.kind === "audiooutput"),
     };
   }
 

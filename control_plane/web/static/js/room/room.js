@@ -23,7 +23,8 @@ const ENDINGS = {
 };
 
 export class Room {
-  constructor(root, { meeting, join, onRejoin, onExit, onMove = null, askAgain = null, onEntered = () => {}, movedBecause = null }) {
+  constructor(root, { meeting, join, onRejoin, onExit, onMove = null, askAgain = null, onEntered = () => {}, movedBecause = null,
+    media = null, prefs = null }) {
     this.meeting = meeting;
     this.join = join;
     this.onRejoin = onRejoin;
@@ -35,9 +36,13 @@ export class Room {
     this.moveReason = null; // why the room leaves its edge for the control plane's: "draining" (the edge said so)
     this.movedBecause = movedBecause; // why the previous room of this page left its edge
     this.state = new RoomState();
-    this.media = new LocalMedia();
+    // The devices the preview opened (and the choices made there: join muted, without the camera, the speaker).
+    this.prefs = prefs || {};
+    this.media = media || new LocalMedia();
+    if (!media && this.prefs.camera) this.media.deviceIds = { camera: this.prefs.camera, microphone: this.prefs.microphone || "" };
     this.media.onScreenEnded = () => this.toggleScreen();
     this.view = new RoomView(root, this, meeting.title);
+    if (this.prefs.speaker) this.view.grid.setSpeaker(this.prefs.speaker);
     this.publisher = null;
     this.subscriber = null;
     this.entered = false;
@@ -52,8 +57,10 @@ export class Room {
     this.view.grid.onRemoteFrame = () => { this.marks.firstFrame ??= performance.now(); };
     this.quality = new QualityMeter(() => [this.publisher?.pc, this.subscriber?.pc], (q) => this.view.setQuality(q));
     const perms = join.permissions || {};
-    // Ask for the camera and microphone while connecting (not while waiting in a lobby).
-    this.mediaStarted = join.lobby ? null : this.media.start({ audio: perms.publish_audio, video: perms.publish_video });
+    // Ask for the camera and microphone while connecting (not while waiting in a lobby), unless
+    // the preview has them already.
+    this.mediaStarted = media ? Promise.resolve(media.tracks)
+      : join.lobby ? null : this.media.start({ audio: perms.publish_audio, video: perms.publish_video && !this.prefs.noCamera });
     this.sig = new Signaling({
       join, onMessage: (msg) => this.onMessage(msg), onState: (s, reason, detail) => this.onConnState(s, reason, detail),
     });
@@ -216,10 +223,20 @@ export class Room {
   }
 
   async publishLocal() {
+    if (this.prefs.noCamera && this.media.tracks.camera) this.media.cameraOff(); // "join without my camera"
     const t = this.media.tracks;
-    const sources = ["microphone", "camera"].filter((src) => t[src] && this.state.may(src));
-    this.micOn = Boolean(t.microphone && this.state.may("microphone"));
-    this.cameraOn = Boolean(t.camera && this.state.may("camera"));
+    for (const src of ["microphone", "camera"]) {
+      if (t[src] && !this.state.may(src)) { // opened for the preview, but this participant may not send it
+        t[src].stop();
+        t[src] = null;
+      }
+    }
+    const sources = ["microphone", "camera"].filter((src) => t[src]);
+    const muted = Boolean(this.prefs.muted && t.microphone);
+    if (muted) this.media.setMicEnabled(false); // "join with my microphone muted"
+    this.micOn = Boolean(t.microphone) && !muted;
+    this.cameraOn = Boolean(t.camera);
+    if (muted) this.sig.send({ type: "mute", source: "microphone", muted: true });
     if (!sources.length) return this.render();
     const pub = this.ensurePublisher();
     for (const src of sources) await pub.setSource(src, t[src], { negotiate: false });

@@ -3,6 +3,7 @@
 
 import { h } from "../dom.js";
 import { icon, REACTION_NAMES, REACTIONS } from "./icons.js";
+import { CAN_CHOOSE_SPEAKER } from "./media.js";
 
 function toggle(testid, label, iconName) {
   const text = h("span", { class: "ctl-label" }, label);
@@ -112,12 +113,14 @@ export class Toolbar {
   }
 }
 
-/** Camera and microphone pickers; a choice replaces the track being sent. */
+/** Camera, microphone and speaker pickers; a choice replaces the track being sent (or where sound plays). */
 export class DevicePicker {
   constructor(room) {
     this.room = room;
     this.camera = h("select", { testid: "select-camera", "aria-label": "Camera" });
     this.microphone = h("select", { testid: "select-microphone", "aria-label": "Microphone" });
+    this.speaker = h("select", { testid: "select-speaker", "aria-label": "Speaker" });
+    this.speaker.addEventListener("change", () => room.view.grid.setSpeaker(this.speaker.value));
     this.error = h("div", { class: "field-error", testid: "devices-error", role: "alert" });
     for (const source of ["camera", "microphone"]) {
       this[source].addEventListener("change", async () => {
@@ -131,7 +134,8 @@ export class DevicePicker {
     }
     this.el = h("div", { class: "popover popover--devices", testid: "devices", hidden: true },
       h("label", { class: "field" }, h("span", { class: "label" }, "Camera"), this.camera),
-      h("label", { class: "field" }, h("span", { class: "label" }, "Microphone"), this.microphone), this.error);
+      h("label", { class: "field" }, h("span", { class: "label" }, "Microphone"), this.microphone),
+      CAN_CHOOSE_SPEAKER ? h("label", { class: "field" }, h("span", { class: "label" }, "Speaker"), this.speaker) : null, this.error);
   }
 
   async refresh() {
@@ -144,5 +148,9 @@ export class DevicePicker {
         : [h("option", { value: "" }, "none found")]));
       this[source].disabled = !found[source].length || !this.room.state.may(source);
     }
+    const current = this.room.view.grid.speaker;
+    this.speaker.replaceChildren(h("option", { value: "" }, "The system's"),
+      ...found.speaker.filter((d) => d.deviceId && d.deviceId !== "default")
+        .map((d, i) => h("option", { value: d.deviceId, selected: d.deviceId === current }, d.label || `speaker ${i + 1}`)));
   }
 }
