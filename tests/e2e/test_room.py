@@ -327,7 +327,8 @@ async def count_is(locator, n: int) -> bool:  # noqa: ANN001
     return await locator.count() == n
 
 
-async def test_raised_hands_queue_up_a_moderator_lowers_one_and_reactions_show(meeting: Meeting) -> None:
+async def test_raised_hands_queue_up_a_moderator_lowers_one_and_reactions_show(meeting: Meeting,
+                                                                               artifacts: Path) -> None:
     m = meeting
     await m.alice.get_by_test_id("toggle-hand").click()
     await m.alice.get_by_test_id("toggle-hand").and_(m.alice.locator("[data-state=on]")).wait_for()
@@ -339,6 +340,11 @@ async def test_raised_hands_queue_up_a_moderator_lowers_one_and_reactions_show(m
     await wait_for(lambda: count_is(queue, 2), what="two raised hands in the queue")
     assert await queue.get_by_test_id("hand-queue-name").all_inner_texts() == ["Alice Host", "Bob Member (you)"]
     assert await roster_entry(m.bob, m.alice_id).get_by_test_id("roster-hand").inner_text() == "1"
+    await m.alice.get_by_test_id("open-reactions").click()
+    await m.alice.get_by_test_id("react-party").click()
+    await tile(m.bob, m.alice_id).get_by_test_id("tile-reaction").and_(m.bob.locator("[data-reaction=party]")).wait_for()
+    await m.bob.wait_for_function("() => getComputedStyle(document.querySelector('[data-reaction=party]')).opacity === '1'")
+    await m.bob.screenshot(path=str(artifacts / "room-hands.png"))   # the README's picture of the room
     await queue.first.get_by_test_id("hand-queue-lower").click()
     await m.alice.get_by_test_id("toggle-hand").and_(m.alice.locator("[data-state=off]")).wait_for()
     await m.alice.get_by_test_id("toast").get_by_text("A moderator lowered your hand").wait_for()
@@ -349,7 +355,7 @@ async def test_raised_hands_queue_up_a_moderator_lowers_one_and_reactions_show(m
     await m.bob.get_by_test_id("close-panel").click()
 
     await m.alice.get_by_test_id("open-reactions").click()
-    await m.alice.get_by_test_id("react-clap").click()
+    await m.alice.get_by_test_id("react-clap").click()              # (a reaction a while after the last)
     shown = tile(m.bob, m.alice_id).get_by_test_id("tile-reaction")
     await shown.and_(m.bob.locator("[data-reaction=clap]")).wait_for()
     assert await shown.inner_text() == "👏"

@@ -331,6 +331,7 @@ export class Room {
 
   teardown() {
     window.removeEventListener("pagehide", this.onPageHide);
+    this.view.stopShortcuts();
     this.view.reporter.close();
     this.quality.stop();
     this.publisher?.close();

@@ -5,12 +5,24 @@ import { h } from "../dom.js";
 import { icon, REACTION_NAMES, REACTIONS } from "./icons.js";
 import { CAN_CHOOSE_SPEAKER } from "./media.js";
 
+/** The room's keyboard shortcuts (a letter alone, not while typing): key → the control's testid. */
+export const SHORTCUTS = { m: "toggle-mic", v: "toggle-camera", h: "toggle-hand", c: "toggle-chat", p: "toggle-people" };
+const KEY_OF = Object.fromEntries(Object.entries(SHORTCUTS).map(([key, testid]) => [testid, key]));
+
 function toggle(testid, label, iconName) {
   const text = h("span", { class: "ctl-label" }, label);
   const badge = h("span", { class: "ctl-badge", hidden: true });
-  const el = h("button", { class: "ctl", type: "button", testid, "aria-pressed": "false", title: label },
-    h("span", { class: "ctl-icon" }, icon(iconName)), text, badge);
-  return { el, text, badge };
+  const key = KEY_OF[testid];
+  const el = h("button", { class: "ctl", type: "button", testid, "aria-pressed": "false", title: key ? `${label} (${key.toUpperCase()})` : label,
+    "aria-keyshortcuts": key ? key.toUpperCase() : null }, h("span", { class: "ctl-icon" }, icon(iconName)), text, badge);
+  return { el, text, badge, key };
+}
+
+/** Whether a key press belongs to what has the focus (typing, a menu) rather than to the room. */
+function typing(event) {
+  const t = event.target;
+  return event.ctrlKey || event.metaKey || event.altKey || event.repeat
+    || (t instanceof Element && t.closest("input, textarea, select, [contenteditable=true], [role=menu]"));
 }
 
 export class Toolbar {
@@ -76,9 +88,23 @@ export class Toolbar {
     this.room.endForAll();
   }
 
+  /** Listen for the shortcuts on *target* (the document); returns the function that stops it. */
+  listen(target) {
+    const onKey = (event) => {
+      const testid = SHORTCUTS[event.key?.toLowerCase()];
+      if (!testid || typing(event)) return;
+      const button = this.el.querySelector(`[data-testid="${testid}"]`);
+      if (!button || button.disabled || button.hidden) return;
+      event.preventDefault();
+      button.click();
+    };
+    target.addEventListener("keydown", onKey);
+    return () => target.removeEventListener("keydown", onKey);
+  }
+
   _set(t, { on, label, iconName, disabled = false }) {
     t.el.setAttribute("aria-pressed", String(on));
-    t.el.title = label;
+    t.el.title = t.key ? `${label} (${t.key.toUpperCase()})` : label;
     t.text.textContent = label;
     t.el.disabled = disabled;
     t.el.querySelector(".ctl-icon").replaceChildren(icon(iconName));

@@ -27,6 +27,7 @@ export class RoomView {
       lowerHand: (pid) => (pid === room.state.me ? room.toggleHand() : room.moderate("lower_hand", pid)),
     });
     this.toolbar = new Toolbar(room);
+    this.stopShortcuts = this.toolbar.listen(document);
     this.devices = new DevicePicker(room);
     this.conn = h("span", { class: "conn", testid: "conn-state", dataset: { state: "idle" } });
     this.quality = h("span", { class: "quality", testid: "quality", dataset: { level: "unknown" }, title: "Connection quality" },
