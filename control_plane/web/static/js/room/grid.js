@@ -1,6 +1,11 @@
 // The video grid: one tile per participant (camera, or initials when it is off) and one per
-// shared screen, with names, mute marks and the active speaker's highlight. Tiles are kept by key
-// so a video element is not recreated when something else changes.
+// shared screen, with names, mute marks, a hand, the connection's quality and the active speaker's
+// highlight. Tiles are kept by key so a video element is not recreated when something else changes.
+//
+// Many participants: the people's tiles come in pages (as many as fit: 9, 4 at phone width), and
+// the active speaker is always on the page shown (in its last place when its own page is another).
+// A tile off the page stays known but out of the document: the view message reports it hidden,
+// so the edge sends it nothing (its sound still plays).
 
 import { h } from "../dom.js";
 import { icon, REACTION_NAMES, REACTIONS } from "./icons.js";
@@ -30,16 +35,31 @@ function makeTile(key, source) {
   const micOff = h("span", { class: "tile-flag", testid: "tile-mic-muted", title: "Microphone muted" }, icon("micOff", 16));
   const camOff = h("span", { class: "tile-flag", testid: "tile-camera-off", title: "Camera off" }, icon("cameraOff", 16));
   const hand = h("span", { class: "tile-hand", testid: "tile-hand", title: "Hand raised", hidden: true }, icon("hand", 18));
+  const quality = h("span", { class: "tile-quality", testid: "tile-quality", title: "Connection: measuring", hidden: true,
+    dataset: { level: "unknown" } }, h("i"), h("i"), h("i"));
   const reaction = h("span", { class: "tile-reaction", testid: "tile-reaction", hidden: true });
   const avatar = h("div", { class: "tile-avatar", "aria-hidden": "true" });
   const el = h("div", { class: ["tile", `tile--${source}`], testid: "tile", dataset: { key, source } },
-    avatar, video, audio, hand, reaction, h("div", { class: "tile-label" }, micOff, camOff, name));
-  return { el, video, audio, name, micOff, camOff, avatar, hand, reaction };
+    avatar, video, audio, hand, reaction, h("div", { class: "tile-label" }, quality, micOff, camOff, name));
+  return { el, video, audio, name, micOff, camOff, avatar, hand, reaction, quality };
 }
+
+const QUALITY_TEXT = { good: "Good", fair: "Fair", poor: "Poor", unknown: "Measuring" };
 
 export class Grid {
   constructor() {
     this.el = h("div", { class: "grid", testid: "grid", "aria-label": "Participants" });
+    this.page = 0;
+    this.pages = 1;
+    this.pageLabel = h("span", { testid: "grid-page", "aria-live": "polite" });
+    this.prev = h("button", { class: "btn btn--small", type: "button", testid: "grid-prev", "aria-label": "Previous page of people",
+      onclick: () => this.turn(-1) }, "‹");
+    this.next = h("button", { class: "btn btn--small", type: "button", testid: "grid-next", "aria-label": "Next page of people",
+      onclick: () => this.turn(1) }, "›");
+    this.pager = h("nav", { class: "pager", testid: "grid-pager", "aria-label": "Pages of people", hidden: true },
+      this.prev, this.pageLabel, this.next);
+    this.wrap = h("div", { class: "grid-wrap" }, this.el, this.pager);
+    this.onTurn = () => {};
     this.tiles = new Map();
     this.onRemoteFrame = () => {};
     this.speaker = ""; // where remote sound plays (a device id; "" the system's)
@@ -65,10 +85,53 @@ export class Grid {
     return tile;
   }
 
+  /** How many people's tiles a page holds: what fits the grid at a useful size. */
+  pageSize() {
+    const w = this.el.clientWidth || window.innerWidth;
+    const h = this.el.clientHeight || window.innerHeight;
+    return w < 700 || h < 420 ? 4 : 9;
+  }
+
+  turn(step) {
+    this.page = Math.max(0, Math.min(this.pages - 1, this.page + step));
+    this.onTurn();
+  }
+
+  /** The people whose tiles are on the page shown: that page of *people*, with the active speaker
+   * in its last place when it is on another page. */
+  _paged(people, speaker, me) {
+    const size = this.pageSize();
+    this.pages = Math.max(1, Math.ceil(people.length / size));
+    this.page = Math.min(this.page, this.pages - 1);
+    const shown = people.slice(this.page * size, (this.page + 1) * size);
+    const loud = people.find((p) => p.participant_id === speaker && p.participant_id !== me);
+    if (loud && !shown.includes(loud)) shown[shown.length - 1] = loud;
+    this.pager.hidden = this.pages < 2;
+    this.pageLabel.textContent = `${this.page + 1} / ${this.pages}`;
+    this.prev.disabled = this.page === 0;
+    this.next.disabled = this.page >= this.pages - 1;
+    return new Set(shown);
+  }
+
+  /** Each remote track's connection quality (track id as the browser names it → level). */
+  setQuality(levels) {
+    for (const tile of this.tiles.values()) {
+      const ids = [tile.video.ccTrack?.id, tile.audio?.ccTrack?.id].filter(Boolean);
+      const level = ids.map((id) => levels.get(id)).find(Boolean) || null;
+      tile.quality.hidden = !level || tile.el.dataset.local === "true";
+      if (!level) continue;
+      tile.quality.dataset.level = level;
+      tile.quality.title = `Connection: ${QUALITY_TEXT[level]}`;
+      tile.el.dataset.quality = level;
+    }
+  }
+
   /** Bring the tiles in line with the state, the local tracks and what the subscriber receives. */
   sync(state, local, bound) {
     const wanted = [];
     const people = [...state.participants.values()];
+    const onPage = this._paged(people, state.activeSpeaker, state.me);
+    const offPage = [];
     for (const p of people) {
       const isMe = p.participant_id === state.me;
       const tracks = [...p.tracks.values()];
@@ -85,8 +148,9 @@ export class Grid {
       const cam = [...p.tracks.values()].find((t) => t.source === "camera");
       const mic = [...p.tracks.values()].find((t) => t.source === "microphone");
       const camOn = cam && !p.muted.has("camera");
-      const video = isMe ? local.camera : camOn ? bound.get(cam.track_id)?.track || null : null;
-      const audio = !isMe && mic ? bound.get(mic.track_id)?.track || null : null;
+      const shown = onPage.has(p);
+      const video = isMe ? local.camera : camOn && shown ? bound.get(cam.track_id)?.track || null : null;
+      const audio = !isMe && mic ? bound.get(mic.track_id)?.track || null : null; // heard on every page
       this._fill(tile, p, {
         isMe, video, audio, label: isMe ? `${p.name} (you)` : p.name, trackId: cam?.track_id || "",
         micMuted: p.muted.has("microphone") || !mic, cameraOff: !video,
@@ -94,10 +158,13 @@ export class Grid {
       tile.el.dataset.speaking = String(state.activeSpeaker === p.participant_id);
       tile.el.dataset.hand = String(Boolean(p.hand));
       tile.hand.hidden = !p.hand;
-      wanted.push(tile);
+      tile.el.dataset.offPage = String(!shown);
+      if (shown) wanted.push(tile);
+      else offPage.push(tile); // not drawn; the view reports it hidden, so the edge sends it no video
     }
+    for (const tile of offPage) tile.el.remove();
     for (const [key, tile] of this.tiles) {
-      if (!wanted.includes(tile)) {
+      if (!wanted.includes(tile) && !offPage.includes(tile)) {
         attach(tile.video, null);
         if (tile.audio) attach(tile.audio, null);
         tile.el.remove();

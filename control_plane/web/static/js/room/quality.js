@@ -13,6 +13,7 @@ export class QualityMeter {
     this.pcs = pcs; // () => [RTCPeerConnection | null]
     this.onSample = onSample;
     this.prev = { lost: 0, received: 0 };
+    this.prevTracks = new Map(); // track id (the browser's) → {lost, received}
     this.timer = setInterval(() => this.sample().catch(() => {}), every);
     this.last = { rtt: null, loss: null, jitter: null, level: "unknown" };
   }
@@ -23,6 +24,7 @@ export class QualityMeter {
     let lost = 0;
     let received = 0;
     let remoteLoss = null;
+    const tracks = new Map();
     for (const pc of this.pcs()) {
       if (!pc || pc.connectionState === "closed") continue;
       const report = await pc.getStats();
@@ -33,6 +35,7 @@ export class QualityMeter {
           lost += Math.max(0, s.packetsLost || 0);
           received += s.packetsReceived || 0;
           if (s.jitter !== undefined) jitter = Math.max(jitter ?? 0, s.jitter * 1000);
+          if (s.trackIdentifier) tracks.set(s.trackIdentifier, s);
         } else if (s.type === "remote-inbound-rtp" && s.fractionLost !== undefined) {
           remoteLoss = Math.max(remoteLoss ?? 0, s.fractionLost * 100);
         }
@@ -46,9 +49,28 @@ export class QualityMeter {
     let loss = dReceived + dLost > 0 ? (100 * Math.max(0, dLost)) / (dReceived + Math.max(0, dLost)) : null;
     if (remoteLoss !== null) loss = Math.max(loss ?? 0, remoteLoss);
     const sample = { rtt, loss, jitter };
-    this.last = { ...sample, level: level(sample) };
+    this.last = { ...sample, level: level(sample), tracks: this._perTrack(tracks, rtt) };
     this.onSample(this.last);
     return this.last;
+  }
+
+  /** Each received track's level from its own loss and jitter (and the shared round trip). */
+  _perTrack(stats, rtt) {
+    const levels = new Map();
+    const seen = new Map();
+    for (const [id, s] of stats) {
+      const now = { lost: Math.max(0, s.packetsLost || 0), received: s.packetsReceived || 0 };
+      const before = this.prevTracks.get(id) || { lost: 0, received: 0 };
+      const fresh = now.received < before.received || now.lost < before.lost;
+      const dLost = fresh ? now.lost : now.lost - before.lost;
+      const dReceived = fresh ? now.received : now.received - before.received;
+      seen.set(id, now);
+      if (dReceived + dLost === 0) continue; // nothing arrived meanwhile (off the page, muted): no verdict
+      const loss = (100 * dLost) / (dReceived + dLost);
+      levels.set(id, level({ rtt, loss, jitter: s.jitter === undefined ? null : s.jitter * 1000 }));
+    }
+    this.prevTracks = seen;
+    return levels;
   }
 
   stop() {

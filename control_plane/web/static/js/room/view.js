@@ -17,6 +17,7 @@ export class RoomView {
     this.panel = "";
     this.unread = 0;
     this.grid = new Grid();
+    this.grid.onTurn = () => room.render();
     this.reporter = new ViewReporter(this.grid, (msg) => room.sendView(msg));
     this.chat = new ChatPanel({ send: (text, to) => room.sendChat(text, to), canChat: false,
       nameOf: (id) => room.state.participants.get(id)?.name || "" });
@@ -48,7 +49,7 @@ export class RoomView {
       h("header", { class: "room-head" },
         h("h1", { class: "room-title", testid: "room-title" }, title), this.recording, this.conn, this.quality),
       this.banner,
-      h("div", { class: "stage" }, this.grid.el, this.side),
+      h("div", { class: "stage" }, this.grid.wrap, this.side),
       h("div", { class: "dock" }, this.devices.el, this.toolbar.el),
       this.waiting, this.ended, this.announcer);
     mount(root, this.el);
@@ -104,6 +105,7 @@ export class RoomView {
     this.quality.dataset.jitter = q.jitter === null ? "" : String(Math.round(q.jitter));
     this.quality.title = `Connection: ${QUALITY_LABEL[q.level]} (${describe(q)})`;
     this.quality.querySelector(".quality-text").textContent = QUALITY_LABEL[q.level];
+    if (q.tracks) this.grid.setQuality(q.tracks);
   }
 
   showWaiting(name) {

@@ -1,6 +1,6 @@
 // What this page shows, told to the edge as a `view` message: each remote video tile on screen
-// with its size in device pixels, and the ones that are not (scrolled or squeezed out of sight, or
-// the whole tab hidden). The edge then sends each shown track the smallest layer that covers its
+// with its size in device pixels, and the ones that are not (scrolled or squeezed out of sight, on
+// another page of people, or the whole tab hidden). The edge then sends each shown track the smallest layer that covers its
 // tile and nothing for hidden ones. Sent when the grid, a tile's size, what is on screen or the
 // tab's visibility changes (at most every REPORT_MS), and only when it says something new.
 
@@ -64,7 +64,7 @@ export class ViewReporter {
     for (const tile of this.grid.tiles.values()) {
       const d = tile.el.dataset;
       if (d.local === "true" || !d.trackId) continue;
-      if (away || this.onScreen.get(tile.el) === false) {
+      if (away || d.offPage === "true" || this.onScreen.get(tile.el) === false) {
         hidden.push(d.trackId);
       } else {
         const r = tile.el.getBoundingClientRect();
