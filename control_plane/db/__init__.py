@@ -194,7 +194,8 @@ class SqliteDatabase(Database):
     async def _checkpoint_wal(self) -> None:
         """Copy the write-ahead log into the database file (and sync it) on the reader's thread."""
         try:
-            await self.reader.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            async with self.reader.execute("PRAGMA wal_checkpoint(PASSIVE)"):
+                pass
         except Exception as exc:  # noqa: BLE001 - the next one tries again; nothing is lost meanwhile
             log.warning("wal checkpoint failed", extra={"error": repr(exc)})
 
