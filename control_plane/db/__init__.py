@@ -99,6 +99,20 @@ class Database:
             cur = await conn.execute(sql, params)
             return cur.rowcount
 
+    async def delete_in_batches(self, table: str, key: str, where: str, params: tuple = (), *,
+                                batch: int = 500) -> int:
+        """Delete the rows of *table* matching *where*, *batch* at a time (by the unique column
+        *key*), each batch its own transaction: a large purge never holds the write lock — on
+        SQLite, the event loop — for long. *table*, *key* and *where* are the caller's SQL, never
+        input. Returns how many rows went."""
+        total = 0
+        while True:
+            n = await self.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table}"  # noqa: S608
+                                   f" WHERE {where} LIMIT {int(batch)})", params)
+            total += max(n, 0)
+            if n < batch:
+                return total
+
     async def ping(self) -> bool:
         try:
             await self.fetch_one("SELECT 1")

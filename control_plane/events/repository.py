@@ -172,7 +172,8 @@ async def remove_track(conn: Connection, meeting_id: str, pid: str, track_id: st
 
 
 async def prune_applied(db: Database, before: float) -> int:
-    return await db.execute("DELETE FROM applied_events WHERE applied_at < ?", (before,))
+    """Forget applied events older than *before* (a day's worth can be many: in batches)."""
+    return await db.delete_in_batches("applied_events", "event_id", "applied_at < ?", (before,))
 
 
 # -- reading ------------------------------------------------------------------------------------

@@ -173,3 +173,25 @@ async def test_the_write_ahead_log_is_checkpointed_off_the_loop(tmp_path: Path,
 async def test_only_a_file_path_opens(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="must be a file path"):
         await open_database(":memory:")
+
+
+async def test_a_large_purge_goes_in_batches(tmp_path: Path) -> None:
+    db = await open_database(str(tmp_path / "purge.sqlite3"))
+    try:
+        async with db.transaction() as conn:
+            await conn.executemany("INSERT INTO applied_events (event_id, meeting_id, kind, applied_at) VALUES (?, ?, ?, ?)",
+                                   [(f"e{i}", "m", "joined", float(i)) for i in range(1234)])
+        writes = 0
+        real = db.execute
+
+        async def counting(sql: str, params: tuple | dict = ()) -> int:
+            nonlocal writes
+            writes += 1
+            return await real(sql, params)
+        db.execute = counting  # type: ignore[method-assign]
+        assert await db.delete_in_batches("applied_events", "event_id", "applied_at < ?", (1200.0,), batch=500) == 1200
+        assert writes == 3                                     # 500, 500, 200: three transactions
+        left = await db.fetch_all("SELECT event_id FROM applied_events ORDER BY applied_at")
+        assert [r["event_id"] for r in left] == [f"e{i}" for i in range(1200, 1234)]
+    finally:
+        await db.close()

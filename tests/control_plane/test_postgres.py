@@ -143,6 +143,20 @@ async def test_repositories_work_on_postgres(url: str) -> None:
         await db.close()
 
 
+async def test_a_large_purge_goes_in_batches_on_postgres(url: str) -> None:
+    db = await pg.open_postgres(url)
+    try:
+        async with db.transaction() as conn:
+            await conn.executemany("INSERT INTO applied_events (event_id, meeting_id, kind, applied_at) VALUES (?, ?, ?, ?)",
+                                   [(f"pg{i}", "m", "joined", float(i)) for i in range(1100)])
+        assert await db.delete_in_batches("applied_events", "event_id", "applied_at < ? AND event_id LIKE 'pg%'",
+                                          (1000.0,), batch=400) == 1000
+        left = await db.fetch_all("SELECT event_id FROM applied_events WHERE event_id LIKE 'pg%'")
+        assert sorted(r["event_id"] for r in left) == sorted(f"pg{i}" for i in range(1000, 1100))
+    finally:
+        await db.close()
+
+
 async def test_guessing_limits_and_oidc_state_are_shared(url: str) -> None:
     one, two = await pg.open_postgres(url), await pg.open_postgres(url)
     try:
