@@ -108,6 +108,7 @@ def test_the_recorder_command_says_what_is_wrong_with_its_arguments(tmp_path: Pa
     assert run.returncode == 2 and "cannot read the token" in run.stderr and "Traceback" not in run.stderr
 
 
+@pytest.mark.long  # ./dev test-long: kept out of the suite's 15 minutes (it ran in every CI until 2026-12-07)
 async def test_the_recorder_process_tells_systemd_records_until_sigterm_and_resumes_in_a_new_segment(
         edge: EdgeServer, tokens: TokenKit, tmp_path: Path) -> None:
     require(shutil.which("ffprobe") is not None, "ffmpeg (apt-get install ffmpeg)")

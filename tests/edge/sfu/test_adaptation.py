@@ -49,6 +49,7 @@ async def test_a_thin_downlink_pauses_video_keeps_audio_and_tells_the_publisher(
                      what="bob's video resumes")
 
 
+@pytest.mark.long  # ./dev test-long: kept out of the suite's 15 minutes (it ran in every CI until 2026-12-07)
 async def test_garbage_feedback_never_raises_a_layer_nor_ends_the_connection(
         meeting: Meeting, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="aiortc.rtcdtlstransport")
