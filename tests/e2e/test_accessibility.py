@@ -4,7 +4,6 @@ microphone, camera, hand and chat, with a visible focus)."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from tests.e2e.axe import violations
@@ -76,10 +75,7 @@ async def test_no_page_has_a_serious_violation(stack: Stack, browsers) -> None: 
 
 async def test_the_room_from_the_keyboard_alone(stack: Stack, browsers) -> None:  # noqa: ANN001
     kim, lou = stack.add_person("kim", "Kim Keys", "host"), stack.add_person("lou", "Lou Listener")
-    with httpx.Client(base_url=stack.url, timeout=10) as api:
-        r = api.post("/api/v1/auth/login", json={"username": "kim", "password": kim.password})
-        api.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-        meeting_id = api.post("/api/v1/meetings", json={"title": "Keys"}).json()["id"]
+    meeting_id = stack.create_meeting(kim, "Keys")
     pl = await browsers.page("lou")
     await sign_in(pl, stack.url, lou)
     await pl.goto(f"{stack.url}/m/{meeting_id}")

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 import pytest_asyncio
 
@@ -26,10 +25,7 @@ class Three:
 async def three(stack: Stack, browsers) -> Three:  # noqa: ANN001
     people = [stack.add_person("hana", "Hana Host", "host"), stack.add_person("ivo", "Ivo Member"),
               stack.add_person("jo", "Jo Member")]
-    with httpx.Client(base_url=stack.url, timeout=10) as api:
-        r = api.post("/api/v1/auth/login", json={"username": "hana", "password": people[0].password})
-        api.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-        meeting_id = api.post("/api/v1/meetings", json={"title": "Whispers"}).json()["id"]
+    meeting_id = stack.create_meeting(people[0], "Whispers")
     pages, ids = [], []
     for person in people:
         page = await browsers.page(person.username)

@@ -57,10 +57,7 @@ class Seat:
 
 async def test_pages_of_tiles_keep_the_active_speaker_in_view(stack: Stack, browsers) -> None:  # noqa: ANN001
     ana, ben = stack.add_person("ana-many", "Ana Many", "host"), stack.add_person("ben-many", "Ben Speaker")
-    with httpx.Client(base_url=stack.url, timeout=10) as api:
-        r = api.post("/api/v1/auth/login", json={"username": ana.username, "password": ana.password})
-        api.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-        meeting_id = api.post("/api/v1/meetings", json={"title": "Crowd", "allow_guests": True}).json()["id"]
+    meeting_id = stack.create_meeting(ana, "Crowd", allow_guests=True)
     pa = await browsers.page("ana-many")
     await sign_in(pa, stack.url, ana)
     await pa.evaluate(MUTED_NO_CAMERA)

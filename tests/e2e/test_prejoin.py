@@ -4,7 +4,6 @@ camera is what the others see; the choice is remembered for the next visit."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from tests.e2e.stack import Stack
@@ -15,10 +14,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 async def test_the_preview_then_joining_muted_and_without_the_camera(stack: Stack, browsers) -> None:  # noqa: ANN001
     pia, quinn = stack.add_person("pia", "Pia Preview", "host"), stack.add_person("quinn", "Quinn Other")
-    with httpx.Client(base_url=stack.url, timeout=10) as api:
-        r = api.post("/api/v1/auth/login", json={"username": "pia", "password": pia.password})
-        api.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-        meeting_id = api.post("/api/v1/meetings", json={"title": "Preview"}).json()["id"]
+    meeting_id = stack.create_meeting(pia, "Preview")
     pq = await browsers.page("quinn")
     await sign_in(pq, stack.url, quinn)
     await pq.goto(f"{stack.url}/m/{meeting_id}")
