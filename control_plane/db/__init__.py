@@ -213,13 +213,15 @@ class SqliteDatabase(Database):
         except Exception as exc:  # noqa: BLE001 - the next one tries again; nothing is lost meanwhile
             log.warning("wal checkpoint failed", extra={"error": repr(exc)})
 
+    # A read runs whole in one call on the reader's thread (``execute_fetchall``): a statement
+    # left open between calls would hold a read transaction, and another request's read queued in
+    # between would see that old snapshot, not the writes committed since.
     async def fetch_one(self, sql: str, params: tuple | dict = ()) -> Row | None:
-        async with self.reader.execute(sql, params) as cur:
-            return await cur.fetchone()
+        rows = await self.reader.execute_fetchall(sql, params)
+        return next(iter(rows), None)
 
     async def fetch_all(self, sql: str, params: tuple | dict = ()) -> list[Row]:
-        async with self.reader.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return list(await self.reader.execute_fetchall(sql, params))
 
     async def close(self) -> None:
         if self._checkpoint is not None:

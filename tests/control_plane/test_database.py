@@ -195,3 +195,31 @@ async def test_a_large_purge_goes_in_batches(tmp_path: Path) -> None:
         assert [r["event_id"] for r in left] == [f"e{i}" for i in range(1200, 1234)]
     finally:
         await db.close()
+
+
+async def test_a_read_never_sees_an_old_snapshot_while_other_reads_are_under_way(tmp_path: Path) -> None:
+    """Reads interleaved on the reader connection: each one sees every write committed before it
+    started (none keeps a read transaction open for the next)."""
+    db = await open_database(str(tmp_path / "snap.sqlite3"))
+    try:
+        await db.execute("CREATE TABLE n (v INTEGER)")
+        await db.execute("INSERT INTO n (v) VALUES (0)")
+        async with db.transaction() as conn:
+            await conn.executemany("INSERT INTO n (v) VALUES (?)", [(i,) for i in range(1, 2000)])
+        stop = asyncio.Event()
+
+        async def busy_reader() -> None:     # many-row reads, all the time
+            while not stop.is_set():
+                await db.fetch_all("SELECT v FROM n")
+                await db.fetch_one("SELECT v FROM n ORDER BY v")
+
+        readers = [asyncio.create_task(busy_reader()) for _ in range(3)]
+        try:
+            for i in range(1, 60):
+                await db.execute("UPDATE n SET v = ? WHERE rowid = 1", (-i,))
+                assert (await db.fetch_one("SELECT v FROM n WHERE rowid = 1"))["v"] == -i
+        finally:
+            stop.set()
+            await asyncio.gather(*readers)
+    finally:
+        await db.close()
