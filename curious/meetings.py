@@ -33,7 +33,7 @@ def show(args: argparse.Namespace) -> int:
                      ("owner", lambda m: (m.get("owner") or {}).get("username")),
                      ("co-hosts", lambda m: [h["username"] for h in m.get("cohosts") or []]),
                      ("lobby", "lobby"), ("guests", "allow_guests"), ("locked", "locked"),
-                     ("max participants", "max_participants"),
+                     ("max participants", "max_participants"), ("end-to-end encrypted", "e2ee"),
                      ("recording since", lambda m: when(m.get("recording_since"))), ("url", "url")])
     people = _people(roster)
     if people:

@@ -64,6 +64,9 @@ class JoinService:
         if region_header is not None and not _REGION.match(region_header):
             raise FieldError(REGION_HEADER, "must be a region name: 1 to 64 letters, digits, '-' or '_'")
         row = await self.meetings.row(meeting_id)
+        if row["parent_id"]:
+            raise FieldError("meeting_id", "is a breakout room: its participants are sent there from its main"
+                                           " meeting", status_code=409)
         if not row["allow_guests"]:
             if principal is None:
                 raise NotAuthorizedException("sign in to join: this meeting does not allow guests")
@@ -96,6 +99,14 @@ class JoinService:
                              status_code=409)
 
         region = self.regions.region_for(data.region, client_addr, region_header)
+        return await self.issue(row, account_role=account_role, sub=sub, name=name, meeting_role=meeting_role,
+                                region=region, lobby=bool(row["lobby"]) and meeting_role == "guest")
+
+    async def issue(self, row: aiosqlite.Row, *, account_role: str, sub: str, name: str, meeting_role: str,
+                    region: str, lobby: bool = False) -> JoinRead:
+        """Place *row*'s meeting for a participant of *region* and sign its join token: the end of
+        every join, and the tokens the control plane hands out itself (breakout rooms)."""
+        meeting_id = row["id"]
         try:
             placed = await self.placement.place(meeting_id, region)
         except NoEdgeError:
@@ -104,7 +115,6 @@ class JoinService:
             raise ServiceUnavailableException(f"placement is unavailable: {exc}") from None
 
         perms = derive(account_role=account_role, meeting_role=meeting_role, publish_policy=row["publish_policy"])
-        lobby = bool(row["lobby"]) and meeting_role == "guest"
         hb = placed.edge.heartbeat
         issued = self.tokens.issue(account_role=account_role, sub=sub, name=name, meeting_id=meeting_id,
                                    edge_id=hb.edge_id, role=meeting_role, perms=perms, alt=placed.alt,
@@ -114,6 +124,6 @@ class JoinService:
         return JoinRead(token=issued.token, edge_url=hb.public_url, edge_id=hb.edge_id,
                         expires_at=issued.claims.exp, meeting_id=meeting_id, role=meeting_role,
                         permissions={k: getattr(perms, k) for k in perms.__struct_fields__}, lobby=lobby,
-                        epoch=placed.placement.epoch, alt=placed.alt, region=region,
+                        epoch=placed.placement.epoch, alt=placed.alt, region=region, e2ee=bool(row["e2ee"]),
                         alternates=[AlternateEdge(edge_id=e.heartbeat.edge_id, url=e.heartbeat.public_url)
                                     for e in placed.alternates])

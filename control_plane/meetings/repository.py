@@ -9,10 +9,11 @@ from ..db import Connection, Database, Row
 
 _COLUMNS = ("id, owner_id, title, description, time_zone, start_local, end_local, start_utc, end_utc, recurrence,"
             " series_end_utc, password_hash, lobby, allow_guests, max_participants, publish_policy, locked, state,"
-            " started_at, ended_at, empty_since, recording_since, auto_record, sequence, created_at, updated_at")
+            " parent_id,"
+            " started_at, ended_at, empty_since, recording_since, auto_record, e2ee, sequence, created_at, updated_at")
 _UPDATABLE = {"title", "description", "time_zone", "start_local", "end_local", "start_utc", "end_utc", "recurrence",
               "series_end_utc", "password_hash", "lobby", "allow_guests", "max_participants", "publish_policy",
-              "locked", "auto_record", "sequence"}
+              "locked", "auto_record", "e2ee", "sequence"}
 
 
 class MeetingRepository:
@@ -46,7 +47,7 @@ class MeetingRepository:
 
     async def list_for(self, account_id: str, *, state: str | None = None, limit: int = 200) -> list[Row]:
         """Meetings *account_id* owns or co-hosts (optionally in one state), by start time."""
-        sql = (f"SELECT {_COLUMNS} FROM meetings WHERE (owner_id = ? OR id IN"
+        sql = (f"SELECT {_COLUMNS} FROM meetings WHERE parent_id IS NULL AND (owner_id = ? OR id IN"
                " (SELECT meeting_id FROM meeting_cohosts WHERE account_id = ?))")
         params: list[Any] = [account_id, account_id]
         if state is not None:
@@ -56,8 +57,9 @@ class MeetingRepository:
         return await self.db.fetch_all(sql, (*params, limit))
 
     async def list_in_state(self, state: str, limit: int = 500) -> list[Row]:
-        return await self.db.fetch_all(
-            f"SELECT {_COLUMNS} FROM meetings WHERE state = ? ORDER BY started_at LIMIT ?", (state, limit))
+        """Meetings in *state* (breakout rooms are part of their main meeting: not listed)."""
+        return await self.db.fetch_all(f"SELECT {_COLUMNS} FROM meetings WHERE state = ? AND parent_id IS NULL"
+                                       " ORDER BY started_at LIMIT ?", (state, limit))
 
     # -- co-hosts and moderators -----------------------------------------------------------------
     async def cohosts(self, meeting_id: str) -> list[Row]:

@@ -54,6 +54,9 @@ class MeetingCreate(Struct, kw_only=True, forbid_unknown_fields=True):
     #: Record the meeting by itself from when the first participant joins (the owner's account
     #: must carry the record grant; setting it needs that grant too).
     auto_record: bool = False
+    #: End-to-end encrypted: browsers encrypt media with a key from a passphrase shared outside the
+    #: product; the server cannot read it, so it cannot be recorded (not with ``auto_record``).
+    e2ee: bool = False
     #: User names of co-hosts.
     cohosts: list[Username] = msgspec.field(default_factory=list)
 
@@ -71,6 +74,8 @@ class MeetingUpdate(Struct, kw_only=True, forbid_unknown_fields=True):
     publish_policy: PublishPolicy | UnsetType = UNSET
     locked: bool | UnsetType = UNSET
     auto_record: bool | UnsetType = UNSET
+    #: Not while the meeting is live (its participants would not agree on it).
+    e2ee: bool | UnsetType = UNSET
     cohosts: list[Username] | UnsetType = UNSET
 
 
@@ -115,6 +120,8 @@ class MeetingRead(Struct, kw_only=True):
     recording_since: str | None = None
     #: Recorded by itself from when the first participant joins.
     auto_record: bool = False
+    #: End-to-end encrypted media (a passphrase shared outside the product); never recorded.
+    e2ee: bool = False
     #: True when the caller may edit, delete and moderate this meeting.
     can_manage: bool
     #: Owner and co-hosts (filled in for those who can manage the meeting).
@@ -123,6 +130,8 @@ class MeetingRead(Struct, kw_only=True):
     url: str = ""
     created_at: str = ""
     updated_at: str = ""
+    #: A breakout room's main meeting (None for a meeting of its own).
+    parent_id: str | None = None
 
 
 class JoinRequest(Struct, kw_only=True, forbid_unknown_fields=True):
@@ -154,6 +163,9 @@ class JoinRead(Struct, kw_only=True):
     alternates: list[AlternateEdge] = msgspec.field(default_factory=list)
     #: The participant's region, as the control plane told it (request, header, address, default).
     region: str = ""
+    #: The meeting is end-to-end encrypted: the client must encrypt and decrypt media with the
+    #: passphrase's key (docs/security.md, End-to-end encryption).
+    e2ee: bool = False
 
 
 class KickBody(Struct, kw_only=True, forbid_unknown_fields=True):

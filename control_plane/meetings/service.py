@@ -29,7 +29,7 @@ from ..errors import FieldError
 from ..events.repository import close_roster
 from ..settings import MeetingSettings
 from ..tokens.permissions import CEILING
-from . import ics, recurrence
+from . import e2ee, ics, recurrence
 from .repository import MeetingRepository
 from .schemas import (
     AccountRef,
@@ -164,9 +164,10 @@ class MeetingService:
             lobby=bool(row["lobby"]), allow_guests=bool(row["allow_guests"]),
             max_participants=row["max_participants"], publish_policy=row["publish_policy"],
             locked=bool(row["locked"]), recording_since=iso_utc(row["recording_since"]),
-            auto_record=bool(row["auto_record"]),
+            auto_record=bool(row["auto_record"]), e2ee=bool(row["e2ee"]),
             can_manage=manage, owner=owner, cohosts=cohosts or [],
-            url=self.url(row["id"]), created_at=row["created_at"], updated_at=row["updated_at"])
+            url=self.url(row["id"]), created_at=row["created_at"], updated_at=row["updated_at"],
+            parent_id=row["parent_id"])
 
     async def read(self, principal: Principal | None, meeting_id: str) -> MeetingRead:
         return await self.to_read(await self.readable_row(principal, meeting_id), principal)
@@ -239,7 +240,8 @@ class MeetingService:
             "lobby": int(data.lobby), "allow_guests": int(data.allow_guests),
             "max_participants": self._max_participants(data.max_participants),
             "publish_policy": data.publish_policy, "locked": int(data.locked),
-            "auto_record": int(_may_auto_record(principal, data.auto_record))}
+            "auto_record": int(_may_auto_record(principal, data.auto_record)), "e2ee": int(data.e2ee)}
+        e2ee.check_settings(e2ee=data.e2ee, auto_record=data.auto_record, changed=set())
         cohosts = await self._cohost_ids(data.cohosts, principal.account_id)
         async with self.db.transaction() as conn:
             meeting_id = await self.repo.insert(conn, fields)
@@ -260,6 +262,12 @@ class MeetingService:
                 fields[name] = int(value)
         if data.auto_record is not msgspec.UNSET:
             fields["auto_record"] = int(_may_auto_record(principal, data.auto_record))
+        if data.e2ee is not msgspec.UNSET:
+            e2ee.check_change(row, data.e2ee)
+            fields["e2ee"] = int(data.e2ee)
+        e2ee.check_settings(e2ee=bool(fields.get("e2ee", row["e2ee"])),
+                            auto_record=bool(fields.get("auto_record", row["auto_record"])),
+                            changed={k for k in ("e2ee", "auto_record") if k in fields})
         if data.max_participants is not msgspec.UNSET:
             fields["max_participants"] = self._max_participants(data.max_participants)
         if data.schedule is not msgspec.UNSET:

@@ -1,7 +1,8 @@
 """Recordings: who may start, stop, see, download and delete them, and the talk with recorders.
 
 * **Start** (the meeting's owner, co-hosts and admins, whose account role carries the ``record``
-  grant: admin and host): the meeting must be live on an edge and not already recorded (409).
+  grant: admin and host): the meeting must be live on an edge, not already recorded and not
+  end-to-end encrypted (409: the server cannot read such a meeting's media).
   A row is added (``recording``; the unique index keeps it to one per meeting), a hidden
   recorder's join token is signed for the meeting's edge and :class:`nodes.wire.RecordStart`
   goes to the recorders' queue group. The answer comes once a recorder is seated; otherwise the
@@ -45,6 +46,7 @@ from ..auth.principal import Principal, require_role
 from ..db import DatabaseUnavailable
 from ..edges.registry import EdgeRegistry
 from ..errors import FieldError
+from ..meetings import e2ee
 from ..meetings.service import MeetingService, iso_utc
 from ..placement.service import PlacementService, PlacementUnavailable
 from ..settings import RecordingSettings
@@ -142,6 +144,7 @@ class RecordingService:
     async def begin(self, meeting_id: str, by: str) -> RecordingRead:
         """Start recording *meeting_id* (the checks of who may are the caller's)."""
         row = await self.meetings.row(meeting_id)
+        e2ee.check_recordable(row)
         if row["state"] == "ended":
             raise FieldError("state", "the meeting has ended", status_code=409)
         active = await self.repo.active(meeting_id)
