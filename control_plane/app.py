@@ -29,6 +29,8 @@ from .auth.principal import provide_maybe_principal, provide_principal
 from .auth.ratelimit import StoredLoginLimiter
 from .auth.sessions import SessionStore
 from .bodies import request_class
+from .breakouts.controllers import BreakoutController
+from .breakouts.wiring import start_breakouts
 from .clients import TrustedProxies
 from .db import open_store
 from .edges.controllers import EdgeController
@@ -84,6 +86,7 @@ def create_app(settings: Settings) -> Litestar:
                 stack.push_async_callback(oidc.close)
                 app.state.services.extra["oidc"] = oidc
             await start_meetings(stack, app.state.services)
+            await start_breakouts(stack, app.state.services)
             metrics.services = app.state.services
             await metrics.metrics.start()
             stack.push_async_callback(metrics.metrics.stop)
@@ -93,7 +96,7 @@ def create_app(settings: Settings) -> Litestar:
 
     return Litestar(
         route_handlers=[healthz, readyz, metrics_endpoint, EdgeController, AuthController, AccountAdminController,
-                        OidcController, MeetingController, CommandController, RosterController,
+                        OidcController, MeetingController, CommandController, RosterController, BreakoutController,
                         MeetingRecordingController, RecordingController, jwks,
                         well_known_jwks, WebController, AuditController, KeyController, WebhookController],
         lifespan=[lifespan],

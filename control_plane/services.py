@@ -15,6 +15,7 @@ from .edges.registry import EdgeRegistry
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from .breakouts.service import BreakoutService
     from .events.consumer import EventConsumer
     from .meetings.commands import CommandService
     from .meetings.join import JoinService
@@ -43,3 +44,4 @@ class Services:
     commands: CommandService | None = None
     events: EventConsumer | None = None
     recordings: RecordingService | None = None
+    breakouts: BreakoutService | None = None

@@ -198,6 +198,9 @@ class MeetingSettings(Base, kw_only=True):
     #: ``max_participants`` of a new meeting when the request gives none, and the most allowed.
     default_max_participants: int = 100
     max_participants_limit: int = 1000
+    #: Seconds the rooms of closed breakout rooms stay open for everyone to come back; then they
+    #: end (whoever is still in one is told the meeting ended).
+    breakout_room_grace: float = 30.0
 
 
 class PlacementSettings(Base, kw_only=True):

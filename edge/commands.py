@@ -11,7 +11,11 @@ subscription when the meeting closes), carries out :data:`nodes.wire.Command` an
 * the action is applied by :func:`edge.conference.moderation.apply` (the same checks and effects as
   a moderator's request over signaling or the mesh); the control plane is trusted to ask;
 * ``EndMeeting`` and ``Policy`` (the meeting's lock and participant limit: see
-  :mod:`edge.conference.seats`) are carried out by every edge of the meeting;
+  :mod:`edge.conference.seats`) are carried out by every edge of the meeting, and so is ``Notice``
+  (a moderator's message to everyone, :func:`edge.conference.breakouts.notice`);
+* ``Breakout`` (breakout rooms: :func:`edge.conference.breakouts.move`) tells this edge's
+  participants among its moves where to go; when none of them is here it is answered ``not here``
+  as below;
 * a participant command for someone this edge does not host is answered ``not here`` only after
   ``commands.not_here_delay``, so that when a meeting spans several edges the reply of the edge
   that hosts the participant arrives first (request/reply keeps the first answer).
@@ -35,7 +39,7 @@ from nats.aio.subscription import Subscription
 from nodes import subjects, wire
 from nodes.bus import Bus
 
-from .conference import actions, moderation
+from .conference import actions, breakouts, moderation
 from .conference.conference import Conference
 from .conference.interfaces import Refusal
 from .settings import CommandsSettings
@@ -43,7 +47,8 @@ from .settings import CommandsSettings
 log = logging.getLogger(__name__)
 
 VERB: dict[type, str] = {wire.Kick: "kick", wire.Mute: "mute", wire.Admit: "admit", wire.Deny: "deny",
-                         wire.Promote: "promote", wire.EndMeeting: "end", wire.Policy: "policy"}
+                         wire.Promote: "promote", wire.EndMeeting: "end", wire.Policy: "policy",
+                         wire.Breakout: "breakout", wire.Notice: "notice"}
 NOT_HERE = "not here"
 
 
@@ -171,6 +176,13 @@ class CommandEndpoint:
             moderation.check_epoch(mt, cmd.epoch)
             if isinstance(cmd, wire.Policy):  # every edge of the meeting enforces it from now on
                 mt.learn(cmd.policy, [])
+                return wire.CommandReply(command_id=cmd.command_id, ok=True, edge_id=self.edge_id)
+            if isinstance(cmd, wire.Notice):
+                breakouts.notice(mt, cmd)
+                return wire.CommandReply(command_id=cmd.command_id, ok=True, edge_id=self.edge_id)
+            if isinstance(cmd, wire.Breakout):
+                if not breakouts.move(mt, cmd):
+                    return self._fail(cmd.command_id, NOT_HERE)  # another edge of the meeting hosts them
                 return wire.CommandReply(command_id=cmd.command_id, ok=True, edge_id=self.edge_id)
             action = moderation.from_command(cmd, actions.CONTROL_PLANE)
             if action.verb != "end" and action.participant_id not in mt.participants:

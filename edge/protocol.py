@@ -384,6 +384,37 @@ class Draining(_Out, kw_only=True, tag="draining"):
     reason: str = ""
 
 
+class RoomRef(Struct, kw_only=True):
+    room_id: str
+    name: str
+
+
+class Breakout(_Out, kw_only=True, tag="breakout"):
+    """Breakout rooms: go to a room (``join``), pick one (``choose``), or come back (``return``)."""
+
+    action: Literal["join", "choose", "return"]
+    #: The room to go to (``join``); absent otherwise.
+    room: RoomRef | None = None
+    #: The join answer to enter with, as the control plane's join call gives it: the room
+    #: (``join``) or the main meeting (``return``).
+    join: dict | None = None
+    #: ``choose``: the rooms to pick from.
+    rooms: list[RoomRef] = msgspec.field(default_factory=list)
+    #: Asks the control plane for a token into a room of the set (``choose``, or again later).
+    ticket: str = ""
+    #: When the rooms close by themselves (Unix seconds); 0: no timer.
+    ends_at: float = 0.0
+    main_meeting_id: str = ""
+
+
+class Notice(_Out, kw_only=True, tag="notice"):
+    """A moderator's message to everyone (in every breakout room)."""
+
+    text: str
+    sender_name: str = ""
+    at: float = 0.0
+
+
 class Ok(_Out, kw_only=True, tag="ok"):
     pass
 
@@ -404,7 +435,7 @@ ServerMessage = Union[Joined, Resumed, Waiting, LobbyList, Admitted, Denied, Ser
                       ServerIce, TrackPublished, TrackUnpublished, Muted, HandChanged, Reaction, ChatMessage,
                       ActiveSpeaker,
                       ParticipantJoined, ParticipantUpdated, ParticipantLeft, PeerState, Kicked,
-                      MeetingEnded, Recording, Draining, Ok, Pong, Error]
+                      MeetingEnded, Recording, Draining, Breakout, Notice, Ok, Pong, Error]
 
 # --- one decoder, one encoder ------------------------------------------------------------------
 client_decoder = msgspec.json.Decoder(ClientMessage)

@@ -134,7 +134,51 @@ class Policy(_Cmd, kw_only=True, tag="cmd.policy"):
     policy: MeetingPolicy = msgspec.field(default_factory=MeetingPolicy)
 
 
-Command = Union[Kick, Mute, Admit, Deny, Promote, EndMeeting, Policy]
+class BreakoutRoom(Struct, kw_only=True):
+    """A breakout room: its own meeting's id and its name."""
+
+    room_id: str
+    name: str
+
+
+class BreakoutMove(Struct, kw_only=True):
+    """What one participant of the commanded meeting is to do."""
+
+    participant_id: str
+    #: "join": go to ``room`` with ``join``; "choose": pick one of ``rooms`` (ask the control plane
+    #: with ``ticket``); "return": back to the main meeting with ``join`` (or, already there, stop
+    #: choosing).
+    action: Literal["join", "choose", "return"]
+    room: BreakoutRoom | None = None
+    #: Where to go and the token to enter with: the answer of the control plane's join call
+    #: (``docs/protocol.md``), passed on to the participant as it is.
+    join: dict[str, Any] | None = None
+    rooms: list[BreakoutRoom] = msgspec.field(default_factory=list)
+    #: Lets its holder ask the control plane for a token into a room of the set (guests too).
+    ticket: str = ""
+    #: When the rooms close by themselves (Unix seconds; 0: no timer).
+    ends_at: float = 0.0
+    #: The meeting the rooms were opened from.
+    main_meeting_id: str = ""
+
+
+class Breakout(_Cmd, kw_only=True, tag="cmd.breakout"):
+    """Breakout rooms opened or closed: each edge of the meeting tells its own participants among
+    ``moves`` where to go (signaling ``breakout``)."""
+
+    moves: list[BreakoutMove] = msgspec.field(default_factory=list)
+
+
+class Notice(_Cmd, kw_only=True, tag="cmd.notice"):
+    """A moderator's message to everyone in the meeting (every room of a breakout set gets one):
+    each edge of the meeting shows it to its participants (signaling ``notice``)."""
+
+    text: str
+    #: The moderator's name, as shown.
+    sender_name: str = ""
+
+
+Command = Union[Kick, Mute, Admit, Deny, Promote, EndMeeting, Policy, Breakout, Notice]
 
 
 class CommandReply(_Msg, kw_only=True, tag="cmd.reply"):

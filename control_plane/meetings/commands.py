@@ -28,7 +28,7 @@ from .service import MeetingService, entry_policy
 log = logging.getLogger(__name__)
 
 VERBS = {wire.Kick: "kick", wire.Mute: "mute", wire.Admit: "admit", wire.Deny: "deny", wire.Promote: "promote",
-         wire.EndMeeting: "end", wire.Policy: "policy"}
+         wire.EndMeeting: "end", wire.Policy: "policy", wire.Breakout: "breakout", wire.Notice: "notice"}
 
 
 class NoEdge(ServiceUnavailableException):
@@ -64,6 +64,11 @@ class CommandService:
         log.info("command carried out", extra={"meeting_id": command.meeting_id, "command": VERBS[type(command)],
                                                "command_id": command.command_id, "edge_id": reply.edge_id})
         return reply
+
+    async def to_meeting(self, command: wire._Cmd) -> wire.CommandReply:
+        """Send *command* at its meeting's current placement epoch (:class:`NoEdge` when no edge hosts it)."""
+        command.epoch = await self._epoch(command.meeting_id)
+        return await self.request(command)
 
     async def participant_command(self, principal: Principal, meeting_id: str, verb: str, participant_id: str,
                                   **fields: str) -> CommandRead:
