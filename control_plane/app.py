@@ -18,6 +18,7 @@ from litestar.openapi import OpenAPIConfig
 from nodes.bus import Bus
 
 from . import errors
+from .accounts import passwords
 from .accounts.bootstrap import ensure_first_admin
 from .accounts.controllers import AccountAdminController, AuthController
 from .accounts.service import AccountService
@@ -57,6 +58,7 @@ def create_app(settings: Settings) -> Litestar:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        passwords.configure(settings.accounts.password_hash_memory_kib, settings.accounts.password_hash_passes)
         async with contextlib.AsyncExitStack() as stack:
             db = await open_store(settings.database)
             stack.push_async_callback(db.close)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
 from nodes.metrics import MetricsSettings
@@ -64,6 +66,10 @@ class AccountSettings(Base, kw_only=True):
     oidc_pending_ttl: float = 600.0
     oidc_pending_per_address: int = 30
     oidc_pending_max: int = 10_000
+    #: Argon2id cost of hashing a password: memory in KiB and passes (RFC 9106's second
+    #: recommended option by default). Lower only where sign-ins must be cheap, as in tests.
+    password_hash_memory_kib: Annotated[int, msgspec.Meta(ge=1024)] = 64 * 1024
+    password_hash_passes: Annotated[int, msgspec.Meta(ge=1)] = 3
 
 
 class ClientSettings(Base, kw_only=True):

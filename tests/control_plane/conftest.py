@@ -19,6 +19,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from control_plane.accounts import passwords
 from control_plane.accounts.passwords import hash_password_async
 from control_plane.app import create_app
 from control_plane.auth.principal import CSRF_HEADER
@@ -26,7 +27,9 @@ from control_plane.services import Services
 from control_plane.settings import Settings
 from tests.support.ldap import Directory, Person, Slapd, slapd_available
 from tests.support.oidc import OidcProvider, oidc_provider_available
-from tests.support.util import free_port, require
+from tests.support.util import CHEAP_HASHING, free_port, require
+
+passwords.configure(CHEAP_HASHING["password_hash_memory_kib"], CHEAP_HASHING["password_hash_passes"])
 
 BASE_URL = "http://testserver.local"
 OIDC_PROVIDER_ID = "test"
@@ -79,6 +82,7 @@ def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
         "database": {"path": str(tmp_path / "cp.sqlite3")},
         "keys": {"dir": str(tmp_path / "keys")},
         "bootstrap": {"admin_username": "admin", "admin_password_file": str(tmp_path / "admin-password")},
+        "accounts": dict(CHEAP_HASHING),
     }
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(data.get(key), dict):

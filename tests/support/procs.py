@@ -15,7 +15,7 @@ import httpx
 
 from nodes.settings import dump_toml
 
-from .util import eventually_sync, free_port
+from .util import CHEAP_HASHING, eventually_sync, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -187,6 +187,7 @@ def control_plane(workdir: Path, nats_url: str, name: str = "control_plane", **o
         "keys": {"dir": str(Path(workdir) / "keys")},
         "log": {"level": "INFO", "format": "json"},
         "bootstrap": {"admin_password_file": str(Path(workdir) / f"{name}-admin-password")},
+        "accounts": dict(CHEAP_HASHING),
     }
     _merge(cfg, overrides)
     proc = Proc("control_plane", workdir, cfg, name=name)

@@ -9,6 +9,10 @@ from typing import TypeVar
 
 import pytest
 
+#: ``[accounts]`` settings for test control planes: Argon2id at its cheapest allowed cost, so the
+#: hundreds of sign-ins in the suite do not each spend 64 MiB and three passes.
+CHEAP_HASHING = {"password_hash_memory_kib": 1024, "password_hash_passes": 1}
+
 T = TypeVar("T")
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
