@@ -22,6 +22,9 @@ from nodes.bus import Bus
 
 log = logging.getLogger(__name__)
 
+#: Points of CPU within which two edges count as equally busy when ranked by load.
+CPU_STEP = 10.0
+
 
 @dataclass
 class LiveEdge:
@@ -30,9 +33,11 @@ class LiveEdge:
 
     @property
     def load(self) -> float:
-        """A single figure to rank edges by: CPU first, participants to break ties."""
+        """A single figure to rank edges by: CPU first, in steps of :data:`CPU_STEP` points (a
+        difference within one step is noise, as between idle workers of one machine), then
+        participants and tracks: meetings started on idle edges spread evenly over them."""
         hb = self.heartbeat
-        return hb.cpu_pct + hb.participants * 0.5 + hb.tracks * 0.1
+        return (hb.cpu_pct // CPU_STEP) * CPU_STEP + hb.participants * 0.5 + hb.tracks * 0.1
 
 
 class EdgeRegistry:

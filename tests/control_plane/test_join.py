@@ -182,7 +182,7 @@ async def test_placement_by_region_load_and_home(control_plane, nats_server, edg
         await wait_ready(cp)
         host = await user(cp, "hanna", "host")
         edges = [await edges("eu-busy", region="eu", cpu_pct=80),
-                 await edges("eu-idle", region="eu", cpu_pct=5),
+                 await edges("eu-idle", region="eu", cpu_pct=15),
                  await edges("us-1", region="us", cpu_pct=1)]
         await wait_edges(cp, "eu-busy", "eu-idle", "us-1")
 

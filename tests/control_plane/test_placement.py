@@ -36,7 +36,7 @@ def ids(edges: list[LiveEdge]) -> list[str]:
     return [e.heartbeat.edge_id for e in edges]
 
 
-EU = [edge("eu-1", "eu", 5), edge("eu-2", "eu", 40), edge("eu-3", "eu", 60)]
+EU = [edge("eu-1", "eu", 15), edge("eu-2", "eu", 40), edge("eu-3", "eu", 60)]
 US = [edge("us-1", "us", 1)]
 
 

@@ -22,12 +22,12 @@ def test_registry_expires_after_ttl_with_a_clock() -> None:
     left: list[tuple[str, str]] = []
     reg.on_edge_left(lambda e, why: left.append((e, why)))
     reg.observe(wire.EdgeHeartbeat(edge_id="a", region="eu", public_url="ws://a", cpu_pct=50))
-    reg.observe(wire.EdgeHeartbeat(edge_id="b", region="eu", public_url="ws://b", cpu_pct=5))
+    reg.observe(wire.EdgeHeartbeat(edge_id="b", region="eu", public_url="ws://b", cpu_pct=15))
     reg.observe(wire.EdgeHeartbeat(edge_id="c", region="us", public_url="ws://c", cpu_pct=1))
     assert reg.least_loaded("eu").heartbeat.edge_id == "b"
     assert reg.least_loaded("ap").heartbeat.edge_id == "c"  # no edge in region: any region
     now[0] += 5.9
-    reg.observe(wire.EdgeHeartbeat(edge_id="b", region="eu", public_url="ws://b", cpu_pct=5))
+    reg.observe(wire.EdgeHeartbeat(edge_id="b", region="eu", public_url="ws://b", cpu_pct=15))
     reg.sweep()
     assert left == []
     now[0] += 0.2
@@ -67,3 +67,13 @@ def test_edges_join_and_leave_the_registry(tmp_path: Path, nats_server) -> None:
     finally:
         for p in (e1, e2, cp):
             p.kill()
+
+
+def test_cpu_within_one_step_is_a_tie_that_participants_and_tracks_break() -> None:
+    reg = EdgeRegistry(ttl=6.0, clock=lambda: 100.0)
+    reg.observe(wire.EdgeHeartbeat(edge_id="w1", region="eu", public_url="ws://w1", cpu_pct=3.5, participants=2,
+                                   tracks=2))
+    reg.observe(wire.EdgeHeartbeat(edge_id="w2", region="eu", public_url="ws://w2", cpu_pct=6.0))
+    assert reg.least_loaded("eu").heartbeat.edge_id == "w2"  # 2.5 points of noise do not decide
+    reg.observe(wire.EdgeHeartbeat(edge_id="w2", region="eu", public_url="ws://w2", cpu_pct=14.0))
+    assert reg.least_loaded("eu").heartbeat.edge_id == "w1"  # a step apart: CPU decides
