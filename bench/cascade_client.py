@@ -74,10 +74,10 @@ class Session:
             await self.ws.close()
 
 
-async def publisher(url: str, token: str) -> None:
+async def publisher(url: str, token: str, clip: str | None = None) -> None:
     session = Session(url, token)
     await session.join()
-    conn, mids = await publishing_pc()
+    conn, mids = await publishing_pc(clip)
     await session.send({"type": "offer", "id": "pub", "pc": "publish", "sdp": conn.localDescription.sdp,
                         "sources": mids})
     answer = await session.expect("answer")
@@ -91,8 +91,8 @@ async def publisher(url: str, token: str) -> None:
 class EdgeSubscriber(Subscriber):
     """A subscriber with its own signaling socket: it answers every offer the edge sends."""
 
-    def __init__(self, url: str, token: str, decode: bool) -> None:
-        super().__init__(decode)
+    def __init__(self, url: str, token: str, decode: bool, batch: bool = False) -> None:
+        super().__init__(decode, batch=batch)
         self.session = Session(url, token)
 
     async def start(self) -> None:
@@ -114,11 +114,11 @@ async def subscribers(url: str) -> None:
     subs: list[EdgeSubscriber] = []
 
     async def join(cmd: dict[str, Any]) -> int:
-        for token in cmd["tokens"]:
-            sub = EdgeSubscriber(cmd.get("url") or url, token, cmd["decode"])
-            await sub.start()
-            subs.append(sub)
-        return len(cmd["tokens"])
+        urls = cmd.get("urls") or [cmd.get("url") or url] * len(cmd["tokens"])
+        new = [EdgeSubscriber(u, token, cmd["decode"], cmd.get("batch", False)) for u, token in zip(urls, cmd["tokens"])]
+        await asyncio.gather(*(sub.start() for sub in new))  # joins at once, as people do
+        subs.extend(new)
+        return len(new)
 
     await serve_commands(join, lambda: [s.counters() for s in subs])
     for sub in subs:
@@ -130,10 +130,11 @@ def main() -> None:
     parser.add_argument("--role", choices=("publisher", "subscribers"), required=True)
     parser.add_argument("--url", default="")
     parser.add_argument("--token", default="")
+    parser.add_argument("--clip", help="replay this pre-encoded clip (bench/clip.py) instead of encoding live")
     args = parser.parse_args()
     import uvloop
 
-    uvloop.run(publisher(args.url, args.token) if args.role == "publisher" else subscribers(args.url))
+    uvloop.run(publisher(args.url, args.token, args.clip) if args.role == "publisher" else subscribers(args.url))
 
 
 if __name__ == "__main__":

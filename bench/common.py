@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pylibsrtp
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import (
     AUDIO_PTIME,
@@ -35,6 +36,7 @@ from aiortc.mediastreams import (
     MediaStreamError,
     VideoStreamTrack,
 )
+from aiortc.rtp import RtpPacket
 from av import AudioFrame, VideoFrame
 
 from edge.sfu.keyframes import vp8_keyframe_start
@@ -164,6 +166,12 @@ class NoiseTrack(VideoStreamTrack):
 
     async def recv(self) -> VideoFrame:
         pts, time_base = await self.next_timestamp()
+        frame = self.image()
+        frame.pts, frame.time_base = pts, time_base
+        return frame
+
+    def image(self) -> VideoFrame:
+        """The next picture of the sequence, without a timestamp."""
         offset = (self._i * 4 * WIDTH) % (WIDTH * HEIGHT)
         band = (self._i * 16) % (HEIGHT - self._band)
         y = bytearray(self._texture[offset:offset + WIDTH * HEIGHT])
@@ -173,7 +181,6 @@ class NoiseTrack(VideoStreamTrack):
         frame.planes[0].update(bytes(y))
         frame.planes[1].update(self._chroma)
         frame.planes[2].update(self._chroma)
-        frame.pts, frame.time_base = pts, time_base
         self._i += 1
         return frame
 
@@ -208,13 +215,21 @@ class ToneTrack(AudioStreamTrack):
         return frame
 
 
-async def publishing_pc() -> tuple[RTCPeerConnection, dict[str, str]]:
+async def publishing_pc(clip: str | None = None) -> tuple[RTCPeerConnection, dict[str, str]]:
     """A publisher's peer connection, VP8 pinned at :data:`BITRATE`, sending the tone and the noise
-    video, with its offer as local description; and its mids → sources (microphone, camera)."""
+    video, with its offer as local description; and its mids → sources (microphone, camera). With
+    *clip* (a file path), the two are the pre-encoded clip replayed (``bench/clip.py``), not encoded live."""
     pin_vp8_bitrate()
     conn = pc()
-    conn.addTransceiver(ToneTrack(), direction="sendonly")
-    conn.addTransceiver(NoiseTrack(), direction="sendonly")
+    if clip:
+        from bench import clip as replay
+
+        replay.install(Path(clip))
+        conn.addTransceiver(replay.SilentTick(), direction="sendonly")
+        conn.addTransceiver(replay.TickTrack(), direction="sendonly")
+    else:
+        conn.addTransceiver(ToneTrack(), direction="sendonly")
+        conn.addTransceiver(NoiseTrack(), direction="sendonly")
     await conn.setLocalDescription(await conn.createOffer())
     return conn, {t.mid: source for t, source in zip(conn.getTransceivers(), ("microphone", "camera"))}
 
@@ -226,19 +241,25 @@ async def until_stdin_closes() -> None:
 
 class Subscriber:
     """A subscriber's receiving peer connection and its counters. A decoding subscriber decodes
-    each track with aiortc and counts frames; a counting one takes each RTP packet off its receiver
-    and counts packets and complete video frames (marker bits, from the first keyframe), without
-    decoding. The signaling around it is each benchmark's own."""
+    each track with aiortc and counts frames; a counting one takes each RTP packet off its ICE
+    connection and counts packets and complete video frames (marker bits, from the first keyframe),
+    without decoding (:meth:`_take_packets`). The signaling around it is each benchmark's own."""
 
-    def __init__(self, decode: bool, keyframe: Callable[[bytes], bool] = vp8_keyframe_start) -> None:
+    def __init__(self, decode: bool, keyframe: Callable[[bytes], bool] = vp8_keyframe_start,
+                 batch: bool = False) -> None:
         self.decode = decode
+        #: Counting only: once video flows, read the socket in batches (``bench/drain.py``).
+        self.batch = batch and not decode
+        self.batched = False
         #: Whether a video payload starts a keyframe (counting starts at the first one).
         self.keyframe = keyframe
         self.pc = pc()
         self.joined = now()
         self.first: float | None = None
         self.video_frames = self.audio_frames = self.packets = 0
-        self._key = False
+        self._key = self._taking = False
+        self._video_pts: set[int] = set()
+        self._audio_pts: set[int] = set()
         self._tasks: list[asyncio.Task] = []
 
     async def answer(self, sdp: str) -> str:
@@ -252,7 +273,55 @@ class Subscriber:
                 else:
                     self._count(t.receiver, t.kind)
         await self.pc.setLocalDescription(await self.pc.createAnswer())
+        if not self.decode:
+            self._take_packets()
         return self.pc.localDescription.sdp
+
+    def _take_packets(self) -> None:
+        """Count RTP packets where they arrive, before aiortc's receive path: from the ICE
+        connection, reading the RTP header (in clear under SRTP), so a counting subscriber costs
+        a few microseconds a packet. Video packets are unprotected only until the first keyframe
+        (its payload is needed to see it); STUN, DTLS and RTCP go on through aiortc."""
+        for t in self.pc.getTransceivers():
+            primary = {c.payloadType for c in getattr(t, "_codecs", []) if c.name.lower() != "rtx"}
+            (self._video_pts if t.kind == "video" else self._audio_pts).update(primary)
+        if self._taking:
+            return
+        dtls = self.pc.getTransceivers()[0].receiver.transport
+        connection = dtls.transport._connection
+        through = connection.data_received
+
+        def data_received(data: bytes, component: int) -> None:
+            if len(data) < 12 or not 127 < data[0] < 192 or 192 <= data[1] <= 223 or dtls._rx_srtp is None:
+                through(data, component)
+                return
+            self.packets += 1
+            pt = data[1] & 0x7F
+            if pt in self._audio_pts:
+                self.audio_frames += 1
+            elif pt in self._video_pts:
+                if not self._key:
+                    try:
+                        packet = RtpPacket.parse(dtls._rx_srtp.unprotect(data), dtls._rtp_header_extensions_map)
+                    except (ValueError, pylibsrtp.Error):
+                        return
+                    self._key = self.keyframe(packet.payload)
+                if self._key and data[1] & 0x80:
+                    self.video_frames += 1
+                    self.first = self.first or now()
+                    if self.batch:
+                        from bench.drain import DRAINER
+
+                        self.batched = DRAINER.take(self, connection, through)
+                        self.batch = not self.batched
+                        if self.batched:  # nothing to report: aiortc's receive path saw no packet
+                            for t in self.pc.getTransceivers():
+                                task = getattr(t.receiver, "_RTCRtpReceiver__rtcp_task", None)
+                                if task is not None:
+                                    task.cancel()
+
+        connection.data_received = data_received
+        self._taking = True
 
     async def _read(self, track) -> None:  # noqa: ANN001
         with contextlib.suppress(MediaStreamError):
@@ -281,11 +350,14 @@ class Subscriber:
     def counters(self) -> dict[str, Any]:
         return {"video_frames": self.video_frames, "audio_frames": self.audio_frames, "packets": self.packets,
                 "first_frame_ms": None if self.first is None else round((self.first - self.joined) * 1000, 1),
-                "decode": self.decode}
+                "decode": self.decode, "batched": self.batched}
 
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
+        from bench.drain import DRAINER
+
+        DRAINER.forget(self)
         await self.pc.close()
 
 

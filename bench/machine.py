@@ -4,11 +4,14 @@
 The whole stack runs as in production: a nats-server, the control plane (``python -m
 control_plane``) and the machine's workers; every participant joins through the control plane's
 API (a guest's join → token and edge) and speaks the signaling protocol over the edge's ``/ws``
-(``bench/cascade_client.py``). Publishers send 640×480@30 VP8 (pinned at 1 Mb/s) and Opus;
-subscribers count RTP packets and complete video frames without decoding.
+(``bench/cascade_client.py``). Publishers send 640×480@30 VP8 (pinned at 1 Mb/s) and Opus,
+replaying a clip encoded once (``bench/clip.py``: keyframe requests answered as a live encoder
+would); subscribers count RTP packets and complete video frames from the RTP headers, without
+decoding. Both keep the load generators' CPU small next to the workers they load.
 
 * **streams(W)** — ``2 × W`` meetings (one publisher each) on a machine of W workers, placed by
-  the control plane; subscribers are added round-robin in steps, and after each step every
+  the control plane; subscribers are added in steps (4 a meeting, or an eighth more once that is
+  larger; those of a step join at once), and after each step every
   subscriber's video frame rate is read over a window. ``streams`` is the most subscriber streams
   (one a track and subscriber) held with every subscriber at ≥ 24 fps. Spreading is off here.
   ``parallel_efficiency`` = streams(N) / (N × streams(1)).
@@ -26,6 +29,7 @@ given (``clients_cpu_pct``).
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import subprocess
 import sys
@@ -38,13 +42,14 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import clip  # noqa: E402
 from bench.cascade import free_port, start_nats  # noqa: E402
 from bench.common import BITRATE, Proc, arguments, cpu_seconds, emit, log, machine, machine_busy  # noqa: E402
 from nodes.settings import dump_toml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 HELD_FPS = 24.0
-PER_PROCESS = 8  # subscribers per client process
+PER_PROCESS = 16  # subscribers per client process
 
 
 def consecutive_ports(n: int) -> int:
@@ -86,8 +91,9 @@ def worker_pids(machine_id: str, workers: int) -> dict[str, int]:
 class Stack:
     """nats-server, a control plane and one machine of *workers* workers, in *workdir*."""
 
-    def __init__(self, workdir: Path, workers: int, placement: dict[str, Any]) -> None:
+    def __init__(self, workdir: Path, workers: int, placement: dict[str, Any], clip: str) -> None:
         workdir.mkdir(parents=True)
+        self.clip = clip
         self.workdir, self.workers, self.machine_id = workdir, workers, "bench"
         self.nats, nats_url = start_nats(workdir)
         self.cp_port = free_port()
@@ -156,7 +162,7 @@ class Stack:
     def publish(self, meeting_id: str) -> str:
         granted = self.join(meeting_id, f"pub-{len(self.clients)}")
         proc = Proc("bench/cascade_client.py", "--role", "publisher", "--url", granted["edge_url"],
-                    "--token", granted["token"])
+                    "--token", granted["token"], "--clip", self.clip)
         proc.read()
         self.clients.append(proc)
         # the next placement sees this one (participants and CPU in the next heartbeat)
@@ -164,16 +170,25 @@ class Stack:
         self.wait(lambda: self.edges()[edge]["participants"] >= 1, 10, "the publisher in a heartbeat")
         return edge
 
-    def subscribe(self, meeting_id: str) -> str:
-        granted = self.join(meeting_id, f"sub-{len(self.subscribers)}")
-        proc = next((p for p, n in self.subscriber_procs if n < PER_PROCESS), None)
-        if proc is None:
-            proc = Proc("bench/cascade_client.py", "--role", "subscribers")
-            self.subscriber_procs.append((proc, 0))
-        proc.ask({"cmd": "join", "tokens": [granted["token"]], "url": granted["edge_url"], "decode": False})
-        self.subscriber_procs = [(p, n + 1 if p is proc else n) for p, n in self.subscriber_procs]
-        self.subscribers.append((meeting_id, granted["edge_id"]))
-        return granted["edge_id"]
+    def subscribe(self, meeting_id: str, count: int = 1) -> list[str]:
+        """*count* subscribers join *meeting_id* (through the control plane's API, then at once on
+        the edges, 16 to a client process); the edges they were sent to."""
+        grants = [self.join(meeting_id, f"sub-{len(self.subscribers) + i}") for i in range(count)]
+        batches: dict[int, tuple[Proc, list[dict[str, Any]]]] = {}
+        for granted in grants:
+            proc = next((p for p, n in self.subscriber_procs if n < PER_PROCESS), None)
+            if proc is None:
+                proc = Proc("bench/cascade_client.py", "--role", "subscribers")
+                self.subscriber_procs.append((proc, 0))
+            self.subscriber_procs = [(p, n + 1 if p is proc else n) for p, n in self.subscriber_procs]
+            batches.setdefault(id(proc), (proc, []))[1].append(granted)
+            self.subscribers.append((meeting_id, granted["edge_id"]))
+        for proc, batch in batches.values():
+            proc.send({"cmd": "join", "tokens": [g["token"] for g in batch], "urls": [g["edge_url"] for g in batch],
+                       "decode": False, "batch": True})
+        for proc, _ in batches.values():
+            proc.read()
+        return [g["edge_id"] for g in grants]
 
     def counters(self) -> list[dict[str, Any]]:
         return [c for p, _ in self.subscriber_procs for c in p.ask({"cmd": "counters"})["subs"]]
@@ -197,12 +212,17 @@ class Stack:
         k1 = sum(cpu_seconds(pid) for pid in self.client_pids())
         fps = [(y["video_frames"] - x["video_frames"]) / dt for x, y in zip(c0, c1)]
         return {"min_fps": round(min(fps), 1), "median_fps": round(statistics.median(fps), 1),
+                "batched": sum(1 for c in c1 if c.get("batched")),
                 "workers_cpu_pct": {e: round(100 * (w1[e] - w0[e]) / dt, 1) for e in w0},
                 "clients_cpu_pct": round(100 * (k1 - k0) / dt, 1),
                 "machine_busy_pct": round(100 * (m1[0] - m0[0]) / max(1, m1[1] - m0[1]), 1)}
 
     def stop(self) -> None:
-        for proc in [p for p, _ in self.subscriber_procs] + self.clients:
+        procs = [p for p, _ in self.subscriber_procs] + self.clients
+        for proc in procs:  # all leave at once
+            with contextlib.suppress(OSError):
+                proc.p.stdin.close()
+        for proc in procs:
             proc.stop(grace=15)
         for p in (self.sup, self.cp):
             p.terminate()
@@ -220,23 +240,26 @@ class Stack:
 
 def streams_held(workdir: Path, workers: int, args: Any) -> dict[str, Any]:
     """Grow 2 × *workers* meetings until a subscriber drops below 24 fps (or the cap)."""
-    stack = Stack(workdir, workers, {"busy_cpu_pct": 0, "busy_streams": 0})
+    stack = Stack(workdir, workers, {"busy_cpu_pct": 0, "busy_streams": 0}, args.clip)
     steps: list[dict[str, Any]] = []
     try:
         meetings = [stack.meeting() for _ in range(2 * workers)]
         homes = [stack.publish(m) for m in meetings]
         held = 0
         while len(stack.subscribers) < args.max_subscribers * workers:
+            started = time.monotonic()
+            # each step adds args.step subscribers a meeting, or an eighth more once that is larger
+            step = max(args.step, len(stack.subscribers) // len(meetings) // 8)
             for m in meetings:
-                for _ in range(args.step):
-                    stack.subscribe(m)
+                stack.subscribe(m, step)
             stack.wait_for_video()
             time.sleep(args.settle)
             w = stack.window(args.window)
             row = {"subscribers": len(stack.subscribers), "streams": 2 * len(stack.subscribers), **w}
             steps.append(row)
             log(f"workers={workers}: {row['streams']} streams, min fps {w['min_fps']}, workers "
-                f"{w['workers_cpu_pct']}, clients {w['clients_cpu_pct']} %, machine {w['machine_busy_pct']} %")
+                f"{w['workers_cpu_pct']}, clients {w['clients_cpu_pct']} %, machine {w['machine_busy_pct']} % "
+                f"({time.monotonic() - started:.0f} s)")
             if w["min_fps"] < HELD_FPS:
                 break
             held = row["streams"]
@@ -248,7 +271,7 @@ def streams_held(workdir: Path, workers: int, args: Any) -> dict[str, Any]:
 
 def spread(workdir: Path, workers: int, limit: int, args: Any) -> dict[str, Any]:
     """One meeting growing to 1.5 × *limit* streams with ``busy_streams`` = *limit*."""
-    stack = Stack(workdir, workers, {"busy_cpu_pct": 0, "busy_streams": limit})
+    stack = Stack(workdir, workers, {"busy_cpu_pct": 0, "busy_streams": limit}, args.clip)
     try:
         m = stack.meeting()
         site = stack.publish(m)
@@ -291,10 +314,12 @@ def main() -> None:
     parser = arguments(__doc__, quick="small steps and a low cap (a smoke run)")
     parser.add_argument("--workers", type=int, default=2, help="the workers of the bigger configuration")
     args = parser.parse_args()
-    args.step, args.max_subscribers = (2, 8) if args.quick else (4, 200)
+    args.step, args.max_subscribers = (2, 8) if args.quick else (4, 600)
     args.window, args.settle = (3.0, 1.0) if args.quick else (5.0, 2.0)
     started = machine()
     with tempfile.TemporaryDirectory(prefix="cc-bench-machine-") as tmp:
+        args.clip = str(Path(tmp) / "clip.msgpack")
+        clip.make(Path(args.clip))
         one = streams_held(Path(tmp) / "one", 1, args)
         many = streams_held(Path(tmp) / "many", args.workers, args)
         limit = max(8, (one["streams"] // 2) // 2 * 2)
@@ -303,10 +328,12 @@ def main() -> None:
     result = {
         "benchmark": "machine",
         "machine": started,
-        "config": {"video": f"640x480@30 VP8 pinned at {BITRATE // 1000} kb/s", "audio": "Opus, 20 ms",
+        "config": {"video": f"640x480@30 VP8 pinned at {BITRATE // 1000} kb/s, a pre-encoded clip replayed "
+                            "(bench/clip.py)", "audio": "Opus, 20 ms, replayed",
                    "held_fps": HELD_FPS, "step_subscribers_per_meeting": args.step, "window_s": args.window,
                    "settle_s": args.settle, "max_subscribers_per_worker": args.max_subscribers,
-                   "clients": "publishers and counting subscribers on the same machine, "
+                   "clients": "publishers replaying the clip and counting subscribers (RTP headers read off the "
+                              "ICE connection) on the same machine, "
                               f"{PER_PROCESS} subscribers a process", "quick": args.quick},
         "one_worker": one,
         "workers": many,

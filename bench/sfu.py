@@ -1,9 +1,11 @@
 """SFU benchmark: what forwarding one publisher to N subscribers costs the edge, against aiortc's
 MediaRelay (decode once, re-encode per subscriber) measured in the same run.
 
-One publisher sends 640×480@30 VP8 (pinned at 1 Mb/s) and Opus over loopback; N subscribers run
-in worker processes (the first three decode and count frames, the rest count RTP packets and
-complete frames); the server — ``edge.sfu.room.Room`` (``forward``) or ``MediaRelay``
+One publisher sends 640×480@30 VP8 (pinned at 1 Mb/s) and Opus over loopback, replaying a clip
+encoded once (``bench/clip.py``); N subscribers run in worker processes (the first three decode
+and count frames, the rest count RTP packets and complete frames from the RTP headers, reading
+their sockets in batches: ``bench/drain.py``), so the load generators take little of the machine
+from the server they measure; the server — ``edge.sfu.room.Room`` (``forward``) or ``MediaRelay``
 (``relay``) — runs alone in its own process (``bench/sfu_server.py``) and its CPU (user + sys,
 all threads) is read from /proc over fixed windows. Each N is measured over several windows and
 the median is reported. The relay baseline stops at the first N where it saturates (the worst
@@ -31,6 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import clip  # noqa: E402
 from bench.common import BITRATE, Proc, arguments, cpu_seconds, emit, log, machine, machine_busy  # noqa: E402
 
 DECODING = 3  # subscribers that decode (each in its own process)
@@ -63,9 +66,11 @@ def fit(points: list[tuple[int, float]]) -> tuple[float, float] | None:
     return slope, my - slope * mx
 
 
-def floor_us(packets: int = 20000) -> float:
+def floor_us(packets: int = 20000, live: bool = False) -> float:
     """The floor of forwarding one packet in Python: SRTP-protect a 1,100-byte RTP packet and
-    ``sendto`` it over loopback, in one plain loop (no event loop, no rewriting) — CPU µs a packet."""
+    ``sendto`` it over loopback, in one plain loop (no event loop, no rewriting) — CPU µs a packet.
+    With *live*, another process reads the receiving socket meanwhile, as a subscriber does: over
+    loopback the kernel then also queues each packet to a reader and wakes it, in the sender's time."""
     import struct
 
     from pylibsrtp import Policy, Session
@@ -73,6 +78,13 @@ def floor_us(packets: int = 20000) -> float:
     session = Session(policy=Policy(key=os.urandom(30), ssrc_type=Policy.SSRC_ANY_OUTBOUND))
     sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sink.bind(("127.0.0.1", 0))
+    reader = 0
+    if live:
+        reader = os.fork()
+        if reader == 0:  # the reading process: drain until the end marker
+            while sink.recv(2048) != b"end":
+                pass
+            os._exit(0)
     out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     packet = bytearray(1100)
     payload = os.urandom(1100 - 12)
@@ -87,6 +99,9 @@ def floor_us(packets: int = 20000) -> float:
                 pass
         return (time.process_time() - started) / packets * 1e6
     finally:
+        if reader:
+            out.sendto(b"end", sink.getsockname())
+            os.waitpid(reader, 0)
         sink.close()
         out.close()
 
@@ -152,13 +167,13 @@ def path_us(subscribers: int = 32, packets: int = 3000) -> float:
 
 
 class Run:
-    def __init__(self, mode: str, tmp: str, window: float, repeats: int, settle: float) -> None:
+    def __init__(self, mode: str, tmp: str, window: float, repeats: int, settle: float, clip: str) -> None:
         self.mode, self.window, self.repeats, self.settle = mode, window, repeats, settle
         self.path = os.path.join(tmp, f"{mode}.sock")
         self.server = Proc("bench/sfu_server.py", "--mode", mode, "--socket", self.path)
         self.pid = self.server.read()["ready"]
         self.control = Control(self.path)
-        self.publisher = Proc("bench/sfu_client.py", "--role", "publisher", "--socket", self.path)
+        self.publisher = Proc("bench/sfu_client.py", "--role", "publisher", "--socket", self.path, "--clip", clip)
         self.publisher.read()
         self.workers: list[tuple[Proc, bool, list[str]]] = []
         self.subs = 0
@@ -258,7 +273,7 @@ class Run:
 
 
 def sweep(mode: str, ns: list[int], tmp: str, args: argparse.Namespace) -> tuple[dict[str, Any], dict | None]:
-    run = Run(mode, tmp, args.window, args.repeats, args.settle)
+    run = Run(mode, tmp, args.window, args.repeats, args.settle, args.clip)
     results: dict[str, Any] = {}
     stopped = None
     try:
@@ -280,17 +295,20 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="windows per N (the median is reported)")
     parser.add_argument("--settle", type=float, default=2.0, help="seconds between joining and measuring")
     args = parser.parse_args()
-    forward_ns, relay_ns = [1, 2, 4, 8, 16, 32, 48], [1, 2, 4, 8]
+    forward_ns, relay_ns = [1, 2, 4, 8, 16, 32, 48, 64, 96], [1, 2, 4, 8]
     if args.quick:
         forward_ns, relay_ns, args.window, args.repeats, args.settle = [1, 2], [1], 1.5, 1, 0.5
 
     started = time.monotonic()
     out: dict[str, Any] = {"benchmark": "sfu", "machine": machine(), "config": {
-        "video": f"640x480@30 VP8 pinned at {BITRATE // 1000} kb/s", "audio": "Opus, 20 ms", "window_s": args.window,
+        "video": f"640x480@30 VP8 pinned at {BITRATE // 1000} kb/s, a pre-encoded clip replayed (bench/clip.py)",
+        "audio": "Opus, 20 ms, replayed", "window_s": args.window,
         "repeats": args.repeats, "settle_s": args.settle, "decoding_subscribers": DECODING,
         "counting_subscribers_per_process": PER_WORKER, "quick": args.quick,
         "joins": f"one at a time, {JOIN_GAP} s after the previous subscriber's first video frame"}}
     tmp = tempfile.mkdtemp(prefix="sfu-bench-")
+    args.clip = os.path.join(tmp, "clip.msgpack")
+    clip.make(Path(args.clip))
     try:
         out["forward"], _ = sweep("forward", forward_ns, tmp, args)
         # the same forwarding with bandwidth adaptation switched off ([sfu] adaptation = false)
@@ -315,10 +333,12 @@ def main() -> None:
     if per_forward and pps:
         out["us_per_forwarded_packet"] = round(per_forward / 100 * 1e6 / statistics.median(pps), 1)
     out["floor_us"] = round(statistics.median(floor_us() for _ in range(5)), 2)
+    out["floor_live_us"] = round(statistics.median(floor_us(live=True) for _ in range(5)), 2)
     out["path_us"] = round(statistics.median(path_us() for _ in range(5)), 2)
     out["path_ratio"] = round(out["path_us"] / out["floor_us"], 2)
     if out.get("us_per_forwarded_packet"):
         out["floor_ratio"] = round(out["us_per_forwarded_packet"] / out["floor_us"], 2)
+        out["live_floor_ratio"] = round(out["us_per_forwarded_packet"] / out["floor_live_us"], 2)
     out["forward_fit_intercept_pct"] = round(forward[1], 2) if forward else None
     fixed = fit([(int(n), r["edge_cpu_pct"]) for n, r in out["forward_without_adaptation"].items() if not r["saturated"]])
     out["cpu_per_stream_forward_without_adaptation"] = round(fixed[0], 3) if fixed else None
@@ -336,6 +356,10 @@ def main() -> None:
         "floor_us": "CPU µs to SRTP-protect a 1,100-byte RTP packet and sendto it over loopback in one plain "
                     "Python loop (median of 5 runs of 20,000): the floor of forwarding in Python",
         "floor_ratio": "us_per_forwarded_packet / floor_us",
+        "floor_live_us": "floor_us with another process reading the receiving socket meanwhile, as a subscriber "
+                         "does (over loopback the sender's CPU then also pays for queueing each packet to a live "
+                         "reader and waking it)",
+        "live_floor_ratio": "us_per_forwarded_packet / floor_live_us",
         "path_us": "CPU µs per forwarded packet of the edge's forwarding path alone (TrackSource → DownTrack → "
                    "Egress → SRTP → sendto, 32 subscribers, to a socket nobody reads, as floor_us), in one process "
                    "(median of 5 runs of 3,000 packets)",

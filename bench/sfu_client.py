@@ -71,10 +71,10 @@ class Line:
         self.writer.close()
 
 
-async def publisher(path: str, pid: str = "publisher") -> None:
+async def publisher(path: str, pid: str = "publisher", clip: str | None = None) -> None:
     line = await Line.connect(path)
     await line.request({"op": "join", "pid": pid, "publish": True})
-    conn, mids = await publishing_pc()
+    conn, mids = await publishing_pc(clip)
     reply = await line.request({"op": "publish", "pid": pid, "sdp": conn.localDescription.sdp,
                                 "sources": mids})
     await conn.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
@@ -98,7 +98,7 @@ async def subscribers(path: str) -> None:
 
     async def join(cmd: dict[str, Any]) -> list[str]:
         for pid in cmd["pids"]:
-            subs[pid] = Subscriber(cmd["decode"])
+            subs[pid] = Subscriber(cmd["decode"], batch=True)
             await line.request({"op": "join", "pid": pid, "publish": False})
         return cmd["pids"]
 
@@ -151,11 +151,12 @@ def main() -> None:
     parser.add_argument("--socket", required=True)
     parser.add_argument("--pid", default="publisher", help="the publisher's participant id")
     parser.add_argument("--out", help="the recorder's folder")
+    parser.add_argument("--clip", help="replay this pre-encoded clip (bench/clip.py) instead of encoding live")
     args = parser.parse_args()
     import uvloop
 
     if args.role == "publisher":
-        uvloop.run(publisher(args.socket, args.pid))
+        uvloop.run(publisher(args.socket, args.pid, args.clip))
     elif args.role == "recorder":
         uvloop.run(recorder(args.socket, args.out))
     else:

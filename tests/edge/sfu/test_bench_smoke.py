@@ -31,4 +31,5 @@ def test_quick_sfu_benchmark_runs_and_media_flows() -> None:
             assert r["join_to_first_frame_ms_p50"] is not None and r["joined_with_video"] == r["joined"], (mode, n, r)
     assert result["forward"]["2"]["forwarded_pps"] > 0
     assert 0.5 < result["floor_us"] < 1000          # the floor loop ran and measured something
+    assert result["floor_live_us"] > 0.5            # also with a live reader
     assert 0.5 < result["path_us"] < 1000           # and so did the forwarding path alone
