@@ -7,7 +7,8 @@ shell (``static/app.html``); the client-side router draws the page. Everything i
 
 The shell carries the security headers: a Content-Security-Policy that allows scripts, styles,
 images and fonts from this origin only (nothing from outside the machine), media from local
-streams, and signaling connections to the edges (``ws:`` / ``wss:``, another origin).
+streams, and signaling connections to the edges (``ws:`` / ``wss:``, another origin). Workers come
+from this origin only (``worker-src 'self'``: the room's end-to-end encryption worker).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ CONTENT_TYPES = {
 CSP = "; ".join([
     "default-src 'self'",
     "script-src 'self'",
+    "worker-src 'self'",
     "style-src 'self'",
     "img-src 'self' data: blob:",
     "font-src 'self'",

@@ -30,6 +30,7 @@ def test_every_app_route_answers_the_shell_with_security_headers(http: httpx.Cli
     csp = dict(part.strip().split(" ", 1) for part in r.headers["content-security-policy"].split(";"))
     assert csp["script-src"] == "'self'" and csp["style-src"] == "'self'" and csp["img-src"].startswith("'self'")
     assert csp["connect-src"] == "'self' ws: wss:" and csp["default-src"] == "'self'"
+    assert csp["worker-src"] == "'self'"  # the room's end-to-end encryption worker, from this origin only
     assert csp["frame-ancestors"] == "'none'" and csp["object-src"] == "'none'"
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["referrer-policy"] == "same-origin"

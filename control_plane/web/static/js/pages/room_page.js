@@ -10,6 +10,7 @@ import { navigate, render } from "../router.js";
 import { session } from "../session.js";
 import { Preview } from "../room/preview.js";
 import { Room } from "../room/room.js";
+import { passphraseStep } from "./e2ee_prejoin.js";
 
 const MAX_MOVES = 8;
 
@@ -29,13 +30,16 @@ export async function roomPage(root, { id }) {
   const name = h("input", { autocomplete: "name", required: true, maxlength: 100, testid: "guest-name", autofocus: true });
   const password = h("input", { type: "password", autocomplete: "off", testid: "join-password" });
   const needsPassword = meeting.has_password && !meeting.can_manage;
+  const secret = passphraseStep(meeting); // an end-to-end encrypted meeting: its passphrase, never sent
+  let mediaKey = null;
   const form = h("form", { class: "stack", testid: "join-form", novalidate: true },
     formError(),
     guest
       ? field("Your name", name, { name: "display_name", hint: "Shown to the others in the meeting" })
       : h("p", { testid: "join-as" }, "You join as ", h("strong", {}, session.account.display_name), "."),
     needsPassword ? field("Meeting password", password, { name: "password" }) : null,
-    h("button", { class: "btn btn--primary btn--wide", type: "submit", testid: "join-button" }, "Join now"),
+    secret?.el,
+    h("button", { class: "btn btn--primary btn--wide", type: "submit", testid: "join-button", disabled: secret?.supported === false }, "Join now"),
     guest ? h("p", { class: "muted" }, "Have an account? ", h("a", { href: signInPath() }, "Sign in")) : null);
   let moves = 0;
   let gone = false;
@@ -46,6 +50,7 @@ export async function roomPage(root, { id }) {
     const clicked = performance.now();
     const join = answer || await ask(body);
     if (gone) return;
+    if (join.e2ee && !mediaKey) return render(); // end-to-end encrypted since the page was drawn: ask its passphrase
     join.marks = { clicked, token: performance.now() };
     const first = handed;
     handed = null;
@@ -56,7 +61,7 @@ export async function roomPage(root, { id }) {
       onMove: (next, reason) => move(body, next, reason),
       askAgain: () => ask(body),
       onEntered: () => { moves = 0; },
-      movedBecause,
+      movedBecause, mediaKey,
     });
   };
   // The edge went away: join again (with backoff) until the control plane places the meeting elsewhere.
@@ -81,6 +86,7 @@ export async function roomPage(root, { id }) {
     const body = {};
     if (guest) body.display_name = name.value.trim();
     if (needsPassword) body.password = password.value;
+    if (secret) mediaKey = await secret.mediaKey();
     if (preview && !preview.handedOver) handed = await preview.handOver();
     await start(body);
   });

@@ -2,6 +2,7 @@
 // Room (room.js assigns them to its prototype), so that they read and change the room's state.
 
 import { toast } from "../dom.js";
+import { E2EE_TEXT } from "./e2ee_view.js";
 
 /** The edge waits up to 20 s for the control plane, which waits for a recorder to be seated. */
 const RECORD_TIMEOUT_MS = 30000;
@@ -113,6 +114,7 @@ export const controls = {
    * `recording` message then changes the mark and the button for everyone. */
   async toggleRecording() {
     if (this.recordPending) return;
+    if (this.e2ee) return toast(E2EE_TEXT.recordRefused, { ms: 8000 }); // the server cannot read it (409 if asked)
     const action = this.recording ? "stop" : "start";
     this.recordPending = true;
     this.render();

@@ -52,9 +52,14 @@ export function exposeForDiagnostics(room) {
           totalSamplesReceived: s.totalSamplesReceived || 0, audioEnergy: s.totalAudioEnergy || 0,
           participantId: entry?.participantId || "", trackId: entry?.trackId || "",
           source: found?.track.source || "", active: Boolean(entry?.active),
+          e2ee: room.e2ee && entry ? room.e2ee.stateOf(entry.receiver) : "",
         });
       });
       return out;
+    },
+    /** End-to-end encryption: `{method, keyId, transforms: [{id, operation, kind, state, frames, failed}]}`, or null. */
+    get e2ee() {
+      return room.e2ee ? room.e2ee.snapshot() : null;
     },
     /** Each video encoding this browser sends: `{rid, framesEncoded, frameHeight}` (rid "" without simulcast). */
     async outbound() {

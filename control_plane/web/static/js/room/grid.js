@@ -8,6 +8,7 @@
 // so the edge sends it nothing (its sound still plays).
 
 import { h } from "../dom.js";
+import { tileState, undecryptableMark } from "./e2ee_view.js";
 import { icon, REACTION_NAMES, REACTIONS } from "./icons.js";
 
 /** How long a reaction stays on its tile. */
@@ -39,9 +40,10 @@ function makeTile(key, source) {
     dataset: { level: "unknown" } }, h("i"), h("i"), h("i"));
   const reaction = h("span", { class: "tile-reaction", testid: "tile-reaction", hidden: true });
   const avatar = h("div", { class: "tile-avatar", "aria-hidden": "true" });
+  const undecryptable = undecryptableMark();
   const el = h("div", { class: ["tile", `tile--${source}`], testid: "tile", dataset: { key, source } },
-    avatar, video, audio, hand, reaction, h("div", { class: "tile-label" }, quality, micOff, camOff, name));
-  return { el, video, audio, name, micOff, camOff, avatar, hand, reaction, quality };
+    avatar, video, undecryptable, audio, hand, reaction, h("div", { class: "tile-label" }, quality, micOff, camOff, name));
+  return { el, video, audio, name, micOff, camOff, avatar, hand, reaction, quality, undecryptable };
 }
 
 const QUALITY_TEXT = { good: "Good", fair: "Fair", poor: "Poor", unknown: "Measuring" };
@@ -63,6 +65,7 @@ export class Grid {
     this.tiles = new Map();
     this.onRemoteFrame = () => {};
     this.speaker = ""; // where remote sound plays (a device id; "" the system's)
+    this.e2ee = null; // the room's frame encryption in an end-to-end encrypted meeting: each tile's decryption state
   }
 
   /** Play everyone's sound on *deviceId* (where the browser lets a page choose). */
@@ -138,7 +141,8 @@ export class Grid {
       for (const t of tracks.filter((x) => x.source === "screen")) {
         const tile = this._tile(`screen:${t.track_id}`, "screen");
         const track = isMe ? local.screen : bound.get(t.track_id)?.track || null;
-        this._fill(tile, p, { isMe, video: track, label: `${isMe ? "You" : p.name} (screen)`, trackId: t.track_id });
+        const e2ee = this.e2ee && !isMe ? tileState(this.e2ee, [bound.get(t.track_id)]) : "";
+        this._fill(tile, p, { isMe, video: track, label: `${isMe ? "You" : p.name} (screen)`, trackId: t.track_id, e2ee });
         wanted.push(tile);
       }
     }
@@ -154,6 +158,7 @@ export class Grid {
       this._fill(tile, p, {
         isMe, video, audio, label: isMe ? `${p.name} (you)` : p.name, trackId: cam?.track_id || "",
         micMuted: p.muted.has("microphone") || !mic, cameraOff: !video,
+        e2ee: this.e2ee && !isMe ? tileState(this.e2ee, [cam && bound.get(cam.track_id), mic && bound.get(mic.track_id)]) : "",
       });
       tile.el.dataset.speaking = String(state.activeSpeaker === p.participant_id);
       tile.el.dataset.hand = String(Boolean(p.hand));
@@ -192,19 +197,21 @@ export class Grid {
     tile.reactionTimer = setTimeout(() => { tile.reaction.hidden = true; }, REACTION_MS);
   }
 
-  _fill(tile, p, { isMe, video, audio = null, label, trackId, micMuted = false, cameraOff = false }) {
+  _fill(tile, p, { isMe, video, audio = null, label, trackId, micMuted = false, cameraOff = false, e2ee = "" }) {
     const d = tile.el.dataset;
     d.participantId = p.participant_id;
     d.local = String(isMe);
     d.trackId = trackId;
     d.micMuted = String(micMuted);
     d.cameraOff = String(cameraOff);
+    d.e2ee = e2ee; // "ok", "failed" (cannot decrypt: another passphrase), "" (no frames yet, or not encrypted)
+    tile.undecryptable.hidden = e2ee !== "failed";
     tile.el.classList.toggle("tile--mirror", isMe && tile.el.dataset.source === "camera");
     tile.name.textContent = label;
     tile.avatar.textContent = initials(p.name);
     tile.micOff.hidden = !micMuted;
     tile.camOff.hidden = !cameraOff || tile.el.dataset.source !== "camera";
-    tile.video.hidden = !video;
+    tile.video.hidden = !video || e2ee === "failed";
     attach(tile.video, video, isMe ? null : this.onRemoteFrame);
     if (tile.audio) attach(tile.audio, audio);
   }

@@ -2,10 +2,12 @@
 // subscribe PC answers the edge's offers — the first and every renegotiation — and receives
 // everyone else. ICE candidates trickle over signaling once the description they belong to is sent.
 
+import { preferVp8 } from "./e2ee.js";
 import { encodingsFor } from "./simulcast.js";
 
-function rtcConfig(iceServers) {
-  return { iceServers: iceServers || [], bundlePolicy: "max-bundle" };
+function rtcConfig(iceServers, e2ee) {
+  const config = { iceServers: iceServers || [], bundlePolicy: "max-bundle" };
+  return e2ee ? e2ee.rtcConfig(config) : config;
 }
 
 /** mid → {participantId, trackId, direction} from an SDP's `a=mid` / `a=msid` lines. */
@@ -41,9 +43,11 @@ class Trickle {
 }
 
 export class Publisher {
-  constructor(sig, iceServers, onState) {
+  /** `e2ee`: the room's frame encryption (e2ee.js) in an end-to-end encrypted meeting, else null. */
+  constructor(sig, iceServers, onState, e2ee = null) {
     this.sig = sig;
-    this.pc = new RTCPeerConnection(rtcConfig(iceServers));
+    this.e2ee = e2ee;
+    this.pc = new RTCPeerConnection(rtcConfig(iceServers, e2ee));
     this.stream = new MediaStream();
     this.transceivers = {}; // source → RTCRtpTransceiver
     this.trickle = new Trickle(sig, this.pc, "publish");
@@ -90,7 +94,12 @@ export class Publisher {
       const init = { direction: "sendonly", streams: [this.stream] };
       const sendEncodings = encodingsFor(source, track);
       if (sendEncodings) init.sendEncodings = sendEncodings;
-      this.transceivers[source] = this.pc.addTransceiver(track, init);
+      const added = this.pc.addTransceiver(track, init);
+      this.transceivers[source] = added;
+      if (this.e2ee) {
+        if (track.kind === "video") preferVp8(added);
+        this.e2ee.protectSender(added.sender, track.kind);
+      }
     }
     if (negotiate) await this.negotiate();
   }
@@ -133,8 +142,9 @@ export class Publisher {
 }
 
 export class Subscriber {
-  constructor(sig, iceServers, { onTracks, onState }) {
+  constructor(sig, iceServers, { onTracks, onState, e2ee = null }) {
     this.sig = sig;
+    this.e2ee = e2ee;
     this.iceServers = iceServers;
     this.onTracks = onTracks;
     this.onState = onState;
@@ -147,7 +157,7 @@ export class Subscriber {
   }
 
   _create() {
-    const pc = new RTCPeerConnection(rtcConfig(this.iceServers));
+    const pc = new RTCPeerConnection(rtcConfig(this.iceServers, this.e2ee));
     this.pc = pc;
     this.trickle = new Trickle(this.sig, pc, "subscribe");
     pc.addEventListener("connectionstatechange", () => {
@@ -169,6 +179,7 @@ export class Subscriber {
     if (!this.pc) this._create();
     const pc = this.pc;
     await pc.setRemoteDescription({ type: "offer", sdp });
+    if (this.e2ee) for (const t of pc.getTransceivers()) this.e2ee.protectReceiver(t.receiver);
     await pc.setLocalDescription(await pc.createAnswer());
     this.sig.send({ type: "answer", pc: "subscribe", sdp: pc.localDescription.sdp });
     this.trickle.open();
@@ -180,7 +191,7 @@ export class Subscriber {
       const info = msids[t.mid];
       if (!info || !info.trackId) continue;
       const active = t.currentDirection === "recvonly" || t.currentDirection === "sendrecv";
-      const entry = { track: t.receiver.track, mid: t.mid, participantId: info.participantId, trackId: info.trackId, active };
+      const entry = { track: t.receiver.track, receiver: t.receiver, mid: t.mid, participantId: info.participantId, trackId: info.trackId, active };
       this.byMidMap.set(t.mid, entry);
       if (active) this.bound.set(info.trackId, entry);
     }

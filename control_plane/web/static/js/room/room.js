@@ -4,6 +4,7 @@
 import { h, toast } from "../dom.js";
 import { controls } from "./controls.js";
 import { exposeForDiagnostics } from "./debug.js";
+import { E2ee } from "./e2ee.js";
 import { LocalMedia } from "./media.js";
 import { Publisher, Subscriber } from "./peers.js";
 import { QualityMeter } from "./quality.js";
@@ -24,9 +25,12 @@ const ENDINGS = {
 
 export class Room {
   constructor(root, { meeting, join, onRejoin, onExit, onMove = null, askAgain = null, onEntered = () => {}, movedBecause = null,
-    media = null, prefs = null }) {
+    media = null, prefs = null, mediaKey = null }) {
     this.meeting = meeting;
     this.join = join;
+    // An end-to-end encrypted meeting (the join answer says so): frames encrypted with the passphrase's key.
+    this.e2ee = join.e2ee && mediaKey ? new E2ee(mediaKey) : null;
+    if (this.e2ee) this.e2ee.onChange = () => this.render();
     this.onRejoin = onRejoin;
     this.onExit = onExit;
     this.onMove = onMove; // the edge is stopping: join again through the control plane (another edge)
@@ -42,6 +46,7 @@ export class Room {
     if (!media && this.prefs.camera) this.media.deviceIds = { camera: this.prefs.camera, microphone: this.prefs.microphone || "" };
     this.media.onScreenEnded = () => this.toggleScreen();
     this.view = new RoomView(root, this, meeting.title);
+    this.view.showE2ee(this.e2ee);
     if (this.prefs.speaker) this.view.grid.setSpeaker(this.prefs.speaker);
     this.publisher = null;
     this.subscriber = null;
@@ -82,7 +87,7 @@ export class Room {
         this.view.reporter.reset();
         this.iceServers = msg.ice_servers;
         this.subscriber ??= new Subscriber(this.sig, msg.ice_servers, {
-          onTracks: () => this.render(), onState: (st) => this.onPeerState("subscribe", st),
+          onTracks: () => this.render(), onState: (st) => this.onPeerState("subscribe", st), e2ee: this.e2ee,
         });
         this.subscriber.onIce = (st) => this.onIceState(st);
         this.recording = Boolean(msg.meeting?.recording);
@@ -251,7 +256,7 @@ export class Room {
 
   ensurePublisher() {
     if (!this.publisher) {
-      this.publisher = new Publisher(this.sig, this.iceServers, (st) => this.onPeerState("publish", st));
+      this.publisher = new Publisher(this.sig, this.iceServers, (st) => this.onPeerState("publish", st), this.e2ee);
       this.publisher.onIce = (st) => this.onIceState(st);
     }
     return this.publisher;
@@ -337,6 +342,7 @@ export class Room {
     this.publisher?.close();
     this.subscriber?.close();
     this.media.stopAll();
+    this.e2ee?.close();
     if (this.sig.state !== "closed") this.sig.leave();
     this.view.grid.sync(new RoomState(), {}, new Map());
   }
@@ -355,7 +361,7 @@ export class Room {
     this.view.render(this.state, {
       micOn: this.micOn, cameraOn: this.cameraOn, sharing: this.sharing, may, moderator: this.state.isModerator(),
       recording: this.recording, mayRecord: Boolean(this.state.grants.record), recordPending: this.recordPending,
-      handUp: Boolean(this.state.mine()?.hand),
+      handUp: Boolean(this.state.mine()?.hand), e2ee: Boolean(this.e2ee),
     });
   }
 }

@@ -2,6 +2,7 @@
 // end for all, leave.
 
 import { h } from "../dom.js";
+import { E2EE_TEXT } from "./e2ee_view.js";
 import { icon, REACTION_NAMES, REACTIONS } from "./icons.js";
 import { CAN_CHOOSE_SPEAKER } from "./media.js";
 
@@ -111,7 +112,7 @@ export class Toolbar {
   }
 
   /** Reflect the room's state in the buttons. */
-  render({ micOn, cameraOn, sharing, may, moderator, recording, mayRecord, recordPending, unread, waiting, panel, handUp }) {
+  render({ micOn, cameraOn, sharing, may, moderator, recording, mayRecord, recordPending, unread, waiting, panel, handUp, e2ee = false }) {
     this._set(this.hand, { on: handUp, label: handUp ? "Lower hand" : "Raise hand", iconName: "hand" });
     this.hand.el.dataset.state = handUp ? "on" : "off";
     this._set(this.mic, { on: !micOn, label: micOn ? "Mute" : "Unmute", iconName: micOn ? "mic" : "micOff", disabled: !may.microphone });
@@ -126,6 +127,10 @@ export class Toolbar {
     this.record.el.dataset.state = recording ? "on" : "off";
     this.record.el.setAttribute("aria-busy", String(recordPending));
     this.record.el.hidden = !mayRecord;
+    if (e2ee) { // it stays in reach and says why it records nothing when pressed
+      this.record.el.setAttribute("aria-disabled", "true");
+      this.record.el.title = E2EE_TEXT.recordRefused;
+    }
     this.chat.el.setAttribute("aria-pressed", String(panel === "chat"));
     this.people.el.setAttribute("aria-pressed", String(panel === "people"));
     this.chat.badge.hidden = !unread;

@@ -2,6 +2,7 @@
 // toolbar, and the overlays (lobby waiting, reconnecting, ended).
 
 import { h, mount } from "../dom.js";
+import { e2eeBadge } from "./e2ee_view.js";
 import { Grid } from "./grid.js";
 import { ChatPanel, PeoplePanel } from "./panels.js";
 import { describe } from "./quality.js";
@@ -35,6 +36,7 @@ export class RoomView {
       h("span", { class: "quality-bars", "aria-hidden": "true" }, h("i"), h("i"), h("i")), h("span", { class: "quality-text" }, "Measuring"));
     this.recording = h("span", { class: "rec", testid: "recording", role: "status", hidden: true,
       title: "This meeting is being recorded" }, h("i", { "aria-hidden": "true" }), "Recording");
+    this.e2eeBadge = e2eeBadge();
     this.banner = h("div", { class: "banner", testid: "reconnecting", role: "status", hidden: true },
       "Connection lost — reconnecting…");
     this.side = h("aside", { class: "side", testid: "side", hidden: true },
@@ -47,7 +49,7 @@ export class RoomView {
     this.ended = h("div", { class: "overlay", testid: "room-ended", hidden: true });
     this.el = h("div", { class: "room", testid: "room" },
       h("header", { class: "room-head" },
-        h("h1", { class: "room-title", testid: "room-title" }, title), this.recording, this.conn, this.quality),
+        h("h1", { class: "room-title", testid: "room-title" }, title), this.e2eeBadge, this.recording, this.conn, this.quality),
       this.banner,
       h("div", { class: "stage" }, this.grid.wrap, this.side),
       h("div", { class: "dock" }, this.devices.el, this.toolbar.el),
@@ -65,6 +67,12 @@ export class RoomView {
   /** Show whether a recorder is in the meeting (the edge's `recording` notice). */
   showRecording(on) {
     this.recording.hidden = !on;
+  }
+
+  /** An end-to-end encrypted meeting (*e2ee*: the room's frame encryption, or null): the badge, and each tile's state. */
+  showE2ee(e2ee) {
+    this.e2eeBadge.hidden = !e2ee;
+    this.grid.e2ee = e2ee;
   }
 
   togglePanel(name) {
