@@ -73,8 +73,9 @@ class Browsers:
         if _origin(url) not in self.allowed():
             self.foreign.append(url)
 
-    async def page(self, name: str, *, viewport: dict | None = None):  # noqa: ANN201
-        ctx = await launch(self.playwright, viewport=viewport)
+    async def page(self, name: str, *, viewport: dict | None = None, locale: str = "en-US"):  # noqa: ANN201
+        """A page in a Chromium of its own, whose language is *locale*."""
+        ctx = await launch(self.playwright, viewport=viewport, locale=locale)
         self.contexts.append(ctx)
         page = ctx.pages[0] if ctx.pages else await ctx.new_page()
         page.set_default_timeout(10_000)

@@ -121,7 +121,7 @@ async def test_a_host_schedules_a_weekly_series_and_downloads_its_calendar_file(
     view = page.get_by_test_id("meeting-view")
     await view.wait_for()
     meeting_id = await view.get_attribute("data-meeting-id")
-    assert await page.get_by_test_id("meeting-repeats").inner_text() == "Every week on MO, WE, 6 times"
+    assert await page.get_by_test_id("meeting-repeats").inner_text() == "Every week on Mon, Wed, 6 times"
     assert "Europe/Berlin" in await page.get_by_test_id("meeting-when").inner_text()
     assert await page.get_by_test_id("meeting-occurrences").locator("li").count() == 5
     assert "Only hosts publish" in await view.inner_text()

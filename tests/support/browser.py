@@ -39,13 +39,16 @@ def playwright_available() -> bool:
         return False
 
 
-async def launch(playwright, *, viewport: dict | None = None, args: list[str] | None = None):  # noqa: ANN001, ANN201
-    """A new Chromium with its own profile (and *args* besides the usual ones); returns the persistent context."""
+async def launch(playwright, *, viewport: dict | None = None, args: list[str] | None = None,  # noqa: ANN001, ANN201
+                 locale: str = "en-US"):
+    """A new Chromium with its own profile (and *args* besides the usual ones) whose language is
+    *locale* (``navigator.languages``, Accept-Language; English unless asked otherwise, whatever the
+    machine's); returns the persistent context."""
     profile = tempfile.mkdtemp(prefix="cc-chromium-")
     context = await playwright.chromium.launch_persistent_context(
         profile, executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS + (args or []),
         viewport=viewport or {"width": 1280, "height": 800}, permissions=["camera", "microphone"],
-        ignore_default_args=["--headless"],
+        ignore_default_args=["--headless"], locale=locale,
     )
     context._cc_profile = profile  # type: ignore[attr-defined]
     return context

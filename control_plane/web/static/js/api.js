@@ -1,5 +1,7 @@
 // The control plane's JSON API: CSRF token on every non-GET request, errors as ApiError.
 
+import { t } from "./i18n.js";
+
 const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
 let csrfToken = null;
 
@@ -10,7 +12,7 @@ export function setCsrf(token) {
 /** An error answer: status, detail, and the request fields at fault ({field, message}). */
 export class ApiError extends Error {
   constructor(status, body) {
-    super(body?.detail || `request failed (${status})`);
+    super(body?.detail || t("error.requestFailed", { status: String(status) }));
     this.status = status;
     this.code = body?.error || "";
     this.detail = body?.detail || this.message;
@@ -35,7 +37,7 @@ async function send(method, path, body) {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {
-    throw new ApiError(0, { error: "network", detail: `the server cannot be reached (${err.message})` });
+    throw new ApiError(0, { error: "network", detail: t("error.network", { detail: err.message }) });
   }
   if (res.status === 204) return { res, data: null };
   const type = res.headers.get("content-type") || "";

@@ -1,4 +1,5 @@
 // Tiny DOM helpers: h() builds elements, svg() builds icons, clear() empties a node.
+// (Dates, times and numbers are formatted by i18n.js, in the chosen language.)
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
@@ -69,15 +70,6 @@ export function toast(text, { kind = "info", ms = 4000 } = {}) {
   const item = h("div", { class: ["toast", `toast--${kind}`], testid: "toast" }, text);
   box.append(item);
   setTimeout(() => item.remove(), ms);
-}
-
-export function formatDateTime(value, timeZone) {
-  const date = value instanceof Date ? value : new Date(value);
-  try {
-    return new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short", timeZone }).format(date);
-  } catch {
-    return date.toLocaleString();
-  }
 }
 
 export async function copyText(text) {

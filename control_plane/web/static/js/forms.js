@@ -2,6 +2,7 @@
 
 import { ApiError, del } from "./api.js";
 import { h, toast } from "./dom.js";
+import { t } from "./i18n.js";
 
 /** A labelled control with an error slot; `name` ties it to an API field. */
 export function field(label, control, { name, hint } = {}) {
@@ -82,16 +83,17 @@ export function onSubmit(form, action) {
 
 /**
  * Delete with a second click to confirm: *Delete*, then *question* with *Delete for good* and
- * *Keep*. `url` is DELETEd; on success `deleted` is shown and `done` runs; an error is shown and
- * the button can be pressed again. `testid` names the first button (`-confirm` the second).
+ * *Keep* (in the chosen language). `url` is DELETEd; on success `deleted` is shown and `done`
+ * runs; an error is shown and the button can be pressed again. `testid` names the first button
+ * (`-confirm` the second).
  */
 export function confirmDelete({ url, question, deleted, done, testid, small = false }) {
   const size = small ? " btn--small" : "";
   const box = h("span", { class: "confirm" });
-  const ask = h("button", { class: `btn${size} btn--danger-quiet`, type: "button", testid }, "Delete");
+  const ask = h("button", { class: `btn${size} btn--danger-quiet`, type: "button", testid }, t("form.delete"));
   const yes = h("button", { class: `btn${size} btn--danger`, type: "button", testid: `${testid}-confirm` },
-    "Delete for good");
-  const no = h("button", { class: `btn${size} btn--quiet`, type: "button" }, "Keep");
+    t("form.deleteForGood"));
+  const no = h("button", { class: `btn${size} btn--quiet`, type: "button" }, t("form.keep"));
   ask.addEventListener("click", () => box.replaceChildren(h("span", { class: "muted" }, question), yes, no));
   no.addEventListener("click", () => box.replaceChildren(ask));
   yes.addEventListener("click", async () => {

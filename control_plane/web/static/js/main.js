@@ -1,6 +1,7 @@
 // The web app's entry: load the session, declare the routes, start the router.
 
 import { h, mount } from "./dom.js";
+import { initLanguage, onLanguageChange, t } from "./i18n.js";
 import { problem } from "./layout.js";
 import { accountPage } from "./pages/account.js";
 import { adminPage } from "./pages/admin.js";
@@ -9,7 +10,7 @@ import { meetingPage } from "./pages/meeting_view.js";
 import { meetingsPage } from "./pages/meetings.js";
 import { roomPage } from "./pages/room_page.js";
 import { registerPage, signinPage } from "./pages/signin.js";
-import { fallback, navigate, route, start } from "./router.js";
+import { fallback, navigate, render, route, start } from "./router.js";
 import { loadSession, session } from "./session.js";
 
 route("/", () => navigate(session.account ? "/meetings" : "/signin", { replace: true }));
@@ -23,13 +24,16 @@ route("/m/:id", roomPage);
 route("/account", accountPage);
 route("/admin", (root) => navigate("/admin/accounts", { replace: true }));
 route("/admin/:tab", adminPage);
-fallback((root) => problem(root, "Not found", "There is no page here.", h("a", { class: "btn", href: "/" }, "Home")));
+fallback((root) => problem(root, t("notFound.title"), t("notFound.text"), h("a", { class: "btn", href: "/" }, t("notFound.home"))));
 
+initLanguage();
+// The header's switch changes the language: the page is drawn again in it (the switch is not in the room).
+onLanguageChange(() => render());
 const root = document.getElementById("app");
 try {
   await loadSession();
 } catch (err) {
-  mount(root, h("p", { class: "form-error" }, `The server cannot be reached: ${err.message}`));
+  mount(root, h("p", { class: "form-error" }, t("app.unreachable", { detail: err.message })));
   throw err;
 }
 await start(root);

@@ -3,35 +3,37 @@
 import { post } from "../api.js";
 import { h } from "../dom.js";
 import { field, formError, onSubmit } from "../forms.js";
+import { t } from "../i18n.js";
 import { page, signInPath } from "../layout.js";
 import { navigate } from "../router.js";
 import { session } from "../session.js";
+import { ROLE_NAMES } from "./admin.js";
 
 export async function accountPage(root) {
   const a = session.account;
   if (!a) return navigate(signInPath(), { replace: true });
   const about = h("dl", { class: "facts", testid: "account-facts" },
-    h("dt", {}, "User name"), h("dd", {}, a.username), h("dt", {}, "Name"), h("dd", {}, a.display_name),
-    h("dt", {}, "Role"), h("dd", { testid: "account-role-text" }, a.role),
-    h("dt", {}, "Signs in with"), h("dd", {}, a.source === "local" ? "a password here" : a.source));
+    h("dt", {}, t("signin.username")), h("dd", {}, a.username), h("dt", {}, t("account.name")), h("dd", {}, a.display_name),
+    h("dt", {}, t("admin.role")), h("dd", { testid: "account-role-text" }, ROLE_NAMES[a.role] ? t(ROLE_NAMES[a.role]) : a.role),
+    h("dt", {}, t("account.signsInWith")), h("dd", {}, a.source === "local" ? t("account.localPassword") : a.source));
   let change = null;
   if (a.source === "local") {
     const current = h("input", { type: "password", autocomplete: "current-password", required: true, testid: "current-password" });
     const next = h("input", { type: "password", autocomplete: "new-password", required: true, minlength: 10, testid: "new-password" });
     const again = h("input", { type: "password", autocomplete: "new-password", required: true, testid: "new-password-again" });
     const done = h("p", { class: "notice", testid: "password-changed", role: "status", hidden: true },
-      "Your password was changed. Your other sessions were signed out.");
-    change = h("form", { class: "card narrow", testid: "password-form", "aria-label": "Change password" },
-      h("h2", {}, "Change password"),
-      field("Current password", current, { name: "current_password" }),
-      field("New password", next, { name: "new_password", hint: "At least 10 characters." }),
-      field("New password again", again, { name: "again" }), formError(),
-      h("button", { class: "btn btn--primary", type: "submit", testid: "password-save" }, "Change password"), done);
+      t("account.passwordChanged"));
+    change = h("form", { class: "card narrow", testid: "password-form", "aria-label": t("account.changePassword") },
+      h("h2", {}, t("account.changePassword")),
+      field(t("account.currentPassword"), current, { name: "current_password" }),
+      field(t("account.newPassword"), next, { name: "new_password", hint: t("account.newPasswordHint") }),
+      field(t("account.newPasswordAgain"), again, { name: "again" }), formError(),
+      h("button", { class: "btn btn--primary", type: "submit", testid: "password-save" }, t("account.changePassword")), done);
     onSubmit(change, async () => {
       done.hidden = true;
       if (next.value !== again.value) {
         const slot = change.querySelector('.field-error[data-field="again"]');
-        slot.textContent = "the two new passwords differ";
+        slot.textContent = t("account.passwordsDiffer");
         again.setAttribute("aria-invalid", "true");
         return;
       }
@@ -40,8 +42,9 @@ export async function accountPage(root) {
       done.hidden = false;
     });
   }
-  page(root, "Your account", h("div", { class: "page-head" }, h("h1", {}, "Your account")),
+  page(root, t("account.title"), h("div", { class: "page-head" }, h("h1", {}, t("account.title"))),
     h("section", { class: "card narrow" }, about), change ??
-      h("p", { class: "muted", testid: "password-elsewhere" }, `Your password is kept by ${a.source === "ldap" ? "the directory" : "your sign-in provider"}; change it there.`));
+      h("p", { class: "muted", testid: "password-elsewhere" },
+        a.source === "ldap" ? t("account.passwordInDirectory") : t("account.passwordAtProvider")));
   return undefined;
 }

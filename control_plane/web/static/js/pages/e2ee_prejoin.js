@@ -5,15 +5,13 @@
 import { ApiError } from "../api.js";
 import { h } from "../dom.js";
 import { field } from "../forms.js";
+import { t } from "../i18n.js";
 import { deriveMediaKey, e2eeMethod, rememberedPassphrase, rememberPassphrase } from "../room/e2ee.js";
 import { icon } from "../room/icons.js";
 
 const TEXT = {
-  note: "End-to-end encrypted: audio and video are encrypted in each browser with a passphrase the host shares with you outside this site. The servers cannot see or hear the meeting, and it cannot be recorded.",
-  label: "Encryption passphrase",
-  hint: "It never leaves this browser. With a wrong one you join, but see and hear no one.",
-  missing: "enter the passphrase the host gave you",
-  unsupported: "This browser cannot take part in end-to-end encrypted meetings: it lacks encoded transforms for WebRTC or WebCrypto (which needs HTTPS).",
+  note: "e2ee.note", label: "e2ee.passphrase", hint: "e2ee.passphraseHint", missing: "e2ee.passphraseMissing",
+  unsupported: "e2ee.unsupported",
 };
 
 /** null for a meeting that is not end-to-end encrypted; else the form's part and `mediaKey()`. */
@@ -23,16 +21,19 @@ export function passphraseStep(meeting) {
   const input = h("input", { type: "password", autocomplete: "off", maxlength: 512, testid: "join-passphrase",
     value: rememberedPassphrase(meeting.id) });
   const el = h("div", { class: "stack-s", testid: "join-e2ee" },
-    h("p", { class: "e2ee-note" }, icon("lock", 16), " ", TEXT.note),
-    supported ? field(TEXT.label, input, { name: "e2ee_passphrase", hint: TEXT.hint })
-      : h("p", { class: "form-error", testid: "e2ee-unsupported", role: "alert" }, TEXT.unsupported));
+    h("p", { class: "e2ee-note" }, icon("lock", 16), " ", t(TEXT.note)),
+    supported ? field(t(TEXT.label), input, { name: "e2ee_passphrase", hint: t(TEXT.hint) })
+      : h("p", { class: "form-error", testid: "e2ee-unsupported", role: "alert" }, t(TEXT.unsupported)));
   return {
     el,
     supported,
     /** The media key from the passphrase typed (an error next to the field when there is none). */
     async mediaKey() {
       const passphrase = input.value;
-      if (!passphrase) throw new ApiError(400, { detail: TEXT.missing, fields: [{ field: "e2ee_passphrase", message: TEXT.missing }] });
+      if (!passphrase) {
+        const missing = t(TEXT.missing);
+        throw new ApiError(400, { detail: missing, fields: [{ field: "e2ee_passphrase", message: missing }] });
+      }
       const key = await deriveMediaKey(passphrase, meeting.id);
       rememberPassphrase(meeting.id, passphrase);
       return key;

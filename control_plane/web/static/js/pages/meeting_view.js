@@ -2,22 +2,22 @@
 // (for them) its recordings.
 
 import { ApiError, get, post } from "../api.js";
-import { formatDateTime, h, toast } from "../dom.js";
+import { h, toast } from "../dom.js";
+import { formatDate, formatDateTime, formatList, t, weekdayName } from "../i18n.js";
 import { page, problem, signInPath } from "../layout.js";
 import { navigate, render } from "../router.js";
 import { session } from "../session.js";
 import { copyLinkButton, joinLink, meetingActions, settingBadges, stateBadge, when } from "./meeting_actions.js";
 import { recordingsSection } from "./recordings.js";
 
-const FREQ = { daily: ["day", "days"], weekly: ["week", "weeks"], monthly: ["month", "months"] };
+const EVERY = { daily: "meeting.repeat.daily", weekly: "meeting.repeat.weekly", monthly: "meeting.repeat.monthly" };
 
 function repeatText(rec) {
-  if (!rec) return "Once";
-  const [one, many] = FREQ[rec.freq];
-  let text = rec.interval > 1 ? `Every ${rec.interval} ${many}` : `Every ${one}`;
-  if (rec.weekdays?.length) text += ` on ${rec.weekdays.join(", ")}`;
-  if (rec.count) text += `, ${rec.count} times`;
-  if (rec.until) text += `, until ${rec.until}`;
+  if (!rec) return t("meeting.repeat.once");
+  let text = EVERY[rec.freq] ? t(EVERY[rec.freq], { count: rec.interval }) : rec.freq;
+  if (rec.weekdays?.length) text += t("meeting.repeat.on", { days: rec.weekdays.map((d) => weekdayName(d)).join(", ") });
+  if (rec.count) text += t("meeting.repeat.times", { count: rec.count });
+  if (rec.until) text += t("meeting.repeat.until", { date: formatDate(rec.until) });
   return text;
 }
 
@@ -25,7 +25,7 @@ async function occurrences(m) {
   if (!m.schedule?.recurrence) return null;
   try {
     const list = await get(`/api/v1/meetings/${encodeURIComponent(m.id)}/occurrences?limit=5`);
-    return h("div", { class: "stack-s" }, h("h2", {}, "Next times"),
+    return h("div", { class: "stack-s" }, h("h2", {}, t("meeting.nextTimes")),
       h("ul", { class: "plain", testid: "meeting-occurrences" },
         list.map((o) => h("li", {}, formatDateTime(o.start_utc, m.schedule.time_zone)))));
   } catch {
@@ -39,13 +39,13 @@ function restartButton(m) {
     onclick: async () => {
       try {
         await post(`/api/v1/meetings/${encodeURIComponent(m.id)}/restart`);
-        toast("The meeting can be joined again");
+        toast(t("meeting.restarted"));
         render();
       } catch (err) {
         toast(err.detail || String(err), { kind: "error" });
       }
     },
-  }, "Make it joinable again");
+  }, t("meeting.restart"));
 }
 
 export async function meetingPage(root, { id }) {
@@ -54,14 +54,15 @@ export async function meetingPage(root, { id }) {
     m = await get(`/api/v1/meetings/${encodeURIComponent(id)}`);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return navigate(signInPath(), { replace: true });
-    return problem(root, "Meeting", err.detail || String(err),
-      h("a", { class: "btn", href: session.account ? "/meetings" : "/signin" }, "Back"));
+    return problem(root, t("meeting.title"), err.detail || String(err),
+      h("a", { class: "btn", href: session.account ? "/meetings" : "/signin" }, t("meeting.back")));
   }
   const people = m.owner
-    ? h("p", { class: "muted" }, `Hosted by ${m.owner.display_name}`,
-      m.cohosts.length ? ` with ${m.cohosts.map((c) => c.display_name).join(", ")}` : "")
+    ? h("p", { class: "muted" }, m.cohosts.length
+      ? t("meeting.hostedWith", { owner: m.owner.display_name, cohosts: formatList(m.cohosts.map((c) => c.display_name)) })
+      : t("meeting.hostedBy", { owner: m.owner.display_name }))
     : null;
-  const link = h("input", { readonly: true, value: joinLink(m.id), testid: "join-link", "aria-label": "Join link",
+  const link = h("input", { readonly: true, value: joinLink(m.id), testid: "join-link", "aria-label": t("meeting.joinLink"),
     onfocus: (e) => e.target.select() });
   const recordings = m.can_manage ? recordingsSection(m) : null;
   page(root, m.title,
@@ -69,9 +70,9 @@ export async function meetingPage(root, { id }) {
       h("div", { class: "page-head" }, h("h1", { testid: "meeting-heading" }, m.title), stateBadge(m.state)),
       m.description ? h("p", { class: "description" }, m.description) : null,
       h("dl", { class: "facts" },
-        h("dt", {}, "When"), h("dd", { testid: "meeting-when" }, when(m)),
-        m.schedule ? [h("dt", {}, "Repeats"), h("dd", { testid: "meeting-repeats" }, repeatText(m.schedule.recurrence))] : null,
-        h("dt", {}, "Participants"), h("dd", {}, `up to ${m.max_participants}`)),
+        h("dt", {}, t("meeting.fact.when")), h("dd", { testid: "meeting-when" }, when(m)),
+        m.schedule ? [h("dt", {}, t("meeting.fact.repeats")), h("dd", { testid: "meeting-repeats" }, repeatText(m.schedule.recurrence))] : null,
+        h("dt", {}, t("meeting.fact.participants")), h("dd", {}, t("meeting.upTo", { count: m.max_participants }))),
       h("div", { class: "badges" }, settingBadges(m)),
       people,
       h("div", { class: "link-row" }, link, copyLinkButton(m.id)),

@@ -2,12 +2,13 @@
 
 import { get } from "../api.js";
 import { h } from "../dom.js";
+import { t } from "../i18n.js";
 import { page, signInPath } from "../layout.js";
 import { navigate } from "../router.js";
 import { atLeast, session } from "../session.js";
 import { meetingActions, settingBadges, stateBadge, when } from "./meeting_actions.js";
 
-const SCOPES = [["upcoming", "Upcoming"], ["live", "Live now"], ["mine", "All my meetings"]];
+const SCOPES = [["upcoming", "meetings.upcoming"], ["live", "meetings.live"], ["mine", "meetings.mine"]];
 
 function row(m, reload) {
   return h("li", { class: "meeting", testid: "meeting-row", dataset: { meetingId: m.id } },
@@ -26,23 +27,23 @@ export async function meetingsPage(root, _params, query) {
     SCOPES.map(([s, label]) => h("a", {
       href: `/meetings?scope=${s}`, role: "tab", class: ["tab", s === scope && "tab--on"],
       "aria-selected": s === scope ? "true" : "false", testid: `scope-${s}`,
-    }, label)));
+    }, t(label))));
   const load = async () => {
     list.setAttribute("aria-busy", "true");
     try {
       const meetings = await get(`/api/v1/meetings?scope=${scope}`);
       list.replaceChildren(...(meetings.length
         ? meetings.map((m) => row(m, load))
-        : [h("li", { class: "empty muted", testid: "meetings-empty" }, scope === "live" ? "No meeting of yours is live." : "No meetings here yet.")]));
+        : [h("li", { class: "empty muted", testid: "meetings-empty" }, scope === "live" ? t("meetings.noneLive") : t("meetings.none"))]));
     } catch (err) {
       list.replaceChildren(h("li", { class: "form-error" }, err.detail || String(err)));
     } finally {
       list.setAttribute("aria-busy", "false");
     }
   };
-  page(root, "Meetings",
-    h("div", { class: "page-head" }, h("h1", {}, "Meetings"),
-      atLeast("host") ? h("a", { class: "btn btn--primary", href: "/meetings/new", testid: "new-meeting" }, "New meeting") : null),
+  page(root, t("meetings.title"),
+    h("div", { class: "page-head" }, h("h1", {}, t("meetings.title")),
+      atLeast("host") ? h("a", { class: "btn btn--primary", href: "/meetings/new", testid: "new-meeting" }, t("nav.newMeeting")) : null),
     tabs, list);
   await load();
   const timer = setInterval(() => { if (scope === "live") load(); }, 15000);

@@ -5,6 +5,7 @@
 import { ApiError, get, post } from "../api.js";
 import { h } from "../dom.js";
 import { field, formError, onSubmit } from "../forms.js";
+import { t, tParts } from "../i18n.js";
 import { page, problem, signInPath } from "../layout.js";
 import { navigate, render } from "../router.js";
 import { session } from "../session.js";
@@ -20,10 +21,10 @@ export async function roomPage(root, { id }) {
     meeting = await get(`/api/v1/meetings/${encodeURIComponent(id)}`);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {
-      return problem(root, "Sign in to join", "This meeting is for signed-in people only.",
-        h("a", { class: "btn btn--primary", href: signInPath(), testid: "join-sign-in" }, "Sign in"));
+      return problem(root, t("join.signInTitle"), t("join.signInText"),
+        h("a", { class: "btn btn--primary", href: signInPath(), testid: "join-sign-in" }, t("nav.signIn")));
     }
-    return problem(root, "Meeting", err.detail || String(err), h("a", { class: "btn", href: "/" }, "Back"));
+    return problem(root, t("meeting.title"), err.detail || String(err), h("a", { class: "btn", href: "/" }, t("meeting.back")));
   }
   let room = null;
   const guest = !session.account;
@@ -35,12 +36,12 @@ export async function roomPage(root, { id }) {
   const form = h("form", { class: "stack", testid: "join-form", novalidate: true },
     formError(),
     guest
-      ? field("Your name", name, { name: "display_name", hint: "Shown to the others in the meeting" })
-      : h("p", { testid: "join-as" }, "You join as ", h("strong", {}, session.account.display_name), "."),
-    needsPassword ? field("Meeting password", password, { name: "password" }) : null,
+      ? field(t("join.yourName"), name, { name: "display_name", hint: t("join.yourNameHint") })
+      : h("p", { testid: "join-as" }, tParts("join.as", { name: h("strong", {}, session.account.display_name) })),
+    needsPassword ? field(t("meetingForm.password"), password, { name: "password" }) : null,
     secret?.el,
-    h("button", { class: "btn btn--primary btn--wide", type: "submit", testid: "join-button", disabled: secret?.supported === false }, "Join now"),
-    guest ? h("p", { class: "muted" }, "Have an account? ", h("a", { href: signInPath() }, "Sign in")) : null);
+    h("button", { class: "btn btn--primary btn--wide", type: "submit", testid: "join-button", disabled: secret?.supported === false }, t("join.now")),
+    guest ? h("p", { class: "muted" }, t("register.haveAccount"), " ", h("a", { href: signInPath() }, t("nav.signIn"))) : null);
   let moves = 0;
   let gone = false;
   const ask = (body) => post(`/api/v1/meetings/${encodeURIComponent(id)}/join`, body);
@@ -68,8 +69,8 @@ export async function roomPage(root, { id }) {
   const move = async (body, next = null, reason = null) => {
     moves += 1;
     if (moves > MAX_MOVES) {
-      return problem(root, meeting.title, "No meeting server can take the meeting right now.",
-        h("button", { class: "btn btn--primary", type: "button", testid: "rejoin", onclick: () => render() }, "Try again"));
+      return problem(root, meeting.title, t("join.noServer"),
+        h("button", { class: "btn btn--primary", type: "button", testid: "rejoin", onclick: () => render() }, t("join.tryAgain")));
     }
     if (!next) {
       const ceiling = Math.min(8000, 300 * 2 ** moves);
@@ -92,7 +93,7 @@ export async function roomPage(root, { id }) {
   });
   page(root, meeting.title, h("section", { class: ["card", preview ? "prejoin" : "narrow"], testid: "prejoin" },
     h("h1", {}, meeting.title),
-    meeting.state === "ended" ? h("p", { class: "form-error" }, "This meeting has ended.") : null,
+    meeting.state === "ended" ? h("p", { class: "form-error" }, t("join.ended")) : null,
     h("div", { class: "prejoin-body" }, preview?.el, form)));
   return () => {
     gone = true;

@@ -2,8 +2,11 @@
 
 import { h } from "../dom.js";
 import { check, field } from "../forms.js";
+import { t, weekdayName } from "../i18n.js";
 
-const WEEKDAYS = [["MO", "Mon"], ["TU", "Tue"], ["WE", "Wed"], ["TH", "Thu"], ["FR", "Fri"], ["SA", "Sat"], ["SU", "Sun"]];
+const WEEKDAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"];
+/** The unit after "every N", by how often: its plural forms in the catalogue. */
+const UNITS = { daily: "schedule.unit.daily", weekly: "schedule.unit.weekly", monthly: "schedule.unit.monthly" };
 
 function pad(n) {
   return String(n).padStart(2, "0");
@@ -43,38 +46,37 @@ export function scheduleFields(schedule) {
   const timeZone = h("input", { list: "time-zones", required: true, testid: "meeting-time-zone", autocomplete: "off",
     value: schedule?.time_zone || Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC" });
   const freq = h("select", { testid: "meeting-repeat" },
-    [["", "Does not repeat"], ["daily", "Daily"], ["weekly", "Weekly"], ["monthly", "Monthly"]]
-      .map(([v, l]) => h("option", { value: v, selected: (rec?.freq || "") === v }, l)));
+    [["", "schedule.noRepeat"], ["daily", "schedule.daily"], ["weekly", "schedule.weekly"], ["monthly", "schedule.monthly"]]
+      .map(([v, l]) => h("option", { value: v, selected: (rec?.freq || "") === v }, t(l))));
   const interval = h("input", { type: "number", min: 1, max: 99, value: rec?.interval || 1, testid: "meeting-interval" });
-  const days = WEEKDAYS.map(([code, label]) => {
+  const days = WEEKDAYS.map((code) => {
     const box = h("input", { type: "checkbox", value: code, checked: Boolean(rec?.weekdays?.includes(code)), testid: `meeting-weekday-${code}` });
-    return h("label", { class: "check check--inline" }, box, h("span", {}, label));
+    return h("label", { class: "check check--inline" }, box, h("span", { title: weekdayName(code, "long") }, weekdayName(code)));
   });
   const endsKind = rec?.count ? "count" : rec?.until ? "until" : "never";
   const ends = h("select", { testid: "meeting-repeat-ends" },
-    [["never", "Never ends"], ["count", "After a number of times"], ["until", "On a date"]]
-      .map(([v, l]) => h("option", { value: v, selected: endsKind === v }, l)));
+    [["never", "schedule.endsNever"], ["count", "schedule.endsCount"], ["until", "schedule.endsUntil"]]
+      .map(([v, l]) => h("option", { value: v, selected: endsKind === v }, t(l))));
   const count = h("input", { type: "number", min: 1, max: 1000, value: rec?.count || 10, testid: "meeting-count" });
   const until = h("input", { type: "date", value: rec?.until || "", testid: "meeting-until" });
 
-  const weekdaysRow = h("div", { class: "field" }, h("span", { class: "label" }, "On"), h("div", { class: "days" }, days),
+  const weekdaysRow = h("div", { class: "field" }, h("span", { class: "label" }, t("schedule.on")), h("div", { class: "days" }, days),
     h("div", { class: "field-error", dataset: { field: "schedule.recurrence.weekdays" }, testid: "error-schedule.recurrence.weekdays" }));
-  const countField = field("Times", count, { name: "schedule.recurrence.count" });
-  const untilField = field("Until (inclusive)", until, { name: "schedule.recurrence.until" });
+  const countField = field(t("schedule.times"), count, { name: "schedule.recurrence.count" });
+  const untilField = field(t("schedule.until"), until, { name: "schedule.recurrence.until" });
   const unit = h("span", { class: "unit", testid: "meeting-interval-unit" });
   const repeatBox = h("div", { class: "grid2" },
-    field("Every", h("div", { class: "with-unit" }, interval, unit), { name: "schedule.recurrence.interval" }),
-    field("Ends", ends, { name: "schedule.recurrence.ends" }), countField, untilField);
+    field(t("schedule.every"), h("div", { class: "with-unit" }, interval, unit), { name: "schedule.recurrence.interval" }),
+    field(t("schedule.repeatEnds"), ends, { name: "schedule.recurrence.ends" }), countField, untilField);
   const body = h("div", { class: "stack" },
     h("div", { class: "grid2" },
-      field("Starts", start, { name: "schedule.start" }), field("Ends", end, { name: "schedule.end" })),
-    field("Time zone", timeZone, { name: "schedule.time_zone" }), zoneList,
-    field("Repeat", freq, { name: "schedule.recurrence.freq" }), repeatBox, weekdaysRow);
+      field(t("schedule.starts"), start, { name: "schedule.start" }), field(t("schedule.ends"), end, { name: "schedule.end" })),
+    field(t("schedule.timeZone"), timeZone, { name: "schedule.time_zone" }), zoneList,
+    field(t("schedule.repeat"), freq, { name: "schedule.recurrence.freq" }), repeatBox, weekdaysRow);
 
   const sync = () => {
     const n = Number(interval.value) || 1;
-    const [one, many] = { daily: ["day", "days"], weekly: ["week", "weeks"], monthly: ["month", "months"] }[freq.value] || ["", ""];
-    unit.textContent = n === 1 ? one : many;
+    unit.textContent = UNITS[freq.value] ? t(UNITS[freq.value], { count: n }) : "";
     hide(body, !scheduled.checked);
     hide(repeatBox, !freq.value);
     hide(weekdaysRow, freq.value !== "weekly");
@@ -85,8 +87,8 @@ export function scheduleFields(schedule) {
   interval.addEventListener("input", sync);
   sync();
 
-  const el = h("fieldset", { class: "fieldset" }, h("legend", {}, "When"),
-    check("Schedule it (otherwise it can be joined any time)", scheduled, { name: "schedule" }), body);
+  const el = h("fieldset", { class: "fieldset" }, h("legend", {}, t("schedule.legend")),
+    check(t("schedule.scheduleIt"), scheduled, { name: "schedule" }), body);
 
   function read() {
     if (!scheduled.checked) return null;

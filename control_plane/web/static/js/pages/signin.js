@@ -3,6 +3,7 @@
 import { get } from "../api.js";
 import { h } from "../dom.js";
 import { field, formError, onSubmit } from "../forms.js";
+import { t } from "../i18n.js";
 import { page, safeNext } from "../layout.js";
 import { navigate } from "../router.js";
 import { register, session, signIn } from "../session.js";
@@ -23,26 +24,26 @@ export async function signinPage(root, _params, query) {
   const password = h("input", { type: "password", autocomplete: "current-password", required: true, testid: "signin-password" });
   const form = h("form", { class: "stack", testid: "signin-form", novalidate: true },
     formError(),
-    field(info.ldap ? "User name (this server or the directory)" : "User name", username, { name: "username" }),
-    field("Password", password, { name: "password" }),
-    h("button", { class: "btn btn--primary", type: "submit", testid: "signin-submit" }, "Sign in"));
+    field(info.ldap ? t("signin.usernameOrDirectory") : t("signin.username"), username, { name: "username" }),
+    field(t("signin.password"), password, { name: "password" }),
+    h("button", { class: "btn btn--primary", type: "submit", testid: "signin-submit" }, t("signin.submit")));
   onSubmit(form, async () => {
     await signIn(username.value.trim(), password.value);
     navigate(next, { replace: true });
   });
   const oidc = info.oidc.length
     ? h("div", { class: "stack oidc", testid: "oidc-providers" },
-      h("div", { class: "divider" }, h("span", {}, "or")),
+      h("div", { class: "divider" }, h("span", {}, t("signin.or"))),
       info.oidc.map((p) => h("a", {
         class: "btn btn--wide", href: `${p.start_url}?next=${encodeURIComponent(next)}`,
         "data-external": "", testid: `oidc-${p.id}`,
-      }, `Sign in with ${p.name}`)))
+      }, t("signin.with", { provider: p.name }))))
     : null;
   const reg = info.registration
-    ? h("p", { class: "muted" }, "No account yet? ",
-      h("a", { href: `/register?next=${encodeURIComponent(next)}`, testid: "register-link" }, "Register"))
+    ? h("p", { class: "muted" }, t("signin.noAccount"), " ",
+      h("a", { href: `/register?next=${encodeURIComponent(next)}`, testid: "register-link" }, t("signin.register")))
     : null;
-  page(root, "Sign in", h("section", { class: "card narrow" }, h("h1", {}, "Sign in"), form, oidc, reg));
+  page(root, t("signin.title"), h("section", { class: "card narrow" }, h("h1", {}, t("signin.title")), form, oidc, reg));
 }
 
 export async function registerPage(root, _params, query) {
@@ -54,11 +55,11 @@ export async function registerPage(root, _params, query) {
   const password = h("input", { type: "password", autocomplete: "new-password", required: true, testid: "register-password" });
   const form = h("form", { class: "stack", testid: "register-form", novalidate: true },
     formError(),
-    field("User name", username, { name: "username" }),
-    field("Display name", displayName, { name: "display_name", hint: "How others see you in meetings" }),
-    field("E-mail (optional)", email, { name: "email" }),
-    field("Password", password, { name: "password", hint: "At least 10 characters" }),
-    h("button", { class: "btn btn--primary", type: "submit", testid: "register-submit" }, "Create account"));
+    field(t("signin.username"), username, { name: "username" }),
+    field(t("register.displayName"), displayName, { name: "display_name", hint: t("register.displayNameHint") }),
+    field(t("register.email"), email, { name: "email" }),
+    field(t("signin.password"), password, { name: "password", hint: t("register.passwordHint") }),
+    h("button", { class: "btn btn--primary", type: "submit", testid: "register-submit" }, t("register.submit")));
   onSubmit(form, async () => {
     const body = { username: username.value.trim(), password: password.value };
     if (displayName.value.trim()) body.display_name = displayName.value.trim();
@@ -66,6 +67,7 @@ export async function registerPage(root, _params, query) {
     await register(body);
     navigate(next, { replace: true });
   });
-  page(root, "Register", h("section", { class: "card narrow" }, h("h1", {}, "Create an account"), form,
-    h("p", { class: "muted" }, "Have an account? ", h("a", { href: `/signin?next=${encodeURIComponent(next)}` }, "Sign in"))));
+  page(root, t("register.title"), h("section", { class: "card narrow" }, h("h1", {}, t("register.heading")), form,
+    h("p", { class: "muted" }, t("register.haveAccount"), " ",
+      h("a", { href: `/signin?next=${encodeURIComponent(next)}` }, t("signin.title")))));
 }
