@@ -78,12 +78,21 @@ class EdgeRegistry:
         if known is None:
             log.info("edge joined", extra={"edge_id": hb.edge_id, "region": hb.region, "url": hb.public_url})
         self._edges[hb.edge_id] = LiveEdge(hb, self._clock())
+        if known is not None and hb.started_at and known.heartbeat.started_at not in (0.0, hb.started_at):
+            # Started again before the TTL dropped it (a killed worker its supervisor restarted):
+            # the old instance's participants and meetings are gone as if it had left.
+            log.info("edge restarted", extra={"edge_id": hb.edge_id, "was_started_at": known.heartbeat.started_at,
+                                              "started_at": hb.started_at})
+            self._tell_left(hb.edge_id, "restarted")
 
     def remove(self, edge_id: str, why: str) -> None:
         edge = self._edges.pop(edge_id, None)
         if edge is None:
             return
         log.info("edge left", extra={"edge_id": edge_id, "why": why})
+        self._tell_left(edge_id, why)
+
+    def _tell_left(self, edge_id: str, why: str) -> None:
         for cb in list(self._left):
             try:
                 cb(edge_id, why)

@@ -8,7 +8,8 @@ Every ``meetings.sweep_interval`` seconds, while the control plane is connected 
    they are removed and their attendance closes at the time of the loss (``edge_lost``). One whose
    account joined the meeting on another edge shortly before (two registry TTLs) or after the loss
    has moved there: removed at once (``moved``). An edge
-   leaving the registry marks its participants lost at once; the sweeper also catches edges that
+   leaving the registry — or heartbeating as a new instance, restarted before the registry dropped
+   it — marks its participants lost at once; the sweeper also catches edges that
    died while this control plane was not watching (after a grace of two registry TTLs).
 2. A live meeting with nobody present for ``meetings.empty_timeout`` seconds is ended: its home
    edge is told (:class:`nodes.wire.EndMeeting`, best effort) and the meeting is marked ended.
@@ -36,6 +37,11 @@ from .commands import CommandService
 from .service import MeetingService
 
 log = logging.getLogger(__name__)
+
+
+#: ``started_at`` recorded for participants of an edge instance known only to be gone (it restarted
+#: before this control plane noted when it had started): no live instance ever matches it.
+GONE_INSTANCE = -1.0
 
 
 class Lifecycle:
@@ -126,19 +132,24 @@ class Lifecycle:
         """Registry listener: the edge's participants are lost (unless we are the ones cut off)."""
         if not self.bus.connected:
             return
-        task = asyncio.get_running_loop().create_task(self._mark_lost_now(edge_id))
+        # the instance whose participants are lost; an edge that restarted is live again already,
+        # as another instance: whatever this control plane saw of the old one, none of it comes back
+        started = self._started.get(edge_id)
+        if why == "restarted":
+            started = started or GONE_INSTANCE
+        task = asyncio.get_running_loop().create_task(self._mark_lost_now(edge_id, started))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def _mark_lost_now(self, edge_id: str) -> None:
+    async def _mark_lost_now(self, edge_id: str, started: float | None) -> None:
         try:
-            await self._mark_lost(edge_id, time.time())
+            await self._mark_lost(edge_id, time.time(), started)
         except DatabaseUnavailable as exc:  # the sweep after the outage finds the edge missing
             log.warning("lost edge not recorded: database unavailable", extra={"edge_id": edge_id,
                                                                                 "error": str(exc)})
 
-    async def _mark_lost(self, edge_id: str, now: float) -> None:
+    async def _mark_lost(self, edge_id: str, now: float, started: float | None = None) -> None:
         async with self.db.transaction() as conn:
-            emptied = await roster.mark_lost(conn, edge_id, now, self._started.get(edge_id),
+            emptied = await roster.mark_lost(conn, edge_id, now, started or self._started.get(edge_id),
                                              moved_since=now - self.grace)
         log.info("participants of a lost edge marked lost", extra={"edge_id": edge_id, "emptied": emptied})

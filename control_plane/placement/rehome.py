@@ -1,5 +1,9 @@
 """Proactive re-homing: when an edge leaves the registry, its meetings move at once.
 
+An edge that heartbeats as a new instance (``started_at`` changed: a killed worker its supervisor
+started again within the registry's TTL) counts as having left: its participants failed over to
+their alternates meanwhile, so its meetings move off it as well, to where they went.
+
 Registered with :meth:`EdgeRegistry.on_edge_left`. For every meeting with someone in its roster
 — those with participants on the departed edge first — the placement entry is repaired
 (:meth:`PlacementService.rehome`): the departed edge's sites are taken over by the first

@@ -140,7 +140,9 @@ class PlacementService:
             found = await self.current(meeting_id)
             if found is None:
                 return None
-            new = rehome(meeting_id, found[0], gone, View(self.edges.live(), self.capacity))
+            # an edge that restarted is live again, but not what the meeting had there
+            live = [e for e in self.edges.live() if e.heartbeat.edge_id != gone]
+            new = rehome(meeting_id, found[0], gone, View(live, self.capacity))
             if new is None:
                 return None
             if await self._write(meeting_id, new, found):

@@ -158,3 +158,49 @@ async def test_a_participant_who_reconnected_elsewhere_has_moved_not_lost(contro
         rows = {a["participant_id"]: (a["edge_id"], a["left_reason"]) for a in await attendance(cp, mid, host)}
         assert rows == {"ann": ("eu-1", "moved"), "bob": ("eu-1", "moved"), "cid": ("eu-1", None),
                         "ann-2": ("eu-2", None), "bob-2": ("eu-2", None)}
+
+
+async def test_an_edge_restarted_before_the_registry_dropped_it_has_left(control_plane, nats_server,
+                                                                         edges) -> None:
+    """A killed worker started again at once by its supervisor heartbeats with a new ``started_at``
+    before the registry's TTL runs out: its meetings move to where their clients failed over (the
+    first alternate), so that edge's mesh messages and events are its own, and the old instance's
+    participants are lost, then gone — one who rejoined elsewhere has moved."""
+    async with control_plane(**nats_overrides(nats_server.url, edges={"ttl": 30.0, "sweep_interval": 0.1}),
+                             meetings={"sweep_interval": 0.2}) as cp:
+        await wait_ready(cp)
+        host = await user(cp, "hanna", "host")
+        w1: FakeEdge = await edges("w1", region="eu")
+        await edges("w2", region="eu")
+        await wait_edges(cp, "w1", "w2")
+        mid = (await create_meeting(cp, host))["id"]
+        await place(nats_server.url, mid, "w1", region="eu")
+        consumer = cp.services.events
+        for pid in ("ann", "bob"):
+            before = consumer.applied
+            await w1.publish(wire.ParticipantJoined(meeting_id=mid, edge_id="w1", participant_id=pid,
+                                                    account_id=f"acc-{pid}", display_name=pid, role="member"))
+            await eventually(lambda before=before: consumer.applied > before, what=f"{pid} applied")
+
+        w1.started_at += 3.0  # the same edge id, a new process: its next heartbeat says so
+        nc = await nats.connect(nats_server.url)
+        kv = await nc.jetstream().key_value(subjects.PLACEMENT_BUCKET)
+
+        async def moved() -> Placement | None:
+            entry = msgspec.json.decode((await kv.get(mid)).value, type=Placement)
+            return entry if entry.edge_id == "w2" else None
+        entry = await eventually(moved, timeout=5, what="the meeting re-homed off the restarted edge")
+        assert entry == Placement(edge_id="w2", region="eu", epoch=2, sites={"eu": "w2"})
+        assert cp.services.edges.get("w1") is not None  # the edge itself is live, as a new instance
+        before = consumer.applied
+        await w1.publish(wire.ParticipantJoined(meeting_id=mid, edge_id="w2", participant_id="ann-2",
+                                                account_id="acc-ann", display_name="ann", role="member"))
+        await eventually(lambda: consumer.applied > before, what="Ann's join on w2 applied")
+
+        async def gone() -> dict:
+            r = await roster(cp, mid, host)
+            return r if {p["participant_id"] for p in r["participants"]} == {"ann-2"} else {}
+        await eventually(gone, timeout=5, what="the old instance's participants gone")
+        rows = {a["participant_id"]: (a["edge_id"], a["left_reason"]) for a in await attendance(cp, mid, host)}
+        assert rows == {"ann": ("w1", "moved"), "bob": ("w1", "edge_lost"), "ann-2": ("w2", None)}
+        await nc.close()

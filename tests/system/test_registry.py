@@ -77,3 +77,15 @@ def test_cpu_within_one_step_is_a_tie_that_participants_and_tracks_break() -> No
     assert reg.least_loaded("eu").heartbeat.edge_id == "w2"  # 2.5 points of noise do not decide
     reg.observe(wire.EdgeHeartbeat(edge_id="w2", region="eu", public_url="ws://w2", cpu_pct=14.0))
     assert reg.least_loaded("eu").heartbeat.edge_id == "w1"  # a step apart: CPU decides
+
+
+def test_an_edge_heartbeating_as_a_new_instance_counts_as_having_left() -> None:
+    reg = EdgeRegistry(ttl=6.0, clock=lambda: 100.0)
+    left: list[tuple[str, str]] = []
+    reg.on_edge_left(lambda e, why: left.append((e, why)))
+    reg.observe(wire.EdgeHeartbeat(edge_id="w1", region="eu", public_url="ws://w1", started_at=1000.0))
+    reg.observe(wire.EdgeHeartbeat(edge_id="w1", region="eu", public_url="ws://w1", started_at=1000.0))
+    assert left == []
+    reg.observe(wire.EdgeHeartbeat(edge_id="w1", region="eu", public_url="ws://w1", started_at=1007.5))
+    assert left == [("w1", "restarted")]
+    assert [e.heartbeat.started_at for e in reg.live()] == [1007.5]  # and it is live again

@@ -85,12 +85,10 @@ async def a_busy_worker_s_meeting_spreads(tmp_path: Path, nats: NatsServer, cp: 
         # Bob, already seated on the busy worker, was not moved
         assert bob.edge.edge_id == site and [w for _, w, _ in bob.history] == ["joined"]
 
-        # The other machine's edge leaves first: a participant failing over to an edge the meeting's
-        # placement does not name, while its own worker comes back before the registry drops it
-        # (so nothing re-homes the meeting), is not joined to the meeting's cascade (docs/scaling.md).
-        solo.stop()
-        await eventually(lambda: "solo" not in {e["edge_id"] for e in procs.live_edges(cp)}, timeout=20,
-                         what="the other machine's edge gone")
+        # The worker comes back before the registry would drop it; the control plane sees a new
+        # instance and moves the meeting's overflow edge to where Cy failed over — the other
+        # machine's edge or the site, whichever comes first in the meeting's rendezvous order — so
+        # that edge is in the meeting's cascade either way.
         old = worker_pid(f"{other}.toml")
         assert old is not None
         os.kill(old, signal.SIGKILL)
