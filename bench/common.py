@@ -288,7 +288,7 @@ class Subscriber:
         if self._taking:
             return
         dtls = self.pc.getTransceivers()[0].receiver.transport
-        connection = dtls.transport._connection
+        connection = self._connection = dtls.transport._connection
         through = connection.data_received
 
         def data_received(data: bytes, component: int) -> None:
@@ -357,7 +357,9 @@ class Subscriber:
             task.cancel()
         from bench.drain import DRAINER
 
-        DRAINER.forget(self)
+        if DRAINER.forget(self):
+            # aiortc's DTLS reader waits on the ICE connection's queue, which no packet reaches now
+            self._connection._queue.put_nowait(None)
         await self.pc.close()
 
 

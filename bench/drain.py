@@ -84,9 +84,12 @@ class Drainer:
             self._task = asyncio.ensure_future(self._run())
         return True
 
-    def forget(self, counts: Counts) -> None:
-        for t in [t for t in self.taken if t.counts is counts]:
+    def forget(self, counts: Counts) -> bool:
+        """Stop reading *counts*' sockets; whether it had any handed over."""
+        mine = [t for t in self.taken if t.counts is counts]
+        for t in mine:
             self.taken.remove(t)
+        return bool(mine)
 
     async def _run(self) -> None:
         while True:

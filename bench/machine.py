@@ -94,6 +94,7 @@ class Stack:
     def __init__(self, workdir: Path, workers: int, placement: dict[str, Any], clip: str) -> None:
         workdir.mkdir(parents=True)
         self.clip = clip
+        self.publishers: dict[str, int] = {}  # edge id → publishers placed there
         self.workdir, self.workers, self.machine_id = workdir, workers, "bench"
         self.nats, nats_url = start_nats(workdir)
         self.cp_port = free_port()
@@ -167,7 +168,9 @@ class Stack:
         self.clients.append(proc)
         # the next placement sees this one (participants and CPU in the next heartbeat)
         edge = granted["edge_id"]
-        self.wait(lambda: self.edges()[edge]["participants"] >= 1, 10, "the publisher in a heartbeat")
+        self.publishers[edge] = self.publishers.get(edge, 0) + 1
+        self.wait(lambda: self.edges()[edge]["participants"] >= self.publishers[edge], 10,
+                  "the publisher in a heartbeat")
         return edge
 
     def subscribe(self, meeting_id: str, count: int = 1) -> list[str]:
@@ -222,8 +225,9 @@ class Stack:
         for proc in procs:  # all leave at once
             with contextlib.suppress(OSError):
                 proc.p.stdin.close()
+        deadline = time.monotonic() + 15
         for proc in procs:
-            proc.stop(grace=15)
+            proc.stop(grace=max(0.1, deadline - time.monotonic()))
         for p in (self.sup, self.cp):
             p.terminate()
             try:
