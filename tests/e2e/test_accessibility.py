@@ -62,6 +62,9 @@ async def test_no_page_has_a_serious_violation(stack: Stack, browsers) -> None: 
     await page.get_by_test_id("open-reactions").click()
     await page.get_by_test_id("reactions").wait_for()
     await clean(page, "room with the reactions open")
+    await page.get_by_test_id("toggle-breakouts").click()
+    await page.get_by_test_id("breakout-setup").wait_for()
+    await clean(page, "room with the breakout rooms panel")
     await page.emulate_media(color_scheme="dark")                # the pages' dark theme too
     for path, ready in ((f"/meetings/{meeting_id}", "meeting-view"), ("/meetings", "meetings-list"),
                         ("/admin/accounts", "new-account"), ("/account", "password-form"),

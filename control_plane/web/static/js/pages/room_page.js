@@ -9,6 +9,7 @@ import { t, tParts } from "../i18n.js";
 import { page, problem, signInPath } from "../layout.js";
 import { navigate, render } from "../router.js";
 import { session } from "../session.js";
+import { BreakoutTrips } from "../room/breakouts.js";
 import { Preview } from "../room/preview.js";
 import { Room } from "../room/room.js";
 import { passphraseStep } from "./e2ee_prejoin.js";
@@ -47,20 +48,34 @@ export async function roomPage(root, { id }) {
   const ask = (body) => post(`/api/v1/meetings/${encodeURIComponent(id)}/join`, body);
   const preview = meeting.state === "ended" ? null : new Preview();
   let handed = null; // the preview's devices and choices, for the first room (later rooms open their own)
+  let place = null; // a breakout room the page is in ({meeting, breakout, ask}); null: the meeting itself
+  let joinBody = {};
+  // Breakout rooms: leave this room for the one the answer names, with the same camera and microphone.
+  const trips = new BreakoutTrips(meeting, async (answer, next) => {
+    handed = room?.handOver() ?? null;
+    place = next;
+    moves = 0;
+    try {
+      await start(joinBody, answer);
+    } catch {
+      await move(joinBody);
+    }
+  });
   const start = async (body, answer = null, movedBecause = null) => {
     const clicked = performance.now();
-    const join = answer || await ask(body);
+    const join = answer || await (place ? place.ask() : ask(body));
     if (gone) return;
     if (join.e2ee && !mediaKey) return render(); // end-to-end encrypted since the page was drawn: ask its passphrase
     join.marks = { clicked, token: performance.now() };
     const first = handed;
     handed = null;
     room = new Room(root, {
-      meeting, join, media: first?.media, prefs: first?.prefs ?? preview?.prefs,
+      meeting: place?.meeting ?? meeting, join, media: first?.media, prefs: first?.prefs ?? preview?.prefs,
       onRejoin: () => render(),
       onExit: () => navigate(session.account ? "/meetings" : "/"),
       onMove: (next, reason) => move(body, next, reason),
-      askAgain: () => ask(body),
+      askAgain: () => (place ? place.ask() : ask(body)),
+      breakout: place?.breakout, onBreakout: (msg, from) => trips.handle(msg, from),
       onEntered: () => { moves = 0; },
       movedBecause, mediaKey,
     });
@@ -87,6 +102,7 @@ export async function roomPage(root, { id }) {
     const body = {};
     if (guest) body.display_name = name.value.trim();
     if (needsPassword) body.password = password.value;
+    joinBody = body;
     if (secret) mediaKey = await secret.mediaKey();
     if (preview && !preview.handedOver) handed = await preview.handOver();
     await start(body);

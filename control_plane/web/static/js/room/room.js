@@ -3,6 +3,7 @@
 
 import { h, toast } from "../dom.js";
 import { controls } from "./controls.js";
+import { showBreakout, showNotice } from "./breakouts.js";
 import { exposeForDiagnostics } from "./debug.js";
 import { E2ee } from "./e2ee.js";
 import { LocalMedia } from "./media.js";
@@ -25,7 +26,7 @@ const ENDINGS = {
 
 export class Room {
   constructor(root, { meeting, join, onRejoin, onExit, onMove = null, askAgain = null, onEntered = () => {}, movedBecause = null,
-    media = null, prefs = null, mediaKey = null }) {
+    media = null, prefs = null, mediaKey = null, breakout = null, onBreakout = null }) {
     this.meeting = meeting;
     this.join = join;
     // An end-to-end encrypted meeting (the join answer says so): frames encrypted with the passphrase's key.
@@ -45,7 +46,10 @@ export class Room {
     this.media = media || new LocalMedia();
     if (!media && this.prefs.camera) this.media.deviceIds = { camera: this.prefs.camera, microphone: this.prefs.microphone || "" };
     this.media.onScreenEnded = () => this.toggleScreen();
+    this.breakout = breakout; // a breakout room: {name, endsAt, main}
+    this.onBreakout = onBreakout; // the edge says where to go: a breakout room, or back (room/breakouts.js)
     this.view = new RoomView(root, this, meeting.title);
+    if (breakout) showBreakout(this.view, breakout);
     this.view.showE2ee(this.e2ee);
     if (this.prefs.speaker) this.view.grid.setSpeaker(this.prefs.speaker);
     this.publisher = null;
@@ -167,6 +171,12 @@ export class Room {
       case "denied":
         this.finish(msg.type === "meeting_ended" ? "ended" : msg.type, msg.reason);
         return;
+      case "breakout":
+        this.onBreakout?.(msg, this);
+        break;
+      case "notice":
+        showNotice(this.view, msg);
+        break;
       case "draining":
         this.moving = true;
         this.moveReason ??= "draining";
@@ -334,17 +344,26 @@ export class Room {
     return true;
   }
 
-  teardown() {
+  teardown({ keepMedia = false } = {}) {
     window.removeEventListener("pagehide", this.onPageHide);
     this.view.stopShortcuts();
     this.view.reporter.close();
     this.quality.stop();
     this.publisher?.close();
     this.subscriber?.close();
-    this.media.stopAll();
+    if (keepMedia) this.media.stopScreen();
+    else this.media.stopAll();
     this.e2ee?.close();
     if (this.sig.state !== "closed") this.sig.leave();
     this.view.grid.sync(new RoomState(), {}, new Map());
+  }
+
+  /** Leave for another room of the meeting (breakout rooms): its camera and microphone, and whether
+   * the microphone is muted, go on to the next room. */
+  handOver() {
+    this.finished = true;
+    this.teardown({ keepMedia: true });
+    return { media: this.media, prefs: { ...this.prefs, muted: !this.micOn } };
   }
 
   /** Leave quietly when the page changes (the router's cleanup). */

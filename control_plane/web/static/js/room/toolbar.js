@@ -2,6 +2,7 @@
 // end for all, leave.
 
 import { h } from "../dom.js";
+import { t } from "../i18n.js";
 import { E2EE_TEXT } from "./e2ee_view.js";
 import { icon, REACTION_NAMES, REACTIONS } from "./icons.js";
 import { CAN_CHOOSE_SPEAKER } from "./media.js";
@@ -43,6 +44,8 @@ export class Toolbar {
     this.devices = toggle("open-devices", "Devices", "settings");
     this.chat = toggle("toggle-chat", "Chat", "chat");
     this.people = toggle("toggle-people", "People", "people");
+    this.breakouts = toggle("toggle-breakouts", t("breakout.panel"), "rooms");
+    this.breakouts.el.hidden = true; // shown by the view to those who may open breakout rooms
     this.record = toggle("toggle-record", "Record", "record");
     this.record.el.classList.add("ctl--record");
     this.record.el.hidden = true;
@@ -75,13 +78,14 @@ export class Toolbar {
     this.devices.el.addEventListener("click", () => room.view.togglePopover("devices"));
     this.chat.el.addEventListener("click", () => room.view.togglePanel("chat"));
     this.people.el.addEventListener("click", () => room.view.togglePanel("people"));
+    this.breakouts.el.addEventListener("click", () => room.view.togglePanel("breakouts"));
     this.record.el.addEventListener("click", () => room.toggleRecording());
     this.end.el.addEventListener("click", () => { this.confirm.hidden = !this.confirm.hidden; });
     this.leave.el.addEventListener("click", () => room.leave());
 
     this.el = h("div", { class: "toolbar", testid: "toolbar", role: "toolbar", "aria-label": "Meeting controls" },
       this.mic.el, this.camera.el, this.screen.el, this.hand.el, this.react.el, this.devices.el, this.chat.el,
-      this.people.el, this.record.el, this.end.el, this.leave.el, this.confirm, this.reactions);
+      this.people.el, this.breakouts.el, this.record.el, this.end.el, this.leave.el, this.confirm, this.reactions);
   }
 
   _endNow() {

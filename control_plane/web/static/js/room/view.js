@@ -2,6 +2,7 @@
 // toolbar, and the overlays (lobby waiting, reconnecting, ended).
 
 import { h, mount } from "../dom.js";
+import { BreakoutPanel } from "./breakout_panel.js";
 import { e2eeBadge } from "./e2ee_view.js";
 import { Grid } from "./grid.js";
 import { ChatPanel, PeoplePanel } from "./panels.js";
@@ -28,7 +29,10 @@ export class RoomView {
       deny: (pid) => room.moderate("deny", pid),
       lowerHand: (pid) => (pid === room.state.me ? room.toggleHand() : room.moderate("lower_hand", pid)),
     });
+    // Breakout rooms: for those who manage the meeting, in the meeting itself (not in a breakout room).
+    this.breakouts = room.meeting.can_manage && !room.breakout ? new BreakoutPanel(room) : null;
     this.toolbar = new Toolbar(room);
+    this.toolbar.breakouts.el.hidden = !this.breakouts;
     this.stopShortcuts = this.toolbar.listen(document);
     this.devices = new DevicePicker(room);
     this.conn = h("span", { class: "conn", testid: "conn-state", dataset: { state: "idle" } });
@@ -42,7 +46,7 @@ export class RoomView {
     this.side = h("aside", { class: "side", testid: "side", hidden: true },
       h("button", { class: "btn btn--quiet side-close", type: "button", testid: "close-panel", "aria-label": "Close panel",
         onclick: () => this.togglePanel("") }, "×"),
-      this.chat.el, this.people.el);
+      this.chat.el, this.people.el, this.breakouts?.el);
     // Joins, leaves and hands, for screen readers (polite: after what they are reading).
     this.announcer = h("div", { class: "sr-only", testid: "announcer", role: "status", "aria-live": "polite" });
     this.waiting = h("div", { class: "overlay", testid: "lobby-waiting", hidden: true });
@@ -81,6 +85,9 @@ export class RoomView {
     this.side.dataset.panel = this.panel;
     this.chat.el.hidden = this.panel !== "chat";
     this.people.el.hidden = this.panel !== "people";
+    if (this.breakouts) this.breakouts.el.hidden = this.panel !== "breakouts";
+    if (this.panel === "breakouts") this.breakouts.open();
+    this.toolbar.breakouts.el.setAttribute("aria-pressed", String(this.panel === "breakouts"));
     if (this.panel === "chat") {
       this.unread = 0;
       this.chat.input.focus();
@@ -142,6 +149,7 @@ export class RoomView {
     this.grid.sync(state, this.room.media.tracks, this.room.subscriber ? this.room.subscriber.bound : new Map());
     this.reporter.update();
     this.people.render(state);
+    this.breakouts?.render(state);
     this.chat.setCanChat(Boolean(state.grants.chat));
     this.chat.setPeople(state.others());
     this.toolbar.render({ ...toolbarState, unread: this.unread, waiting: state.isModerator() ? state.lobby.length : 0, panel: this.panel });
