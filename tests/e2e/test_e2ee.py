@@ -1,5 +1,5 @@
-"""End-to-end encryption in Chromium: three people in an end-to-end encrypted meeting, through the
-real edge, which forwards frames it cannot read.
+"""End-to-end encryption in Chromium: three people in an end-to-end encrypted meeting (its owner
+ticked it in the meeting form), through the real edge, which forwards frames it cannot read.
 
 Erin (host, RTCRtpScriptTransform) and Finn (a guest whose browser only has the older
 createEncodedStreams API) give the right passphrase and decode each other's video. Gus gives a
@@ -45,9 +45,15 @@ async def _e2ee(page) -> dict:  # noqa: ANN001
 async def test_the_passphrase_decodes_a_wrong_one_does_not_and_late_joiners_get_keyframes(stack: Stack,  # noqa: ANN001
                                                                                         browsers) -> None:
     erin = stack.add_person("erin", "Erin Host", "host")
-    meeting_id = stack.create_meeting(erin, "Board (encrypted)", e2ee=True, allow_guests=True)
     a = await browsers.page("erin")
     await sign_in(a, stack.url, erin)
+    await a.get_by_test_id("nav-new-meeting").click()                # the owner ticks it when creating
+    await a.get_by_test_id("meeting-title-input").fill("Board (encrypted)")
+    await a.get_by_test_id("meeting-guests").check()
+    await a.get_by_test_id("meeting-e2ee").check()
+    await a.get_by_test_id("meeting-save").click()
+    await a.get_by_test_id("meeting-e2ee-badge").wait_for()
+    meeting_id = await a.get_by_test_id("meeting-view").get_attribute("data-meeting-id")
     await a.goto(f"{stack.url}/m/{meeting_id}")
     assert await violations(a) == []                                   # the passphrase step
     erin_id = await _enter(a, stack.url, meeting_id, PASSPHRASE)

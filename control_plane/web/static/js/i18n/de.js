@@ -65,6 +65,7 @@ export default {
   "meeting.badge.guests": "Gäste willkommen",
   "meeting.badge.locked": "Gesperrt",
   "meeting.badge.hostsPublish": "Nur Gastgeber senden",
+  "meeting.badge.e2ee": "Ende-zu-Ende-verschlüsselt",
   "meeting.join": "Teilnehmen",
   "meeting.copyLink": "Link kopieren",
   "meeting.linkCopied": "Teilnahmelink kopiert",
@@ -103,6 +104,8 @@ export default {
   "meetingForm.guests": "Gäste ohne Konto dürfen über den Link teilnehmen",
   "meetingForm.lobby": "Gäste warten im Warteraum, bis ein Gastgeber sie einlässt",
   "meetingForm.locked": "Gesperrt: nur Gastgeber und Moderatoren dürfen teilnehmen",
+  "meetingForm.e2ee": "Ende-zu-Ende-verschlüsselt: Audio und Video werden in den Browsern mit einer Passphrase verschlüsselt, die Sie selbst weitergeben",
+  "meetingForm.e2eeHint": "Sie wird nicht an diesen Server gesendet. Ein solches Meeting kann nicht aufgezeichnet werden; vor der ersten Teilnahme festlegen",
   "meetingForm.max": "Höchstzahl der Teilnehmenden",
   "meetingForm.serverDefault": "Vorgabe des Servers",
   "meetingForm.publish": "Wer Audio, Video und Bildschirm teilen darf",
@@ -277,4 +280,11 @@ export default {
   "e2ee.passphraseHint": "Sie verlässt diesen Browser nie. Mit einer falschen nehmen Sie teil, sehen und hören aber niemanden.",
   "e2ee.passphraseMissing": "Geben Sie die Passphrase ein, die Ihnen der Gastgeber mitgeteilt hat",
   "e2ee.unsupported": "Dieser Browser kann nicht an Ende-zu-Ende-verschlüsselten Meetings teilnehmen: Ihm fehlen Encoded Transforms für WebRTC oder WebCrypto (das HTTPS voraussetzt).",
+
+  // -- der Raum eines Ende-zu-Ende-verschlüsselten Meetings (room/e2ee_view.js) ----------------------
+  "e2ee.badge": "Ende-zu-Ende-verschlüsselt",
+  "e2ee.badgeTitle": "Audio und Video werden in jedem Browser mit der Passphrase des Meetings verschlüsselt: Die Server können sie weder sehen noch hören",
+  "e2ee.undecryptable": "Entschlüsseln nicht möglich – falsche Passphrase?",
+  "e2ee.undecryptableTitle": "Audio und Video dieser Person wurden mit einer anderen Passphrase als Ihrer verschlüsselt",
+  "e2ee.recordRefused": "Aufzeichnen ist aus: Dieses Meeting ist Ende-zu-Ende-verschlüsselt, der Server kann es nicht lesen",
 };

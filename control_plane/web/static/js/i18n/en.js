@@ -66,6 +66,7 @@ export default {
   "meeting.badge.guests": "Guests welcome",
   "meeting.badge.locked": "Locked",
   "meeting.badge.hostsPublish": "Only hosts publish",
+  "meeting.badge.e2ee": "End-to-end encrypted",
   "meeting.join": "Join",
   "meeting.copyLink": "Copy link",
   "meeting.linkCopied": "Join link copied",
@@ -104,6 +105,8 @@ export default {
   "meetingForm.guests": "Guests without an account may join with the link",
   "meetingForm.lobby": "Guests wait in a lobby until a host admits them",
   "meetingForm.locked": "Locked: only hosts and moderators may join",
+  "meetingForm.e2ee": "End-to-end encrypted: audio and video are encrypted in the browsers with a passphrase you share yourself",
+  "meetingForm.e2eeHint": "Not sent to this server. Such a meeting cannot be recorded; set it before anyone joins",
   "meetingForm.max": "Most participants",
   "meetingForm.serverDefault": "server default",
   "meetingForm.publish": "Who may share audio, video and screen",
@@ -278,4 +281,11 @@ export default {
   "e2ee.passphraseHint": "It never leaves this browser. With a wrong one you join, but see and hear no one.",
   "e2ee.passphraseMissing": "enter the passphrase the host gave you",
   "e2ee.unsupported": "This browser cannot take part in end-to-end encrypted meetings: it lacks encoded transforms for WebRTC or WebCrypto (which needs HTTPS).",
+
+  // -- an end-to-end encrypted meeting's room (room/e2ee_view.js) ---------------------------------
+  "e2ee.badge": "End-to-end encrypted",
+  "e2ee.badgeTitle": "Audio and video are encrypted in each browser with the meeting's passphrase: the servers cannot see or hear them",
+  "e2ee.undecryptable": "Cannot decrypt — wrong passphrase?",
+  "e2ee.undecryptableTitle": "This person's audio and video were encrypted with another passphrase than yours",
+  "e2ee.recordRefused": "Recording is off: this meeting is end-to-end encrypted, so the server cannot read it",
 };

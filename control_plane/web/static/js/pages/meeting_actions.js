@@ -28,6 +28,7 @@ export function settingBadges(m) {
     m.allow_guests ? h("span", { class: "badge" }, t("meeting.badge.guests")) : null,
     m.locked ? h("span", { class: "badge" }, t("meeting.badge.locked")) : null,
     m.publish_policy === "hosts" ? h("span", { class: "badge" }, t("meeting.badge.hostsPublish")) : null,
+    m.e2ee ? h("span", { class: "badge", testid: "meeting-e2ee-badge" }, t("meeting.badge.e2ee")) : null,
   ];
 }
 

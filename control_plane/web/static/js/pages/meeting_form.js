@@ -1,4 +1,5 @@
-// Create and edit a meeting: title, schedule, password, lobby, guests, size, who publishes, locked.
+// Create and edit a meeting: title, schedule, password, lobby, guests, size, who publishes, locked,
+// end-to-end encryption.
 
 import { get, patch, post } from "../api.js";
 import { h } from "../dom.js";
@@ -20,6 +21,7 @@ function form(meeting) {
   const lobby = h("input", { type: "checkbox", checked: Boolean(meeting?.lobby), testid: "meeting-lobby" });
   const guests = h("input", { type: "checkbox", checked: Boolean(meeting?.allow_guests), testid: "meeting-guests" });
   const locked = h("input", { type: "checkbox", checked: Boolean(meeting?.locked), testid: "meeting-locked" });
+  const e2ee = h("input", { type: "checkbox", checked: Boolean(meeting?.e2ee), testid: "meeting-e2ee" });
   const maxParticipants = h("input", { type: "number", min: 2, value: meeting?.max_participants || "", placeholder: t("meetingForm.serverDefault"), testid: "meeting-max" });
   const publishPolicy = h("select", { testid: "meeting-publish-policy" },
     [["everyone", "meetingForm.publish.everyone"], ["hosts", "meetingForm.publish.hosts"]]
@@ -38,6 +40,7 @@ function form(meeting) {
       check(t("meetingForm.guests"), guests, { name: "allow_guests" }),
       check(t("meetingForm.lobby"), lobby, { name: "lobby" }),
       check(t("meetingForm.locked"), locked, { name: "locked" }),
+      check(t("meetingForm.e2ee"), e2ee, { name: "e2ee", hint: t("meetingForm.e2eeHint") }),
       field(t("meetingForm.max"), maxParticipants, { name: "max_participants" }),
       field(t("meetingForm.publish"), publishPolicy, { name: "publish_policy" }),
       field(t("meetingForm.cohosts"), cohosts, { name: "cohosts", hint: t("meetingForm.cohostsHint") })),
@@ -48,7 +51,7 @@ function form(meeting) {
   function read() {
     const body = {
       title: title.value.trim(), description: description.value, schedule: schedule.read(),
-      lobby: lobby.checked, allow_guests: guests.checked, locked: locked.checked,
+      lobby: lobby.checked, allow_guests: guests.checked, locked: locked.checked, e2ee: e2ee.checked,
       publish_policy: publishPolicy.value,
       cohosts: cohosts.value.split(/[,\s]+/).map((s) => s.trim()).filter(Boolean),
     };

@@ -29,9 +29,9 @@ export async function deriveMediaKey(passphrase, meetingId) {
     { name: "PBKDF2", hash: "SHA-256", salt: text.encode(SALT_PREFIX + meetingId), iterations: ITERATIONS }, base, 256);
   const master = await crypto.subtle.importKey("raw", bits, "HKDF", false, ["deriveKey", "deriveBits"]);
   const hkdf = (info) => ({ name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: text.encode(info) });
-  const key = await crypto.subtle.deriveKey(hkdf("media key"), master, { name: "AES-GCM", length: 256 }, false,
+  const key = await crypto.subtle.deriveKey(hkdf("media key"), master, { name: "AES-GCM", length: 256 }, false, // i18n-ok: HKDF info
     ["encrypt", "decrypt"]);
-  const keyId = new Uint8Array(await crypto.subtle.deriveBits(hkdf("key id"), master, 8))[0];
+  const keyId = new Uint8Array(await crypto.subtle.deriveBits(hkdf("key id"), master, 8))[0]; // i18n-ok: HKDF info
   return { key, keyId };
 }
 

@@ -2,14 +2,16 @@
 // decrypted, and why the Record button does nothing (docs/web.md, End-to-end encryption).
 
 import { h } from "../dom.js";
+import { t } from "../i18n.js";
 import { icon } from "./icons.js";
 
+/** The texts, in the page's language (read when shown). */
 export const E2EE_TEXT = {
-  badge: "End-to-end encrypted",
-  badgeTitle: "Audio and video are encrypted in each browser with the meeting's passphrase: the servers cannot see or hear them",
-  undecryptable: "Cannot decrypt — wrong passphrase?",
-  undecryptableTitle: "This person's audio and video were encrypted with another passphrase than yours",
-  recordRefused: "Recording is off: this meeting is end-to-end encrypted, so the server cannot read it",
+  get badge() { return t("e2ee.badge"); },
+  get badgeTitle() { return t("e2ee.badgeTitle"); },
+  get undecryptable() { return t("e2ee.undecryptable"); },
+  get undecryptableTitle() { return t("e2ee.undecryptableTitle"); },
+  get recordRefused() { return t("e2ee.recordRefused"); },
 };
 
 /** The header's badge, shown in an end-to-end encrypted meeting. */
