@@ -2,10 +2,13 @@
 // Room (room.js assigns them to its prototype), so that they read and change the room's state.
 
 import { toast } from "../dom.js";
+import { t } from "../i18n.js";
 import { E2EE_TEXT } from "./e2ee_view.js";
 
 /** The edge waits up to 20 s for the control plane, which waits for a recorder to be seated. */
 const RECORD_TIMEOUT_MS = 30000;
+/** The reason *End for all* gives the edge, which tells everyone; each page shows it in its language (room.js). */
+export const END_REASON = "ended by a moderator"; // i18n-ok: protocol value, translated where shown
 
 export const controls = {
   async toggleMic() {
@@ -46,7 +49,7 @@ export const controls = {
         await this.ensurePublisher().setSource("screen", track);
       }
     } catch (err) {
-      if (err.name !== "NotAllowedError") toast(`Screen sharing failed: ${err.message}`, { kind: "error" });
+      if (err.name !== "NotAllowedError") toast(t("room.screenFailed", { detail: err.message }), { kind: "error" });
       this.sharing = Boolean(this.media.tracks.screen);
     }
     this.render();
@@ -67,7 +70,7 @@ export const controls = {
     if (source === "microphone") {
       this.media.setMicEnabled(false);
       this.micOn = false;
-      toast("A moderator muted your microphone");
+      toast(t("room.mutedByModerator"));
     } else if (source === "camera" && this.cameraOn) {
       this.toggleCamera();
     } else if (source === "screen" && this.sharing) {
@@ -121,7 +124,8 @@ export const controls = {
     try {
       await this.sig.request({ type: "record", action }, RECORD_TIMEOUT_MS);
     } catch (err) {
-      if (err.code !== "closed") toast(`Recording could not ${action}: ${err.message}`, { kind: "error", ms: 8000 });
+      if (err.code !== "closed") toast(t(action === "start" ? "room.recordStartFailed" : "room.recordStopFailed", { detail: err.message }),
+        { kind: "error", ms: 8000 });
     } finally {
       this.recordPending = false;
       this.render();
@@ -130,7 +134,7 @@ export const controls = {
 
   async endForAll() {
     try {
-      await this.sig.request({ type: "end_meeting", reason: "ended by a moderator" });
+      await this.sig.request({ type: "end_meeting", reason: END_REASON });
     } catch (err) {
       if (err.code !== "closed") toast(err.message, { kind: "error" });
     }

@@ -8,6 +8,7 @@
 // so the edge sends it nothing (its sound still plays).
 
 import { h } from "../dom.js";
+import { t } from "../i18n.js";
 import { tileState, undecryptableMark } from "./e2ee_view.js";
 import { icon, REACTION_NAMES, REACTIONS } from "./icons.js";
 
@@ -33,10 +34,10 @@ function makeTile(key, source) {
   video.muted = true;
   const audio = source === "camera" ? h("audio", { autoplay: true, class: "offscreen" }) : null;
   const name = h("span", { class: "tile-name", testid: "tile-name" });
-  const micOff = h("span", { class: "tile-flag", testid: "tile-mic-muted", title: "Microphone muted" }, icon("micOff", 16));
-  const camOff = h("span", { class: "tile-flag", testid: "tile-camera-off", title: "Camera off" }, icon("cameraOff", 16));
-  const hand = h("span", { class: "tile-hand", testid: "tile-hand", title: "Hand raised", hidden: true }, icon("hand", 18));
-  const quality = h("span", { class: "tile-quality", testid: "tile-quality", title: "Connection: measuring", hidden: true,
+  const micOff = h("span", { class: "tile-flag", testid: "tile-mic-muted", title: t("room.micMuted") }, icon("micOff", 16));
+  const camOff = h("span", { class: "tile-flag", testid: "tile-camera-off", title: t("room.cameraOff") }, icon("cameraOff", 16));
+  const hand = h("span", { class: "tile-hand", testid: "tile-hand", title: t("room.handRaised"), hidden: true }, icon("hand", 18));
+  const quality = h("span", { class: "tile-quality", testid: "tile-quality", title: t("room.connection", { quality: t(QUALITY_TEXT.unknown) }), hidden: true,
     dataset: { level: "unknown" } }, h("i"), h("i"), h("i"));
   const reaction = h("span", { class: "tile-reaction", testid: "tile-reaction", hidden: true });
   const avatar = h("div", { class: "tile-avatar", "aria-hidden": "true" });
@@ -46,19 +47,19 @@ function makeTile(key, source) {
   return { el, video, audio, name, micOff, camOff, avatar, hand, reaction, quality, undecryptable };
 }
 
-const QUALITY_TEXT = { good: "Good", fair: "Fair", poor: "Poor", unknown: "Measuring" };
+const QUALITY_TEXT = { good: "room.quality.good", fair: "room.quality.fair", poor: "room.quality.poor", unknown: "room.quality.unknown" };
 
 export class Grid {
   constructor() {
-    this.el = h("div", { class: "grid", testid: "grid", "aria-label": "Participants" });
+    this.el = h("div", { class: "grid", testid: "grid", "aria-label": t("room.participants") });
     this.page = 0;
     this.pages = 1;
     this.pageLabel = h("span", { testid: "grid-page", "aria-live": "polite" });
-    this.prev = h("button", { class: "btn btn--small", type: "button", testid: "grid-prev", "aria-label": "Previous page of people",
+    this.prev = h("button", { class: "btn btn--small", type: "button", testid: "grid-prev", "aria-label": t("room.previousPage"),
       onclick: () => this.turn(-1) }, "‹");
-    this.next = h("button", { class: "btn btn--small", type: "button", testid: "grid-next", "aria-label": "Next page of people",
+    this.next = h("button", { class: "btn btn--small", type: "button", testid: "grid-next", "aria-label": t("room.nextPage"),
       onclick: () => this.turn(1) }, "›");
-    this.pager = h("nav", { class: "pager", testid: "grid-pager", "aria-label": "Pages of people", hidden: true },
+    this.pager = h("nav", { class: "pager", testid: "grid-pager", "aria-label": t("room.pages"), hidden: true },
       this.prev, this.pageLabel, this.next);
     this.wrap = h("div", { class: "grid-wrap" }, this.el, this.pager);
     this.onTurn = () => {};
@@ -124,7 +125,7 @@ export class Grid {
       tile.quality.hidden = !level || tile.el.dataset.local === "true";
       if (!level) continue;
       tile.quality.dataset.level = level;
-      tile.quality.title = `Connection: ${QUALITY_TEXT[level]}`;
+      tile.quality.title = t("room.connection", { quality: t(QUALITY_TEXT[level]) });
       tile.el.dataset.quality = level;
     }
   }
@@ -138,25 +139,25 @@ export class Grid {
     for (const p of people) {
       const isMe = p.participant_id === state.me;
       const tracks = [...p.tracks.values()];
-      for (const t of tracks.filter((x) => x.source === "screen")) {
-        const tile = this._tile(`screen:${t.track_id}`, "screen");
-        const track = isMe ? local.screen : bound.get(t.track_id)?.track || null;
-        const e2ee = this.e2ee && !isMe ? tileState(this.e2ee, [bound.get(t.track_id)]) : "";
-        this._fill(tile, p, { isMe, video: track, label: `${isMe ? "You" : p.name} (screen)`, trackId: t.track_id, e2ee });
+      for (const shared of tracks.filter((x) => x.source === "screen")) {
+        const tile = this._tile(`screen:${shared.track_id}`, "screen");
+        const track = isMe ? local.screen : bound.get(shared.track_id)?.track || null;
+        const e2ee = this.e2ee && !isMe ? tileState(this.e2ee, [bound.get(shared.track_id)]) : "";
+        this._fill(tile, p, { isMe, video: track, label: isMe ? t("room.yourScreen") : t("room.screenOf", { name: p.name }), trackId: shared.track_id, e2ee });
         wanted.push(tile);
       }
     }
     for (const p of people) {
       const isMe = p.participant_id === state.me;
       const tile = this._tile(`camera:${p.participant_id}`, "camera");
-      const cam = [...p.tracks.values()].find((t) => t.source === "camera");
-      const mic = [...p.tracks.values()].find((t) => t.source === "microphone");
+      const cam = [...p.tracks.values()].find((tr) => tr.source === "camera");
+      const mic = [...p.tracks.values()].find((tr) => tr.source === "microphone");
       const camOn = cam && !p.muted.has("camera");
       const shown = onPage.has(p);
       const video = isMe ? local.camera : camOn && shown ? bound.get(cam.track_id)?.track || null : null;
       const audio = !isMe && mic ? bound.get(mic.track_id)?.track || null : null; // heard on every page
       this._fill(tile, p, {
-        isMe, video, audio, label: isMe ? `${p.name} (you)` : p.name, trackId: cam?.track_id || "",
+        isMe, video, audio, label: isMe ? t("room.you", { name: p.name }) : p.name, trackId: cam?.track_id || "",
         micMuted: p.muted.has("microphone") || !mic, cameraOff: !video,
         e2ee: this.e2ee && !isMe ? tileState(this.e2ee, [cam && bound.get(cam.track_id), mic && bound.get(mic.track_id)]) : "",
       });
@@ -187,7 +188,7 @@ export class Grid {
     const tile = this.tiles.get(`camera:${participantId}`);
     if (!tile || !REACTIONS[reaction]) return;
     tile.reaction.textContent = REACTIONS[reaction];
-    tile.reaction.title = REACTION_NAMES[reaction];
+    tile.reaction.title = t(REACTION_NAMES[reaction]);
     tile.reaction.dataset.reaction = reaction;
     tile.reaction.hidden = false;
     tile.reaction.classList.remove("tile-reaction--pop");

@@ -33,8 +33,9 @@ const PATHS = {
 
 /** The reactions the edge takes (`react`), as the page shows them. */
 export const REACTIONS = { thumbs_up: "👍", clap: "👏", laugh: "😂", surprised: "😮", heart: "❤️", party: "🎉" };
-export const REACTION_NAMES = { thumbs_up: "Thumbs up", clap: "Applause", laugh: "Laugh", surprised: "Surprised",
-  heart: "Love", party: "Celebrate" };
+/** Each reaction's name: its key in the catalogue (i18n/). */
+export const REACTION_NAMES = { thumbs_up: "room.reaction.thumbsUp", clap: "room.reaction.clap", laugh: "room.reaction.laugh",
+  surprised: "room.reaction.surprised", heart: "room.reaction.heart", party: "room.reaction.party" };
 
 export function icon(name, size = 20) {
   return svg(PATHS[name] || PATHS.info, { size });

@@ -1,5 +1,7 @@
 // This browser's camera, microphone and screen: start, switch device, turn off and on, share.
 
+import { t } from "../i18n.js";
+
 const VIDEO = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 30 } };
 const AUDIO = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
 
@@ -48,8 +50,9 @@ export class LocalMedia {
       this._remember("camera", stream.getVideoTracks()[0] || null);
     } catch (err) {
       // One of the two may still work (no camera, or the camera is busy).
-      if (audio) await this._one("microphone").catch((e) => this.problems.push(`microphone: ${e.message}`));
-      if (video) await this._one("camera").catch((e) => this.problems.push(`camera: ${e.message}`));
+      const problem = (device, e) => this.problems.push(t("device.error", { device: t(device), detail: e.message }));
+      if (audio) await this._one("microphone").catch((e) => problem("device.microphone", e));
+      if (video) await this._one("camera").catch((e) => problem("device.camera", e));
       if (!this.tracks.microphone && !this.tracks.camera) this.problems.push(err.message);
     }
     return this.tracks;

@@ -1,10 +1,11 @@
 // The side panels: chat, and people (the roster with moderator controls, and the lobby).
 
 import { h } from "../dom.js";
+import { formatNumber, formatTime, t } from "../i18n.js";
 import { icon } from "./icons.js";
 
 function time(at) {
-  return new Date(at * 1000).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  return formatTime(new Date(at * 1000));
 }
 
 export class ChatPanel {
@@ -13,15 +14,15 @@ export class ChatPanel {
     this.nameOf = nameOf;
     this.canChat = false;
     this.list = h("ol", { class: "chat-list", testid: "chat-list", "aria-live": "polite" });
-    this.input = h("input", { class: "chat-input", testid: "chat-input", maxlength: 2000, placeholder: "Message everyone",
-      "aria-label": "Chat message", autocomplete: "off" });
+    this.input = h("input", { class: "chat-input", testid: "chat-input", maxlength: 2000, placeholder: t("chat.toEveryone"),
+      "aria-label": t("chat.message"), autocomplete: "off" });
     // Who gets the message: everyone, or one person (privately).
-    this.to = h("select", { class: "chat-to", testid: "chat-to", "aria-label": "Send to",
-      onchange: () => this.setCanChat(this.canChat) }, h("option", { value: "" }, "Everyone"));
+    this.to = h("select", { class: "chat-to", testid: "chat-to", "aria-label": t("chat.sendTo"),
+      onchange: () => this.setCanChat(this.canChat) }, h("option", { value: "" }, t("chat.everyone")));
     this.error = h("div", { class: "field-error", testid: "chat-error", role: "alert" });
-    const button = h("button", { class: "btn btn--primary", type: "submit", testid: "chat-send" }, "Send");
+    const button = h("button", { class: "btn btn--primary", type: "submit", testid: "chat-send" }, t("chat.send"));
     const form = h("form", { class: "chat-form" },
-      h("label", { class: "chat-to-row" }, h("span", { class: "muted" }, "To"), this.to), this.input, button);
+      h("label", { class: "chat-to-row" }, h("span", { class: "muted" }, t("chat.to")), this.to), this.input, button);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const text = this.input.value.trim();
@@ -38,8 +39,8 @@ export class ChatPanel {
       }
     });
     this.form = form;
-    this.el = h("section", { class: "panel", testid: "chat-panel", "aria-label": "Chat" },
-      h("h2", { class: "panel-title" }, "Chat"), this.list, this.error, form);
+    this.el = h("section", { class: "panel", testid: "chat-panel", "aria-label": t("room.chat") },
+      h("h2", { class: "panel-title" }, t("room.chat")), this.list, this.error, form);
     this.setCanChat(canChat);
   }
 
@@ -48,7 +49,7 @@ export class ChatPanel {
     this.input.disabled = !ok;
     this.to.disabled = !ok;
     const to = this.to.value ? this.to.selectedOptions[0].textContent : "";
-    this.input.placeholder = !ok ? "Chat is not allowed for you here" : to ? `Message ${to} privately` : "Message everyone";
+    this.input.placeholder = !ok ? t("chat.notAllowed") : to ? t("chat.toPrivately", { name: to }) : t("chat.toEveryone");
   }
 
   /** The people one may write to privately (everyone else in the meeting); a choice of someone gone falls back to everyone. */
@@ -57,7 +58,7 @@ export class ChatPanel {
     if (key === this.peopleKey) return;
     this.peopleKey = key;
     const chosen = this.to.value;
-    this.to.replaceChildren(h("option", { value: "" }, "Everyone"),
+    this.to.replaceChildren(h("option", { value: "" }, t("chat.everyone")),
       ...others.map((p) => h("option", { value: p.participant_id }, p.name)));
     this.to.value = others.some((p) => p.participant_id === chosen) ? chosen : "";
     this.setCanChat(this.canChat);
@@ -65,12 +66,13 @@ export class ChatPanel {
 
   add(msg, me) {
     const mine = msg.sender === me;
-    const privately = msg.to ? (mine ? `private to ${this.nameOf(msg.to) || "someone who left"}` : "private to you") : "";
+    const privately = msg.to
+      ? (mine ? t("chat.privateTo", { name: this.nameOf(msg.to) || t("chat.someoneWhoLeft") }) : t("chat.privateToYou")) : "";
     this.list.append(h("li", {
       class: ["chat-msg", mine && "chat-msg--mine", privately && "chat-msg--private"], testid: "chat-message",
       dataset: { sender: msg.sender, to: msg.to || "" },
     },
-    h("div", { class: "chat-meta" }, h("span", { class: "chat-sender", testid: "chat-sender" }, mine ? "You" : msg.sender_name),
+    h("div", { class: "chat-meta" }, h("span", { class: "chat-sender", testid: "chat-sender" }, mine ? t("chat.you") : msg.sender_name),
       privately ? h("span", { class: "badge", testid: "chat-private" }, privately) : null, h("time", {}, time(msg.at))),
     h("div", { class: "chat-text", testid: "chat-text" }, msg.text)));
     this.list.scrollTop = this.list.scrollHeight;
@@ -84,8 +86,8 @@ export class PeoplePanel {
     this.hands = h("div", { class: "hand-queue", testid: "hand-queue" });
     this.roster = h("ul", { class: "roster", testid: "roster" });
     this.count = h("span", { class: "muted" });
-    this.el = h("section", { class: "panel", testid: "people-panel", "aria-label": "People" },
-      h("h2", { class: "panel-title" }, "People ", this.count), this.lobby, this.hands, this.roster);
+    this.el = h("section", { class: "panel", testid: "people-panel", "aria-label": t("room.people") },
+      h("h2", { class: "panel-title" }, t("room.people"), " ", this.count), this.lobby, this.hands, this.roster);
   }
 
   _button(label, testid, fn, kind = "") {
@@ -103,42 +105,42 @@ export class PeoplePanel {
 
   render(state) {
     const mod = state.isModerator();
-    this.count.textContent = `(${state.participants.size})`;
+    this.count.textContent = `(${formatNumber(state.participants.size)})`;
     this.lobby.hidden = !(mod && state.lobby.length);
     this.lobby.replaceChildren(
-      h("h3", {}, "Waiting in the lobby"),
+      h("h3", {}, t("people.lobby")),
       ...state.lobby.map((w) => h("div", { class: "lobby-entry", testid: "lobby-entry", dataset: { participantId: w.participant_id } },
         h("span", { class: "grow", testid: "lobby-name" }, w.name),
-        this._button("Admit", "lobby-admit", () => this.actions.admit(w.participant_id), "btn--primary"),
-        this._button("Deny", "lobby-deny", () => this.actions.deny(w.participant_id)))));
+        this._button(t("people.admit"), "lobby-admit", () => this.actions.admit(w.participant_id), "btn--primary"),
+        this._button(t("people.deny"), "lobby-deny", () => this.actions.deny(w.participant_id)))));
     // Raised hands, in the order they went up: moderators take them from here.
     const queue = state.handQueue();
     this.hands.hidden = !queue.length;
     this.hands.replaceChildren(
-      h("h3", {}, `Raised hands (${queue.length})`),
+      h("h3", {}, t("people.raisedHands", { count: queue.length })),
       h("ol", {}, ...queue.map((p) => h("li", { class: "hand-entry", testid: "hand-queue-entry", dataset: { participantId: p.participant_id } },
-        h("span", { class: "grow", testid: "hand-queue-name" }, p.participant_id === state.me ? `${p.name} (you)` : p.name),
+        h("span", { class: "grow", testid: "hand-queue-name" }, p.participant_id === state.me ? t("room.you", { name: p.name }) : p.name),
         mod || p.participant_id === state.me
-          ? this._button("Lower", "hand-queue-lower", () => this.actions.lowerHand(p.participant_id)) : null))));
+          ? this._button(t("people.lowerHand"), "hand-queue-lower", () => this.actions.lowerHand(p.participant_id)) : null))));
     const position = new Map(queue.map((p, i) => [p.participant_id, i + 1]));
     this.roster.replaceChildren(...[...state.participants.values()].map((p) => {
       const isMe = p.participant_id === state.me;
-      const micMuted = p.muted.has("microphone") || ![...p.tracks.values()].some((t) => t.source === "microphone");
+      const micMuted = p.muted.has("microphone") || ![...p.tracks.values()].some((tr) => tr.source === "microphone");
       const controls = mod && !isMe
         ? h("div", { class: "roster-actions" },
-          micMuted ? null : this._button("Mute", "roster-mute", () => this.actions.mute(p.participant_id)),
-          p.moderator ? null : this._button("Make moderator", "roster-promote", () => this.actions.promote(p.participant_id)),
-          this._button("Remove", "roster-kick", () => this.actions.kick(p.participant_id), "btn--danger-quiet"))
+          micMuted ? null : this._button(t("people.mute"), "roster-mute", () => this.actions.mute(p.participant_id)),
+          p.moderator ? null : this._button(t("people.promote"), "roster-promote", () => this.actions.promote(p.participant_id)),
+          this._button(t("people.remove"), "roster-kick", () => this.actions.kick(p.participant_id), "btn--danger-quiet"))
         : null;
       return h("li", { class: "roster-entry", testid: "roster-entry", dataset: { participantId: p.participant_id, moderator: String(p.moderator) } },
         h("div", { class: "roster-who" },
-          h("span", { class: "roster-name", testid: "roster-name" }, isMe ? `${p.name} (you)` : p.name),
-          p.moderator ? h("span", { class: "badge", testid: "roster-moderator" }, p.role === "host" ? "host" : "moderator") : null,
+          h("span", { class: "roster-name", testid: "roster-name" }, isMe ? t("room.you", { name: p.name }) : p.name),
+          p.moderator ? h("span", { class: "badge", testid: "roster-moderator" }, p.role === "host" ? t("people.host") : t("people.moderator")) : null,
           h("span", { class: "roster-flags" },
-            p.hand ? h("span", { class: "roster-hand", title: `Hand raised (${position.get(p.participant_id)} in the queue)`,
-              testid: "roster-hand" }, icon("hand", 16), String(position.get(p.participant_id))) : null,
-            micMuted ? h("span", { title: "Microphone muted", testid: "roster-mic-muted" }, icon("micOff", 16)) : null,
-            p.muted.has("camera") ? h("span", { title: "Camera off" }, icon("cameraOff", 16)) : null)),
+            p.hand ? h("span", { class: "roster-hand", title: t("people.handPosition", { position: position.get(p.participant_id) }),
+              testid: "roster-hand" }, icon("hand", 16), formatNumber(position.get(p.participant_id))) : null,
+            micMuted ? h("span", { title: t("room.micMuted"), testid: "roster-mic-muted" }, icon("micOff", 16)) : null,
+            p.muted.has("camera") ? h("span", { title: t("room.cameraOff") }, icon("cameraOff", 16)) : null)),
         controls);
     }));
   }

@@ -3,7 +3,11 @@
 // this browser; the room takes over the devices already opened (no second permission prompt).
 
 import { h } from "../dom.js";
+import { t } from "../i18n.js";
 import { CAN_CHOOSE_SPEAKER, LocalMedia } from "./media.js";
+
+const DEVICE = { camera: "device.camera", microphone: "device.microphone", speaker: "device.speaker" };
+const UNNAMED = { camera: "device.unnamedCamera", microphone: "device.unnamedMicrophone", speaker: "device.unnamedSpeaker" };
 
 const PREFS_KEY = "cc.prejoin";
 
@@ -34,13 +38,13 @@ export class Preview {
     this.media.deviceIds = { microphone: this.prefs.microphone, camera: this.prefs.camera };
     this.video = h("video", { class: "preview-video", testid: "preview-video", autoplay: true, playsinline: true, muted: true });
     this.video.muted = true;
-    this.off = h("div", { class: "preview-off", testid: "preview-camera-off", hidden: true }, "Camera off");
+    this.off = h("div", { class: "preview-off", testid: "preview-camera-off", hidden: true }, t("room.cameraOff"));
     this.bar = h("i");
-    this.level = h("div", { class: "meter", testid: "mic-level", role: "meter", "aria-label": "Microphone level",
+    this.level = h("div", { class: "meter", testid: "mic-level", role: "meter", "aria-label": t("prejoin.micLevel"),
       "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": 0, dataset: { level: "0" } }, this.bar);
     this.selects = {};
-    for (const [source, label] of [["camera", "Camera"], ["microphone", "Microphone"], ["speaker", "Speaker"]]) {
-      this.selects[source] = h("select", { testid: `preview-${source}`, "aria-label": label });
+    for (const source of ["camera", "microphone", "speaker"]) {
+      this.selects[source] = h("select", { testid: `preview-${source}`, "aria-label": t(DEVICE[source]) });
       this.selects[source].addEventListener("change", () => this._choose(source, this.selects[source].value));
     }
     this.muted = h("input", { type: "checkbox", testid: "preview-join-muted", checked: this.prefs.muted });
@@ -49,13 +53,13 @@ export class Preview {
     this.noCamera.addEventListener("change", () => this._cameraChoice());
     this.error = h("div", { class: "field-error", testid: "preview-error", role: "alert" });
     const pick = (label, select) => h("label", { class: "field" }, h("span", { class: "label" }, label), select);
-    this.el = h("section", { class: "preview", testid: "preview", "aria-label": "Your camera and microphone" },
+    this.el = h("section", { class: "preview", testid: "preview", "aria-label": t("prejoin.label") },
       h("div", { class: "preview-stage" }, this.video, this.off),
-      h("div", { class: "preview-level" }, h("span", { class: "muted" }, "Microphone"), this.level),
-      h("div", { class: "preview-devices" }, pick("Camera", this.selects.camera), pick("Microphone", this.selects.microphone),
-        CAN_CHOOSE_SPEAKER ? pick("Speaker", this.selects.speaker) : null),
-      h("label", { class: "check" }, this.muted, h("span", {}, "Join with my microphone muted")),
-      h("label", { class: "check" }, this.noCamera, h("span", {}, "Join without my camera")),
+      h("div", { class: "preview-level" }, h("span", { class: "muted" }, t(DEVICE.microphone)), this.level),
+      h("div", { class: "preview-devices" }, pick(t(DEVICE.camera), this.selects.camera),
+        pick(t(DEVICE.microphone), this.selects.microphone), CAN_CHOOSE_SPEAKER ? pick(t(DEVICE.speaker), this.selects.speaker) : null),
+      h("label", { class: "check" }, this.muted, h("span", {}, t("prejoin.muted"))),
+      h("label", { class: "check" }, this.noCamera, h("span", {}, t("prejoin.noCamera"))),
       this.error);
     this.handedOver = false;
     this.started = this._start();
@@ -63,7 +67,7 @@ export class Preview {
 
   async _start() {
     await this.media.start({ audio: true, video: !this.prefs.noCamera });
-    if (this.media.problems.length) this.error.textContent = `Not available: ${this.media.problems.join("; ")}`;
+    if (this.media.problems.length) this.error.textContent = t("device.notAvailable", { problems: this.media.problems.join("; ") });
     this._show();
     await this._listDevices();
     return this.media.tracks;
@@ -84,8 +88,8 @@ export class Preview {
       const current = source === "speaker" ? this.prefs.speaker : this.media.deviceIds[source];
       const list = found[source];
       this.selects[source].replaceChildren(...(list.length
-        ? list.map((d, i) => h("option", { value: d.deviceId, selected: d.deviceId === current }, d.label || `${source} ${i + 1}`))
-        : [h("option", { value: "" }, source === "speaker" ? "the system's" : "none found")]));
+        ? list.map((d, i) => h("option", { value: d.deviceId, selected: d.deviceId === current }, d.label || t(UNNAMED[source], { n: i + 1 })))
+        : [h("option", { value: "" }, source === "speaker" ? t("device.systemSpeaker") : t("device.noneFound"))]));
       this.selects[source].disabled = !list.length;
     }
   }
@@ -104,7 +108,7 @@ export class Preview {
       }
       this._save();
     } catch (err) {
-      this.error.textContent = `${source}: ${err.message}`;
+      this.error.textContent = t("device.error", { device: t(DEVICE[source]), detail: err.message });
     }
   }
 
@@ -115,7 +119,7 @@ export class Preview {
       else if (!this.media.tracks.camera) await this.media.cameraOn();
       this._show();
     } catch (err) {
-      this.error.textContent = `camera: ${err.message}`;
+      this.error.textContent = t("device.error", { device: t(DEVICE.camera), detail: err.message });
     }
   }
 

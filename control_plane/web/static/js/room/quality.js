@@ -1,6 +1,8 @@
 // A connection-quality hint from getStats: round-trip time, packet loss and jitter, sampled
 // every two seconds on both peer connections.
 
+import { formatNumber, t } from "../i18n.js";
+
 function level({ rtt, loss, jitter }) {
   if (rtt === null && loss === null && jitter === null) return "unknown";
   if ((loss ?? 0) > 10 || (rtt ?? 0) > 600 || (jitter ?? 0) > 150) return "poor";
@@ -80,8 +82,8 @@ export class QualityMeter {
 
 export function describe({ rtt, loss, jitter }) {
   const parts = [];
-  if (rtt !== null) parts.push(`round trip ${Math.round(rtt)} ms`);
-  if (loss !== null) parts.push(`loss ${loss.toFixed(1)} %`);
-  if (jitter !== null) parts.push(`jitter ${Math.round(jitter)} ms`);
-  return parts.join(", ") || "measuring…";
+  if (rtt !== null) parts.push(t("quality.rtt", { ms: Math.round(rtt) }));
+  if (loss !== null) parts.push(t("quality.loss", { percent: formatNumber(loss, { minimumFractionDigits: 1, maximumFractionDigits: 1 }) }));
+  if (jitter !== null) parts.push(t("quality.jitter", { ms: Math.round(jitter) }));
+  return parts.join(", ") || t("quality.measuring");
 }

@@ -1,6 +1,8 @@
 // Requests to the edge that wait for their answer: each carries an `id`, the edge's reply (or
 // `error`) echoes it as `re`.
 
+import { t } from "../i18n.js";
+
 export class SignalingError extends Error {
   constructor(msg) {
     super(msg.message || msg.code);
@@ -9,7 +11,6 @@ export class SignalingError extends Error {
   }
 }
 
-const CLOSED = { code: "closed", message: "the connection closed" };
 
 export class Requests {
   constructor() {
@@ -23,7 +24,7 @@ export class Requests {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new SignalingError({ code: "timeout", message: `no answer to ${msg.type} within ${timeout / 1000} s` }));
+        reject(new SignalingError({ code: "timeout", message: t("signaling.timeout", { type: msg.type, seconds: timeout / 1000 }) }));
       }, timeout);
       this.pending.set(id, { resolve, reject, timer });
       send({ ...msg, id });
@@ -49,7 +50,7 @@ export class Requests {
     for (const [id, { reject, timer }] of this.pending) {
       if (keep.has(id)) continue;
       clearTimeout(timer);
-      reject(new SignalingError(CLOSED));
+      reject(new SignalingError({ code: "closed", message: t("signaling.closed") }));
       this.pending.delete(id);
     }
   }

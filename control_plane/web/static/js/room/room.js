@@ -2,7 +2,8 @@
 // receives everyone else, and keeps the view in step with what the edge says.
 
 import { h, toast } from "../dom.js";
-import { controls } from "./controls.js";
+import { t } from "../i18n.js";
+import { controls, END_REASON } from "./controls.js";
 import { showBreakout, showNotice } from "./breakouts.js";
 import { exposeForDiagnostics } from "./debug.js";
 import { E2ee } from "./e2ee.js";
@@ -16,12 +17,11 @@ import { RoomView } from "./view.js";
 /** How long a peer connection's ICE may stay `disconnected` (a network change) before ICE is restarted. */
 const ICE_RESTART_AFTER_MS = 1500;
 
+/** Why the room ended, as the page says it (catalogue keys). */
 const ENDINGS = {
-  kicked: "You were removed from the meeting", ended: "The meeting has ended", denied: "You were not let in",
-  left: "You left the meeting", lost: "The connection was lost", replaced: "The meeting was opened in another window",
-  edge_stopped: "The meeting server restarted", refused: "The meeting server refused the connection",
-  unreachable: "The meeting server cannot be reached", origin: "This site may not connect to the meeting server",
-  no_join: "Joining took too long",
+  kicked: "room.end.kicked", ended: "room.end.ended", denied: "room.end.denied", left: "room.end.left", lost: "room.end.lost",
+  replaced: "room.end.replaced", edge_stopped: "room.end.edgeStopped", refused: "room.end.refused",
+  unreachable: "room.end.unreachable", origin: "room.end.origin", no_join: "room.end.noJoin",
 };
 
 export class Room {
@@ -104,7 +104,7 @@ export class Room {
         this.view.showWaiting(msg.name);
         break;
       case "admitted":
-        toast("You were let in");
+        toast(t("room.admitted"));
         break;
       case "resumed":
         this.view.reporter.reset();
@@ -132,9 +132,11 @@ export class Room {
         break;
       case "hand": {
         s.setHand(msg.participant_id, msg.raised, msg.at);
-        const who = msg.participant_id === s.me ? "You" : s.participants.get(msg.participant_id)?.name || "Someone";
-        if (msg.participant_id === s.me && !msg.raised && msg.by !== s.me) toast("A moderator lowered your hand");
-        this.view.announce(msg.raised ? `${who} raised a hand` : `${who} lowered a hand`);
+        const mine = msg.participant_id === s.me;
+        const name = s.participants.get(msg.participant_id)?.name || t("room.someone");
+        if (mine && !msg.raised && msg.by !== s.me) toast(t("room.handLoweredByModerator"));
+        this.view.announce(mine ? t(msg.raised ? "room.announce.youRaised" : "room.announce.youLowered")
+          : t(msg.raised ? "room.announce.raised" : "room.announce.lowered", { name }));
         break;
       }
       case "reaction":
@@ -142,12 +144,12 @@ export class Room {
         break;
       case "participant_joined":
       case "participant_updated":
-        if (msg.type === "participant_joined") this.view.announce(`${msg.participant.name} joined`);
+        if (msg.type === "participant_joined") this.view.announce(t("room.announce.joined", { name: msg.participant.name }));
         s.upsert(msg.participant);
         break;
       case "participant_left": {
         const gone = s.participants.get(msg.participant_id);
-        if (gone && msg.participant_id !== s.me) this.view.announce(`${gone.name} left`);
+        if (gone && msg.participant_id !== s.me) this.view.announce(t("room.announce.left", { name: gone.name }));
         s.remove(msg.participant_id);
         break;
       }
@@ -163,8 +165,8 @@ export class Room {
       case "recording":
         this.recording = Boolean(msg.active);
         this.view.showRecording(this.recording);
-        if (!msg.active && msg.error) toast(`Recording stopped: ${msg.error}`, { kind: "error", ms: 10000 });
-        else toast(msg.active ? "This meeting is now being recorded" : "Recording stopped");
+        if (!msg.active && msg.error) toast(t("room.recordingFailed", { detail: msg.error }), { kind: "error", ms: 10000 });
+        else toast(msg.active ? t("room.recordingStarted") : t("room.recordingStopped"));
         break;
       case "kicked":
       case "meeting_ended":
@@ -180,7 +182,7 @@ export class Room {
       case "draining":
         this.moving = true;
         this.moveReason ??= "draining";
-        toast("This meeting server is stopping: moving you to another one");
+        toast(t("room.draining"));
         break;
       case "error":
         if (!this.entered && msg.re && String(msg.re).startsWith("join")) {
@@ -233,33 +235,33 @@ export class Room {
     const perms = this.join.permissions || {};
     this.mediaStarted ??= this.media.start({ audio: perms.publish_audio, video: perms.publish_video });
     await this.mediaStarted;
-    for (const problem of this.media.problems) toast(`No ${problem}`, { kind: "error" });
+    for (const problem of this.media.problems) toast(t("device.notAvailable", { problems: problem }), { kind: "error" });
     await this.publishLocal();
   }
 
   async publishLocal() {
     if (this.prefs.noCamera && this.media.tracks.camera) this.media.cameraOff(); // "join without my camera"
-    const t = this.media.tracks;
+    const tracks = this.media.tracks;
     for (const src of ["microphone", "camera"]) {
-      if (t[src] && !this.state.may(src)) { // opened for the preview, but this participant may not send it
-        t[src].stop();
-        t[src] = null;
+      if (tracks[src] && !this.state.may(src)) { // opened for the preview, but this participant may not send it
+        tracks[src].stop();
+        tracks[src] = null;
       }
     }
-    const sources = ["microphone", "camera"].filter((src) => t[src]);
-    const muted = Boolean(this.prefs.muted && t.microphone);
+    const sources = ["microphone", "camera"].filter((src) => tracks[src]);
+    const muted = Boolean(this.prefs.muted && tracks.microphone);
     if (muted) this.media.setMicEnabled(false); // "join with my microphone muted"
-    this.micOn = Boolean(t.microphone) && !muted;
-    this.cameraOn = Boolean(t.camera);
+    this.micOn = Boolean(tracks.microphone) && !muted;
+    this.cameraOn = Boolean(tracks.camera);
     if (muted) this.sig.send({ type: "mute", source: "microphone", muted: true });
     if (!sources.length) return this.render();
     const pub = this.ensurePublisher();
-    for (const src of sources) await pub.setSource(src, t[src], { negotiate: false });
+    for (const src of sources) await pub.setSource(src, tracks[src], { negotiate: false });
     try {
       await pub.negotiate();
       this.marks.published = performance.now();
     } catch (err) {
-      if (pub === this.publisher) toast(`Your camera and microphone could not be sent: ${err.message}`, { kind: "error" });
+      if (pub === this.publisher) toast(t("room.publishFailed", { detail: err.message }), { kind: "error" });
     }
     this.render();
   }
@@ -301,14 +303,14 @@ export class Room {
     if (this.subscriber) this.subscriber.iceServers = this.iceServers;
     this.subscriber?.reset();
     const pub = this.ensurePublisher();
-    const t = this.media.tracks;
+    const tracks = this.media.tracks;
     for (const src of ["microphone", "camera", "screen"]) {
-      if (t[src] && this.state.may(src)) await pub.setSource(src, t[src], { negotiate: false });
+      if (tracks[src] && this.state.may(src)) await pub.setSource(src, tracks[src], { negotiate: false });
     }
     if (Object.keys(pub.transceivers).length) await pub.negotiate().catch(() => {});
     if (again && pub === this.publisher) {
       this.marks.republished = performance.now();
-      if (t.microphone && !this.micOn) this.sig.send({ type: "mute", source: "microphone", muted: true });
+      if (tracks.microphone && !this.micOn) this.sig.send({ type: "mute", source: "microphone", muted: true });
     }
   }
 
@@ -323,17 +325,18 @@ export class Room {
     this.finished = true;
     this.teardown();
     if (reason === "edge_stopped" && this.onMove) {
-      this.view.showEnded("moving", "Moving you to another meeting server…", [h("div", { class: "spinner" })]);
+      this.view.showEnded("moving", t("room.moving"), [h("div", { class: "spinner" })]);
       this.onMove(null, this.moveReason);
       return;
     }
-    const text = ENDINGS[reason] || `Disconnected (${reason})`;
+    const text = ENDINGS[reason] ? t(ENDINGS[reason]) : t("room.end.other", { reason });
     const actions = [];
     if (!["ended", "kicked", "denied"].includes(reason)) {
-      actions.push(h("button", { class: "btn btn--primary", type: "button", testid: "rejoin", onclick: () => this.onRejoin() }, "Rejoin"));
+      actions.push(h("button", { class: "btn btn--primary", type: "button", testid: "rejoin", onclick: () => this.onRejoin() }, t("room.rejoin")));
     }
-    actions.push(h("button", { class: "btn", type: "button", testid: "back-to-meetings", onclick: () => this.onExit() }, "Back to meetings"));
-    this.view.showEnded(reason, detail && reason !== "left" ? `${text}: ${detail}` : text, actions);
+    actions.push(h("button", { class: "btn", type: "button", testid: "back-to-meetings", onclick: () => this.onExit() }, t("meetingForm.backToMeetings")));
+    const why = detail === END_REASON ? t("room.endedByModerator") : detail; // what the edge says is shown as it is
+    this.view.showEnded(reason, detail && reason !== "left" ? t("room.endedBecause", { text, detail: why }) : text, actions);
   }
 
   /** Tell the edge what the page shows (`view`); false when not in the meeting yet. */

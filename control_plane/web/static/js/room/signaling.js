@@ -4,6 +4,7 @@
 // the alternates too) on the same or another edge of the plan (edges.js), asking the room for a
 // new join answer after each full round.
 
+import { t } from "../i18n.js";
 import { EdgePlan } from "./edges.js";
 import { Requests } from "./requests.js";
 
@@ -221,7 +222,7 @@ export class Signaling {
     }
     if (now - this.droppedAt > this.giveUp[this.everIn ? 1 : 0]) {
       return this._final(this.everIn ? "lost" : "unreachable",
-        this.everIn ? "the connection did not come back" : "the meeting server cannot be reached");
+        this.everIn ? t("signaling.notBack") : t("signaling.unreachable"));
     }
     this._setState(this.everIn ? "reconnecting" : "connecting");
     this._next();

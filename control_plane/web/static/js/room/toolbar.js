@@ -11,53 +11,58 @@ import { CAN_CHOOSE_SPEAKER } from "./media.js";
 export const SHORTCUTS = { m: "toggle-mic", v: "toggle-camera", h: "toggle-hand", c: "toggle-chat", p: "toggle-people" };
 const KEY_OF = Object.fromEntries(Object.entries(SHORTCUTS).map(([key, testid]) => [testid, key]));
 
+/** A control's title: its label, and its shortcut when it has one ("Mute (M)"). */
+function hint(label, key) {
+  return key ? t("room.shortcut", { label, key: key.toUpperCase() }) : label;
+}
+
 function toggle(testid, label, iconName) {
   const text = h("span", { class: "ctl-label" }, label);
   const badge = h("span", { class: "ctl-badge", hidden: true });
   const key = KEY_OF[testid];
-  const el = h("button", { class: "ctl", type: "button", testid, "aria-pressed": "false", title: key ? `${label} (${key.toUpperCase()})` : label,
+  const el = h("button", { class: "ctl", type: "button", testid, "aria-pressed": "false", title: hint(label, key),
     "aria-keyshortcuts": key ? key.toUpperCase() : null }, h("span", { class: "ctl-icon" }, icon(iconName)), text, badge);
   return { el, text, badge, key };
 }
 
 /** Whether a key press belongs to what has the focus (typing, a menu) rather than to the room. */
 function typing(event) {
-  const t = event.target;
+  const target = event.target;
   return event.ctrlKey || event.metaKey || event.altKey || event.repeat
-    || (t instanceof Element && t.closest("input, textarea, select, [contenteditable=true], [role=menu]"));
+    || (target instanceof Element && target.closest("input, textarea, select, [contenteditable=true], [role=menu]"));
 }
 
 export class Toolbar {
   constructor(room) {
     this.room = room;
-    this.mic = toggle("toggle-mic", "Mute", "mic");
-    this.camera = toggle("toggle-camera", "Stop video", "camera");
-    this.screen = toggle("toggle-screen", "Share screen", "screen");
-    this.hand = toggle("toggle-hand", "Raise hand", "hand");
-    this.react = toggle("open-reactions", "React", "react");
+    this.mic = toggle("toggle-mic", t("room.mute"), "mic");
+    this.camera = toggle("toggle-camera", t("room.stopVideo"), "camera");
+    this.screen = toggle("toggle-screen", t("room.shareScreen"), "screen");
+    this.hand = toggle("toggle-hand", t("room.raiseHand"), "hand");
+    this.react = toggle("open-reactions", t("room.react"), "react");
     this.react.el.setAttribute("aria-haspopup", "true");
-    this.reactions = h("div", { class: "popover reactions", testid: "reactions", role: "menu", "aria-label": "Reactions", hidden: true },
+    this.reactions = h("div", { class: "popover reactions", testid: "reactions", role: "menu", "aria-label": t("room.reactions"), hidden: true },
       ...Object.entries(REACTIONS).map(([name, emoji]) => h("button", {
-        class: "reaction", type: "button", role: "menuitem", testid: `react-${name}`, title: REACTION_NAMES[name],
-        "aria-label": REACTION_NAMES[name], onclick: () => { this.reactions.hidden = true; room.react(name); },
+        class: "reaction", type: "button", role: "menuitem", testid: `react-${name}`, title: t(REACTION_NAMES[name]),
+        "aria-label": t(REACTION_NAMES[name]), onclick: () => { this.reactions.hidden = true; room.react(name); },
       }, emoji)));
-    this.devices = toggle("open-devices", "Devices", "settings");
-    this.chat = toggle("toggle-chat", "Chat", "chat");
-    this.people = toggle("toggle-people", "People", "people");
+    this.devices = toggle("open-devices", t("room.devices"), "settings");
+    this.chat = toggle("toggle-chat", t("room.chat"), "chat");
+    this.people = toggle("toggle-people", t("room.people"), "people");
     this.breakouts = toggle("toggle-breakouts", t("breakout.panel"), "rooms");
     this.breakouts.el.hidden = true; // shown by the view to those who may open breakout rooms
-    this.record = toggle("toggle-record", "Record", "record");
+    this.record = toggle("toggle-record", t("room.record"), "record");
     this.record.el.classList.add("ctl--record");
     this.record.el.hidden = true;
-    this.end = toggle("end-meeting", "End for all", "end");
-    this.leave = toggle("leave", "Leave", "leave");
+    this.end = toggle("end-meeting", t("room.endForAll"), "end");
+    this.leave = toggle("leave", t("room.leave"), "leave");
     this.leave.el.classList.add("ctl--leave");
     this.end.el.classList.add("ctl--danger");
     this.confirm = h("div", { class: "popover", testid: "end-confirm-box", hidden: true },
-      h("p", {}, "End the meeting for everyone?"),
+      h("p", {}, t("room.endQuestion")),
       h("div", { class: "actions" },
-        h("button", { class: "btn btn--danger", type: "button", testid: "end-confirm", onclick: () => this._endNow() }, "End for all"),
-        h("button", { class: "btn btn--quiet", type: "button", onclick: () => { this.confirm.hidden = true; } }, "Cancel")));
+        h("button", { class: "btn btn--danger", type: "button", testid: "end-confirm", onclick: () => this._endNow() }, t("room.endForAll")),
+        h("button", { class: "btn btn--quiet", type: "button", onclick: () => { this.confirm.hidden = true; } }, t("room.cancel"))));
 
     this.mic.el.addEventListener("click", () => room.toggleMic());
     this.camera.el.addEventListener("click", () => room.toggleCamera());
@@ -83,7 +88,7 @@ export class Toolbar {
     this.end.el.addEventListener("click", () => { this.confirm.hidden = !this.confirm.hidden; });
     this.leave.el.addEventListener("click", () => room.leave());
 
-    this.el = h("div", { class: "toolbar", testid: "toolbar", role: "toolbar", "aria-label": "Meeting controls" },
+    this.el = h("div", { class: "toolbar", testid: "toolbar", role: "toolbar", "aria-label": t("room.controls") },
       this.mic.el, this.camera.el, this.screen.el, this.hand.el, this.react.el, this.devices.el, this.chat.el,
       this.people.el, this.breakouts.el, this.record.el, this.end.el, this.leave.el, this.confirm, this.reactions);
   }
@@ -107,26 +112,26 @@ export class Toolbar {
     return () => target.removeEventListener("keydown", onKey);
   }
 
-  _set(t, { on, label, iconName, disabled = false }) {
-    t.el.setAttribute("aria-pressed", String(on));
-    t.el.title = t.key ? `${label} (${t.key.toUpperCase()})` : label;
-    t.text.textContent = label;
-    t.el.disabled = disabled;
-    t.el.querySelector(".ctl-icon").replaceChildren(icon(iconName));
+  _set(control, { on, label, iconName, disabled = false }) {
+    control.el.setAttribute("aria-pressed", String(on));
+    control.el.title = hint(label, control.key);
+    control.text.textContent = label;
+    control.el.disabled = disabled;
+    control.el.querySelector(".ctl-icon").replaceChildren(icon(iconName));
   }
 
   /** Reflect the room's state in the buttons. */
   render({ micOn, cameraOn, sharing, may, moderator, recording, mayRecord, recordPending, unread, waiting, panel, handUp, e2ee = false }) {
-    this._set(this.hand, { on: handUp, label: handUp ? "Lower hand" : "Raise hand", iconName: "hand" });
+    this._set(this.hand, { on: handUp, label: handUp ? t("room.lowerHand") : t("room.raiseHand"), iconName: "hand" });
     this.hand.el.dataset.state = handUp ? "on" : "off";
-    this._set(this.mic, { on: !micOn, label: micOn ? "Mute" : "Unmute", iconName: micOn ? "mic" : "micOff", disabled: !may.microphone });
-    this._set(this.camera, { on: !cameraOn, label: cameraOn ? "Stop video" : "Start video", iconName: cameraOn ? "camera" : "cameraOff", disabled: !may.camera });
-    this._set(this.screen, { on: sharing, label: sharing ? "Stop sharing" : "Share screen", iconName: "screen",
+    this._set(this.mic, { on: !micOn, label: micOn ? t("room.mute") : t("room.unmute"), iconName: micOn ? "mic" : "micOff", disabled: !may.microphone });
+    this._set(this.camera, { on: !cameraOn, label: cameraOn ? t("room.stopVideo") : t("room.startVideo"), iconName: cameraOn ? "camera" : "cameraOff", disabled: !may.camera });
+    this._set(this.screen, { on: sharing, label: sharing ? t("room.stopSharing") : t("room.shareScreen"), iconName: "screen",
       disabled: !may.screen || !navigator.mediaDevices?.getDisplayMedia });
     this.mic.el.dataset.state = micOn ? "on" : "off";
     this.camera.el.dataset.state = cameraOn ? "on" : "off";
     this.screen.el.dataset.state = sharing ? "on" : "off";
-    this._set(this.record, { on: recording, label: recording ? "Stop recording" : "Record",
+    this._set(this.record, { on: recording, label: recording ? t("room.stopRecording") : t("room.record"),
       iconName: recording ? "recordStop" : "record", disabled: recordPending });
     this.record.el.dataset.state = recording ? "on" : "off";
     this.record.el.setAttribute("aria-busy", String(recordPending));
@@ -148,13 +153,17 @@ export class Toolbar {
   }
 }
 
+/** The devices' names, and what a device without a label is called (the preview's too). */
+export const DEVICE = { camera: "device.camera", microphone: "device.microphone", speaker: "device.speaker" };
+export const UNNAMED = { camera: "device.unnamedCamera", microphone: "device.unnamedMicrophone", speaker: "device.unnamedSpeaker" };
+
 /** Camera, microphone and speaker pickers; a choice replaces the track being sent (or where sound plays). */
 export class DevicePicker {
   constructor(room) {
     this.room = room;
-    this.camera = h("select", { testid: "select-camera", "aria-label": "Camera" });
-    this.microphone = h("select", { testid: "select-microphone", "aria-label": "Microphone" });
-    this.speaker = h("select", { testid: "select-speaker", "aria-label": "Speaker" });
+    this.camera = h("select", { testid: "select-camera", "aria-label": t(DEVICE.camera) });
+    this.microphone = h("select", { testid: "select-microphone", "aria-label": t(DEVICE.microphone) });
+    this.speaker = h("select", { testid: "select-speaker", "aria-label": t(DEVICE.speaker) });
     this.speaker.addEventListener("change", () => room.view.grid.setSpeaker(this.speaker.value));
     this.error = h("div", { class: "field-error", testid: "devices-error", role: "alert" });
     for (const source of ["camera", "microphone"]) {
@@ -163,14 +172,15 @@ export class DevicePicker {
         try {
           await room.useDevice(source, this[source].value);
         } catch (err) {
-          this.error.textContent = `${source}: ${err.message}`;
+          this.error.textContent = t("device.error", { device: t(DEVICE[source]), detail: err.message });
         }
       });
     }
     this.el = h("div", { class: "popover popover--devices", testid: "devices", hidden: true },
-      h("label", { class: "field" }, h("span", { class: "label" }, "Camera"), this.camera),
-      h("label", { class: "field" }, h("span", { class: "label" }, "Microphone"), this.microphone),
-      CAN_CHOOSE_SPEAKER ? h("label", { class: "field" }, h("span", { class: "label" }, "Speaker"), this.speaker) : null, this.error);
+      h("label", { class: "field" }, h("span", { class: "label" }, t(DEVICE.camera)), this.camera),
+      h("label", { class: "field" }, h("span", { class: "label" }, t(DEVICE.microphone)), this.microphone),
+      CAN_CHOOSE_SPEAKER ? h("label", { class: "field" }, h("span", { class: "label" }, t(DEVICE.speaker)), this.speaker) : null,
+      this.error);
   }
 
   async refresh() {
@@ -179,13 +189,13 @@ export class DevicePicker {
       const current = this.room.media.deviceIds[source];
       this[source].replaceChildren(...(found[source].length
         ? found[source].map((d, i) => h("option", { value: d.deviceId, selected: d.deviceId === current },
-          d.label || `${source} ${i + 1}`))
-        : [h("option", { value: "" }, "none found")]));
+          d.label || t(UNNAMED[source], { n: i + 1 })))
+        : [h("option", { value: "" }, t("device.noneFound"))]));
       this[source].disabled = !found[source].length || !this.room.state.may(source);
     }
     const current = this.room.view.grid.speaker;
-    this.speaker.replaceChildren(h("option", { value: "" }, "The system's"),
+    this.speaker.replaceChildren(h("option", { value: "" }, t("device.systemSpeaker")),
       ...found.speaker.filter((d) => d.deviceId && d.deviceId !== "default")
-        .map((d, i) => h("option", { value: d.deviceId, selected: d.deviceId === current }, d.label || `speaker ${i + 1}`)));
+        .map((d, i) => h("option", { value: d.deviceId, selected: d.deviceId === current }, d.label || t(UNNAMED.speaker, { n: i + 1 }))));
   }
 }

@@ -2,6 +2,7 @@
 // toolbar, and the overlays (lobby waiting, reconnecting, ended).
 
 import { h, mount } from "../dom.js";
+import { t } from "../i18n.js";
 import { BreakoutPanel } from "./breakout_panel.js";
 import { e2eeBadge } from "./e2ee_view.js";
 import { Grid } from "./grid.js";
@@ -10,8 +11,9 @@ import { describe } from "./quality.js";
 import { DevicePicker, Toolbar } from "./toolbar.js";
 import { ViewReporter } from "./viewport.js";
 
-const CONN_LABEL = { idle: "", connecting: "Connecting…", connected: "Connected", reconnecting: "Reconnecting…", closed: "Disconnected" };
-const QUALITY_LABEL = { unknown: "Measuring", good: "Good", fair: "Fair", poor: "Poor" };
+const CONN_LABEL = { connecting: "room.conn.connecting", connected: "room.conn.connected", reconnecting: "room.conn.reconnecting",
+  closed: "room.conn.closed" };
+const QUALITY_LABEL = { unknown: "room.quality.unknown", good: "room.quality.good", fair: "room.quality.fair", poor: "room.quality.poor" };
 
 export class RoomView {
   constructor(root, room, title) {
@@ -36,15 +38,16 @@ export class RoomView {
     this.stopShortcuts = this.toolbar.listen(document);
     this.devices = new DevicePicker(room);
     this.conn = h("span", { class: "conn", testid: "conn-state", dataset: { state: "idle" } });
-    this.quality = h("span", { class: "quality", testid: "quality", dataset: { level: "unknown" }, title: "Connection quality" },
-      h("span", { class: "quality-bars", "aria-hidden": "true" }, h("i"), h("i"), h("i")), h("span", { class: "quality-text" }, "Measuring"));
+    this.quality = h("span", { class: "quality", testid: "quality", dataset: { level: "unknown" }, title: t("room.connectionQuality") },
+      h("span", { class: "quality-bars", "aria-hidden": "true" }, h("i"), h("i"), h("i")),
+      h("span", { class: "quality-text" }, t(QUALITY_LABEL.unknown)));
     this.recording = h("span", { class: "rec", testid: "recording", role: "status", hidden: true,
-      title: "This meeting is being recorded" }, h("i", { "aria-hidden": "true" }), "Recording");
+      title: t("room.beingRecorded") }, h("i", { "aria-hidden": "true" }), t("room.recording"));
     this.e2eeBadge = e2eeBadge();
     this.banner = h("div", { class: "banner", testid: "reconnecting", role: "status", hidden: true },
-      "Connection lost — reconnecting…");
+      t("room.connectionLost"));
     this.side = h("aside", { class: "side", testid: "side", hidden: true },
-      h("button", { class: "btn btn--quiet side-close", type: "button", testid: "close-panel", "aria-label": "Close panel",
+      h("button", { class: "btn btn--quiet side-close", type: "button", testid: "close-panel", "aria-label": t("room.closePanel"),
         onclick: () => this.togglePanel("") }, "×"),
       this.chat.el, this.people.el, this.breakouts?.el);
     // Joins, leaves and hands, for screen readers (polite: after what they are reading).
@@ -59,7 +62,7 @@ export class RoomView {
       h("div", { class: "dock" }, this.devices.el, this.toolbar.el),
       this.waiting, this.ended, this.announcer);
     mount(root, this.el);
-    document.title = `${title} · Curious Connect`;
+    document.title = t("app.pageTitle", { title });
   }
 
   /** Say *text* to screen readers (the live region keeps the last few). */
@@ -109,7 +112,7 @@ export class RoomView {
 
   setConn(state) {
     this.conn.dataset.state = state;
-    this.conn.textContent = CONN_LABEL[state] ?? state;
+    this.conn.textContent = CONN_LABEL[state] ? t(CONN_LABEL[state]) : "";
     this.banner.hidden = state !== "reconnecting";
   }
 
@@ -118,18 +121,18 @@ export class RoomView {
     this.quality.dataset.rtt = q.rtt === null ? "" : String(Math.round(q.rtt));
     this.quality.dataset.loss = q.loss === null ? "" : q.loss.toFixed(1);
     this.quality.dataset.jitter = q.jitter === null ? "" : String(Math.round(q.jitter));
-    this.quality.title = `Connection: ${QUALITY_LABEL[q.level]} (${describe(q)})`;
-    this.quality.querySelector(".quality-text").textContent = QUALITY_LABEL[q.level];
+    this.quality.title = t("room.connectionDetail", { quality: t(QUALITY_LABEL[q.level]), detail: describe(q) });
+    this.quality.querySelector(".quality-text").textContent = t(QUALITY_LABEL[q.level]);
     if (q.tracks) this.grid.setQuality(q.tracks);
   }
 
   showWaiting(name) {
     this.waiting.hidden = false;
     mount(this.waiting, h("div", { class: "card narrow" },
-      h("h2", {}, "Waiting to be let in"),
-      h("p", {}, `You are in the lobby as ${name}. A host will let you in shortly.`),
+      h("h2", {}, t("room.waitingTitle")),
+      h("p", {}, t("room.waitingText", { name })),
       h("div", { class: "spinner", "aria-hidden": "true" }),
-      h("button", { class: "btn", type: "button", onclick: () => this.room.leave() }, "Leave")));
+      h("button", { class: "btn", type: "button", onclick: () => this.room.leave() }, t("room.leave"))));
   }
 
   hideWaiting() {
