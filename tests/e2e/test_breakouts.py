@@ -93,6 +93,8 @@ async def test_breakout_rooms_with_a_host_a_member_and_a_guest(stack: Stack, bro
         assert "Message from Hana Host" in await shown.inner_text()
     await _clean(ivo, "a breakout room with the message")
     await ivo.screenshot(path=str(artifacts / "room-breakout.png"))
+    panel = await host.get_by_test_id("breakouts-panel").inner_text()
+    assert "Room 2" in panel and "null" not in panel and "choosing" not in panel, panel  # everyone chose
     await host.screenshot(path=str(artifacts / "room-breakout-panel.png"))
 
     # everyone back: the three see each other again

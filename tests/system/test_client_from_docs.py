@@ -27,7 +27,7 @@ from tests.support.util import eventually
 
 JOIN_PATH = "/api/v1/meetings/{meeting_id}/join"
 JOIN_ANSWER = {"token", "edge_url", "edge_id", "expires_at", "meeting_id", "role", "permissions", "lobby", "epoch",
-               "alt", "alternates", "region"}
+               "alt", "alternates", "region", "e2ee"}
 
 
 @pytest.fixture

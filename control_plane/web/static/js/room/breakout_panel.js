@@ -185,7 +185,7 @@ export class BreakoutPanel {
       });
     });
     const focused = this.body.contains(document.activeElement) ? document.activeElement?.dataset?.testid : "";
-    this.body.replaceChildren(status, rooms, choosing, say, back);
+    this.body.replaceChildren(...[status, rooms, choosing, say, back].filter(Boolean));  // no one choosing: no line
     if (focused) this.body.querySelector(`[data-testid="${focused}"]`)?.focus();
   }
 }
