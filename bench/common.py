@@ -265,16 +265,14 @@ class Subscriber:
     async def answer(self, sdp: str) -> str:
         """Take an offer from the server, start watching the tracks it adds and return the answer."""
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-        for t in self.pc.getTransceivers():
-            if t.receiver.track is not None and not getattr(t, "_bench_watched", False):
-                t._bench_watched = True
-                if self.decode:
+        if self.decode:
+            for t in self.pc.getTransceivers():
+                if t.receiver.track is not None and not getattr(t, "_bench_watched", False):
+                    t._bench_watched = True
                     self._tasks.append(asyncio.ensure_future(self._read(t.receiver.track)))
-                else:
-                    self._count(t.receiver, t.kind)
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         if not self.decode:
-            self._take_packets()
+            self._take_packets()  # every RTP packet is counted there, before aiortc's receive path
         return self.pc.localDescription.sdp
 
     def _take_packets(self) -> None:
@@ -332,20 +330,6 @@ class Subscriber:
                     self.first = self.first or now()
                 else:
                     self.audio_frames += 1
-
-    def _count(self, receiver, kind: str) -> None:  # noqa: ANN001
-        async def handle(packet, arrival_time_ms) -> None:  # noqa: ANN001
-            self.packets += 1
-            if kind != "video":
-                self.audio_frames += 1
-                return
-            if not self._key and self.keyframe(packet.payload):
-                self._key = True
-            if self._key and packet.marker:
-                self.video_frames += 1
-                self.first = self.first or now()
-
-        receiver._handle_rtp_packet = handle  # count packets instead of decoding them
 
     def counters(self) -> dict[str, Any]:
         return {"video_frames": self.video_frames, "audio_frames": self.audio_frames, "packets": self.packets,

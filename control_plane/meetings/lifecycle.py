@@ -102,7 +102,7 @@ class Lifecycle:
             async with self.db.transaction() as conn:
                 missing = await roster.edges_in_use(conn) - set(live)
             for edge_id in missing:
-                await self._mark_lost(edge_id, now)
+                await self._mark_lost(edge_id, now, self._started.get(edge_id))
         rows = await self.db.fetch_all(
             "SELECT id FROM meetings WHERE state = 'live' AND empty_since IS NOT NULL AND empty_since <= ?",
             (now - self.empty_timeout,))
@@ -148,8 +148,8 @@ class Lifecycle:
             log.warning("lost edge not recorded: database unavailable", extra={"edge_id": edge_id,
                                                                                 "error": str(exc)})
 
-    async def _mark_lost(self, edge_id: str, now: float, started: float | None = None) -> None:
+    async def _mark_lost(self, edge_id: str, now: float, started: float | None) -> None:
+        """Mark the participants of *edge_id*'s instance started at *started* lost."""
         async with self.db.transaction() as conn:
-            emptied = await roster.mark_lost(conn, edge_id, now, started or self._started.get(edge_id),
-                                             moved_since=now - self.grace)
+            emptied = await roster.mark_lost(conn, edge_id, now, started, moved_since=now - self.grace)
         log.info("participants of a lost edge marked lost", extra={"edge_id": edge_id, "emptied": emptied})

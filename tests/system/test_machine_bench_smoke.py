@@ -4,24 +4,16 @@ video (speed is not checked)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.bench import run_quick
 
 
 @pytest.mark.long  # a benchmark smoke run: ./dev test-long
 @pytest.mark.slow
 @pytest.mark.timeout(400)
 def test_quick_machine_benchmark_runs_and_every_subscriber_gets_video() -> None:
-    run = subprocess.run([sys.executable, "bench/machine.py", "--quick"], cwd=ROOT, capture_output=True, text=True,
-                         timeout=360)
-    assert run.returncode == 0, run.stderr[-3000:]
-    result = json.loads(run.stdout)
+    result = run_quick("machine.py", timeout=360)
     for config, workers in (("one_worker", 1), ("workers", 2)):
         steps = result[config]["steps"]
         assert steps and result[config]["workers"] == workers

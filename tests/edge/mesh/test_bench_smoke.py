@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
+from tests.support.bench import run_quick
 
 
 @pytest.mark.long  # a benchmark smoke run: ./dev test-long
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_quick_cascade_benchmark_runs_and_each_track_crosses_once() -> None:
-    run = subprocess.run([sys.executable, "bench/cascade.py", "--quick"], cwd=ROOT, capture_output=True, text=True,
-                         timeout=200)
-    assert run.returncode == 0, run.stderr[-3000:]
-    result = json.loads(run.stdout)
+    result = run_quick("cascade.py", timeout=200)
     assert set(result["machine"]) >= {"cpu_model", "cores", "python", "aiortc", "load_average_start"}
     rows = {r["k"]: r for r in result["rows"]}
     assert list(rows) == [1, 2]
