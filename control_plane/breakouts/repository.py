@@ -40,6 +40,13 @@ async def insert_seat(conn: Connection, breakout_id: str, seat: dict[str, Any]) 
          seat["region"], seat["room_id"], seat["ticket_hash"]))
 
 
+async def main_meeting(db: Database, breakout_id: str) -> str:
+    """The meeting a set of rooms was opened from."""
+    row = await db.fetch_one("SELECT meeting_id FROM breakouts WHERE id = ?", (breakout_id,))
+    assert row is not None  # a set is never deleted
+    return str(row["meeting_id"])
+
+
 async def rooms(db: Database, breakout_id: str) -> list[Row]:
     return await db.fetch_all("SELECT room_id, name FROM breakout_rooms WHERE breakout_id = ? ORDER BY position",
                               (breakout_id,))

@@ -88,7 +88,7 @@ class BreakoutService:
                                           " (allow_choose) when others are in the meeting")
         at = time.time()
         ends_at = at + data.duration_s if data.duration_s else None
-        tickets = {p.participant_id: secrets.token_urlsafe(24) for p in [*assigned_people(assigned, people), *choosers]}
+        tickets = {pid: secrets.token_urlsafe(24) for pid in [*assigned, *(p.participant_id for p in choosers)]}
         async with self.db.transaction() as conn:
             set_id = await repo.insert_set(conn, meeting_id, allow_choose=data.allow_choose, by=principal.account_id,
                                            at=at, ends_at=ends_at)
@@ -203,14 +203,13 @@ class BreakoutService:
         async with self.db.transaction() as conn:
             if not await repo.close_set(conn, set_id, at=time.time(), reason=reason):
                 return False
-        found = await self.db.fetch_one("SELECT meeting_id FROM breakouts WHERE id = ?", (set_id,))
+        main_id = await repo.main_meeting(self.db, set_id)
         rooms = await repo.rooms(self.db, set_id)
-        log.info("breakout rooms closed", extra={"meeting_id": found["meeting_id"], "breakout_id": set_id,
+        log.info("breakout rooms closed", extra={"meeting_id": main_id, "breakout_id": set_id,
                                                  "reason": reason})
         if not back:
             await self.end_rooms(r["room_id"] for r in rooms)
             return True
-        main_id = found["meeting_id"]
         main = await self.meetings.row(main_id)
         for room in rooms:
             await self._send_back(main, room["room_id"])
@@ -280,10 +279,6 @@ class BreakoutService:
                             allow_choose=bool(found["allow_choose"]), created_at=found["created_at"],
                             ends_at=found["ends_at"], closed_at=found["closed_at"],
                             close_reason=found["close_reason"], rooms=rooms, choosing=choosing)
-
-
-def assigned_people(assigned: dict[str, int], people: dict[str, Person]) -> list[Person]:
-    return [people[pid] for pid in assigned]
 
 
 def _check_rooms(data: BreakoutCreate, people: dict[str, Person]) -> tuple[list[str], dict[str, int]]:
