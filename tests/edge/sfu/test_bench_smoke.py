@@ -25,3 +25,4 @@ def test_quick_sfu_benchmark_runs_and_media_flows() -> None:
     assert 0.5 < result["floor_us"] < 1000          # the floor loop ran and measured something
     assert result["floor_live_us"] > 0.5            # also with a live reader
     assert 0.5 < result["path_us"] < 1000           # and so did the forwarding path alone
+    assert 0.5 < result["floor_paced_us"] < 1000    # and the floor's work spread over sockets and paced
