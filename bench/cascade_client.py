@@ -77,13 +77,21 @@ class Session:
 async def publisher(url: str, token: str, clip: str | None = None) -> None:
     session = Session(url, token)
     await session.join()
-    conn, mids = await publishing_pc(clip)
+    conn, mids = await publishing_pc(clip, direct=True)
     await session.send({"type": "offer", "id": "pub", "pc": "publish", "sdp": conn.localDescription.sdp,
                         "sources": mids})
     answer = await session.expect("answer")
     await conn.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+    direct = None
+    if clip:  # once connected, the clip's packets are written directly (bench/clip.py)
+        from bench import clip as replay
+
+        direct = replay.Direct(replay.make(Path(clip)), conn)
+        await direct.start()
     print(json.dumps({"published": True}), flush=True)
     await until_stdin_closes()
+    if direct is not None:
+        direct.stop()
     await conn.close()
     await session.close()
 

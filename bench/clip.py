@@ -16,15 +16,21 @@ counting subscribers count them as any frames.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fractions
+import random
+import struct
 from pathlib import Path
+from typing import Any
 
 import msgspec
+from aiortc.clock import current_ntp_time
 from aiortc.codecs.vpx import Vp8Encoder, vp8_depayload
-from aiortc.mediastreams import AUDIO_PTIME, AudioStreamTrack, VideoStreamTrack
+from aiortc.mediastreams import AUDIO_PTIME, AudioStreamTrack, MediaStreamTrack, VideoStreamTrack
 from av import AudioFrame, VideoFrame
 
 from bench.common import FPS, NoiseTrack, ToneTrack, pin_vp8_bitrate
+from edge.sfu import aiortc_hooks as hooks
 
 SECONDS = 5
 KEY_EVERY = 15  # a keyframe picture every half second of the clip
@@ -76,7 +82,8 @@ class ReplayVp8:
         self.clip, self.i = clip, 0
         self.picture_id = 0
 
-    def encode(self, frame: VideoFrame, force_keyframe: bool = False) -> tuple[list[bytes], int]:
+    def next(self, force_keyframe: bool = False) -> list[bytes]:
+        """The clip's next picture as RTP payloads (the next keyframe picture when forced)."""
         n = len(self.clip.video)
         if force_keyframe:
             self.i = next(k for k in sorted(self.clip.keys) + [n] if k >= self.i % n) % n
@@ -86,7 +93,10 @@ class ReplayVp8:
         self.i = (self.i + 1) % n
         payloads = Vp8Encoder._packetize(data, self.picture_id)
         self.picture_id = (self.picture_id + 1) % (1 << 15)
-        return payloads, int(frame.pts * frame.time_base * 90000)
+        return payloads
+
+    def encode(self, frame: VideoFrame, force_keyframe: bool = False) -> tuple[list[bytes], int]:
+        return self.next(force_keyframe), int(frame.pts * frame.time_base * 90000)
 
     def pack(self, packet: object) -> tuple[list[bytes], int]:
         raise NotImplementedError
@@ -133,6 +143,17 @@ class SilentTick(AudioStreamTrack):
         return frame
 
 
+class Idle(MediaStreamTrack):
+    """A track that never yields a frame: its sender's RTP loop waits for ever (see :class:`Direct`)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+
+    async def recv(self) -> Any:
+        await asyncio.get_running_loop().create_future()
+
+
 def install(path: Path) -> None:
     """Make every VP8 and Opus sender of this process replay the clip at *path*."""
     import aiortc.rtcrtpsender as sender
@@ -149,3 +170,95 @@ def install(path: Path) -> None:
         return live(codec)
 
     sender.get_encoder = get_encoder
+
+
+
+_RTP = struct.Struct("!BBHII")
+_FORCE = "_RTCRtpSender__force_keyframe"
+
+
+class _Stream:
+    """One of the publisher's senders, written to directly."""
+
+    def __init__(self, kind: str, sender: Any, path: hooks.SendPath, payload_type: int) -> None:
+        self.kind, self.sender, self.path, self.pt = kind, sender, path, payload_type
+        self.seq, self.ts0 = random.getrandbits(16), random.getrandbits(32)
+        self.packets = self.octets = 0
+
+    def send(self, payloads: list[bytes], ts: int) -> None:
+        ts = (self.ts0 + ts) & 0xFFFFFFFF
+        last = len(payloads) - 1
+        for i, payload in enumerate(payloads):
+            marker = 0x80 if i == last and self.kind == "video" else 0
+            data = _RTP.pack(0x80, self.pt | marker, self.seq, ts, self.sender._ssrc) + payload
+            self.path.sendto(self.path.protect(data), self.path.addr)
+            self.seq = (self.seq + 1) & 0xFFFF
+            self.packets += 1
+            self.octets += len(payload)
+        hooks.report_sent(self.sender, current_ntp_time(), ts, self.packets, self.octets)
+
+
+class Direct:
+    """The clip sent straight from the publishing process once its peer connection is connected.
+
+    aiortc's per-frame machinery (a track, an encoder call in a thread pool, a packet object and a
+    coroutine step per packet) is most of what a replaying publisher costs, so the senders' tracks
+    are :class:`Idle` (``publishing_pc(clip, direct=True)``) and one task writes the clip's packets: the RTP header, SRTP with the
+    DTLS transport's session and ``sendto`` on the nominated pair (the edge's own send path,
+    ``edge.sfu.aiortc_hooks.send_path``). aiortc keeps receiving and answering RTCP: a keyframe
+    request (PLI/FIR) still sets the sender's flag, which makes the next picture a keyframe here
+    as it would a live encoder's, and the sender reports say what was sent."""
+
+    def __init__(self, clip: Clip, conn: Any) -> None:
+        self.clip, self.conn = clip, conn
+        self.task: asyncio.Future[None] | None = None
+
+    async def start(self, timeout: float = 20.0) -> None:
+        """Wait for the send paths, then send. The peer connection's tracks are :class:`Idle`, so
+        aiortc's RTP loops never send anything under a numbering of their own."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        streams = []
+        for t in self.conn.getTransceivers():
+            while (path := hooks.send_path(t.sender.transport)) is None:
+                if loop.time() > deadline:
+                    raise RuntimeError("the publishing connection did not connect")
+                await asyncio.sleep(0.05)
+            if t.sender.__dict__["_RTCRtpSender__packet_count"]:
+                raise RuntimeError("aiortc sent RTP before the clip took over")
+            codec = t._codecs[0].mimeType.lower()
+            if codec != {"audio": "audio/opus", "video": "video/vp8"}[t.kind]:
+                raise RuntimeError(f"the clip is VP8 and Opus; {codec} was negotiated")
+            streams.append(_Stream(t.kind, t.sender, path, t._codecs[0].payloadType))
+        self.task = asyncio.ensure_future(self._run(streams))
+
+    async def _run(self, streams: list[_Stream]) -> None:
+        loop = asyncio.get_running_loop()
+        pictures = ReplayVp8(self.clip)
+        step = {"audio": AUDIO_PTIME, "video": 1 / FPS}
+        due = dict.fromkeys(step, loop.time())
+        frames = dict.fromkeys(step, 0)
+        while True:
+            kind = min(due, key=due.__getitem__)
+            delay = due[kind] - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            n = frames[kind]
+            for stream in streams:
+                if stream.kind != kind:
+                    continue
+                if kind == "video":
+                    force = stream.sender.__dict__[_FORCE]
+                    stream.sender.__dict__[_FORCE] = False
+                    payloads, ts = pictures.next(force), n * 90000 // FPS
+                else:
+                    payloads = [self.clip.audio[n % len(self.clip.audio)]]
+                    ts = n * int(AUDIO_PTIME * AUDIO_RATE)
+                with contextlib.suppress(OSError):  # a full socket buffer drops it, as a network would
+                    stream.send(payloads, ts)
+            frames[kind] = n + 1
+            due[kind] += step[kind]
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()

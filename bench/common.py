@@ -215,13 +215,19 @@ class ToneTrack(AudioStreamTrack):
         return frame
 
 
-async def publishing_pc(clip: str | None = None) -> tuple[RTCPeerConnection, dict[str, str]]:
+async def publishing_pc(clip: str | None = None, direct: bool = False) -> tuple[RTCPeerConnection, dict[str, str]]:
     """A publisher's peer connection, VP8 pinned at :data:`BITRATE`, sending the tone and the noise
     video, with its offer as local description; and its mids → sources (microphone, camera). With
-    *clip* (a file path), the two are the pre-encoded clip replayed (``bench/clip.py``), not encoded live."""
+    *clip* (a file path), the two are the pre-encoded clip replayed (``bench/clip.py``), not encoded
+    live; with *direct* too, the tracks are idle and ``bench.clip.Direct`` sends the clip."""
     pin_vp8_bitrate()
     conn = pc()
-    if clip:
+    if clip and direct:
+        from bench import clip as replay
+
+        conn.addTransceiver(replay.Idle("audio"), direction="sendonly")
+        conn.addTransceiver(replay.Idle("video"), direction="sendonly")
+    elif clip:
         from bench import clip as replay
 
         replay.install(Path(clip))

@@ -5,9 +5,11 @@ The whole stack runs as in production: a nats-server, the control plane (``pytho
 control_plane``) and the machine's workers; every participant joins through the control plane's
 API (a guest's join → token and edge) and speaks the signaling protocol over the edge's ``/ws``
 (``bench/cascade_client.py``). Publishers send 640×480@30 VP8 (pinned at 1 Mb/s) and Opus,
-replaying a clip encoded once (``bench/clip.py``: keyframe requests answered as a live encoder
-would); subscribers count RTP packets and complete video frames from the RTP headers, without
-decoding. Both keep the load generators' CPU small next to the workers they load.
+replaying a clip encoded once and, once connected, writing its packets themselves
+(``bench/clip.py``: keyframe requests answered as a live encoder would); subscribers count RTP
+packets and complete video frames from the RTP headers, without decoding, reading each socket's
+queue with one ``recvmmsg`` (``bench/drain.py``). Both keep the load generators' CPU small next to
+the workers they load.
 
 * **streams(W)** — ``2 × W`` meetings (one publisher each) on a machine of W workers, placed by
   the control plane; subscribers are added in steps (4 a meeting, or an eighth more once that is
@@ -336,9 +338,10 @@ def main() -> None:
                             "(bench/clip.py)", "audio": "Opus, 20 ms, replayed",
                    "held_fps": HELD_FPS, "step_subscribers_per_meeting": args.step, "window_s": args.window,
                    "settle_s": args.settle, "max_subscribers_per_worker": args.max_subscribers,
-                   "clients": "publishers replaying the clip and counting subscribers (RTP headers read off the "
-                              "ICE connection) on the same machine, "
-                              f"{PER_PROCESS} subscribers a process", "quick": args.quick},
+                   "clients": "publishers writing the clip's packets directly once connected (bench/clip.py "
+                              "Direct) and counting subscribers (RTP headers read off the ICE connection with "
+                              f"recvmmsg) on the same machine, {PER_PROCESS} subscribers a process",
+                   "quick": args.quick},
         "one_worker": one,
         "workers": many,
         "parallel_efficiency": None if efficiency is None else round(efficiency, 3),
