@@ -247,6 +247,8 @@ class Direct:
             for stream in streams:
                 if stream.kind != kind:
                     continue
+                if stream.sender.transport.state != "connected":
+                    return  # the connection is gone (the edge closed it, or consent expired)
                 if kind == "video":
                     force = stream.sender.__dict__[_FORCE]
                     stream.sender.__dict__[_FORCE] = False
