@@ -10,7 +10,8 @@ keyframe request (PLI/FIR) makes the next frame a keyframe — the clip's next k
 exactly when a live encoder would send one, so joins and keyframe requests behave as with a live
 encoder. The pictures that follow a requested keyframe were encoded against another reference;
 a decoder still decodes them (with small drift until the clip loops to its first keyframe), and
-counting subscribers count them as any frames.
+counting subscribers count them as any frames. :class:`Direct` sends the same clip without
+aiortc's sending machinery, once the connection is up (``bench/machine.py``'s publishers).
 """
 
 from __future__ import annotations
@@ -172,7 +173,6 @@ def install(path: Path) -> None:
     sender.get_encoder = get_encoder
 
 
-
 _RTP = struct.Struct("!BBHII")
 _FORCE = "_RTCRtpSender__force_keyframe"
 
@@ -203,9 +203,9 @@ class Direct:
 
     aiortc's per-frame machinery (a track, an encoder call in a thread pool, a packet object and a
     coroutine step per packet) is most of what a replaying publisher costs, so the senders' tracks
-    are :class:`Idle` (``publishing_pc(clip, direct=True)``) and one task writes the clip's packets: the RTP header, SRTP with the
-    DTLS transport's session and ``sendto`` on the nominated pair (the edge's own send path,
-    ``edge.sfu.aiortc_hooks.send_path``). aiortc keeps receiving and answering RTCP: a keyframe
+    are :class:`Idle` (``publishing_pc(clip, direct=True)``) and one task writes the clip's
+    packets: the RTP header, SRTP with the DTLS transport's session and ``sendto`` on the
+    nominated pair (the edge's own send path, ``edge.sfu.aiortc_hooks.send_path``). aiortc keeps receiving and answering RTCP: a keyframe
     request (PLI/FIR) still sets the sender's flag, which makes the next picture a keyframe here
     as it would a live encoder's, and the sender reports say what was sent."""
 
