@@ -127,8 +127,13 @@ async def test_signed_webhooks_are_retried_and_a_hanging_endpoint_stalls_nobody(
                 return rows if len(rows) == MESSAGES and all(d["status"] == "delivered" for d in rows) else []
             done = await eventually(all_delivered, timeout=10, what="every message to the good endpoint logged")
             assert {d["type"] for d in done} == TYPES
-            assert all(d["status"] == "delivered" and d["attempts"] >= 3 and d["last_status"] == 204
-                       and d["delivered_at"] and d["meeting_id"] == mid for d in done), done
+            assert all(d["status"] == "delivered" and d["last_status"] == 204 and d["delivered_at"]
+                       and d["meeting_id"] == mid for d in done), done
+            for d in done:
+                # the log counts the attempts the control plane recorded: all the receiver saw, or one
+                # fewer when the control plane was killed after sending one and before recording it
+                seen = len(good.of(d["webhook_id"]))
+                assert seen - 1 <= d["attempts"] <= seen and d["attempts"] >= 2, (d, seen)
             assert await log(endpoint="good", status="pending") == []
 
             async def timed_out() -> list[dict]:
