@@ -57,6 +57,7 @@ async def test_german_from_the_browser_then_english_from_the_switch(stack: Stack
     me = await joined(page)
     assert await lang(page) == "de"
     mic = page.get_by_test_id("toggle-mic")
+    await page.locator("[data-testid=toggle-mic][data-state=on]").wait_for()  # the microphone is published
     assert await mic.inner_text() == "Stummschalten"
     assert await mic.get_attribute("title") == "Stummschalten (M)"
     assert await page.get_by_role("toolbar").get_attribute("aria-label") == "Meeting-Steuerung"
