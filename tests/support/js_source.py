@@ -48,11 +48,8 @@ class _Scanner:
             elif s.startswith("/*", i):
                 j = s.find("*/", i + 2)
                 i = n if j < 0 else j + 2
-            elif c in "\"'":
+            elif c in "\"'`":
                 i = self._string(i, c)
-                prev = "a"
-            elif c == "`":
-                i = self._template(i)
                 prev = "a"
             elif c == "/" and (prev == "" or prev in _REGEX_AFTER_CHARS or prev in _REGEX_AFTER_WORDS):
                 i = self._regex(i)
@@ -74,32 +71,21 @@ class _Scanner:
         return i
 
     def _string(self, i: int, quote: str) -> int:
+        """A '...', "..." or `...` literal from *i*; in a template each ${...} becomes {}."""
+        template = quote == "`"
         j = i + 1
         out = []
         while j < len(self.s) and self.s[j] != quote:
             if self.s[j] == "\\":
                 out.append(self.s[j:j + 2])
                 j += 2
-            else:
-                out.append(self.s[j])
-                j += 1
-        self.found.append(Literal("".join(out), i, j + 1, self.line(i), False))
-        return j + 1
-
-    def _template(self, i: int) -> int:
-        j = i + 1
-        out = []
-        while j < len(self.s) and self.s[j] != "`":
-            if self.s[j] == "\\":
-                out.append(self.s[j:j + 2])
-                j += 2
-            elif self.s.startswith("${", j):
+            elif template and self.s.startswith("${", j):
                 out.append("{}")
                 j = self.scan(j + 2, until_brace=True)
             else:
                 out.append(self.s[j])
                 j += 1
-        self.found.append(Literal("".join(out), i, j + 1, self.line(i), True))
+        self.found.append(Literal("".join(out), i, j + 1, self.line(i), template))
         return j + 1
 
     def _regex(self, i: int) -> int:
